@@ -1,0 +1,66 @@
+"""The ``accelsim`` command line.
+
+Each stage of the data flow owns its subcommands in ``accelsim/<stage>/commands.py``
+with a ``register(subparsers)`` function; this module only wires them together and turns
+a :class:`~accelsim.errors.UserError` into one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from accelsim import __version__
+from accelsim.errors import UserError
+
+# In data-flow order; each module adds its subcommands.
+COMMAND_MODULES = (
+    "accelsim.nn.commands",        # train
+    "accelsim.image.commands",     # export, inspect
+    "accelsim.rtl.commands",       # rtl generate | stats
+    "accelsim.hw.commands",        # simulate
+    "accelsim.campaign.commands",  # campaign
+    "accelsim.report.commands",    # report
+    "accelsim.run",                # run, demo
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own usage errors: one line, exit 2
+        self.exit(2, f"accelsim: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="accelsim", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a stage not built yet in this checkout
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"accelsim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("accelsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
