@@ -1,0 +1,74 @@
+"""Gate counts and logic depth of the generated RTL, by Yosys.
+
+Each module is synthesized to a generic gate library (``abc -g`` with AND, NAND, OR,
+NOR, XOR, XNOR, ANDNOT, ORNOT and MUX two-input cells, plus NOT), flattened; ``stat
+-json`` gives the cells by type and ``ltp -noff`` the longest topological path (the
+number of cells on it), our measure of logic depth. The energy model turns these counts
+into decoder energy and area (docs/energy.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from accelsim.errors import UserError
+
+GATE_LIBRARY = "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX"
+GROUPS = {
+    "xor": ("$_XOR_", "$_XNOR_"),
+    "and": ("$_AND_", "$_NAND_", "$_ANDNOT_"),
+    "or": ("$_OR_", "$_NOR_", "$_ORNOT_"),
+    "not": ("$_NOT_",),
+    "mux": ("$_MUX_",),
+}
+
+
+def yosys_available() -> bool:
+    return shutil.which("yosys") is not None
+
+
+def synthesize(sources: list[Path], top: str) -> dict:
+    """Cells by group, total cells and depth of module ``top`` built from ``sources``."""
+    if not yosys_available():
+        raise UserError("yosys is not installed (Debian: apt-get install yosys)")
+    with tempfile.TemporaryDirectory() as tmp:
+        stat, ltp = Path(tmp) / "stat.json", Path(tmp) / "ltp.txt"
+        reads = "; ".join(f"read_verilog {s}" for s in sources)
+        script = (f"{reads}; synth -flatten -top {top}; abc -g {GATE_LIBRARY}; opt_clean; "
+                  f"tee -q -o {stat} stat -json; tee -q -o {ltp} ltp -noff")
+        proc = subprocess.run(["yosys", "-q", "-p", script], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"yosys failed on {top}: {proc.stderr.strip()[-500:]}")
+        cells = json.loads(stat.read_text())["design"]["num_cells_by_type"]
+        depth = int(re.search(r"length=(\d+)", ltp.read_text()).group(1))
+    unknown = set(cells) - {c for group in GROUPS.values() for c in group}
+    if unknown:
+        raise RuntimeError(f"unexpected cell types from yosys: {sorted(unknown)}")
+    out = {g: sum(int(cells.get(c, 0)) for c in types) for g, types in GROUPS.items()}
+    out["total"] = sum(int(v) for v in cells.values())
+    out["depth"] = depth
+    return out
+
+
+def code_stats(code, hdl_dir: Path) -> dict:
+    from accelsim.rtl.generate import module_name
+    return {
+        kind: synthesize([hdl_dir / f"{module_name(code, kind)}.v"], module_name(code, kind))
+        for kind in ("dec", "enc")
+    }
+
+
+def markdown_table(stats: dict) -> str:
+    rows = ["| code | block | XOR/XNOR | AND/NAND/ANDNOT | OR/NOR/ORNOT | NOT | MUX | total cells | depth |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for name, kinds in stats.items():
+        for kind, s in kinds.items():
+            label = "decoder" if kind == "dec" else "encoder"
+            rows.append(f"| {name} | {label} | {s['xor']} | {s['and']} | {s['or']} | {s['not']} | "
+                        f"{s['mux']} | {s['total']} | {s['depth']} |")
+    return "\n".join(rows) + "\n"
