@@ -1,0 +1,187 @@
+"""Export a PyTorch model to a memory image: quantized, packed weight words + manifest.
+
+Steps: capture the graph (BN folded, ReLU fused), calibrate the 8-bit activation scale of
+every tensor on a calibration batch (max |x| over the batch; unsigned when the tensor is
+never negative), quantize each Conv2d/Linear weight symmetric per output channel at the
+layout's weight width (reusing the trained scales of a QAT/WOT checkpoint), quantize
+biases to int32 at scale s_w * s_in, pack the weights with the layout and write
+``image.bin``, ``image.hex`` and ``manifest.yaml`` into a new directory atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.fx
+import yaml
+
+from accelsim import __version__
+from accelsim.ecc import Layout, get_layout
+from accelsim.errors import UserError
+from accelsim.fileio import atomic_directory, sha256_file
+from accelsim.image.graph import Op, capture
+from accelsim.image.memory_image import FORMAT_VERSION, MemoryImage, load_image
+from accelsim.quant.fixed import qmax
+
+WEIGHT_OPS = ("conv", "linear")
+# ops whose output keeps the scale of their input (no requantization on the way)
+SCALE_PRESERVING = ("maxpool", "avgpool", "adaptive_avgpool", "flatten", "relu")
+
+
+class _Recorder(torch.fx.Interpreter):
+    """Runs the traced model and keeps min/max of every node's output."""
+
+    def __init__(self, gm):
+        super().__init__(gm)
+        self.lo: dict[str, float] = {}
+        self.hi: dict[str, float] = {}
+
+    def run_node(self, n):
+        out = super().run_node(n)
+        if isinstance(out, torch.Tensor) and out.is_floating_point():
+            self.lo[n.name] = min(self.lo.get(n.name, np.inf), float(out.min()))
+            self.hi[n.name] = max(self.hi.get(n.name, -np.inf), float(out.max()))
+        return out
+
+
+def _calibrate(gm, calibration: torch.Tensor) -> _Recorder:
+    rec = _Recorder(gm)
+    with torch.no_grad():
+        for i in range(0, len(calibration), 256):
+            rec.run(calibration[i:i + 256])
+    return rec
+
+
+def _act_scales(ops: list[Op], rec: _Recorder) -> dict[str, tuple[float, bool]]:
+    """op name -> (scale, signed) of its 8-bit output."""
+    out: dict[str, tuple[float, bool]] = {}
+    for op in ops:
+        if op.op == "output":
+            continue
+        if op.op in SCALE_PRESERVING:
+            s, signed = out[op.inputs[0]]
+            out[op.name] = (s, signed and op.op != "relu")
+            continue
+        lo, hi = rec.lo[op.value_node], rec.hi[op.value_node]
+        signed = lo < 0
+        peak = max(abs(lo), abs(hi))
+        out[op.name] = ((peak / (127 if signed else 255)) if peak > 0 else 1.0, signed)
+    return out
+
+
+def _quantize_layer(op: Op, bits: int, trained_bits: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(q int64 flattened row-major, per-channel scale float64) for a conv/linear op."""
+    w = op.module.weight.detach().double()
+    if not torch.all(torch.isfinite(w)) or not torch.all(torch.isfinite(op.module.bias.detach())):
+        raise UserError(f"layer {op.name!r} has NaN or Inf weights or bias")
+    oc = w.shape[0]
+    flat = w.reshape(oc, -1)
+    if hasattr(op.module, "weight_scale") and trained_bits == bits:
+        s = op.module.weight_scale.detach().double().reshape(oc)
+    else:
+        s = flat.abs().amax(dim=1) / qmax(bits)
+    s = torch.where(s > 0, s, torch.ones_like(s))
+    m = qmax(bits)
+    q = torch.clamp(torch.round(flat / s[:, None]), -m, m)
+    return q.reshape(-1).numpy().astype(np.int64), s.numpy()
+
+
+def _project(q: np.ndarray, layout: Layout) -> tuple[np.ndarray, int]:
+    slots = np.arange(q.size) % layout.weights_per_word
+    lo, hi = np.array([layout.weight_range(s) for s in range(layout.weights_per_word)]).T
+    p = np.clip(q, lo[slots], hi[slots])
+    return p, int(np.count_nonzero(p != q))
+
+
+def _hex_lines(words: np.ndarray, word_bits: int) -> str:
+    if words.shape[1] == 1:
+        digits = (word_bits + 3) // 4
+        return "".join(f"{w:0{digits}x}\n" for w in words[:, 0].tolist())
+    hi_digits = (word_bits - 64 + 3) // 4
+    return "".join(f"{h:0{hi_digits}x}{lo:016x}\n" for lo, h in zip(words[:, 0].tolist(), words[:, 1].tolist()))
+
+
+def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | Layout,
+                 input_shape: tuple[int, ...], calibration: torch.Tensor | None = None,
+                 bits: int | None = None, project: bool = False, force: bool = False,
+                 source: dict | None = None) -> MemoryImage:
+    """Write the memory image of ``model`` to ``out_dir``; returns it loaded back.
+
+    bits: the weight width the checkpoint was trained at (its ``weight_scale`` buffers are
+    reused when it equals the layout's width). project: clamp weights that do not fit the
+    layout's throttled slots (WOT projection) instead of refusing them.
+    """
+    t0 = time.perf_counter()
+    layout = get_layout(layout) if isinstance(layout, str) else layout
+    input_shape = tuple(int(v) for v in input_shape)
+    ops, gm = capture(model, input_shape)
+    if calibration is None:  # seeded uniform [0, 1) inputs, documented in docs/formats.md
+        gen = torch.Generator().manual_seed(0)
+        calibration = torch.rand(64, *input_shape, generator=gen)
+    if tuple(calibration.shape[1:]) != input_shape:
+        raise UserError(f"calibration data shape {tuple(calibration.shape[1:])} != input shape {input_shape}")
+    scales = _act_scales(ops, _calibrate(gm, calibration))
+    shapes = {op.name: op.shape for op in ops}
+    nodes, layers, chunks = [], [], []
+    offset = moved = 0
+    for op in ops:
+        node = {"name": op.name, "op": op.op, "inputs": list(op.inputs), "shape": list(op.shape)}
+        node.update({k: v for k, v in op.params.items()})
+        if op.op != "output":
+            node["scale"], node["signed"] = float(scales[op.name][0]), bool(scales[op.name][1])
+        nodes.append(node)
+        if op.op not in WEIGHT_OPS:
+            continue
+        q, s_w = _quantize_layer(op, layout.weight_bits, bits)
+        if project:
+            q, n = _project(q, layout)
+            moved += n
+        try:
+            words = layout.pack(q)
+        except UserError as exc:
+            hint = "" if project else " (train with WOT for this layout, or export with --project)"
+            raise UserError(f"layer {op.name!r}: {exc}{hint}") from None
+        s_in = scales[op.inputs[0]][0]
+        bias = np.round(op.module.bias.detach().double().numpy() / (s_w * s_in))
+        if np.any(np.abs(bias) > 2**31 - 1):
+            raise UserError(f"layer {op.name!r}: bias does not fit a 32-bit accumulator at its scale")
+        in_shape = shapes[op.inputs[0]]
+        w_shape = list(op.module.weight.shape)
+        entry = {
+            "name": op.name, "kind": op.op, "weight_shape": w_shape, "n_weights": int(q.size),
+            "word_offset": offset, "n_words": int(words.shape[0]),
+            "weight_scale": [float(v) for v in s_w], "bias": [int(v) for v in bias],
+            "input": op.inputs[0], "input_scale": float(s_in), "relu": bool(op.params.get("relu", False)),
+        }
+        if op.op == "conv":
+            entry.update({"in_channels": w_shape[1], "out_channels": w_shape[0], "kernel": op.params["kernel"],
+                          "stride": op.params["stride"], "padding": op.params["padding"], "groups": 1,
+                          "input_hw": list(in_shape[1:]), "output_hw": list(op.shape[1:]),
+                          "gemm": [int(op.shape[1] * op.shape[2]), int(np.prod(w_shape[1:])), w_shape[0]]})
+        else:
+            entry.update({"in_channels": w_shape[1], "out_channels": w_shape[0], "gemm": [1, w_shape[1], w_shape[0]]})
+        layers.append(entry)
+        chunks.append(words)
+        offset += int(words.shape[0])
+    all_words = np.concatenate(chunks).astype("<u8")
+    with atomic_directory(out_dir, force=force) as tmp:
+        (tmp / "image.bin").write_bytes(all_words.tobytes())
+        (tmp / "image.hex").write_text(_hex_lines(all_words, layout.word_bits))
+        manifest = {
+            "format": "accelsim-memory-image", "format_version": FORMAT_VERSION,
+            "accelsim_version": __version__,
+            "layout": layout.name, "code": layout.code.name if layout.code else None,
+            "word_bits": layout.word_bits, "lanes": layout.lanes, "weight_bits": layout.weight_bits,
+            "weights_per_word": layout.weights_per_word, "n_words": int(all_words.shape[0]),
+            "byte_order": "little", "input_shape": list(input_shape),
+            "activation_bits": 8, "accumulator_bits": 32,
+            "projected_weights": moved, "source": source or {},
+            "files": {"image.bin": sha256_file(tmp / "image.bin"), "image.hex": sha256_file(tmp / "image.hex")},
+            "layers": layers, "graph": nodes,
+            "export_seconds": round(time.perf_counter() - t0, 3),
+        }
+        (tmp / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False, width=120))
+    return load_image(out_dir)

@@ -1,0 +1,74 @@
+"""Checkpoints: ``NAME.safetensors`` (weights, plus per-channel ``weight_scale`` buffers
+for quantized models) and ``NAME.yaml``, the model card. Never pickle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from accelsim.errors import UserError
+from accelsim.fileio import atomic_write_bytes, atomic_write_text
+from accelsim.nn.zoo import build_model
+
+CARD_FIELDS = ("model", "bits", "layout", "accuracy", "seed", "command")
+
+
+def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
+    """(weights, card) for 'models/x', 'models/x.safetensors' or 'models/x.yaml'."""
+    p = Path(path)
+    stem = p.with_suffix("") if p.suffix in (".safetensors", ".yaml") else p
+    return stem.with_suffix(".safetensors"), stem.with_suffix(".yaml")
+
+
+def save_checkpoint(model: torch.nn.Module, path: str | Path, card: dict) -> tuple[Path, Path]:
+    weights, card_path = checkpoint_paths(path)
+    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    atomic_write_bytes(weights, st_save(state))
+    atomic_write_text(card_path, yaml.safe_dump(card, sort_keys=False))
+    return weights, card_path
+
+
+def load_card(path: str | Path) -> dict:
+    _, card_path = checkpoint_paths(path)
+    if not card_path.exists():
+        raise UserError(f"model card {str(card_path)!r} does not exist")
+    try:
+        card = yaml.safe_load(card_path.read_text())
+    except yaml.YAMLError as exc:
+        raise UserError(f"model card {card_path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(card, dict):
+        raise UserError(f"model card {card_path}: expected a mapping")
+    missing = [f for f in CARD_FIELDS if f not in card]
+    if missing:
+        raise UserError(f"model card {card_path}: missing field(s) {', '.join(missing)}")
+    return card
+
+
+def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
+    """(model in eval mode, card). Quantized checkpoints carry their scales as buffers."""
+    weights, _ = checkpoint_paths(path)
+    card = load_card(path)
+    if not weights.exists():
+        raise UserError(f"checkpoint {str(weights)!r} does not exist")
+    try:
+        state = st_load(weights.read_bytes())
+    except Exception as exc:  # safetensors raises its own error types on bad files
+        raise UserError(f"checkpoint {weights}: not a readable safetensors file ({exc})") from None
+    model = build_model(card["model"], seed=int(card.get("seed", 0)), num_classes=card.get("num_classes"))
+    modules = dict(model.named_modules())
+    for key, value in state.items():
+        if key.endswith(".weight_scale"):
+            owner = modules.get(key[: -len(".weight_scale")])
+            if owner is None:
+                raise UserError(f"checkpoint {weights}: {key} belongs to no layer of {card['model']}")
+            owner.register_buffer("weight_scale", torch.zeros_like(value))
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise UserError(f"checkpoint {weights} does not fit model {card['model']}: {first}") from None
+    return model.eval(), card

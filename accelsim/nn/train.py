@@ -1,0 +1,170 @@
+"""Training on the digits: float pre-training, then (optionally) pruning, QAT, WOT,
+weight clipping and random bit error training, ending in a checkpoint and a model card.
+
+Deterministic: a run is a function of its arguments and seed (one intra-op thread,
+seeded initialisation, seeded shuffling, seeded bit errors).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from accelsim.ecc import get_layout
+from accelsim.errors import UserError
+from accelsim.nn.data import load_digits_split
+from accelsim.nn.zoo import build_model, model_info
+from accelsim.quant import prune as pruning
+from accelsim.quant import qat
+
+
+@dataclass
+class TrainConfig:
+    model: str = "lenet5"
+    bits: int | None = None          # None: float32 weights
+    layout: str | None = None        # an in-place layout: WOT for its throttled slots
+    epochs: int = 40                 # float pre-training epochs
+    qat_epochs: int = 20             # fine-tuning epochs with fake quantization
+    lr: float = 3e-3
+    batch_size: int = 64
+    seed: int = 0
+    clip: float | None = None        # weight clipping bound w_max
+    randbet: float = 0.0             # random bit error rate p during QAT
+    prune: float = 0.0               # fraction pruned
+    structured: bool = False         # per-output-channel pruning
+    act_bits: int | None = 8
+
+    def validate(self) -> None:
+        shape, _, data = model_info(self.model)
+        if data != "digits":
+            raise UserError(f"model {self.model!r} is a full-size {data} topology: train digits models only here")
+        if self.bits is not None and not 1 <= self.bits <= 8:
+            raise UserError(f"bits = {self.bits}: must be 1 to 8 (or omitted for float32)")
+        if self.layout:
+            layout = get_layout(self.layout)
+            if self.bits is None:
+                raise UserError(f"layout {self.layout} needs --bits {layout.weight_bits}")
+            if layout.weight_bits != self.bits:
+                raise UserError(f"layout {self.layout} holds {layout.weight_bits}-bit weights, not --bits {self.bits}")
+        if not 0 <= self.randbet < 0.5:
+            raise UserError(f"randbet = {self.randbet}: must be in [0, 0.5)")
+        if self.randbet and self.bits is None:
+            raise UserError("random bit error training needs --bits")
+        if self.clip is not None and self.clip <= 0:
+            raise UserError(f"clip = {self.clip}: must be > 0")
+        if self.epochs < 0 or self.qat_epochs < 0:
+            raise UserError("epochs must be >= 0")
+
+
+@contextlib.contextmanager
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    was = model.training
+    model.eval()
+    pred = torch.cat([model(x[i:i + 512]).argmax(1) for i in range(0, len(x), 512)])
+    model.train(was)
+    return float((pred == y).float().mean())
+
+
+def _epochs(model, data, epochs, cfg, gen, after_step, progress, label):
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
+    loss_fn = nn.CrossEntropyLoss()
+    n = len(data.x_train)
+    task = progress.add_task(label, total=epochs) if progress else None
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(n, generator=gen)
+        for i in range(0, n, cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            opt.zero_grad()
+            loss_fn(model(data.x_train[idx]), data.y_train[idx]).backward()
+            opt.step()
+            after_step()
+        sched.step()
+        if progress:
+            progress.advance(task)
+    model.eval()
+
+
+def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, dict]:
+    """Train per ``cfg``; returns the model (quantized weights baked in) and its card."""
+    cfg.validate()
+    data = load_digits_split()
+    layout = get_layout(cfg.layout) if cfg.layout else None
+    t0 = time.perf_counter()
+    progress = None
+    if show_progress:
+        from rich.progress import Progress
+        progress = Progress(transient=True)
+    with _one_thread(), (progress or contextlib.nullcontext()):
+        torch.manual_seed(cfg.seed)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        model = build_model(cfg.model, seed=cfg.seed)
+        clip = (lambda: qat.clip_weights(model, cfg.clip)) if cfg.clip else (lambda: None)
+        _epochs(model, data, cfg.epochs, cfg, gen, clip, progress, f"{cfg.model} fp32")
+        fp32_acc = accuracy(model, data.x_test, data.y_test)
+        masks = pruning.magnitude_masks(model, cfg.prune, structured=cfg.structured) if cfg.prune else {}
+        pruning.apply_masks(model, masks)
+        card_extra: dict = {"fp32_accuracy": round(fp32_acc, 4)}
+        if cfg.bits is not None:
+            if layout is not None:
+                out = qat.count_out_of_layout(model, cfg.bits, layout)
+                total = sum(m.weight.numel() for _, m in qat.weight_layers(model))
+                card_extra["wot_out_of_range_before"] = out
+                card_extra["wot_fraction_out_of_range_before"] = round(out / total, 5)
+            handle = qat.attach_qat(model, cfg.bits, layout=layout, act_bits=cfg.act_bits,
+                                    randbet_p=cfg.randbet, seed=cfg.seed)
+
+            def after_step():
+                clip()
+                if masks:
+                    pruning.apply_masks(model, masks)
+                if layout is not None:
+                    qat.wot_clamp(model, cfg.bits, layout)
+
+            _epochs(model, data, cfg.qat_epochs, cfg, gen, after_step, progress,
+                    f"{cfg.model} int{cfg.bits} QAT" + (f" WOT {cfg.layout}" if layout else ""))
+            handle.detach()
+            proj = qat.project_weights(model, cfg.bits, layout)
+            card_extra["weights"] = proj["weights"]
+            card_extra["wot_moved_at_projection"] = proj["moved"]
+        elif masks:
+            _epochs(model, data, cfg.qat_epochs, cfg, gen, lambda: (clip(), pruning.apply_masks(model, masks)),
+                    progress, f"{cfg.model} fine-tune pruned")
+    acc = accuracy(model, data.x_test, data.y_test)
+    card = {
+        "model": cfg.model,
+        "dataset": "digits",
+        "num_classes": data.num_classes,
+        "input_shape": list(data.input_shape),
+        "bits": cfg.bits if cfg.bits is not None else 32,
+        "scheme": "fp32" if cfg.bits is None else f"int{cfg.bits} symmetric per-channel",
+        "layout": cfg.layout,
+        "accuracy": round(acc, 4),
+        "sparsity": round(pruning.sparsity(model), 4),
+        "seed": cfg.seed,
+        "train_seconds": round(time.perf_counter() - t0, 1),
+        "config": asdict(cfg),
+        **card_extra,
+    }
+    return model, card
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    return "accelsim " + shlex.join(sys.argv[1:] if argv is None else argv)
