@@ -115,6 +115,8 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
     layout's throttled slots (WOT projection) instead of refusing them.
     """
     t0 = time.perf_counter()
+    if Path(out_dir).exists() and not force:
+        raise UserError(f"output directory {str(out_dir)!r} exists; pass --force to replace it")
     layout = get_layout(layout) if isinstance(layout, str) else layout
     input_shape = tuple(int(v) for v in input_shape)
     ops, gm = capture(model, input_shape)

@@ -167,7 +167,11 @@ def count_out_of_layout(model: nn.Module, bits: int, layout: Layout) -> int:
     n = 0
     for _, m in weight_layers(model):
         lo, hi = throttle_bounds(m.weight.shape, bits, layout)
-        q, _ = quantize_weight_int(m.weight, bits, torch.full_like(lo, -qmax(bits)), torch.full_like(hi, qmax(bits)))
+        if hasattr(m, "weight_scale"):  # a projected model: its own scales define the integers
+            s = m.weight_scale.reshape(-1, *([1] * (m.weight.dim() - 1)))
+            q = torch.clamp(torch.round(m.weight / s), -qmax(bits), qmax(bits))
+        else:
+            q, _ = quantize_weight_int(m.weight, bits, torch.full_like(lo, -qmax(bits)), torch.full_like(hi, qmax(bits)))
         n += int(((q < lo) | (q > hi)).sum())
     return n
 

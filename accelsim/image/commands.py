@@ -1,0 +1,83 @@
+"""``accelsim export``, ``accelsim inspect`` and ``accelsim infer``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="quantize and pack a checkpoint into a memory image")
+    p.add_argument("checkpoint", help="a trained checkpoint (models/NAME or NAME.safetensors with NAME.yaml)")
+    p.add_argument("--layout", required=True, help="weight layout, e.g. inplace-4b-64, ecc-8b-72, none-8b")
+    p.add_argument("-o", "--out", default=None, help="image directory (default: images/<checkpoint>-<layout>)")
+    p.add_argument("--force", action="store_true", help="replace an existing image directory")
+    p.add_argument("--project", action="store_true",
+                   help="clamp weights that do not fit the layout's throttled slots (WOT projection)")
+    p.set_defaults(func=cmd_export)
+    i = sub.add_parser("inspect", help="verify a memory image and list its layers")
+    i.add_argument("image", help="memory image directory")
+    i.set_defaults(func=cmd_inspect)
+    f = sub.add_parser("infer", help="integer-exact accuracy of a memory image on the digits test set")
+    f.add_argument("image", help="memory image directory")
+    f.set_defaults(func=cmd_infer)
+
+
+def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: bool = False,
+                      project: bool = False):
+    """Export a zoo checkpoint; calibrates on the digits training split for digits models."""
+    from accelsim.ecc import get_layout
+    from accelsim.image.export import export_image
+    from accelsim.nn import load_checkpoint, load_digits_split, model_info
+
+    get_layout(layout)
+    model, card = load_checkpoint(checkpoint)
+    shape, _, dataset = model_info(card["model"])
+    calibration = load_digits_split().x_train if dataset == "digits" else None
+    return export_image(model, out, layout=layout, input_shape=shape, calibration=calibration,
+                        bits=card.get("bits"), project=project, force=force,
+                        source={"checkpoint": str(checkpoint), "model": card["model"],
+                                "card_accuracy": card.get("accuracy")})
+
+
+def cmd_export(args) -> int:
+    out = args.out or str(Path("images") / f"{Path(args.checkpoint).stem}-{args.layout}")
+    t0 = time.perf_counter()
+    image = export_checkpoint(args.checkpoint, args.layout, out, force=args.force, project=args.project)
+    moved = image.manifest.get("projected_weights", 0)
+    print(f"{out}: {len(image.layers)} layers, {image.n_weights} weights in {image.words.shape[0]} "
+          f"{image.layout.word_bits}-bit words ({image.bytes_stored()} bytes), "
+          f"{time.perf_counter() - t0:.2f} s" + (f", {moved} weights projected" if args.project else ""))
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from accelsim.image import load_image
+
+    image = load_image(args.image)
+    t = Table(title=f"{args.image}: layout {image.layout.name}, {image.words.shape[0]} words, checksums OK")
+    for col in ("layer", "kind", "weight shape", "words", "offset", "GEMM M x K x N", "relu"):
+        t.add_column(col)
+    for layer in image.layers:
+        t.add_row(layer.name, layer.kind, "x".join(map(str, layer.weight_shape)), str(layer.n_words),
+                  str(layer.word_offset), " x ".join(map(str, layer.gemm)), "yes" if layer.relu else "")
+    Console().print(t)
+    return 0
+
+
+def cmd_infer(args) -> int:
+    from accelsim.image import load_image
+    from accelsim.infer import IntegerNetwork
+    from accelsim.nn import load_digits_split
+
+    image = load_image(args.image)
+    data = load_digits_split()
+    t0 = time.perf_counter()
+    pred = IntegerNetwork(image).predict(data.x_test.numpy())
+    acc = float((pred == data.y_test.numpy()).mean())
+    print(f"{args.image}: integer-exact accuracy {acc:.4f} on {len(pred)} digits test samples "
+          f"({(time.perf_counter() - t0) * 1e3:.0f} ms)")
+    return 0
