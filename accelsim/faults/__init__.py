@@ -1,5 +1,10 @@
-"""Bit-error models for the weight SRAM."""
+"""Bit-error models for the weight SRAM: transient flips, BER(V) curves, persistent
+per-chip maps (nested in voltage), stuck-at and asymmetric faults, measured maps, and
+bit errors in float weights."""
 
+from accelsim.faults.ber_curve import BerCurve, curve_from_dict, load_curve
+from accelsim.faults.chip_map import ChipFaultMap, inject_asymmetric, inject_float
 from accelsim.faults.transient import check_ber, flip_bits, flip_positions, inject
 
-__all__ = ["check_ber", "flip_bits", "flip_positions", "inject"]
+__all__ = ["BerCurve", "ChipFaultMap", "check_ber", "curve_from_dict", "flip_bits", "flip_positions",
+           "inject", "inject_asymmetric", "inject_float", "load_curve"]

@@ -1,0 +1,25 @@
+"""``accelsim campaign``."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("campaign", help="run a fault-injection campaign into an SQLite store (resumable)")
+    p.add_argument("spec", help="campaign spec YAML (docs/campaigns.md)")
+    p.add_argument("--store", required=True, help="SQLite store; finished trials are skipped on re-run")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_campaign)
+
+
+def cmd_campaign(args) -> int:
+    from accelsim.campaign.runner import run_campaign
+    from accelsim.campaign.spec import load_spec
+
+    spec = load_spec(args.spec)
+    info = run_campaign(spec, args.store, workers=args.workers, scheduler=args.scheduler,
+                        progress=not args.no_progress)
+    print(f"{args.store}: {info['ran']} trials run, {info['skipped']} already done, "
+          f"{info['total']} in the sweep ({info['seconds']:.1f} s)")
+    return 0

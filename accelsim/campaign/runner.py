@@ -1,0 +1,146 @@
+"""Run a campaign: expand the spec, export the images it needs once, then run every
+trial not yet in the store, serially, on local worker processes, or on a Dask cluster.
+
+The main process is the only writer of the store: each finished trial is committed in
+its own transaction, so killing any process loses at most the trials in flight.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from accelsim.campaign.spec import Spec, trial_key
+from accelsim.campaign.store import Store
+from accelsim.errors import UserError
+
+
+def image_cache_dir(store_path: Path) -> Path:
+    return store_path.with_name(store_path.stem + ".images")
+
+
+def prepare_images(spec: Spec, cache: Path) -> dict[tuple[str, str], str]:
+    """Export (once) the memory image of every (model, scheme); returns their dirs."""
+    from accelsim.image import load_image
+    from accelsim.image.commands import export_checkpoint
+
+    dirs = {}
+    for (model, scheme), ckpt in spec.checkpoints.items():
+        d = cache / f"{model}-{scheme}"
+        try:
+            load_image(d)
+        except UserError:
+            export_checkpoint(ckpt, scheme, d, force=True)
+        dirs[(model, scheme)] = str(d)
+    return dirs
+
+
+def layer_names(image_dirs: dict) -> dict[str, list[str]]:
+    from accelsim.image import load_image
+    out = {}
+    for (model, _), d in image_dirs.items():
+        out.setdefault(model, [layer.name for layer in load_image(d).layers])
+    return out
+
+
+def _init_worker():
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+    torch.set_num_threads(1)
+
+
+def _run(args):
+    from accelsim.campaign.trial import run_trial
+    params, image_dir = args
+    return run_trial(params, image_dir)
+
+
+class _Progress:
+    """rich progress bar: trials done / total, trials/s, time left."""
+
+    def __init__(self, total: int, done: int, enabled: bool):
+        self.enabled = enabled
+        if not enabled:
+            return
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+        self.t0 = time.perf_counter()
+        self.count = 0
+        self.bar = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[rate]} trials/s"), TimeElapsedColumn(),
+                            TextColumn("left"), TimeRemainingColumn())
+        self.bar.start()
+        self.task = self.bar.add_task("trials", total=total, completed=done, rate="-")
+
+    def advance(self):
+        if self.enabled:
+            self.count += 1
+            rate = self.count / max(time.perf_counter() - self.t0, 1e-9)
+            self.bar.update(self.task, advance=1, rate=f"{rate:.1f}")
+
+    def close(self):
+        if self.enabled:
+            self.bar.stop()
+
+
+def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, scheduler: str | None = None,
+                 progress: bool = True, limit: int | None = None) -> dict:
+    """Run every pending trial; returns {"total", "skipped", "ran", "seconds"}."""
+    if workers < 1:
+        raise UserError(f"workers = {workers} must be >= 1")
+    store_path = Path(store_path)
+    store = Store(store_path)
+    image_dirs = prepare_images(spec, image_cache_dir(store_path))
+    trials = spec.trials(layer_names(image_dirs) if spec.layers == "each" else None)
+    if not trials:
+        raise UserError("campaign spec: the sweep names no trials")
+    store.set_meta("spec", {"name": spec.name, "models": spec.models, "schemes": spec.schemes,
+                            "fault_model": spec.fault_model, "engine": spec.engine,
+                            "curve": spec.curve_dict, "accelerator": spec.accelerator})
+    done = store.done_keys()
+    pending = [(trial_key(p), p) for p in trials if trial_key(p) not in done]
+    bar = _Progress(len(trials), len(trials) - len(pending), progress)
+    if limit is not None:
+        pending = pending[:limit]
+    t0 = time.perf_counter()
+    jobs = [(key, params, image_dirs[(params["model"], params["scheme"])]) for key, params in pending]
+    try:
+        if scheduler:
+            _run_dask(jobs, store, bar, scheduler)
+        elif workers == 1:
+            for key, params, image_dir in jobs:
+                store.write(key, params, _run((params, image_dir)))
+                bar.advance()
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
+                futures = {pool.submit(_run, (params, d)): (key, params) for key, params, d in jobs}
+                for fut in as_completed(futures):
+                    key, params = futures[fut]
+                    store.write(key, params, fut.result())
+                    bar.advance()
+    finally:
+        bar.close()
+        store.close()
+    return {"total": len(trials), "skipped": len(trials) - len(pending), "ran": len(jobs),
+            "seconds": time.perf_counter() - t0}
+
+
+def _run_dask(jobs, store: Store, bar: _Progress, scheduler) -> None:
+    from dask.distributed import Client, as_completed as dask_completed
+
+    client = scheduler if hasattr(scheduler, "submit") else Client(scheduler)
+    try:
+        futures = {}
+        for key, params, d in jobs:
+            futures[client.submit(_run, (params, d), key=f"trial-{key}", pure=False)] = (key, params)
+        for fut in dask_completed(list(futures)):
+            key, params = futures[fut]
+            store.write(key, params, fut.result())
+            bar.advance()
+    finally:
+        if not hasattr(scheduler, "submit"):
+            client.close()

@@ -1,0 +1,193 @@
+"""Campaign specifications: models x schemes x voltages (or BERs) x chips x repeats x
+layer selection, read from YAML and validated before anything runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from accelsim.ecc import get_layout, list_layouts
+from accelsim.errors import UserError
+from accelsim.faults import BerCurve, curve_from_dict, load_curve
+
+# which trained checkpoint variant serves each scheme, by the zoo's naming convention
+SCHEME_VARIANT = {
+    "none-8b": "int8", "ecc-8b-72": "int8", "inplace-8b-64": "int8-wot-inplace-8b-64",
+    "none-4b": "int4", "inplace-4b-64": "int4-wot-inplace-4b-64", "inplace-4b-32": "int4-wot-inplace-4b-32",
+}
+FAULT_MODELS = ("persistent", "transient", "stuck")
+ENGINES = ("fast", "cycle")
+POLICIES = ("pass", "zero")
+KNOWN = {"name", "seed", "models", "schemes", "voltages", "bers", "fault_model", "chips", "repeats",
+         "layers", "samples", "engine", "policy", "ber_curve", "models_dir", "p_stuck1", "accelerator"}
+
+
+@dataclass
+class Spec:
+    name: str
+    seed: int
+    checkpoints: dict[tuple[str, str], str]   # (model, scheme) -> checkpoint stem
+    models: list[str]
+    schemes: list[str]
+    voltages: list[float] | None
+    bers: list[float] | None
+    fault_model: str
+    chips: int
+    repeats: int
+    layers: list[str] | str
+    samples: int
+    engine: str
+    policy: str
+    curve: BerCurve
+    curve_dict: dict = field(default_factory=dict)
+    p_stuck1: float = 0.5
+    accelerator: str | None = None
+
+    def v_low(self) -> float:
+        """The lowest voltage of the sweep: every chip's map is drawn down to it (nested)."""
+        if self.voltages:
+            return min(self.voltages)
+        return float(min(self.curve.vdd_for_ber(b) for b in self.bers))
+
+    def trials(self, layer_names: dict[str, list[str]] | None = None) -> list[dict]:
+        """Every trial's parameters (JSON-able); layer_names: model -> its weight layers
+        (needed when layers == 'each')."""
+        out = []
+        points = ([("vdd", v) for v in self.voltages] if self.voltages else [("ber", b) for b in self.bers])
+        for model in self.models:
+            for scheme in self.schemes:
+                if self.layers == "all":
+                    selections = ["all"]
+                elif self.layers == "each":
+                    selections = list((layer_names or {}).get(model, []))
+                else:
+                    selections = list(self.layers)
+                for sel in selections:
+                    for kind, value in points:
+                        vdd = value if kind == "vdd" else float(self.curve.vdd_for_ber(value))
+                        ber = float(self.curve.ber(value)) if kind == "vdd" else value
+                        for chip in range(self.chips):
+                            for rep in range(self.repeats):
+                                out.append({
+                                    "campaign": self.name, "model": model, "scheme": scheme,
+                                    "checkpoint": self.checkpoints[(model, scheme)],
+                                    "fault_model": self.fault_model, "point": kind,
+                                    "vdd": round(float(vdd), 6), "ber": float(ber), "chip": chip, "repeat": rep,
+                                    "layers": sel, "samples": self.samples, "engine": self.engine,
+                                    "policy": self.policy, "seed": self.seed, "v_low": round(self.v_low(), 6),
+                                    "p_stuck1": self.p_stuck1, "curve": self.curve_dict,
+                                    "accelerator": self.accelerator,
+                                })
+        return out
+
+
+def trial_key(params: dict) -> str:
+    """SHA-256 of the full parameter set (the trial's identity and seed source)."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _number_list(d: dict, key: str, lo: float, hi: float, what: str) -> list[float]:
+    values = d[key]
+    if not isinstance(values, list) or not values:
+        raise UserError(f"campaign spec: {key} must be a non-empty list")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise UserError(f"campaign spec: {key} entry {v!r} is not a number")
+        if not lo <= float(v) <= hi:
+            raise UserError(f"campaign spec: {key} entry {v} is outside {what}")
+        out.append(float(v))
+    return out
+
+
+def parse_spec(d, base_dir: Path = Path(".")) -> Spec:
+    if not isinstance(d, dict):
+        raise UserError("campaign spec: expected a YAML mapping")
+    unknown = set(d) - KNOWN
+    if unknown:
+        raise UserError(f"campaign spec: unknown field(s) {', '.join(sorted(unknown))}")
+    curve_src = d.get("ber_curve")
+    if isinstance(curve_src, dict):
+        curve, curve_dict = curve_from_dict(curve_src, "campaign spec ber_curve"), dict(curve_src)
+    else:
+        curve = load_curve(base_dir / curve_src if curve_src else None)
+        curve_dict = {k: getattr(curve, k) for k in ("v_ref", "ber_ref", "mv_per_decade", "v_min", "v_max")}
+        if curve.table:
+            curve_dict["table"] = [list(p) for p in curve.table]
+    schemes = d.get("schemes")
+    if not isinstance(schemes, list) or not schemes:
+        raise UserError(f"campaign spec: schemes must be a non-empty list of layouts ({', '.join(list_layouts())})")
+    for s in schemes:
+        get_layout(s)
+    if ("voltages" in d) == ("bers" in d):
+        raise UserError("campaign spec: give exactly one of voltages or bers")
+    voltages = bers = None
+    if "voltages" in d:
+        voltages = _number_list(d, "voltages", curve.v_min, curve.v_max,
+                                f"the BER curve's domain [{curve.v_min}, {curve.v_max}] V")
+    else:
+        bers = _number_list(d, "bers", 0.0, 0.5, "(0, 0.5]")
+        if any(b <= 0 for b in bers):
+            raise UserError("campaign spec: bers must be > 0")
+    models_dir = base_dir / str(d.get("models_dir", "models"))
+    models_field = d.get("models")
+    if isinstance(models_field, list):
+        models_field = {m: {} for m in models_field}
+    if not isinstance(models_field, dict) or not models_field:
+        raise UserError("campaign spec: models must name at least one model")
+    checkpoints = {}
+    for model, overrides in models_field.items():
+        overrides = overrides or {}
+        if not isinstance(overrides, dict):
+            raise UserError(f"campaign spec: models.{model} must map schemes to checkpoints")
+        for scheme in schemes:
+            stem = overrides.get(scheme) or str(models_dir / f"{model}-{SCHEME_VARIANT[scheme]}")
+            if not Path(stem).with_suffix(".yaml").exists() or not Path(stem).with_suffix(".safetensors").exists():
+                raise UserError(f"campaign spec: no checkpoint {stem}(.yaml/.safetensors) for model {model!r}, scheme {scheme}")
+            checkpoints[(model, scheme)] = str(stem)
+    def count(key, default, lo=1):
+        v = d.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise UserError(f"campaign spec: {key} = {v!r} must be an integer >= {lo}")
+        return v
+    fault_model = d.get("fault_model", "persistent")
+    if fault_model not in FAULT_MODELS:
+        raise UserError(f"campaign spec: fault_model {fault_model!r} is not one of {', '.join(FAULT_MODELS)}")
+    engine = d.get("engine", "fast")
+    if engine not in ENGINES:
+        raise UserError(f"campaign spec: engine {engine!r} is not one of {', '.join(ENGINES)}")
+    policy = d.get("policy", "pass")
+    if policy not in POLICIES:
+        raise UserError(f"campaign spec: policy {policy!r} is not one of {', '.join(POLICIES)}")
+    layers = d.get("layers", "all")
+    if not (layers in ("all", "each") or (isinstance(layers, list) and layers and all(isinstance(x, str) for x in layers))):
+        raise UserError("campaign spec: layers must be 'all', 'each' or a list of layer names")
+    p1 = float(d.get("p_stuck1", 0.5))
+    if not 0 <= p1 <= 1:
+        raise UserError(f"campaign spec: p_stuck1 = {p1} must be in [0, 1]")
+    accelerator = d.get("accelerator")
+    if accelerator is not None:
+        accelerator = str(base_dir / accelerator)
+        if not Path(accelerator).exists():
+            raise UserError(f"campaign spec: accelerator config {accelerator!r} does not exist")
+    spec = Spec(name=str(d.get("name", "campaign")), seed=count("seed", 0, 0), checkpoints=checkpoints,
+                models=list(models_field), schemes=list(schemes), voltages=voltages, bers=bers,
+                fault_model=fault_model, chips=count("chips", 1), repeats=count("repeats", 1),
+                layers=layers, samples=count("samples", 450), engine=engine, policy=policy,
+                curve=curve, curve_dict=curve_dict, p_stuck1=p1, accelerator=accelerator)
+    return spec
+
+
+def load_spec(path: str | Path) -> Spec:
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"campaign spec {str(path)!r} does not exist")
+    try:
+        d = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise UserError(f"campaign spec {path}: not valid YAML ({exc.__class__.__name__})") from None
+    return parse_spec(d, Path("."))

@@ -1,0 +1,109 @@
+"""The campaign store: one SQLite file, one row per finished trial.
+
+A trial is keyed by the SHA-256 of its full parameter set and written in one
+transaction when it ends, so an interrupted campaign (Ctrl-C, a killed process) resumes
+by skipping the keys already present: nothing is lost and nothing is counted twice.
+Schema in docs/campaigns.md.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+from accelsim.errors import UserError
+
+SCHEMA = "accelsim-campaign"
+SCHEMA_VERSION = 1
+PARAM_COLUMNS = ("campaign", "model", "scheme", "checkpoint", "fault_model", "point", "vdd", "ber", "chip",
+                 "repeat", "layers", "samples", "engine", "policy", "seed")
+RESULT_COLUMNS = ("accuracy", "baseline_accuracy", "injected_bits", "residual_bits", "data_bits", "words",
+                  "corrected", "detected", "miscorrected", "undetected", "energy_pj", "cycles", "seconds")
+_TYPES = {"vdd": "REAL", "ber": "REAL", "chip": "INTEGER", "repeat": "INTEGER", "samples": "INTEGER",
+          "seed": "INTEGER", "accuracy": "REAL", "baseline_accuracy": "REAL", "energy_pj": "REAL",
+          "cycles": "INTEGER", "seconds": "REAL"}
+
+
+def _col(name: str) -> str:
+    return f'"{name}" {_TYPES.get(name, "INTEGER" if name in RESULT_COLUMNS else "TEXT")}'
+
+
+class Store:
+    def __init__(self, path: str | Path, *, create: bool = True):
+        self.path = Path(path)
+        existed = self.path.exists()
+        if not existed and not create:
+            raise UserError(f"campaign store {str(self.path)!r} does not exist")
+        if existed and self.path.is_dir():
+            raise UserError(f"campaign store {str(self.path)!r} is a directory")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30)
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"campaign store {str(self.path)!r} is not a readable SQLite file ({exc})") from None
+        if existed and tables:
+            self._check(tables)
+        elif existed and self.path.stat().st_size and not tables:
+            raise UserError(f"campaign store {str(self.path)!r} is not an accelsim campaign store")
+        else:
+            self._create()
+
+    def _check(self, tables: set[str]) -> None:
+        if "meta" not in tables or "trials" not in tables:
+            raise UserError(f"campaign store {str(self.path)!r} is a foreign SQLite file (no accelsim tables)")
+        meta = dict(self.conn.execute("SELECT key, value FROM meta"))
+        if meta.get("schema") != SCHEMA:
+            raise UserError(f"campaign store {str(self.path)!r} is a foreign SQLite file")
+        if int(meta.get("schema_version", -1)) != SCHEMA_VERSION:
+            raise UserError(f"campaign store {self.path}: schema version {meta.get('schema_version')} != {SCHEMA_VERSION}")
+
+    def _create(self) -> None:
+        cols = ", ".join(_col(c) for c in PARAM_COLUMNS + RESULT_COLUMNS)
+        with self.conn:
+            self.conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+            self.conn.execute(f"CREATE TABLE trials (key TEXT PRIMARY KEY, {cols}, params TEXT, "
+                              "per_layer TEXT, created REAL)")
+            self.conn.executemany("INSERT INTO meta VALUES (?, ?)",
+                                  [("schema", SCHEMA), ("schema_version", str(SCHEMA_VERSION))])
+
+    def done_keys(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT key FROM trials")}
+
+    def write(self, key: str, params: dict, result: dict) -> None:
+        """Insert one finished trial in its own transaction (idempotent per key)."""
+        values = [params.get(c) for c in PARAM_COLUMNS] + [result.get(c) for c in RESULT_COLUMNS]
+        cols = ", ".join(f'"{c}"' for c in ("key",) + PARAM_COLUMNS + RESULT_COLUMNS + ("params", "per_layer", "created"))
+        marks = ", ".join("?" * (len(values) + 4))
+        with self.conn:
+            self.conn.execute(f"INSERT OR IGNORE INTO trials ({cols}) VALUES ({marks})",
+                              [key, *values, json.dumps(params, sort_keys=True),
+                               json.dumps(result.get("per_layer", {}), sort_keys=True), time.time()])
+
+    def set_meta(self, key: str, value) -> None:
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def meta(self) -> dict:
+        out = {}
+        for k, v in self.conn.execute("SELECT key, value FROM meta"):
+            try:
+                out[k] = json.loads(v)
+            except json.JSONDecodeError:
+                out[k] = v
+        return out
+
+    def rows(self) -> list[dict]:
+        cur = self.conn.execute("SELECT * FROM trials ORDER BY model, scheme, layers, vdd DESC, ber, chip, repeat")
+        names = [d[0] for d in cur.description]
+        out = []
+        for r in cur:
+            row = dict(zip(names, r))
+            row["per_layer"] = json.loads(row["per_layer"] or "{}")
+            out.append(row)
+        return out
+
+    def close(self) -> None:
+        self.conn.close()

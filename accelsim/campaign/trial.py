@@ -1,0 +1,142 @@
+"""One fault-injection trial: read the image's words from a faulty SRAM, decode, unpack,
+run the integer network, compare with the truth.
+
+Randomness comes only from the trial's parameters (accelsim.seeds.derive), so a trial
+gives the same bits on any worker, in any order. Per-process caches hold the loaded
+images, their fault-free predictions and the chip maps.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import numpy as np
+
+from accelsim.ecc import Layout
+from accelsim.faults import ChipFaultMap, curve_from_dict, inject
+from accelsim.image import MemoryImage, load_image
+from accelsim.infer import IntegerNetwork
+from accelsim.seeds import derive
+
+
+@functools.lru_cache(maxsize=16)
+def _context(image_dir: str, samples: int):
+    from accelsim.nn import load_digits_split
+
+    image = load_image(image_dir)
+    net = IntegerNetwork(image)
+    data = load_digits_split()
+    x, y = data.x_test.numpy()[:samples], data.y_test.numpy()[:samples]
+    clean = net.forward(x)
+    return image, net, x, y, clean, float(np.mean(_argmax(net, clean) == y))
+
+
+def _argmax(net: IntegerNetwork, out: np.ndarray) -> np.ndarray:
+    return (out.astype(np.float64) * net.output_scale()).reshape(len(out), -1).argmax(axis=1)
+
+
+@functools.lru_cache(maxsize=64)
+def _chip_map(curve_items: tuple, n_words: int, width: int, chip: int, seed: int, v_low: float,
+              mode: str, p_stuck1: float) -> ChipFaultMap:
+    curve = curve_from_dict(dict(curve_items))
+    return ChipFaultMap.sample(curve, n_words=n_words, width=width, chip=chip, seed=seed, v_low=v_low,
+                               mode=mode, p_stuck1=p_stuck1)
+
+
+def data_mask(layout: Layout) -> np.ndarray:
+    """Per lane, the physical bits that carry weight data (not check bits, not unused)."""
+    mask = np.zeros(layout.lanes, dtype=np.uint64)
+    checks = set(layout.check_positions)
+    for p in range(layout.weights_per_word * layout.weight_bits):
+        if p not in checks:
+            mask[p // 64] |= np.uint64(1) << np.uint64(p % 64)
+    return mask
+
+
+def faulty_words(image: MemoryImage, params: dict, word_range: tuple[int, int]) -> np.ndarray:
+    """The image's words as read from the faulty SRAM (faults only inside word_range)."""
+    words = image.words.copy()
+    lo, hi = word_range
+    width = image.layout.word_bits
+    if params["fault_model"] == "transient":
+        seed = derive(params["seed"], "transient", _identity(params))
+        words[lo:hi] = inject(words[lo:hi], params["ber"], seed=seed, width=width)
+        return words
+    curve_items = tuple(sorted((k, tuple(map(tuple, v)) if k == "table" else v) for k, v in params["curve"].items()))
+    chip_id = params["chip"] * 1_000_003 + params["repeat"]   # repeats of persistent faults are more chips
+    cmap = _chip_map(curve_items, int(image.words.shape[0]), width, chip_id, params["seed"], params["v_low"],
+                     "stuck" if params["fault_model"] == "stuck" else "flip", params.get("p_stuck1", 0.5))
+    words[lo:hi] = cmap.apply(words[lo:hi], params["vdd"], word_offset=lo)
+    return words
+
+
+def _identity(params: dict) -> str:
+    keys = ("model", "scheme", "vdd", "ber", "chip", "repeat", "layers", "fault_model")
+    return "|".join(str(params[k]) for k in keys)
+
+
+def word_range(image: MemoryImage, selection: str) -> tuple[int, int]:
+    if selection == "all":
+        return 0, int(image.words.shape[0])
+    for layer in image.layers:
+        if layer.name == selection:
+            return layer.word_offset, layer.word_offset + layer.n_words
+    names = ", ".join(layer.name for layer in image.layers)
+    from accelsim.errors import UserError
+    raise UserError(f"layer {selection!r} is not in the image (layers: {names})")
+
+
+def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str) -> tuple[dict, dict, dict]:
+    """Decode the read words layer by layer; returns (weights, per-layer counts, totals)."""
+    layout = image.layout
+    mask = data_mask(layout)
+    weights, per_layer = {}, {}
+    totals = dict(injected_bits=0, residual_bits=0, data_bits=0, words=0, corrected=0, detected=0,
+                  miscorrected=0, undetected=0)
+    for layer in image.layers:
+        sl = slice(layer.word_offset, layer.word_offset + layer.n_words)
+        truth, got = image.words[sl], read[sl]
+        q, dec = layout.unpack_detail(got)
+        wrong_data = np.bitwise_count((dec.data ^ truth) & mask).sum(axis=1)
+        if policy == "zero":
+            q = q.reshape(-1, layout.weights_per_word)
+            q[dec.status == 2] = 0
+            q = q.reshape(-1)
+        weights[layer.name] = q[:layer.n_weights].reshape(layer.weight_shape)
+        counts = {
+            "words": int(layer.n_words),
+            "injected_bits": int(np.bitwise_count(got ^ truth).sum()),
+            "residual_bits": int(wrong_data.sum()),
+            "corrected": int(np.count_nonzero((dec.status == 1) & (wrong_data == 0))),
+            "detected": int(np.count_nonzero(dec.status == 2)),
+            "miscorrected": int(np.count_nonzero((dec.status == 1) & (wrong_data > 0))),
+            "undetected": int(np.count_nonzero((dec.status == 0) & (wrong_data > 0))),
+        }
+        counts["data_bits"] = int(layer.n_words) * int(sum(bin(int(m)).count("1") for m in mask))
+        per_layer[layer.name] = counts
+        for k in totals:
+            totals[k] += counts[k]
+    return weights, per_layer, totals
+
+
+def run_trial(params: dict, image_dir: str) -> dict:
+    """Run one trial; returns the result columns of the store (plus per_layer)."""
+    t0 = time.perf_counter()
+    image, net, x, y, clean, baseline = _context(image_dir, params["samples"])
+    rng_range = word_range(image, params["layers"])
+    read = faulty_words(image, params, rng_range)
+    result: dict = {}
+    if params["engine"] == "cycle":
+        from accelsim.hw import simulate_trial
+        sim = simulate_trial(image, read, params)
+        read = sim.decoded_source_words  # the words the SRAM returned, as the ECC stage saw them
+        result.update(cycles=int(sim.total_cycles), energy_pj=float(sim.energy_pj) if sim.energy_pj is not None else None)
+    weights, per_layer, totals = decode_and_compare(image, read, params["policy"])
+    out = net.forward(x, weights)
+    if totals["residual_bits"] == 0 and params["policy"] == "pass" and not np.array_equal(out, clean):
+        raise AssertionError("zero residual faulty bits but the logits differ from the fault-free run")
+    accuracy = float(np.mean(_argmax(net, out) == y))
+    result.update(totals, accuracy=accuracy, baseline_accuracy=baseline, per_layer=per_layer,
+                  seconds=time.perf_counter() - t0)
+    return result

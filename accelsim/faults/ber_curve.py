@@ -1,0 +1,114 @@
+"""Bit error rate of the weight SRAM as a function of its supply voltage.
+
+The default model is log-linear below the safe voltage: log10 BER(V) falls linearly
+with V, ``mv_per_decade`` millivolts per decade, through the reference point
+(``v_ref``, ``ber_ref``). The defaults (``configs/ber_curve.yaml``) and their sources are
+in docs/faults.md. A user curve is a YAML mapping with either these parameters or a
+``table`` of (vdd, ber) points, interpolated linearly in log10 BER.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from accelsim.errors import UserError
+
+DEFAULT_CURVE_FILE = Path(__file__).resolve().parents[1] / "configs" / "ber_curve.yaml"
+
+
+@dataclass(frozen=True)
+class BerCurve:
+    """BER(V); ``v_min``..``v_max`` is the domain where it is defined (volts)."""
+
+    v_ref: float = 0.50
+    ber_ref: float = 1e-2
+    mv_per_decade: float = 30.0
+    v_min: float = 0.45
+    v_max: float = 0.90
+    table: tuple[tuple[float, float], ...] = ()
+    source: str = ""
+
+    def _check(self, vdd) -> np.ndarray:
+        v = np.asarray(vdd, dtype=np.float64)
+        if np.any(~np.isfinite(v)) or np.any(v < self.v_min - 1e-12) or np.any(v > self.v_max + 1e-12):
+            bad = v[(v < self.v_min - 1e-12) | (v > self.v_max + 1e-12) | ~np.isfinite(v)].ravel()[0]
+            raise UserError(f"vdd = {bad} V is outside the BER curve's domain [{self.v_min}, {self.v_max}] V")
+        return v
+
+    def ber(self, vdd):
+        """BER at vdd (volts); scalar in, scalar out."""
+        v = self._check(vdd)
+        if self.table:
+            tv, tb = np.array(self.table).T
+            out = 10 ** np.interp(v, tv, np.log10(tb))
+        else:
+            out = self.ber_ref * 10 ** ((self.v_ref - v) * 1000.0 / self.mv_per_decade)
+        out = np.minimum(out, 0.5)
+        return float(out) if np.ndim(out) == 0 else out
+
+    def vdd_for_ber(self, ber):
+        """The voltage at which BER(V) = ber (inverse of :meth:`ber`)."""
+        b = np.asarray(ber, dtype=np.float64)
+        if np.any(b <= 0) or np.any(b > 0.5):
+            raise UserError(f"ber = {ber} must be in (0, 0.5] to map to a voltage")
+        if self.table:
+            tv, tb = np.array(self.table).T
+            order = np.argsort(tb)
+            v = np.interp(np.log10(b), np.log10(tb)[order], tv[order])
+        else:
+            v = self.v_ref - np.log10(b / self.ber_ref) * self.mv_per_decade / 1000.0
+        return float(v) if np.ndim(v) == 0 else v
+
+    def sample_thresholds(self, u: np.ndarray, v_low: float) -> np.ndarray:
+        """Failure thresholds of cells known to fail at v_low: V_th = BER^-1(u * BER(v_low)),
+        u uniform in (0, 1], so that P(V_th > V | fails at v_low) = BER(V) / BER(v_low)."""
+        return self.vdd_for_ber(np.clip(u, 1e-300, 1.0) * self.ber(v_low))
+
+
+def load_curve(path: str | Path | None = None) -> BerCurve:
+    """The default curve, or a user's YAML (parameters or a table)."""
+    path = Path(path) if path else DEFAULT_CURVE_FILE
+    if not path.exists():
+        raise UserError(f"BER curve file {str(path)!r} does not exist")
+    try:
+        d = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise UserError(f"BER curve {path}: not valid YAML ({exc.__class__.__name__})") from None
+    return curve_from_dict(d, str(path))
+
+
+def curve_from_dict(d, where: str = "BER curve") -> BerCurve:
+    if not isinstance(d, dict):
+        raise UserError(f"{where}: expected a mapping")
+    known = {"v_ref", "ber_ref", "mv_per_decade", "v_min", "v_max", "table", "source"}
+    unknown = set(d) - known
+    if unknown:
+        raise UserError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    kw = {}
+    for key in ("v_ref", "ber_ref", "mv_per_decade", "v_min", "v_max"):
+        if key in d:
+            try:
+                kw[key] = float(d[key])
+            except (TypeError, ValueError):
+                raise UserError(f"{where}: {key} = {d[key]!r} is not a number") from None
+    if "table" in d:
+        try:
+            table = tuple((float(v), float(b)) for v, b in d["table"])
+        except (TypeError, ValueError):
+            raise UserError(f"{where}: table must be a list of [vdd, ber] pairs") from None
+        if len(table) < 2 or any(b <= 0 or b > 0.5 for _, b in table):
+            raise UserError(f"{where}: table needs >= 2 points with 0 < ber <= 0.5")
+        table = tuple(sorted(table))
+        if any(b2 > b1 for (_, b1), (_, b2) in zip(table, table[1:])):
+            raise UserError(f"{where}: BER must not increase with voltage in the table")
+        kw["table"] = table
+        kw.setdefault("v_min", table[0][0])
+        kw.setdefault("v_max", table[-1][0])
+    curve = BerCurve(**kw, source=str(d.get("source", "")))
+    if not 0 < curve.ber_ref <= 0.5 or curve.mv_per_decade <= 0 or curve.v_min >= curve.v_max:
+        raise UserError(f"{where}: need 0 < ber_ref <= 0.5, mv_per_decade > 0 and v_min < v_max")
+    return curve

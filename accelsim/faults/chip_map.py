@@ -1,0 +1,148 @@
+"""Persistent per-chip fault maps.
+
+Each simulated chip (a seed) has bit cells that fail below their own threshold voltage:
+a cell with threshold V_th is faulty at every V < V_th, so the faulty set at V contains
+the faulty set at every V' > V (maps are nested). Sampling is sparse: the number of cells
+failing at the lowest voltage of interest, v_low, is Binomial(bits, BER(v_low)); their
+positions are uniform and distinct; their thresholds are drawn from the conditional law
+P(V_th > V | V_th > v_low) = BER(V) / BER(v_low). Memory and time grow with the faulty
+cells only.
+
+Fault kinds per cell: ``flip`` (the stored bit reads inverted) or stuck-at-0/1 (the cell
+reads a fixed value; an error only when the stored bit differs). Asymmetric 0->1 / 1->0
+behaviour is stuck-at with ``p_stuck1`` != 0.5.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from accelsim.errors import UserError
+from accelsim.faults.ber_curve import BerCurve
+from accelsim.faults.transient import flip_bits, flip_positions
+from accelsim.seeds import rng as seeded_rng
+
+FLIP, STUCK0, STUCK1 = -1, 0, 1
+
+
+@dataclass
+class ChipFaultMap:
+    """Faulty cells of one chip: flat bit positions (word * width + bit), thresholds
+    (volts; faulty when vdd < threshold) and kind (-1 flip, 0 stuck-at-0, 1 stuck-at-1)."""
+
+    n_words: int
+    width: int
+    cell: np.ndarray       # int64, sorted
+    threshold: np.ndarray  # float64
+    kind: np.ndarray       # int8
+
+    @classmethod
+    def sample(cls, curve: BerCurve, *, n_words: int, width: int, chip: int, seed: int = 0,
+               v_low: float | None = None, mode: str = "flip", p_stuck1: float = 0.5) -> "ChipFaultMap":
+        if mode not in ("flip", "stuck"):
+            raise UserError(f"fault mode {mode!r}: expected 'flip' or 'stuck'")
+        v_low = curve.v_min if v_low is None else v_low
+        rng = seeded_rng(seed, "chip", chip, width)
+        cells = flip_positions(int(n_words) * int(width), curve.ber(v_low), rng)
+        threshold = curve.sample_thresholds(rng.random(cells.size), v_low) if cells.size else np.zeros(0)
+        if mode == "flip":
+            kind = np.full(cells.size, FLIP, dtype=np.int8)
+        else:
+            kind = (rng.random(cells.size) < p_stuck1).astype(np.int8)
+        return cls(int(n_words), int(width), cells, np.atleast_1d(np.asarray(threshold, dtype=np.float64)), kind)
+
+    @classmethod
+    def from_csv(cls, path: str | Path, *, n_words: int, width: int) -> "ChipFaultMap":
+        """A measured map: CSV with header ``word,bit[,vmin][,type]``; type flip|stuck0|stuck1;
+        without vmin a cell is faulty at every voltage."""
+        path = Path(path)
+        if not path.exists():
+            raise UserError(f"fault map {str(path)!r} does not exist")
+        cells, thr, kinds = [], [], []
+        names = {"flip": FLIP, "stuck0": STUCK0, "stuck1": STUCK1}
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            if not reader.fieldnames or not {"word", "bit"} <= set(reader.fieldnames):
+                raise UserError(f"fault map {path}: header must name at least 'word' and 'bit'")
+            for line, row in enumerate(reader, start=2):
+                try:
+                    w, b = int(row["word"]), int(row["bit"])
+                    v = float(row["vmin"]) if row.get("vmin") not in (None, "") else np.inf
+                except ValueError:
+                    raise UserError(f"fault map {path}, line {line}: word/bit/vmin must be numbers") from None
+                if not (0 <= w < n_words and 0 <= b < width):
+                    raise UserError(f"fault map {path}, line {line}: cell ({w}, {b}) outside {n_words} x {width} bits")
+                kind = (row.get("type") or "flip").strip().lower()
+                if kind not in names:
+                    raise UserError(f"fault map {path}, line {line}: type {kind!r} is not flip, stuck0 or stuck1")
+                cells.append(w * width + b)
+                thr.append(v)
+                kinds.append(names[kind])
+        order = np.argsort(cells, kind="stable")
+        cell = np.asarray(cells, dtype=np.int64)[order]
+        if np.any(np.diff(cell) == 0):
+            raise UserError(f"fault map {path}: a cell is listed twice")
+        return cls(n_words, width, cell, np.asarray(thr, dtype=np.float64)[order], np.asarray(kinds, dtype=np.int8)[order])
+
+    def faulty(self, vdd: float) -> np.ndarray:
+        """Indices (into cell/kind) of the cells faulty at vdd."""
+        return np.flatnonzero(self.threshold > vdd)
+
+    def apply(self, words: np.ndarray, vdd: float, *, word_offset: int = 0) -> np.ndarray:
+        """A copy of (N, lanes) words as read at vdd; words[0] is SRAM word ``word_offset``."""
+        out = np.array(words, dtype=np.uint64, copy=True)
+        view = out[:, None] if out.ndim == 1 else out
+        idx = self.faulty(vdd)
+        lo, hi = word_offset * self.width, (word_offset + view.shape[0]) * self.width
+        idx = idx[(self.cell[idx] >= lo) & (self.cell[idx] < hi)]
+        if idx.size == 0:
+            return out
+        pos = self.cell[idx] - lo
+        kind = self.kind[idx]
+        flips = kind == FLIP
+        if not np.all(flips):  # stuck-at: an error only where the stored bit differs
+            word, bit = np.divmod(pos, self.width)
+            stored = (view[word, bit // 64] >> (bit % 64).astype(np.uint64)) & np.uint64(1)
+            flips = flips | (stored.astype(np.int8) != kind)
+        flip_bits(view, pos[flips], self.width)
+        return out
+
+    @property
+    def nbytes(self) -> int:
+        return self.cell.nbytes + self.threshold.nbytes + self.kind.nbytes
+
+
+def inject_asymmetric(words: np.ndarray, p01: float, p10: float, *, seed, width: int) -> np.ndarray:
+    """Transient asymmetric errors: a stored 0 reads 1 with probability p01, a stored 1
+    reads 0 with probability p10 (each bit independently)."""
+    from accelsim.faults.transient import check_ber
+    p01, p10 = check_ber(p01), check_ber(p10)
+    out = np.array(words, dtype=np.uint64, copy=True)
+    view = out[:, None] if out.ndim == 1 else out
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    pmax = max(p01, p10)
+    pos = flip_positions(view.shape[0] * width, pmax, rng)
+    if pos.size:
+        word, bit = np.divmod(pos, width)
+        stored = (view[word, bit // 64] >> (bit % 64).astype(np.uint64)) & np.uint64(1)
+        keep_p = np.where(stored == 0, p01, p10) / pmax
+        flip_bits(view, pos[rng.random(pos.size) < keep_p], width)
+    return out
+
+
+def inject_float(weights: np.ndarray, ber: float, *, seed) -> np.ndarray:
+    """Flip each bit of the IEEE-754 representation of float32/float16 weights with
+    probability ber (transient), for the float-versus-fixed-point comparisons."""
+    from accelsim.faults.transient import inject
+    w = np.ascontiguousarray(weights)
+    if w.dtype == np.float32:
+        bits = w.view(np.uint32).astype(np.uint64).reshape(-1)
+        return inject(bits, ber, seed=seed, width=32).astype(np.uint32).view(np.float32).reshape(w.shape)
+    if w.dtype == np.float16:
+        bits = w.view(np.uint16).astype(np.uint64).reshape(-1)
+        return inject(bits, ber, seed=seed, width=16).astype(np.uint16).view(np.float16).reshape(w.shape)
+    raise UserError(f"float bit errors need float32 or float16 weights, got {w.dtype}")
