@@ -1,0 +1,147 @@
+"""Campaigns: determinism across workers and Dask, resume after a kill, the closed-form
+residual check, the zero-residual invariant and bad input."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from accelsim.campaign import Store, parse_spec, run_campaign
+from accelsim.campaign.analyses import berzad, expected_residual_fraction, lowest_safe_voltage, residual_fraction
+from accelsim.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = str(ROOT / "models")
+VOLATILE = ("seconds", "created")
+
+
+def spec(**kw):
+    d = {"name": "t", "models": ["lenet5"], "schemes": ["none-4b", "inplace-4b-64"],
+         "voltages": [0.60, 0.53, 0.50], "chips": 2, "models_dir": MODELS, "samples": 200}
+    d.update(kw)
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def stable(rows):
+    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in rows]
+
+
+def test_same_bits_with_one_two_workers_and_dask(tmp_path):
+    s = parse_spec(spec())
+    run_campaign(s, tmp_path / "a.sqlite", workers=1, progress=False)
+    run_campaign(s, tmp_path / "b.sqlite", workers=2, progress=False)
+    from dask.distributed import Client, LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        run_campaign(s, tmp_path / "c.sqlite", scheduler=client, progress=False)
+    a, b, c = (stable(Store(tmp_path / f"{n}.sqlite").rows()) for n in "abc")
+    assert len(a) == 12 and a == b == c
+    # the persistent maps are nested: the same chip never loses faulty bits as V drops
+    for scheme in ("none-4b", "inplace-4b-64"):
+        for chip in (0, 1):
+            inj = [r["injected_bits"] for r in a if r["scheme"] == scheme and r["chip"] == chip]
+            assert inj == sorted(inj)   # rows come ordered by vdd descending
+    ecc = [r for r in a if r["scheme"] == "inplace-4b-64" and r["vdd"] == 0.6]
+    assert all(r["residual_bits"] == 0 and r["accuracy"] == r["baseline_accuracy"] for r in ecc)
+
+
+def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path):
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(spec(voltages=[0.6, 0.56, 0.53, 0.51, 0.5], chips=4)))
+    store = tmp_path / "killed.sqlite"
+    proc = subprocess.Popen([sys.executable, "-m", "accelsim", "campaign", str(spec_path), "--store", str(store),
+                             "--workers", "2", "--no-progress"], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    done = 0
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            with sqlite3.connect(store) as conn:
+                done = conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+        except sqlite3.Error:
+            done = 0
+        if done >= 5:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)   # the main process and its workers, mid-campaign
+    proc.wait()
+    partial = Store(store).done_keys()
+    assert 5 <= len(partial) < 40, len(partial)
+    s = parse_spec(yaml.safe_load(spec_path.read_text()))
+    info = run_campaign(s, store, workers=1, progress=False)
+    assert info["skipped"] == len(partial) and info["ran"] == 40 - len(partial)
+    run_campaign(s, tmp_path / "clean.sqlite", workers=1, progress=False)
+    assert stable(Store(store).rows()) == stable(Store(tmp_path / "clean.sqlite").rows())
+
+
+def test_monte_carlo_residual_matches_closed_form(tmp_path):
+    s = parse_spec(spec(schemes=["inplace-4b-64", "none-4b"], voltages=None, bers=[1e-2, 3e-3],
+                        fault_model="transient", chips=1, repeats=20, samples=20))
+    run_campaign(s, tmp_path / "r.sqlite", progress=False)
+    rows = Store(tmp_path / "r.sqlite").rows()
+    for scheme in ("inplace-4b-64", "none-4b"):
+        for ber in (1e-2, 3e-3):
+            fr = np.array([r["residual_bits"] / r["data_bits"] for r in rows if r["scheme"] == scheme and r["ber"] == ber])
+            expect = expected_residual_fraction(scheme, ber)
+            assert abs(fr.mean() - expect) < 4 * fr.std(ddof=1) / np.sqrt(len(fr)), (scheme, ber, fr.mean(), expect)
+    table = residual_fraction(rows)
+    assert {(t["scheme"], t["ber"]) for t in table} == {(a, b) for a in ("inplace-4b-64", "none-4b") for b in (1e-2, 3e-3)}
+
+
+def test_analyses_on_known_rows():
+    rows = [{"model": "m", "scheme": "s", "layers": "all", "vdd": v, "ber": b, "accuracy": a, "baseline_accuracy": 0.9}
+            for v, b, a in [(0.7, 1e-6, 0.9), (0.7, 1e-6, 0.9), (0.6, 1e-4, 0.9), (0.6, 1e-4, 0.9),
+                            (0.55, 1e-3, 0.895), (0.55, 1e-3, 0.885), (0.5, 1e-2, 0.5), (0.5, 1e-2, 0.4)]]
+    assert berzad(rows) == [{"model": "m", "scheme": "s", "layers": "all", "berzad": 1e-4, "repeats": 2, "baseline": 0.9}]
+    safe = lowest_safe_voltage(rows, tolerance=0.01)
+    assert safe[0]["vmin_safe"] == 0.55 and safe[0]["accuracy_at_vmin"] == pytest.approx(0.89)
+    assert lowest_safe_voltage(rows, tolerance=0.0)[0]["vmin_safe"] == 0.6
+
+
+def test_per_layer_selection_faults_only_that_layer(tmp_path):
+    s = parse_spec(spec(schemes=["none-4b"], voltages=[0.5], layers=["classifier.2"], chips=1))
+    run_campaign(s, tmp_path / "l.sqlite", progress=False)
+    (row,) = Store(tmp_path / "l.sqlite").rows()
+    per = row["per_layer"]
+    assert per["classifier.2"]["injected_bits"] > 0
+    assert all(v["injected_bits"] == 0 for k, v in per.items() if k != "classifier.2")
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"bers": [-1e-3], "voltages": None}, "bers entry -0.001 is outside"),
+    ({"bers": [2.0], "voltages": None}, "bers entry 2.0 is outside"),
+    ({"schemes": ["inplace-9b-64"]}, "unknown layout 'inplace-9b-64'"),
+    ({"voltages": [0.3]}, r"voltages entry 0.3 is outside the BER curve's domain"),
+    ({"models": ["alexnet"]}, "no checkpoint .*alexnet"),
+    ({"chips": 0}, "chips = 0 must be an integer >= 1"),
+    ({"colour": "red"}, "unknown field"),
+])
+def test_bad_specs_name_the_field(change, match):
+    d = spec(**change)
+    with pytest.raises(UserError, match=match):
+        parse_spec(d)
+
+
+def test_unreadable_and_foreign_stores(tmp_path):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database at all, just text" * 20)
+    with pytest.raises(UserError, match="not a readable SQLite file"):
+        Store(junk)
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE people (name TEXT)")
+    with pytest.raises(UserError, match="foreign SQLite file"):
+        Store(foreign)
+    assert junk.read_bytes().startswith(b"this is not")   # untouched
+    spec_path = tmp_path / "s.yaml"
+    spec_path.write_text(yaml.safe_dump(spec()))
+    r = subprocess.run([sys.executable, "-m", "accelsim", "campaign", str(spec_path), "--store", str(foreign)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "foreign SQLite" in r.stderr and "Traceback" not in r.stderr
