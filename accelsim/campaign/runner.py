@@ -46,8 +46,13 @@ def layer_names(image_dirs: dict) -> dict[str, list[str]]:
     return out
 
 
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def _init_worker():
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # one BLAS/torch thread per worker process: workers, not threads, use the cores
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1)
     import torch
     torch.set_num_threads(1)
 
@@ -116,7 +121,17 @@ def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, schedu
                 bar.advance()
         else:
             ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
+            saved = {k: os.environ.get(k) for k in _ONE_THREAD}
+            os.environ.update(_ONE_THREAD)   # inherited by the spawned workers at start-up
+            try:
+                pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+            with pool:
                 futures = {pool.submit(_run, (params, d)): (key, params) for key, params, d in jobs}
                 for fut in as_completed(futures):
                     key, params = futures[fut]

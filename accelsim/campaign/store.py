@@ -50,6 +50,9 @@ class Store:
             raise UserError(f"campaign store {str(self.path)!r} is not an accelsim campaign store")
         else:
             self._create()
+        # WAL: a commit survives the process being killed, without a full sync per trial
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
 
     def _check(self, tables: set[str]) -> None:
         if "meta" not in tables or "trials" not in tables:
