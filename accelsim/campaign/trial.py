@@ -87,8 +87,9 @@ def word_range(image: MemoryImage, selection: str) -> tuple[int, int]:
     raise UserError(f"layer {selection!r} is not in the image (layers: {names})")
 
 
-def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str) -> tuple[dict, dict, dict]:
-    """Decode the read words layer by layer; returns (weights, per-layer counts, totals)."""
+def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decoded=None) -> tuple[dict, dict, dict]:
+    """Decode the read words layer by layer (or take ``decoded`` = (words, status) from the
+    cycle-level ECC stage); returns (weights, per-layer counts, totals)."""
     layout = image.layout
     mask = data_mask(layout)
     weights, per_layer = {}, {}
@@ -97,21 +98,26 @@ def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str) -> tup
     for layer in image.layers:
         sl = slice(layer.word_offset, layer.word_offset + layer.n_words)
         truth, got = image.words[sl], read[sl]
-        q, dec = layout.unpack_detail(got)
-        wrong_data = np.bitwise_count((dec.data ^ truth) & mask).sum(axis=1)
-        if policy == "zero":
+        if decoded is None:
+            q, dec = layout.unpack_detail(got)
+            data, status = dec.data, dec.status
+        else:
+            data, status = decoded[0][sl], decoded[1][sl]
+            q = layout.unpack(data)[0] if layout.code is None else layout._extract(np.ascontiguousarray(data[:, 0]))
+        wrong_data = np.bitwise_count((data ^ truth) & mask).sum(axis=1)
+        if policy == "zero" and decoded is None:
             q = q.reshape(-1, layout.weights_per_word)
-            q[dec.status == 2] = 0
+            q[status == 2] = 0
             q = q.reshape(-1)
         weights[layer.name] = q[:layer.n_weights].reshape(layer.weight_shape)
         counts = {
             "words": int(layer.n_words),
             "injected_bits": int(np.bitwise_count(got ^ truth).sum()),
             "residual_bits": int(wrong_data.sum()),
-            "corrected": int(np.count_nonzero((dec.status == 1) & (wrong_data == 0))),
-            "detected": int(np.count_nonzero(dec.status == 2)),
-            "miscorrected": int(np.count_nonzero((dec.status == 1) & (wrong_data > 0))),
-            "undetected": int(np.count_nonzero((dec.status == 0) & (wrong_data > 0))),
+            "corrected": int(np.count_nonzero((status == 1) & (wrong_data == 0))),
+            "detected": int(np.count_nonzero(status == 2)),
+            "miscorrected": int(np.count_nonzero((status == 1) & (wrong_data > 0))),
+            "undetected": int(np.count_nonzero((status == 0) & (wrong_data > 0))),
         }
         counts["data_bits"] = int(layer.n_words) * int(sum(bin(int(m)).count("1") for m in mask))
         per_layer[layer.name] = counts
@@ -127,12 +133,13 @@ def run_trial(params: dict, image_dir: str) -> dict:
     rng_range = word_range(image, params["layers"])
     read = faulty_words(image, params, rng_range)
     result: dict = {}
+    decoded = None
     if params["engine"] == "cycle":
         from accelsim.hw import simulate_trial
         sim = simulate_trial(image, read, params)
-        read = sim.decoded_source_words  # the words the SRAM returned, as the ECC stage saw them
-        result.update(cycles=int(sim.total_cycles), energy_pj=float(sim.energy_pj) if sim.energy_pj is not None else None)
-    weights, per_layer, totals = decode_and_compare(image, read, params["policy"])
+        decoded = (sim.decoded_words, sim.status)   # what left the ECC stage, burst by burst
+        result.update(cycles=int(sim.total_cycles), energy_pj=sim.energy_pj)
+    weights, per_layer, totals = decode_and_compare(image, read, params["policy"], decoded)
     out = net.forward(x, weights)
     if totals["residual_bits"] == 0 and params["policy"] == "pass" and not np.array_equal(out, clean):
         raise AssertionError("zero residual faulty bits but the logits differ from the fault-free run")
