@@ -52,7 +52,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    from rich.console import Console
+    from accelsim.console import get_console
     from rich.table import Table
 
     from accelsim.image import load_image
@@ -64,7 +64,7 @@ def cmd_inspect(args) -> int:
     for layer in image.layers:
         t.add_row(layer.name, layer.kind, "x".join(map(str, layer.weight_shape)), str(layer.n_words),
                   str(layer.word_offset), " x ".join(map(str, layer.gemm)), "yes" if layer.relu else "")
-    Console().print(t)
+    get_console().print(t)
     return 0
 
 
