@@ -23,7 +23,8 @@ FAULT_MODELS = ("persistent", "transient", "stuck")
 ENGINES = ("fast", "cycle")
 POLICIES = ("pass", "zero")
 KNOWN = {"name", "seed", "models", "schemes", "voltages", "bers", "fault_model", "chips", "repeats",
-         "layers", "samples", "engine", "policy", "ber_curve", "models_dir", "p_stuck1", "accelerator"}
+         "layers", "samples", "engine", "policy", "ber_curve", "models_dir", "p_stuck1", "accelerator",
+         "energy_table"}
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Spec:
     curve_dict: dict = field(default_factory=dict)
     p_stuck1: float = 0.5
     accelerator: str | None = None
+    energy_table: str | None = None
 
     def v_low(self) -> float:
         """The lowest voltage of the sweep: every chip's map is drawn down to it (nested)."""
@@ -80,7 +82,7 @@ class Spec:
                                     "layers": sel, "samples": self.samples, "engine": self.engine,
                                     "policy": self.policy, "seed": self.seed, "v_low": round(self.v_low(), 6),
                                     "p_stuck1": self.p_stuck1, "curve": self.curve_dict,
-                                    "accelerator": self.accelerator,
+                                    "accelerator": self.accelerator, "energy_table": self.energy_table,
                                 })
         return out
 
@@ -174,11 +176,17 @@ def parse_spec(d, base_dir: Path = Path(".")) -> Spec:
         accelerator = str(base_dir / accelerator)
         if not Path(accelerator).exists():
             raise UserError(f"campaign spec: accelerator config {accelerator!r} does not exist")
+    energy_table = d.get("energy_table")
+    if energy_table is not None:
+        from accelsim.energy import load_table
+        energy_table = str(base_dir / energy_table)
+        load_table(energy_table)
     spec = Spec(name=str(d.get("name", "campaign")), seed=count("seed", 0, 0), checkpoints=checkpoints,
                 models=list(models_field), schemes=list(schemes), voltages=voltages, bers=bers,
                 fault_model=fault_model, chips=count("chips", 1), repeats=count("repeats", 1),
                 layers=layers, samples=count("samples", 450), engine=engine, policy=policy,
-                curve=curve, curve_dict=curve_dict, p_stuck1=p1, accelerator=accelerator)
+                curve=curve, curve_dict=curve_dict, p_stuck1=p1, accelerator=accelerator,
+                energy_table=energy_table)
     return spec
 
 

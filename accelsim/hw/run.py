@@ -17,11 +17,8 @@ def simulate_trial(image, read_words, params: dict) -> SimResult:
     seed = derive(params["seed"], "cycle", params["model"], params["scheme"], params["vdd"], params["chip"],
                   params["repeat"])
     result = simulate(image, cfg, read_words=read_words, transient_ber=transient, seed=seed, vdd=params["vdd"])
-    try:
-        from accelsim.energy import energy_of
-    except ModuleNotFoundError:
-        return result
-    report = energy_of(result, image.layout, vdd=params["vdd"])
+    from accelsim.energy import energy_of, load_table
+    report = energy_of(result, image.layout, vdd=params["vdd"], table=load_table(params.get("energy_table")))
     result.energy_pj = report.total_pj
     result.energy = report.summary()
     return result

@@ -1,0 +1,23 @@
+"""``accelsim report``."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("report", help="rebuild the HTML/Markdown/CSV/JSON report from a campaign store")
+    p.add_argument("store", help="campaign SQLite store")
+    p.add_argument("-o", "--out", required=True, help="report directory")
+    p.add_argument("--force", action="store_true", help="replace an existing report directory")
+    p.add_argument("--tolerance", type=float, default=0.01, help="accuracy loss allowed for the headline (0.01 = 1 %%)")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args) -> int:
+    from accelsim.errors import UserError
+    from accelsim.report import report_from_store
+
+    if not 0 <= args.tolerance < 1:
+        raise UserError(f"tolerance = {args.tolerance} must be in [0, 1)")
+    path = report_from_store(args.store, args.out, tolerance=args.tolerance, force=args.force)
+    print(f"report: {path}")
+    return 0

@@ -1,0 +1,131 @@
+"""The main job: ``accelsim run [CONFIG]`` and ``accelsim demo``.
+
+For the configured digits models and schemes it sweeps the weight-SRAM voltage from
+nominal down to where accuracy collapses, on several simulated chips, through the
+cycle-level accelerator, then builds the report and prints the headline: for each
+scheme, the lowest voltage whose accuracy stays within the tolerance of the fault-free
+model and the energy per inference saved there against nominal.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import yaml
+
+from accelsim.errors import UserError
+
+PACKAGE = Path(__file__).resolve().parent
+DEFAULT_RUN = PACKAGE / "configs" / "run.yaml"
+QUICK_RUN = PACKAGE / "configs" / "run-quick.yaml"
+RUN_FIELDS = {"name", "output", "models", "schemes", "voltages", "chips", "fault_model", "engine", "policy",
+              "samples", "tolerance", "workers", "models_dir", "accelerator", "energy_table", "ber_curve", "seed",
+              "repeats"}
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="the main job: voltage sweep x schemes x chips through the accelerator, then the report")
+    p.add_argument("config", nargs="?", default=None, help=f"run config YAML (default: {DEFAULT_RUN.name} in the package)")
+    p.add_argument("--quick", action="store_true", help="the small packaged config (run-quick.yaml)")
+    p.add_argument("-o", "--out", default=None, help="output directory (default: the config's 'output')")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: the config's)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address")
+    p.add_argument("--force", action="store_true", help="reuse an existing output directory and replace its report")
+    p.set_defaults(func=cmd_run)
+    d = sub.add_parser("demo", help="what `make demo` runs: the default job into runs/demo, replacing the last one")
+    d.add_argument("--quick", action="store_true")
+    d.add_argument("--fresh", action="store_true", help="start from an empty store instead of resuming")
+    d.set_defaults(func=cmd_demo)
+
+
+def load_run_config(path: str | Path | None) -> dict:
+    path = Path(path) if path else DEFAULT_RUN
+    if not path.exists():
+        raise UserError(f"run config {str(path)!r} does not exist")
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise UserError(f"run config {path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(cfg, dict):
+        raise UserError(f"run config {path}: expected a mapping")
+    unknown = set(cfg) - RUN_FIELDS
+    if unknown:
+        raise UserError(f"run config {path}: unknown field(s) {', '.join(sorted(unknown))}")
+    return cfg
+
+
+def _models_dir(cfg: dict) -> str:
+    if "models_dir" in cfg:
+        return str(cfg["models_dir"])
+    bundled = PACKAGE.parent / "models"
+    return str(bundled if bundled.exists() else Path("models"))
+
+
+def run_job(cfg: dict, out: Path, *, workers: int | None = None, scheduler=None, force: bool = False,
+            progress: bool = True) -> dict:
+    """Run the job described by ``cfg`` into ``out``; returns the headline rows and paths."""
+    from accelsim.campaign import parse_spec, run_campaign
+    from accelsim.energy import load_table
+    from accelsim.report import report_from_store
+    from accelsim.report.build import headline
+    from accelsim.campaign.store import Store
+
+    tolerance = float(cfg.get("tolerance", 0.01))
+    if not 0 <= tolerance < 1:
+        raise UserError(f"run config: tolerance = {tolerance} must be in [0, 1)")
+    if cfg.get("energy_table"):
+        load_table(cfg["energy_table"])          # a missing action fails here, before any trial
+    spec_dict = {k: cfg[k] for k in ("name", "models", "schemes", "voltages", "chips", "fault_model", "engine",
+                                     "policy", "samples", "accelerator", "ber_curve", "seed", "repeats",
+                                     "energy_table") if k in cfg}
+    spec_dict["models_dir"] = _models_dir(cfg)
+    spec = parse_spec(spec_dict)
+    if out.exists() and not force:
+        raise UserError(f"output directory {str(out)!r} exists; pass --force to reuse it and replace its report")
+    out.mkdir(parents=True, exist_ok=True)
+    store_path = out / "campaign.sqlite"
+    t0 = time.perf_counter()
+    info = run_campaign(spec, store_path, workers=workers or int(cfg.get("workers", 1)), scheduler=scheduler,
+                        progress=progress)
+    report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True)
+    store = Store(store_path, create=False)
+    rows = store.rows()
+    store.close()
+    return {"headline": headline(rows, tolerance), "report": report, "store": store_path,
+            "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance}
+
+
+def print_headline(result: dict) -> None:
+    from rich.table import Table
+
+    from accelsim.console import get_console
+    from accelsim.report.build import HEADLINE_COLS, _headline_rows
+
+    t = Table(title=f"How low can the weight SRAM go? (accuracy within {result['tolerance'] * 100:g} % of fault-free)")
+    for c in HEADLINE_COLS:
+        t.add_column(c, justify="left" if c in ("model", "scheme") else "right")
+    for row in _headline_rows(result["headline"]):
+        t.add_row(*row)
+    console = get_console()
+    console.print(t)
+    c = result["campaign"]
+    console.print(f"{c['total']} trials ({c['ran']} run now, {c['skipped']} resumed) in {result['seconds']:.1f} s")
+    console.print(f"report: {result['report']}")
+
+
+def cmd_run(args) -> int:
+    cfg = load_run_config(QUICK_RUN if args.quick and not args.config else args.config)
+    out = Path(args.out or cfg.get("output", "runs/out"))
+    print_headline(run_job(cfg, out, workers=args.workers, scheduler=args.scheduler, force=args.force))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    cfg = load_run_config(QUICK_RUN if args.quick else DEFAULT_RUN)
+    out = Path(cfg.get("output", "runs/demo"))
+    if args.fresh and out.exists():
+        shutil.rmtree(out)
+    print_headline(run_job(cfg, out, force=True))
+    return 0
