@@ -1,0 +1,69 @@
+"""Energy model: hand-computed per-action energy, V^2 scaling, leakage model, tables."""
+
+import math
+
+import pytest
+import yaml
+
+from accelsim.energy import energy_of, load_table, table_from_dict, voltage_factors
+from accelsim.energy.model import decoder_cells
+from accelsim.errors import UserError
+from accelsim.hw import parse_config, simulate
+from accelsim.image.commands import export_checkpoint
+
+
+@pytest.fixture(scope="module")
+def lenet(tmp_path_factory):
+    return export_checkpoint("models/lenet5-int4-wot-inplace-4b-64", "inplace-4b-64",
+                             tmp_path_factory.mktemp("en") / "lenet")
+
+
+def test_voltage_factors():
+    t = load_table()
+    dyn, leak = voltage_factors(t, 0.45)
+    assert dyn == pytest.approx(0.25)
+    assert leak == pytest.approx(0.5 * math.exp(2.6 * -0.45))
+    assert voltage_factors(t, 0.9) == pytest.approx((1.0, 1.0))
+
+
+def test_energy_hand_computed_for_one_layer(lenet):
+    table = load_table()
+    result = simulate(lenet, parse_config({}))
+    rep = energy_of(result, lenet.layout, vdd=0.9, table=table)
+    s = result.layers[0]                       # features.0: 10 words, 64 x 25 x 6 GEMM
+    e = rep.per_layer[0]
+    assert e["sram_dynamic"] == pytest.approx(10 * 64 * 1.5625)
+    assert e["mac"] == pytest.approx(64 * 25 * 6 * 0.15)
+    assert e["ecc"] == pytest.approx(10 * decoder_cells("hsiao-64-57") * 0.000625)
+    assert e["sram_leakage"] == pytest.approx(s.cycles * (8 * 32768 * 64 / 8 / 1024) * 0.0005)
+    assert e["buffers"] == pytest.approx(s.input_reads * 2.5 + s.output_writes * 10.0)
+    assert e["dram"] == 0.0                   # the image stays resident in the 2 MiB SRAM
+    low = energy_of(result, lenet.layout, vdd=0.45, table=table)
+    assert low.totals["sram_dynamic"] == pytest.approx(rep.totals["sram_dynamic"] * 0.25)
+    assert low.totals["mac"] == rep.totals["mac"] and low.total_pj < rep.total_pj
+
+
+def test_stronger_code_and_wider_words_cost_more(lenet, tmp_path):
+    img72 = export_checkpoint("models/lenet5-int8", "ecc-8b-72", tmp_path / "e")
+    img8 = export_checkpoint("models/lenet5-int8", "none-8b", tmp_path / "n")
+    r72 = energy_of(simulate(img72), img72.layout, vdd=0.9)
+    r8 = energy_of(simulate(img8), img8.layout, vdd=0.9)
+    assert r72.totals["sram_dynamic"] == pytest.approx(r8.totals["sram_dynamic"] * 72 / 64)
+    assert r8.totals["ecc"] == 0 and r72.totals["ecc"] > 0
+    assert decoder_cells("hsiao-72-64") > decoder_cells("hsiao-64-57") > decoder_cells("hsiao-32-26")
+
+
+def test_user_table_validation(tmp_path):
+    d = yaml.safe_load(open("accelsim/configs/energy.yaml"))
+    del d["actions"]["dram_pj_per_byte"]
+    with pytest.raises(UserError, match="missing action 'dram_pj_per_byte'"):
+        table_from_dict(d)
+    d = yaml.safe_load(open("accelsim/configs/energy.yaml"))
+    d["actions"]["mac_pj"] = {8: 0.3}
+    t = table_from_dict(d)
+    with pytest.raises(UserError, match="no mac_pj entry for 4-bit"):
+        t.mac(4)
+    p = tmp_path / "bad.yaml"
+    p.write_text("actions: [1, 2]")
+    with pytest.raises(UserError, match="missing 'actions' mapping"):
+        load_table(p)
