@@ -167,7 +167,7 @@ def parse_spec(d, base_dir: Path = Path(".")) -> Spec:
         raise UserError(f"campaign spec: policy {policy!r} is not one of {', '.join(POLICIES)}")
     layers = d.get("layers", "all")
     if not (layers in ("all", "each") or (isinstance(layers, list) and layers and all(isinstance(x, str) for x in layers))):
-        raise UserError("campaign spec: layers must be 'all', 'each' or a list of layer names")
+        raise UserError("campaign spec: layers must be 'all', 'each' or a list of layer names (or conv, linear)")
     p1 = float(d.get("p_stuck1", 0.5))
     if not 0 <= p1 <= 1:
         raise UserError(f"campaign spec: p_stuck1 = {p1} must be in [0, 1]")

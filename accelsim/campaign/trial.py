@@ -54,20 +54,23 @@ def data_mask(layout: Layout) -> np.ndarray:
     return mask
 
 
-def faulty_words(image: MemoryImage, params: dict, word_range: tuple[int, int]) -> np.ndarray:
-    """The image's words as read from the faulty SRAM (faults only inside word_range)."""
+def faulty_words(image: MemoryImage, params: dict, ranges) -> np.ndarray:
+    """The image's words as read from the faulty SRAM, with faults only inside ``ranges``
+    (a (lo, hi) word range or a list of them)."""
+    ranges = [ranges] if isinstance(ranges, tuple) else list(ranges)
     words = image.words.copy()
-    lo, hi = word_range
     width = image.layout.word_bits
     if params["fault_model"] == "transient":
-        seed = derive(params["seed"], "transient", _identity(params))
-        words[lo:hi] = inject(words[lo:hi], params["ber"], seed=seed, width=width)
+        for i, (lo, hi) in enumerate(ranges):
+            seed = derive(params["seed"], "transient", _identity(params), i)
+            words[lo:hi] = inject(words[lo:hi], params["ber"], seed=seed, width=width)
         return words
     curve_items = tuple(sorted((k, tuple(map(tuple, v)) if k == "table" else v) for k, v in params["curve"].items()))
     chip_id = params["chip"] * 1_000_003 + params["repeat"]   # repeats of persistent faults are more chips
     cmap = _chip_map(curve_items, int(image.words.shape[0]), width, chip_id, params["seed"], params["v_low"],
                      "stuck" if params["fault_model"] == "stuck" else "flip", params.get("p_stuck1", 0.5))
-    words[lo:hi] = cmap.apply(words[lo:hi], params["vdd"], word_offset=lo)
+    for lo, hi in ranges:
+        words[lo:hi] = cmap.apply(words[lo:hi], params["vdd"], word_offset=lo)
     return words
 
 
@@ -76,15 +79,16 @@ def _identity(params: dict) -> str:
     return "|".join(str(params[k]) for k in keys)
 
 
-def word_range(image: MemoryImage, selection: str) -> tuple[int, int]:
+def word_ranges(image: MemoryImage, selection: str) -> list[tuple[int, int]]:
+    """Word ranges a selection faults: 'all', a layer name, or a layer kind ('conv', 'linear')."""
     if selection == "all":
-        return 0, int(image.words.shape[0])
-    for layer in image.layers:
-        if layer.name == selection:
-            return layer.word_offset, layer.word_offset + layer.n_words
-    names = ", ".join(layer.name for layer in image.layers)
-    from accelsim.errors import UserError
-    raise UserError(f"layer {selection!r} is not in the image (layers: {names})")
+        return [(0, int(image.words.shape[0]))]
+    chosen = [layer for layer in image.layers if selection in (layer.name, layer.kind)]
+    if not chosen:
+        from accelsim.errors import UserError
+        names = ", ".join(layer.name for layer in image.layers)
+        raise UserError(f"layer selection {selection!r} matches no layer (layers: {names}; or conv, linear)")
+    return [(layer.word_offset, layer.word_offset + layer.n_words) for layer in chosen]
 
 
 def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decoded=None) -> tuple[dict, dict, dict]:
@@ -130,8 +134,7 @@ def run_trial(params: dict, image_dir: str) -> dict:
     """Run one trial; returns the result columns of the store (plus per_layer)."""
     t0 = time.perf_counter()
     image, net, x, y, clean, baseline = _context(image_dir, params["samples"])
-    rng_range = word_range(image, params["layers"])
-    read = faulty_words(image, params, rng_range)
+    read = faulty_words(image, params, word_ranges(image, params["layers"]))
     result: dict = {}
     decoded = None
     if params["engine"] == "cycle":
