@@ -51,6 +51,8 @@ def test_stronger_code_and_wider_words_cost_more(lenet, tmp_path):
     assert r72.totals["sram_dynamic"] == pytest.approx(r8.totals["sram_dynamic"] * 72 / 64)
     assert r8.totals["ecc"] == 0 and r72.totals["ecc"] > 0
     assert decoder_cells("hsiao-72-64") > decoder_cells("hsiao-64-57") > decoder_cells("hsiao-32-26")
+    from accelsim.energy import decoder_area_um2
+    assert decoder_area_um2("hsiao-72-64") > decoder_area_um2("hsiao-32-26") > 0 == decoder_area_um2(None)
 
 
 def test_user_table_validation(tmp_path):

@@ -130,6 +130,13 @@ def test_impossible_configs(override, match):
         parse_config(override)
 
 
+def test_buffers_must_hold_a_tile(lenet):
+    with pytest.raises(UserError, match="input_kib = 0.01 cannot hold one input vector"):
+        simulate(lenet, parse_config({"pe_array": {"rows": 64}, "buffers": {"input_kib": 0.01}}))
+    with pytest.raises(UserError, match="output_kib = 0.1 cannot hold one row of partial sums"):
+        simulate(lenet, parse_config({"pe_array": {"cols": 64}, "buffers": {"output_kib": 0.1}}))
+
+
 def test_word_width_must_match_layout(lenet):
     with pytest.raises(UserError, match="word_bits = 72 does not match"):
         simulate(lenet, parse_config({"weight_sram": {"word_bits": 72}}))

@@ -23,6 +23,19 @@ RTL_STATS = Path(__file__).resolve().parents[1] / "configs" / "rtl_stats.yaml"
 COMPONENTS = ("sram_dynamic", "sram_leakage", "mac", "ecc", "buffers", "dram")
 
 
+# NanGate FreePDK45 Open Cell Library, X1 cells (um^2): the area of a generic gate by type
+GATE_AREA_UM2 = {"xor": 1.596, "and": 1.064, "or": 1.064, "not": 0.532, "mux": 1.862}
+
+
+@functools.lru_cache(maxsize=None)
+def decoder_area_um2(code_name: str | None) -> float:
+    """Area of the code's decoder: Yosys cells by type x the 45 nm X1 cell areas."""
+    if code_name is None:
+        return 0.0
+    dec = yaml.safe_load(RTL_STATS.read_text())[code_name]["dec"]
+    return float(sum(dec[g] * a for g, a in GATE_AREA_UM2.items()))
+
+
 @functools.lru_cache(maxsize=None)
 def decoder_cells(code_name: str | None) -> int:
     """Yosys cell count of the code's decoder (0 without ECC)."""

@@ -104,6 +104,7 @@ def simulate(image: MemoryImage, config: AcceleratorConfig | None = None, *, rea
     read = truth if read_words is None else read_words
     if read.shape != truth.shape:
         raise UserError(f"read words have shape {read.shape}, the image {truth.shape}")
+    _check_buffers(cfg)
     env = simpy.Environment()
     trace = Trace(trace_path is not None, cfg.clock_mhz)
     plans = [plan(*layer.gemm, cfg.rows, cfg.cols, cfg.dataflow) for layer in image.layers]
@@ -195,6 +196,18 @@ def simulate(image: MemoryImage, config: AcceleratorConfig | None = None, *, rea
     if trace_path is not None:
         trace.write(trace_path)
     return result
+
+
+def _check_buffers(cfg: AcceleratorConfig) -> None:
+    """The smallest tile the array works on must fit: one 8-bit input per PE row and one
+    32-bit partial sum per PE column (ws; the transpose for os)."""
+    need_in, need_out = (cfg.rows, 4 * cfg.cols) if cfg.dataflow == "ws" else (cfg.cols, 4 * cfg.rows)
+    if cfg.input_kib * 1024 < need_in:
+        raise UserError(f"accelerator config: buffers.input_kib = {cfg.input_kib} cannot hold one input vector "
+                        f"of {need_in} bytes for a {cfg.rows}x{cfg.cols} array")
+    if cfg.output_kib * 1024 < need_out:
+        raise UserError(f"accelerator config: buffers.output_kib = {cfg.output_kib} cannot hold one row of "
+                        f"partial sums ({need_out} bytes) for a {cfg.rows}x{cfg.cols} array")
 
 
 def _count_against_truth(image: MemoryImage, out_words, status, stats) -> None:
