@@ -83,7 +83,7 @@ def _img(path: Path, alt: str) -> str:
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;
 color:#222;padding:0 1em}h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}th,td{border:1px solid #ccc;padding:.3em .6em;
-text-align:right}th{background:#f3f3f3}td:first-child,td:nth-child(2){text-align:left}
+text-align:right;white-space:nowrap}th{background:#f3f3f3;white-space:normal}td:first-child,td:nth-child(2){text-align:left}
 figure{margin:1em 0}img{max-width:100%}figcaption{color:#666;font-size:.85em}.note{color:#555;font-size:.9em}
 .headline{background:#f7fbf7;border:1px solid #cfe6cf;padding:.5em 1em;border-radius:6px}"""
 

@@ -40,16 +40,26 @@ def _series(rows, model, value):
             for s, pts in acc.items()}
 
 
+def _voltage_axis(ax, rows, model):
+    """Evenly spaced voltage ticks: the sweep is dense where accuracy changes, so a linear
+    volt axis would squeeze it next to the nominal point."""
+    vdds = sorted({r["vdd"] for r in rows if r["model"] == model and r["layers"] == "all"})
+    ax.set_xticks(range(len(vdds)), [f"{v:.2f}" for v in vdds], rotation=45, fontsize=8)
+    ax.set_xlabel("weight-SRAM supply voltage (V), sweep points")
+    return {v: i for i, v in enumerate(vdds)}
+
+
 def accuracy_vs_voltage(rows, models, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4), squeeze=False)
     for ax, model in zip(axes[0], models):
+        pos = _voltage_axis(ax, rows, model)
         for scheme, pts in _series(rows, model, "accuracy").items():
             v, mean, lo, hi = map(np.array, zip(*pts))
+            x = [pos[val] for val in v]
             c, ls = _style(scheme)
-            ax.plot(v, mean * 100, ls, color=c, marker="o", ms=3, label=scheme)
-            ax.fill_between(v, lo * 100, hi * 100, color=c, alpha=0.15)
+            ax.plot(x, mean * 100, ls, color=c, marker="o", ms=3, label=scheme)
+            ax.fill_between(x, lo * 100, hi * 100, color=c, alpha=0.15)
         ax.set_title(model)
-        ax.set_xlabel("weight-SRAM supply voltage (V)")
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8, loc="lower right")
@@ -107,11 +117,14 @@ def residual_vs_ber(table, path: Path) -> Path:
         c, ls = _style(scheme)
         if pts:
             ax.scatter(*zip(*pts), color=c, s=16, label=f"{scheme} measured")
-        bers = np.logspace(np.log10(min(t["ber"] for t in table)), np.log10(max(t["ber"] for t in table)), 40)
+        lo = max(min(t["ber"] for t in table), 1e-7)   # below that nothing is measurable
+        bers = np.logspace(np.log10(lo), np.log10(max(max(t["ber"] for t in table), lo * 10)), 40)
         ax.plot(bers, [expected_residual_fraction(scheme, b) for b in bers], ls, color=c, lw=1,
                 label=f"{scheme} closed form")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xlim(left=lo / 2)
+    ax.set_ylim(bottom=1e-9)
     ax.set_xlabel("bit error rate")
     ax.set_ylabel("faulty weight bits after correction (share)")
     ax.grid(alpha=0.3, which="both")
