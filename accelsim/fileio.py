@@ -69,3 +69,20 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def read_yaml(path: str | os.PathLike, what: str, *, mapping: bool = True):
+    """A user's YAML file, parsed safely; UserError names the file when it is missing,
+    not YAML, or (with ``mapping``) not a mapping."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{what} {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UserError(f"{what} {path}: not valid YAML ({exc.__class__.__name__})") from None
+    if mapping and not isinstance(data, dict):
+        raise UserError(f"{what} {path}: expected a mapping")
+    return data

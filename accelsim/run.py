@@ -13,9 +13,8 @@ import shutil
 import time
 from pathlib import Path
 
-import yaml
-
 from accelsim.errors import UserError
+from accelsim.fileio import read_yaml
 
 PACKAGE = Path(__file__).resolve().parent
 DEFAULT_RUN = PACKAGE / "configs" / "run.yaml"
@@ -42,14 +41,7 @@ def register(sub) -> None:
 
 def load_run_config(path: str | Path | None) -> dict:
     path = Path(path) if path else DEFAULT_RUN
-    if not path.exists():
-        raise UserError(f"run config {str(path)!r} does not exist")
-    try:
-        cfg = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise UserError(f"run config {path}: not valid YAML ({exc.__class__.__name__})") from None
-    if not isinstance(cfg, dict):
-        raise UserError(f"run config {path}: expected a mapping")
+    cfg = read_yaml(path, "run config")
     unknown = set(cfg) - RUN_FIELDS
     if unknown:
         raise UserError(f"run config {path}: unknown field(s) {', '.join(sorted(unknown))}")

@@ -10,7 +10,7 @@ import yaml
 
 from accelsim.campaign import Store, parse_spec, run_campaign
 from accelsim.errors import UserError
-from accelsim.report import build_report, headline, report_from_store
+from accelsim.report import headline, report_from_store
 
 ROOT = Path(__file__).resolve().parents[1]
 

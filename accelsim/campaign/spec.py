@@ -8,10 +8,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 from accelsim.ecc import get_layout, list_layouts
 from accelsim.errors import UserError
+from accelsim.fileio import read_yaml
 from accelsim.faults import BerCurve, curve_from_dict, load_curve
 
 # which trained checkpoint variant serves each scheme, by the zoo's naming convention
@@ -191,11 +191,4 @@ def parse_spec(d, base_dir: Path = Path(".")) -> Spec:
 
 
 def load_spec(path: str | Path) -> Spec:
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"campaign spec {str(path)!r} does not exist")
-    try:
-        d = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise UserError(f"campaign spec {path}: not valid YAML ({exc.__class__.__name__})") from None
-    return parse_spec(d, Path("."))
+    return parse_spec(read_yaml(path, "campaign spec"), Path("."))

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from accelsim.errors import UserError
+from accelsim.fileio import read_yaml
 
 DEFAULT_TABLE = Path(__file__).resolve().parents[1] / "configs" / "energy.yaml"
 SCALAR_ACTIONS = ("sram_read_pj_per_bit", "sram_leakage_pj_per_kib_cycle", "ecc_gate_pj",
@@ -69,10 +68,4 @@ def table_from_dict(d, where: str = "energy table") -> EnergyTable:
 
 def load_table(path: str | Path | None = None) -> EnergyTable:
     path = Path(path) if path else DEFAULT_TABLE
-    if not path.exists():
-        raise UserError(f"energy table {str(path)!r} does not exist")
-    try:
-        d = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise UserError(f"energy table {path}: not valid YAML ({exc.__class__.__name__})") from None
-    return table_from_dict(d, f"energy table {path}")
+    return table_from_dict(read_yaml(path, "energy table", mapping=False), f"energy table {path}")

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
-
 from accelsim.errors import UserError
+from accelsim.fileio import read_yaml
 
 DEFAULT_CURVE_FILE = Path(__file__).resolve().parents[1] / "configs" / "ber_curve.yaml"
 
@@ -72,13 +71,7 @@ class BerCurve:
 def load_curve(path: str | Path | None = None) -> BerCurve:
     """The default curve, or a user's YAML (parameters or a table)."""
     path = Path(path) if path else DEFAULT_CURVE_FILE
-    if not path.exists():
-        raise UserError(f"BER curve file {str(path)!r} does not exist")
-    try:
-        d = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise UserError(f"BER curve {path}: not valid YAML ({exc.__class__.__name__})") from None
-    return curve_from_dict(d, str(path))
+    return curve_from_dict(read_yaml(path, "BER curve file", mapping=False), str(path))
 
 
 def curve_from_dict(d, where: str = "BER curve") -> BerCurve:

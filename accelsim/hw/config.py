@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from accelsim.errors import UserError
+from accelsim.fileio import read_yaml
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "accelerator.yaml"
 DATAFLOWS = ("ws", "os")
@@ -128,11 +129,4 @@ def parse_config(d: dict | None = None) -> AcceleratorConfig:
 def load_config(path: str | Path | None = None) -> AcceleratorConfig:
     if path is None:
         return parse_config(None)
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"accelerator config {str(path)!r} does not exist")
-    try:
-        d = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise UserError(f"accelerator config {path}: not valid YAML ({exc.__class__.__name__})") from None
-    return parse_config(d)
+    return parse_config(read_yaml(path, "accelerator config"))

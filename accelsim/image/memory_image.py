@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from accelsim.ecc import Layout, get_layout
 from accelsim.errors import UserError
-from accelsim.fileio import sha256_file
+from accelsim.fileio import read_yaml, sha256_file
 
 FORMAT_VERSION = 1
 OPS = ("input", "conv", "linear", "relu", "maxpool", "avgpool", "adaptive_avgpool", "add",
@@ -167,10 +166,7 @@ def load_image(path: str | Path) -> MemoryImage:
     mpath = path / "manifest.yaml"
     if not mpath.exists():
         raise UserError(f"memory image {str(path)!r}: no manifest.yaml")
-    try:
-        manifest = yaml.safe_load(mpath.read_text())
-    except yaml.YAMLError as exc:
-        raise UserError(f"{mpath}: not valid YAML ({exc.__class__.__name__})") from None
+    manifest = read_yaml(mpath, "memory image manifest", mapping=False)
     if not isinstance(manifest, dict) or manifest.get("format") != "accelsim-memory-image":
         raise UserError(f"{mpath}: not an accelsim memory image manifest")
     if manifest.get("format_version") != FORMAT_VERSION:

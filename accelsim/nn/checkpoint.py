@@ -11,7 +11,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from accelsim.errors import UserError
-from accelsim.fileio import atomic_write_bytes, atomic_write_text
+from accelsim.fileio import atomic_write_bytes, atomic_write_text, read_yaml
 from accelsim.nn.zoo import build_model
 
 CARD_FIELDS = ("model", "bits", "layout", "accuracy", "seed", "command")
@@ -34,14 +34,7 @@ def save_checkpoint(model: torch.nn.Module, path: str | Path, card: dict) -> tup
 
 def load_card(path: str | Path) -> dict:
     _, card_path = checkpoint_paths(path)
-    if not card_path.exists():
-        raise UserError(f"model card {str(card_path)!r} does not exist")
-    try:
-        card = yaml.safe_load(card_path.read_text())
-    except yaml.YAMLError as exc:
-        raise UserError(f"model card {card_path}: not valid YAML ({exc.__class__.__name__})") from None
-    if not isinstance(card, dict):
-        raise UserError(f"model card {card_path}: expected a mapping")
+    card = read_yaml(card_path, "model card")
     missing = [f for f in CARD_FIELDS if f not in card]
     if missing:
         raise UserError(f"model card {card_path}: missing field(s) {', '.join(missing)}")

@@ -9,10 +9,8 @@ import csv
 import html
 import io
 import json
-from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 
 from accelsim import __version__
 from accelsim.campaign import analyses
