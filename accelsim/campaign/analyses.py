@@ -13,7 +13,6 @@ from collections import defaultdict
 import numpy as np
 
 from accelsim.ecc import get_layout
-from accelsim.ecc import gf2
 
 EXACT_UP_TO = 4  # error counts per word whose decoder outcome is enumerated exactly
 
@@ -31,12 +30,7 @@ def residual_per_error_count(layout_name: str) -> tuple[int, int, tuple[float, .
     if layout.code is None:
         return n, k, tuple(float(j) * k / n for j in range(EXACT_UP_TO + 1))
     engine = layout._engine
-    col = np.zeros(n, dtype=np.int64)
-    h_phys = np.zeros((layout.code.r, n), dtype=np.uint8)
-    data = np.setdiff1d(np.arange(layout.weights_per_word * layout.weight_bits), sorted(checks))
-    h_phys[:, data] = layout.code.H[:, :layout.code.k]
-    h_phys[:, sorted(checks)] = layout.code.H[:, layout.code.k:]
-    col[:] = gf2.column_values(h_phys)
+    col = engine.columns
     out = [0.0, 0.0]
     for j in range(2, EXACT_UP_TO + 1):
         combos = np.array(list(itertools.combinations(range(n), j)), dtype=np.int64)

@@ -101,6 +101,7 @@ class SecDedEngine:
         self.r, self.width, self.lanes = r, width, lanes
         self.check_positions = np.asarray(check_positions, dtype=np.int64)
         cols = gf2.column_values(h_phys)
+        self.columns = cols              # syndrome of a single error at each physical position
         self._syndrome = XorTables(cols, lanes)
         self._checks = XorTables(gf2.column_values(g_phys), lanes)
         # status / error position for every possible syndrome

@@ -64,10 +64,6 @@ class SimResult:
     energy_pj: float | None = None
     energy: dict = field(default_factory=dict)
 
-    @property
-    def decoded_source_words(self) -> np.ndarray:
-        return self.decoded_words
-
     def actions(self) -> dict:
         """Totals of the counted actions, for the energy model."""
         keys = ("macs", "sram_read_words", "dram_bytes", "ecc_decodes", "input_reads", "output_writes", "rereads")
@@ -185,8 +181,7 @@ def simulate(image: MemoryImage, config: AcceleratorConfig | None = None, *, rea
             trace.add("PE", layer.name, t0, env.now)
             events[0] += p.folds
 
-    layer_stats = {i: s for i, s in enumerate(stats)}
-    env.process(dram_process(env, tiles, cfg, sram_free, tile_loaded, layer_stats, trace))
+    env.process(dram_process(env, tiles, cfg, sram_free, tile_loaded, stats, trace))
     env.process(sram_reader())
     env.process(ecc_stage())
     done = env.process(pe())

@@ -14,7 +14,7 @@ def dram_process(env, tiles, cfg, sram_free, tile_loaded, stats, trace):
     for tile in tiles:
         yield sram_free.get(tile.n_words)
         t0 = env.now
-        n_bytes = tile.n_words * cfg.word_bits // 8 if cfg.word_bits % 8 == 0 else ceil(tile.n_words * cfg.word_bits / 8)
+        n_bytes = ceil(tile.n_words * cfg.word_bits / 8)
         yield env.timeout(transfer_cycles(n_bytes, cfg.dram_bytes_per_cycle, cfg.dram_latency))
         stats[tile.layer].dram_bytes += n_bytes
         trace.add("DRAM", f"{tile.layer_name} tile {tile.index}", t0, env.now)

@@ -10,6 +10,7 @@ with a :class:`UserError` that names the layer and its type.
 
 from __future__ import annotations
 
+import copy
 import operator
 from dataclasses import dataclass, field
 
@@ -52,24 +53,11 @@ def _fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     return fused
 
 
-def _linear_copy(m: nn.Linear) -> nn.Linear:
-    out = nn.Linear(m.in_features, m.out_features, bias=True)
-    with torch.no_grad():
-        out.weight.copy_(m.weight)
-        out.bias.copy_(m.bias if m.bias is not None else torch.zeros(m.out_features))
-    if hasattr(m, "weight_scale"):
-        out.register_buffer("weight_scale", m.weight_scale.clone())
-    return out
-
-
-def _conv_copy(m: nn.Conv2d) -> nn.Conv2d:
-    out = nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding,
-                    m.dilation, m.groups, bias=True)
-    with torch.no_grad():
-        out.weight.copy_(m.weight)
-        out.bias.copy_(m.bias if m.bias is not None else torch.zeros(m.out_channels))
-    if hasattr(m, "weight_scale"):
-        out.register_buffer("weight_scale", m.weight_scale.clone())
+def _with_bias(m: nn.Module) -> nn.Module:
+    """A copy of a Conv2d/Linear (with its weight_scale buffer, if any) that has a bias."""
+    out = copy.deepcopy(m)
+    if out.bias is None:
+        out.bias = nn.Parameter(torch.zeros(out.weight.shape[0], dtype=out.weight.dtype))
     return out
 
 
@@ -112,10 +100,10 @@ def capture(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Op], t
                 if m.groups != 1 or _pair(m.dilation) != [1, 1] or isinstance(m.padding, str):
                     raise UserError(f"layer {name!r} (Conv2d): groups, dilation and string padding are not supported")
                 add(Op(name, "conv", ins, {"kernel": _pair(m.kernel_size), "stride": _pair(m.stride),
-                                           "padding": _pair(m.padding)}, _conv_copy(m)), node)
+                                           "padding": _pair(m.padding)}, _with_bias(m)), node)
                 alias[node.name] = name
             elif isinstance(m, nn.Linear):
-                add(Op(name, "linear", ins, {}, _linear_copy(m)), node)
+                add(Op(name, "linear", ins, {}, _with_bias(m)), node)
                 alias[node.name] = name
             elif isinstance(m, nn.BatchNorm2d):
                 prev = by_name.get(ins[0])
