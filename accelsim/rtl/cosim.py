@@ -40,7 +40,8 @@ def run_bench(code: Code, toplevel_kind: str, testcases: list[str], build_dir: P
     if stats_file is not None:
         env["ACCELSIM_STATS"] = str(stats_file)
     runner.test(hdl_toplevel=top, test_module="secded_bench", testcase=testcases,
-                build_dir=build_dir, test_dir=BENCH_DIR, extra_env=env)
+                build_dir=build_dir, test_dir=BENCH_DIR, extra_env=env,
+                results_xml=str(Path(build_dir).resolve() / "results.xml"))  # keep the source tree clean
 
 
 def read_stats(stats_file: Path) -> list[dict]:
