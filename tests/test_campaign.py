@@ -145,3 +145,29 @@ def test_unreadable_and_foreign_stores(tmp_path):
     r = subprocess.run([sys.executable, "-m", "accelsim", "campaign", str(spec_path), "--store", str(foreign)],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "foreign SQLite" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_zero_residual_bits_give_exactly_the_fault_free_logits():
+    """Corrected single errors leave no residual bit, and the logits are then bit-identical."""
+    from accelsim.campaign.trial import decode_and_compare
+    from accelsim.image.commands import export_checkpoint
+    from accelsim.infer import IntegerNetwork
+    from accelsim.nn import load_digits_split
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        img = export_checkpoint(f"{MODELS}/lenet5-int8-wot-inplace-8b-64", "inplace-8b-64", Path(tmp) / "i")
+        rng = np.random.default_rng(0)
+        read = img.words.copy()
+        bits = rng.integers(0, 64, len(read)).astype(np.uint64)   # one flip in every word
+        read[:, 0] ^= np.uint64(1) << bits
+        weights, per_layer, totals = decode_and_compare(img, read, "pass")
+        assert totals["injected_bits"] == len(read) and totals["corrected"] == len(read)
+        assert totals["residual_bits"] == 0
+        x = load_digits_split().x_test.numpy()[:100]
+        net = IntegerNetwork(img)
+        assert np.array_equal(net.forward(x, weights), net.forward(x))
+        # and one uncorrectable word breaks the equality of the weights it holds
+        read[0, 0] ^= np.uint64(0b11) << np.uint64(8)
+        weights2, _, totals2 = decode_and_compare(img, read, "pass")
+        assert totals2["detected"] == 1 and totals2["residual_bits"] > 0
