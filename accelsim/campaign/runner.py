@@ -97,16 +97,18 @@ def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, schedu
     if workers < 1:
         raise UserError(f"workers = {workers} must be >= 1")
     store_path = Path(store_path)
-    store = Store(store_path)
+    if store_path.exists():
+        Store(store_path, create=False).close()   # a foreign or unreadable file is refused before any work
     image_dirs = prepare_images(spec, image_cache_dir(store_path))
     trials = spec.trials(layer_names(image_dirs) if spec.layers == "each" else None)
     if not trials:
         raise UserError("campaign spec: the sweep names no trials")
+    store = Store(store_path)
     store.set_meta("spec", {"name": spec.name, "models": spec.models, "schemes": spec.schemes,
                             "fault_model": spec.fault_model, "engine": spec.engine,
                             "curve": spec.curve_dict, "accelerator": spec.accelerator})
     done = store.done_keys()
-    pending = [(trial_key(p), p) for p in trials if trial_key(p) not in done]
+    pending = [(key, p) for key, p in ((trial_key(p), p) for p in trials) if key not in done]
     bar = _Progress(len(trials), len(trials) - len(pending), progress)
     if limit is not None:
         pending = pending[:limit]
