@@ -95,3 +95,52 @@ def test_float_bit_errors():
     assert np.array_equal(h, w.astype(np.float16))
     with pytest.raises(UserError, match="float32 or float16"):
         inject_float(np.zeros(3), 0.1, seed=0)
+
+
+def test_fit_log_linear_through_cited_points_and_noisy_synthetic_points():
+    from accelsim.faults import fit_log_linear
+    # two points exactly: Sun et al. (TVLSI 2017), 65 nm: ~1.56 % at 0.50 V, ~0.23 % at 0.55 V
+    fit = fit_log_linear([(0.50, 1.56e-2), (0.55, 2.3e-3)])
+    assert fit.mv_per_decade == pytest.approx(60.14, abs=0.01)
+    assert fit.v_ref == 0.50 and fit.ber_ref == pytest.approx(1.56e-2) and fit.rms_decades < 1e-9
+    # noisy points on a known line: the fit recovers slope and level
+    rng = np.random.default_rng(0)
+    v = np.linspace(0.48, 0.62, 15)
+    ber = 1e-2 * 10 ** ((0.50 - v) * 1000 / 30 + rng.normal(0, 0.1, v.size))
+    fit = fit_log_linear(list(zip(v, ber)), v_ref=0.50)
+    assert fit.mv_per_decade == pytest.approx(30, rel=0.05)
+    assert np.log10(fit.ber_ref) == pytest.approx(-2, abs=0.1) and 0.05 < fit.rms_decades < 0.15
+
+
+def test_curve_from_points_yaml(tmp_path):
+    p = tmp_path / "measured.yaml"
+    p.write_text(yaml.safe_dump({"points": [[0.50, 1.56e-2], [0.55, 2.3e-3]], "v_max": 1.0,
+                                 "source": "Sun et al. 2017"}))
+    c = load_curve(p)
+    assert (c.v_min, c.v_max) == (0.50, 1.0)
+    assert c.ber(0.55) == pytest.approx(2.3e-3) and c.ber(0.61) == pytest.approx(2.3e-3 / 10, rel=0.01)
+    with pytest.raises(UserError, match="vdd = 0.45 V is outside .*\\[0.5, 1.0\\]"):
+        c.ber(0.45)
+    for bad, match in [({"points": [[0.5, 1e-2]]}, "at least 2 points"),
+                       ({"points": [[0.5, 1e-4], [0.6, 1e-2]]}, "does not fall"),
+                       ({"points": [[0.5, 0.7], [0.6, 1e-2]]}, r"in \(0, 0.5\]"),
+                       ({"points": [[0.5, 1e-2], [0.6, 1e-4]], "mv_per_decade": 30}, "exclude"),
+                       ({"points": "many"}, "list of \\[vdd, ber\\] pairs")]:
+        with pytest.raises(UserError, match=match):
+            curve_from_dict(bad)
+
+
+def test_measured_map_extent_defaults_to_its_own(tmp_path):
+    p = tmp_path / "map.csv"
+    p.write_text("word,bit\n7,63\n2,0\n")
+    m = ChipFaultMap.from_csv(p, width=64)
+    assert m.n_words == 8 and m.cell.tolist() == [2 * 64, 7 * 64 + 63]
+    # a smaller image sees only its own words; offsets select the SRAM region
+    out = m.apply(np.zeros((4, 1), dtype=np.uint64), 0.9, word_offset=4)
+    assert out[:, 0].tolist() == [0, 0, 0, 1 << 63]
+    p.write_text("word,bit\n1,3\n1,3\n")
+    with pytest.raises(UserError, match=r"cell \(1, 3\) is listed twice"):
+        ChipFaultMap.from_csv(p, width=64)
+    p.write_text("word,bit\n1,64\n")
+    with pytest.raises(UserError, match="line 2: cell \\(1, 64\\) outside words of 64 bits"):
+        ChipFaultMap.from_csv(p, width=64)

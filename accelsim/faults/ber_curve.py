@@ -3,8 +3,9 @@
 The default model is log-linear below the safe voltage: log10 BER(V) falls linearly
 with V, ``mv_per_decade`` millivolts per decade, through the reference point
 (``v_ref``, ``ber_ref``). The defaults (``configs/ber_curve.yaml``) and their sources are
-in docs/faults.md. A user curve is a YAML mapping with either these parameters or a
-``table`` of (vdd, ber) points, interpolated linearly in log10 BER.
+in docs/faults.md. A user curve is a YAML mapping with either these parameters, a
+``table`` of (vdd, ber) points interpolated linearly in log10 BER, or measured ``points``
+to which the log-linear model is fitted (:func:`fit_log_linear`).
 """
 
 from __future__ import annotations
@@ -68,8 +69,41 @@ class BerCurve:
         return self.vdd_for_ber(np.clip(u, 1e-300, 1.0) * self.ber(v_low))
 
 
+@dataclass(frozen=True)
+class CurveFit:
+    """A least-squares fit of log10 BER = a + b * V to measured points."""
+
+    v_ref: float          # volts; the fit is reported through (v_ref, ber_ref)
+    ber_ref: float
+    mv_per_decade: float  # mV of supply per decade of BER (= -1000 / b)
+    rms_decades: float    # RMS residual of the fit, in decades of BER
+    n_points: int
+
+
+def fit_log_linear(points, v_ref: float | None = None) -> CurveFit:
+    """Fit log10 BER linearly in V to ``points`` = [(vdd volts, ber), ...] (>= 2 distinct
+    voltages, 0 < ber <= 0.5); the line is reported through ``v_ref`` (default: the lowest
+    voltage of the points). A fit whose BER rises with voltage is refused."""
+    try:
+        pts = np.array([(float(v), float(b)) for v, b in points], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UserError("BER curve points must be a list of [vdd, ber] pairs") from None
+    if len(pts) < 2 or len(np.unique(pts[:, 0])) < 2:
+        raise UserError("BER curve points: need at least 2 points at different voltages")
+    if np.any(~np.isfinite(pts)) or np.any(pts[:, 1] <= 0) or np.any(pts[:, 1] > 0.5):
+        raise UserError("BER curve points: every ber must be in (0, 0.5]")
+    v, y = pts[:, 0], np.log10(pts[:, 1])
+    slope, intercept = np.polyfit(v, y, 1)
+    if slope >= 0:
+        raise UserError("BER curve points: the fitted BER does not fall as the voltage rises")
+    v_ref = float(v.min()) if v_ref is None else float(v_ref)
+    rms = float(np.sqrt(np.mean((intercept + slope * v - y) ** 2)))
+    return CurveFit(v_ref=v_ref, ber_ref=float(10 ** (intercept + slope * v_ref)),
+                    mv_per_decade=float(-1000.0 / slope), rms_decades=rms, n_points=len(pts))
+
+
 def load_curve(path: str | Path | None = None) -> BerCurve:
-    """The default curve, or a user's YAML (parameters or a table)."""
+    """The default curve, or a user's YAML (parameters, a table, or points to fit)."""
     path = Path(path) if path else DEFAULT_CURVE_FILE
     return curve_from_dict(read_yaml(path, "BER curve file", mapping=False), str(path))
 
@@ -77,17 +111,28 @@ def load_curve(path: str | Path | None = None) -> BerCurve:
 def curve_from_dict(d, where: str = "BER curve") -> BerCurve:
     if not isinstance(d, dict):
         raise UserError(f"{where}: expected a mapping")
-    known = {"v_ref", "ber_ref", "mv_per_decade", "v_min", "v_max", "table", "source"}
+    known = {"v_ref", "ber_ref", "mv_per_decade", "v_min", "v_max", "table", "points", "source"}
     unknown = set(d) - known
     if unknown:
         raise UserError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     kw = {}
+    if "points" in d:
+        if {"table", "ber_ref", "mv_per_decade"} & set(d):
+            raise UserError(f"{where}: points (fitted) exclude table, ber_ref and mv_per_decade")
+        if not isinstance(d["points"], list):
+            raise UserError(f"{where}: points must be a list of [vdd, ber] pairs")
+        fit = fit_log_linear(d["points"])
+        volts = [float(v) for v, _ in d["points"]]
+        kw.update(v_ref=fit.v_ref, ber_ref=fit.ber_ref, mv_per_decade=fit.mv_per_decade,
+                  v_min=float(min(volts)), v_max=float(max(volts)))
     for key in ("v_ref", "ber_ref", "mv_per_decade", "v_min", "v_max"):
         if key in d:
             try:
                 kw[key] = float(d[key])
             except (TypeError, ValueError):
                 raise UserError(f"{where}: {key} = {d[key]!r} is not a number") from None
+    if "points" in d and "v_ref" in d:
+        kw["ber_ref"] = fit.ber_ref * 10 ** ((fit.v_ref - kw["v_ref"]) * 1000.0 / fit.mv_per_decade)
     if "table" in d:
         try:
             table = tuple((float(v), float(b)) for v, b in d["table"])
@@ -105,3 +150,11 @@ def curve_from_dict(d, where: str = "BER curve") -> BerCurve:
     if not 0 < curve.ber_ref <= 0.5 or curve.mv_per_decade <= 0 or curve.v_min >= curve.v_max:
         raise UserError(f"{where}: need 0 < ber_ref <= 0.5, mv_per_decade > 0 and v_min < v_max")
     return curve
+
+
+def curve_params(curve: BerCurve) -> dict:
+    """The canonical, JSON-able parameters of a curve (what campaigns store and hash)."""
+    out = {k: getattr(curve, k) for k in ("v_ref", "ber_ref", "mv_per_decade", "v_min", "v_max")}
+    if curve.table:
+        out["table"] = [list(p) for p in curve.table]
+    return out

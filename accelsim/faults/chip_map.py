@@ -56,11 +56,12 @@ class ChipFaultMap:
         return cls(int(n_words), int(width), cells, np.atleast_1d(np.asarray(threshold, dtype=np.float64)), kind)
 
     @classmethod
-    def from_csv(cls, path: str | Path, *, n_words: int, width: int) -> "ChipFaultMap":
+    def from_csv(cls, path: str | Path, *, width: int, n_words: int | None = None) -> "ChipFaultMap":
         """A measured map: CSV with header ``word,bit[,vmin][,type]``; type flip|stuck0|stuck1;
-        without vmin a cell is faulty at every voltage."""
+        without vmin a cell is faulty at every voltage. ``n_words`` bounds the word index
+        (default: the map's own extent, for an SRAM larger than any one image)."""
         path = Path(path)
-        if not path.exists():
+        if not path.is_file():
             raise UserError(f"fault map {str(path)!r} does not exist")
         cells, thr, kinds = [], [], []
         names = {"flip": FLIP, "stuck0": STUCK0, "stuck1": STUCK1}
@@ -72,10 +73,11 @@ class ChipFaultMap:
                 try:
                     w, b = int(row["word"]), int(row["bit"])
                     v = float(row["vmin"]) if row.get("vmin") not in (None, "") else np.inf
-                except ValueError:
+                except (TypeError, ValueError):
                     raise UserError(f"fault map {path}, line {line}: word/bit/vmin must be numbers") from None
-                if not (0 <= w < n_words and 0 <= b < width):
-                    raise UserError(f"fault map {path}, line {line}: cell ({w}, {b}) outside {n_words} x {width} bits")
+                if not (0 <= w < (n_words if n_words is not None else np.inf) and 0 <= b < width):
+                    extent = f"{n_words} x {width}" if n_words is not None else f"words of {width}"
+                    raise UserError(f"fault map {path}, line {line}: cell ({w}, {b}) outside {extent} bits")
                 kind = (row.get("type") or "flip").strip().lower()
                 if kind not in names:
                     raise UserError(f"fault map {path}, line {line}: type {kind!r} is not flip, stuck0 or stuck1")
@@ -85,8 +87,12 @@ class ChipFaultMap:
         order = np.argsort(cells, kind="stable")
         cell = np.asarray(cells, dtype=np.int64)[order]
         if np.any(np.diff(cell) == 0):
-            raise UserError(f"fault map {path}: a cell is listed twice")
-        return cls(n_words, width, cell, np.asarray(thr, dtype=np.float64)[order], np.asarray(kinds, dtype=np.int8)[order])
+            w, b = divmod(int(cell[np.flatnonzero(np.diff(cell) == 0)[0]]), width)
+            raise UserError(f"fault map {path}: cell ({w}, {b}) is listed twice")
+        if n_words is None:
+            n_words = int(cell[-1] // width) + 1 if cell.size else 0
+        return cls(int(n_words), int(width), cell, np.asarray(thr, dtype=np.float64)[order],
+                   np.asarray(kinds, dtype=np.int8)[order])
 
     def faulty(self, vdd: float) -> np.ndarray:
         """Indices (into cell/kind) of the cells faulty at vdd."""
