@@ -171,3 +171,64 @@ def test_zero_residual_bits_give_exactly_the_fault_free_logits():
         read[0, 0] = img.words[0, 0] ^ (np.uint64(0b11) << np.uint64(8))
         weights2, _, totals2 = decode_and_compare(img, read, "pass")
         assert totals2["detected"] == 1 and totals2["residual_bits"] == 2
+
+
+def test_bad_input_found_before_the_store_is_created(tmp_path):
+    store = tmp_path / "never.sqlite"
+    # persistent faults need a voltage on the curve; transient ones do not
+    with pytest.raises(UserError, match=r"bers entry 1e-20 is outside the BER curve's range"):
+        parse_spec(spec(voltages=None, bers=[1e-20]))
+    assert parse_spec(spec(voltages=None, bers=[1e-20], fault_model="transient")).bers == [1e-20]
+    with pytest.raises(UserError, match=r"layer selection 'features.9' matches no layer"):
+        run_campaign(parse_spec(spec(layers=["features.9"])), store, progress=False)
+    with pytest.raises(UserError, match=r"p_stuck1 = 'half' must be a number"):
+        parse_spec(spec(fault_model="stuck", p_stuck1="half"))
+    with pytest.raises(UserError, match=r"v_low = 0.55 V is above the sweep's lowest voltage 0.5"):
+        parse_spec(spec(v_low=0.55))
+    assert not store.exists()
+
+
+def test_pinned_v_low_gives_the_same_chips_in_different_sweeps(tmp_path):
+    common = dict(schemes=["none-4b"], chips=2, samples=50, v_low=0.50)
+    run_campaign(parse_spec(spec(voltages=[0.56, 0.53], **common)), tmp_path / "a.sqlite", progress=False)
+    run_campaign(parse_spec(spec(voltages=[0.56, 0.50], **common)), tmp_path / "b.sqlite", progress=False)
+    a = {(r["chip"], r["vdd"]): r for r in Store(tmp_path / "a.sqlite").rows()}
+    b = {(r["chip"], r["vdd"]): r for r in Store(tmp_path / "b.sqlite").rows()}
+    for chip in (0, 1):
+        assert a[(chip, 0.56)]["key"] == b[(chip, 0.56)]["key"]        # the same trial: resumable across sweeps
+        assert a[(chip, 0.56)]["per_layer"] == b[(chip, 0.56)]["per_layer"]
+        assert 0 < a[(chip, 0.56)]["injected_bits"] < a[(chip, 0.53)]["injected_bits"] < b[(chip, 0.50)]["injected_bits"]
+
+
+def test_measured_fault_map_campaign(tmp_path):
+    from accelsim.image import load_image
+    from accelsim.campaign.runner import image_cache_dir, prepare_images
+
+    s = parse_spec(spec(schemes=["none-4b", "inplace-4b-64"], voltages=[0.9, 0.5], chips=1))
+    images = prepare_images(s, image_cache_dir(tmp_path / "m.sqlite"))
+    n_words = min(load_image(d).words.shape[0] for d in images.values())
+    # word 0 bits 0 and 1 below 0.6 V (a double error), word 3 bit 5 always, word 9 bit 2 stuck at 1
+    # below 0.7 V, and one cell beyond every image (an SRAM larger than the model)
+    csv = tmp_path / "map.csv"
+    csv.write_text("word,bit,vmin,type\n0,0,0.6,flip\n0,1,0.6,flip\n3,5,,flip\n9,2,0.7,stuck1\n"
+                   f"{n_words + 100},7,,flip\n")
+    s = parse_spec(spec(schemes=["none-4b", "inplace-4b-64"], voltages=[0.9, 0.5], chips=1,
+                        fault_model="measured", fault_map=str(csv)))
+    run_campaign(s, tmp_path / "m.sqlite", progress=False)
+    rows = {(r["scheme"], r["vdd"]): r for r in Store(tmp_path / "m.sqlite").rows()}
+    words = {scheme: load_image(d).words for (_, scheme), d in images.items()}
+    stuck_flips = {sch: int(not (int(w[9, 0]) >> 2) & 1) for sch, w in words.items()}
+    for scheme in ("none-4b", "inplace-4b-64"):
+        assert rows[(scheme, 0.9)]["injected_bits"] == 1
+        assert rows[(scheme, 0.5)]["injected_bits"] == 3 + stuck_flips[scheme]
+    assert rows[("none-4b", 0.9)]["residual_bits"] == 1
+    ecc = rows[("inplace-4b-64", 0.5)]
+    assert ecc["corrected"] == 1 + stuck_flips["inplace-4b-64"] and ecc["detected"] == 1
+    assert rows[("inplace-4b-64", 0.9)]["accuracy"] == rows[("inplace-4b-64", 0.9)]["baseline_accuracy"]
+    with pytest.raises(UserError, match="chips and repeats must be 1"):
+        parse_spec(spec(fault_model="measured", fault_map=str(csv), chips=2))
+    with pytest.raises(UserError, match="fault_map needs fault_model: measured"):
+        parse_spec(spec(fault_map=str(csv)))
+    csv.write_text("word,bit\n0,64\n")
+    with pytest.raises(UserError, match=r"line 2: cell \(0, 64\) outside words of 64 bits"):
+        parse_spec(spec(fault_model="measured", fault_map=str(csv), chips=1))

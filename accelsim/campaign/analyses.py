@@ -79,19 +79,30 @@ def accuracy_drop(rows) -> list[dict]:
 
 
 def residual_fraction(rows) -> list[dict]:
-    """Measured residual data-bit share per scheme and BER, with the closed form."""
-    out = []
-    sums = defaultdict(lambda: [0, 0, 0])
+    """Measured residual data-bit share per scheme and BER, with the closed form.
+
+    ``stderr`` treats trials as the independent units (residual bits cluster within a word
+    and a word's errors are not independent of its neighbours' decoding): the standard
+    error of the ratio estimator sum(residual) / sum(data bits) over trials, floored by the
+    Poisson spread of the expected count when too few residual bits were seen to estimate
+    it. ``z`` = (measured - closed form) / stderr."""
+    groups = defaultdict(list)
     for r in rows:
-        s = sums[(r["scheme"], r["ber"])]
-        s[0] += r["residual_bits"]
-        s[1] += r["data_bits"]
-        s[2] += 1
-    for (scheme, ber), (res, bits, n) in sorted(sums.items()):
-        frac = res / bits if bits else 0.0
-        out.append({"scheme": scheme, "ber": ber, "measured": frac,
-                    "stderr": math.sqrt(max(res, 1)) / bits if bits else 0.0,
-                    "closed_form": expected_residual_fraction(scheme, ber), "trials": n})
+        groups[(r["scheme"], r["ber"])].append((r["residual_bits"], r["data_bits"]))
+    out = []
+    for (scheme, ber), pairs in sorted(groups.items()):
+        res = np.array(pairs, dtype=np.float64)
+        bits = res[:, 1].sum()
+        if not bits:
+            continue
+        n = len(res)
+        frac = res[:, 0].sum() / bits
+        closed = expected_residual_fraction(scheme, ber)
+        spread = float(np.sum((res[:, 0] - frac * res[:, 1]) ** 2)) * n / max(n - 1, 1)
+        stderr = max(math.sqrt(spread), math.sqrt(closed * bits)) / bits
+        out.append({"scheme": scheme, "ber": ber, "measured": float(frac), "stderr": stderr,
+                    "closed_form": closed, "z": (float(frac) - closed) / stderr if stderr else 0.0,
+                    "trials": n, "data_bits": int(bits)})
     return out
 
 

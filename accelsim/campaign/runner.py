@@ -38,6 +38,18 @@ def prepare_images(spec: Spec, cache: Path) -> dict[tuple[str, str], str]:
     return dirs
 
 
+def check_layer_selection(spec: Spec, image_dirs: dict) -> None:
+    """Every named layer selection must match a layer of every model (before anything is written)."""
+    if spec.layers in ("all", "each"):
+        return
+    from accelsim.campaign.trial import word_ranges
+    from accelsim.image import load_image
+    for d in image_dirs.values():
+        image = load_image(d)
+        for selection in spec.layers:
+            word_ranges(image, selection)
+
+
 def layer_names(image_dirs: dict) -> dict[str, list[str]]:
     from accelsim.image import load_image
     out = {}
@@ -100,6 +112,7 @@ def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, schedu
     if store_path.exists():
         Store(store_path, create=False).close()   # a foreign or unreadable file is refused before any work
     image_dirs = prepare_images(spec, image_cache_dir(store_path))
+    check_layer_selection(spec, image_dirs)
     trials = spec.trials(layer_names(image_dirs) if spec.layers == "each" else None)
     if not trials:
         raise UserError("campaign spec: the sweep names no trials")
@@ -135,10 +148,15 @@ def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, schedu
                         os.environ[k] = v
             with pool:
                 futures = {pool.submit(_run, (params, d)): (key, params) for key, params, d in jobs}
-                for fut in as_completed(futures):
-                    key, params = futures[fut]
-                    store.write(key, params, fut.result())
-                    bar.advance()
+                try:
+                    for fut in as_completed(futures):
+                        key, params = futures[fut]
+                        store.write(key, params, fut.result())
+                        bar.advance()
+                except BaseException:
+                    # a failed trial or Ctrl-C: drop the queue instead of computing it unrecorded
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
     finally:
         bar.close()
         store.close()
@@ -154,10 +172,14 @@ def _run_dask(jobs, store: Store, bar: _Progress, scheduler) -> None:
         futures = {}
         for key, params, d in jobs:
             futures[client.submit(_run, (params, d), key=f"trial-{key}", pure=False)] = (key, params)
-        for fut in dask_completed(list(futures)):
-            key, params = futures[fut]
-            store.write(key, params, fut.result())
-            bar.advance()
+        try:
+            for fut in dask_completed(list(futures)):
+                key, params = futures[fut]
+                store.write(key, params, fut.result())
+                bar.advance()
+        except BaseException:
+            client.cancel(list(futures))
+            raise
     finally:
         if not hasattr(scheduler, "submit"):
             client.close()

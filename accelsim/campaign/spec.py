@@ -12,19 +12,20 @@ from pathlib import Path
 from accelsim.ecc import get_layout, list_layouts
 from accelsim.errors import UserError
 from accelsim.fileio import read_yaml
-from accelsim.faults import BerCurve, curve_from_dict, load_curve
+from accelsim.fileio import sha256_file
+from accelsim.faults import BerCurve, ChipFaultMap, curve_from_dict, curve_params, load_curve
 
 # which trained checkpoint variant serves each scheme, by the zoo's naming convention
 SCHEME_VARIANT = {
     "none-8b": "int8", "ecc-8b-72": "int8", "inplace-8b-64": "int8-wot-inplace-8b-64",
     "none-4b": "int4", "inplace-4b-64": "int4-wot-inplace-4b-64", "inplace-4b-32": "int4-wot-inplace-4b-32",
 }
-FAULT_MODELS = ("persistent", "transient", "stuck")
+FAULT_MODELS = ("persistent", "transient", "stuck", "measured")
 ENGINES = ("fast", "cycle")
 POLICIES = ("pass", "zero")
 KNOWN = {"name", "seed", "models", "schemes", "voltages", "bers", "fault_model", "chips", "repeats",
          "layers", "samples", "engine", "policy", "ber_curve", "models_dir", "p_stuck1", "accelerator",
-         "energy_table"}
+         "energy_table", "v_low", "fault_map"}
 
 
 @dataclass
@@ -48,9 +49,15 @@ class Spec:
     p_stuck1: float = 0.5
     accelerator: str | None = None
     energy_table: str | None = None
+    map_floor: float | None = None       # pinned v_low (spec field v_low)
+    fault_map: str | None = None         # measured map CSV (fault_model: measured)
+    fault_map_sha256: str | None = None
 
     def v_low(self) -> float:
-        """The lowest voltage of the sweep: every chip's map is drawn down to it (nested)."""
+        """The voltage every chip's map is drawn down to (nested): the spec's ``v_low`` if
+        given, else the lowest voltage of the sweep."""
+        if self.map_floor is not None:
+            return self.map_floor
         if self.voltages:
             return min(self.voltages)
         return float(min(self.curve.vdd_for_ber(b) for b in self.bers))
@@ -84,6 +91,9 @@ class Spec:
                                     "p_stuck1": self.p_stuck1, "curve": self.curve_dict,
                                     "accelerator": self.accelerator, "energy_table": self.energy_table,
                                 })
+                                if self.fault_map:   # only then: other trials keep their keys
+                                    out[-1].update(fault_map=self.fault_map,
+                                                   fault_map_sha256=self.fault_map_sha256)
         return out
 
 
@@ -114,12 +124,10 @@ def parse_spec(d, base_dir: Path = Path(".")) -> Spec:
         raise UserError(f"campaign spec: unknown field(s) {', '.join(sorted(unknown))}")
     curve_src = d.get("ber_curve")
     if isinstance(curve_src, dict):
-        curve, curve_dict = curve_from_dict(curve_src, "campaign spec ber_curve"), dict(curve_src)
+        curve = curve_from_dict(curve_src, "campaign spec ber_curve")
     else:
         curve = load_curve(base_dir / curve_src if curve_src else None)
-        curve_dict = {k: getattr(curve, k) for k in ("v_ref", "ber_ref", "mv_per_decade", "v_min", "v_max")}
-        if curve.table:
-            curve_dict["table"] = [list(p) for p in curve.table]
+    curve_dict = curve_params(curve)
     schemes = d.get("schemes")
     if not isinstance(schemes, list) or not schemes:
         raise UserError(f"campaign spec: schemes must be a non-empty list of layouts ({', '.join(list_layouts())})")
@@ -135,6 +143,8 @@ def parse_spec(d, base_dir: Path = Path(".")) -> Spec:
         bers = _number_list(d, "bers", 0.0, 0.5, "(0, 0.5]")
         if any(b <= 0 for b in bers):
             raise UserError("campaign spec: bers must be > 0")
+        if d.get("fault_model", "persistent") != "transient":
+            _check_bers_on_curve(bers, curve)
     models_dir = base_dir / str(d.get("models_dir", "models"))
     models_field = d.get("models")
     if isinstance(models_field, list):
@@ -168,9 +178,22 @@ def parse_spec(d, base_dir: Path = Path(".")) -> Spec:
     layers = d.get("layers", "all")
     if not (layers in ("all", "each") or (isinstance(layers, list) and layers and all(isinstance(x, str) for x in layers))):
         raise UserError("campaign spec: layers must be 'all', 'each' or a list of layer names (or conv, linear)")
-    p1 = float(d.get("p_stuck1", 0.5))
-    if not 0 <= p1 <= 1:
-        raise UserError(f"campaign spec: p_stuck1 = {p1} must be in [0, 1]")
+    p1 = d.get("p_stuck1", 0.5)
+    if isinstance(p1, bool) or not isinstance(p1, (int, float)) or not 0 <= p1 <= 1:
+        raise UserError(f"campaign spec: p_stuck1 = {p1!r} must be a number in [0, 1]")
+    p1 = float(p1)
+    map_floor = None
+    if "v_low" in d:
+        map_floor = _number_list({"v_low": [d["v_low"]]}, "v_low", curve.v_min, curve.v_max,
+                                 f"the BER curve's domain [{curve.v_min}, {curve.v_max}] V")[0]
+        lowest = min(voltages) if voltages else min(float(curve.vdd_for_ber(b)) for b in bers)
+        if map_floor > lowest + 1e-12:
+            raise UserError(f"campaign spec: v_low = {map_floor} V is above the sweep's lowest voltage {lowest:.6g} V")
+    fault_map = fault_map_sha = None
+    if fault_model == "measured":
+        fault_map, fault_map_sha = _check_fault_map(d, base_dir, schemes)
+    elif "fault_map" in d:
+        raise UserError("campaign spec: fault_map needs fault_model: measured")
     accelerator = d.get("accelerator")
     if accelerator is not None:
         accelerator = str(base_dir / accelerator)
@@ -186,8 +209,31 @@ def parse_spec(d, base_dir: Path = Path(".")) -> Spec:
                 fault_model=fault_model, chips=count("chips", 1), repeats=count("repeats", 1),
                 layers=layers, samples=count("samples", 450), engine=engine, policy=policy,
                 curve=curve, curve_dict=curve_dict, p_stuck1=p1, accelerator=accelerator,
-                energy_table=energy_table)
+                energy_table=energy_table, map_floor=map_floor, fault_map=fault_map,
+                fault_map_sha256=fault_map_sha)
+    if fault_model == "measured" and (spec.chips != 1 or spec.repeats != 1):
+        raise UserError("campaign spec: fault_model measured is one measured chip: chips and repeats must be 1")
     return spec
+
+
+def _check_bers_on_curve(bers: list[float], curve: BerCurve) -> None:
+    """Persistent faults need a voltage: each BER must be reached inside the curve's domain."""
+    lo, hi = curve.ber(curve.v_max), curve.ber(curve.v_min)
+    for b in bers:
+        if not lo * (1 - 1e-9) <= b <= hi * (1 + 1e-9):
+            raise UserError(f"campaign spec: bers entry {b} is outside the BER curve's range [{lo:.3g}, {hi:.3g}] "
+                            f"(vdd {curve.v_max}..{curve.v_min} V); persistent faults need a voltage on the curve")
+
+
+def _check_fault_map(d: dict, base_dir: Path, schemes: list[str]) -> tuple[str, str]:
+    """The measured map's path and sha256 (part of the trial key), after checking that
+    it parses and fits the words of every scheme."""
+    if "fault_map" not in d:
+        raise UserError("campaign spec: fault_model measured needs fault_map: a CSV (word,bit[,vmin][,type])")
+    path = base_dir / str(d["fault_map"])
+    for scheme in schemes:
+        ChipFaultMap.from_csv(path, width=get_layout(scheme).word_bits)
+    return str(path), sha256_file(path)
 
 
 def load_spec(path: str | Path) -> Spec:
