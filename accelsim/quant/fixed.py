@@ -64,6 +64,8 @@ def quantize_symmetric(x, bits: int, *, scale=None, per_channel: bool = False, a
         scale = symmetric_scale(x, bits, per_channel=per_channel, axis=axis)
     m = qmax(bits)
     if isinstance(x, torch.Tensor):
+        if not bool(torch.all(torch.isfinite(x))):
+            raise UserError("cannot quantize NaN or Inf values")
         if bits == 1:
             q = torch.where(x >= 0, 1, -1)
         else:
@@ -104,6 +106,43 @@ def dequantize(q, scale, zero_point=0):
     if isinstance(q, torch.Tensor):
         return (q.to(torch.float32) - zero_point) * scale
     return (np.asarray(q, dtype=np.float64) - zero_point) * np.asarray(scale, dtype=np.float64)
+
+
+def layout_bounds(n: int, bits: int, layout=None) -> tuple[np.ndarray, np.ndarray]:
+    """Inclusive integer bounds (lo, hi), int64 arrays of length n, for the first n weights
+    of a layer's row-major flattened weight stored by ``layout`` (weight i in slot
+    i % weights_per_word): the slot's range intersected with the symmetric range
+    [-(2^(bits-1) - 1), 2^(bits-1) - 1]. ``layout`` None: the symmetric range only."""
+    m = qmax(bits)
+    lo = np.full(n, -m, dtype=np.int64)
+    hi = np.full(n, m, dtype=np.int64)
+    if layout is not None:
+        slot_lo, slot_hi = (np.array(v, dtype=np.int64) for v in
+                            zip(*(layout.weight_range(s) for s in range(layout.weights_per_word))))
+        slots = np.arange(n) % layout.weights_per_word
+        lo = np.maximum(lo, slot_lo[slots])
+        hi = np.minimum(hi, slot_hi[slots])
+    return lo, hi
+
+
+def project_to_layout(q, layout, *, bits: int | None = None):
+    """(q_projected, n_moved): clamp each integer weight of a flattened layer into the range
+    of the slot it occupies in ``layout`` (WOT's final projection; throttled slots hold half
+    the range). bits (default: the layout's) also bounds every weight to the symmetric
+    range. Same kind as q (numpy integer array or torch tensor); layout None clamps to the
+    symmetric range only."""
+    if layout is None and bits is None:
+        return q, 0
+    bits = layout.weight_bits if bits is None else bits
+    shape = tuple(q.shape)
+    lo, hi = layout_bounds(int(np.prod(shape, dtype=np.int64)), bits, layout)
+    if isinstance(q, torch.Tensor):
+        flat = q.reshape(-1)
+        p = torch.clamp(flat, torch.as_tensor(lo, dtype=flat.dtype), torch.as_tensor(hi, dtype=flat.dtype))
+        return p.reshape(shape), int((p != flat).sum())
+    flat = np.asarray(q).reshape(-1)
+    p = np.clip(flat, lo, hi).astype(flat.dtype)
+    return p.reshape(shape), int(np.count_nonzero(p != flat))
 
 
 _SPEC = re.compile(r"^(u?int|fp)(\d+)(-pc)?(-asym)?$")
