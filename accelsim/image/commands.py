@@ -52,19 +52,28 @@ def cmd_export(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    from accelsim.console import get_console
     from rich.table import Table
 
+    from accelsim.console import get_console
     from accelsim.image import load_image
 
-    image = load_image(args.image)
-    t = Table(title=f"{args.image}: layout {image.layout.name}, {image.words.shape[0]} words, checksums OK")
-    for col in ("layer", "kind", "weight shape", "words", "offset", "GEMM M x K x N", "relu"):
+    image = load_image(args.image)   # raises UserError on any failed check
+    m, layout = image.manifest, image.layout
+    t = Table(title=f"{args.image}: layout {layout.name} (code {m['code']}), {image.words.shape[0]} words of "
+                    f"{layout.word_bits} bits = {image.bytes_stored()} bytes, {image.n_weights} weights "
+                    f"at {layout.weight_bits} bits")
+    for col in ("layer", "kind", "weight shape", "weights", "offset", "words", "GEMM M x K x N", "relu",
+                "weight scale (min..max)"):
         t.add_column(col)
     for layer in image.layers:
-        t.add_row(layer.name, layer.kind, "x".join(map(str, layer.weight_shape)), str(layer.n_words),
-                  str(layer.word_offset), " x ".join(map(str, layer.gemm)), "yes" if layer.relu else "")
-    get_console().print(t)
+        t.add_row(layer.name, layer.kind, "x".join(map(str, layer.weight_shape)), str(layer.n_weights),
+                  str(layer.word_offset), str(layer.n_words), " x ".join(map(str, layer.gemm)),
+                  "yes" if layer.relu else "", f"{layer.weight_scale.min():.3g}..{layer.weight_scale.max():.3g}")
+    console = get_console()
+    console.print(t)
+    console.print(f"checks: sha256 of image.bin and image.hex match; sizes, offsets, shapes, scales and graph "
+                  f"({len(image.graph)} nodes) are consistent; accelsim {m.get('accelsim_version')}, "
+                  f"format {m['format_version']}")
     return 0
 
 

@@ -24,7 +24,7 @@ from accelsim.errors import UserError
 from accelsim.fileio import atomic_directory, sha256_file
 from accelsim.image.graph import Op, capture
 from accelsim.image.memory_image import FORMAT_VERSION, MemoryImage, load_image
-from accelsim.quant.fixed import qmax
+from accelsim.quant.fixed import quantize_symmetric, symmetric_scale
 
 WEIGHT_OPS = ("conv", "linear")
 # ops whose output keeps the scale of their input (no requantization on the way)
@@ -72,21 +72,29 @@ def _act_scales(ops: list[Op], rec: _Recorder) -> dict[str, tuple[float, bool]]:
     return out
 
 
-def _quantize_layer(op: Op, bits: int, trained_bits: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """(q int64 flattened row-major, per-channel scale float64) for a conv/linear op."""
+def _quantize_layer(op: Op, bits: int, trained_bits: int | None,
+                    per_channel: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(q int64 flattened row-major, per-output-channel scale float64) for a conv/linear op.
+
+    A QAT/WOT checkpoint's own ``weight_scale`` is reused when it was trained at no more
+    bits than the layout holds, so its trained integers are stored exactly; otherwise the
+    float weights are quantized symmetric at ``bits`` (per output channel, or one scale
+    for the whole tensor, repeated per channel in the manifest)."""
     w = op.module.weight.detach().double()
     if not torch.all(torch.isfinite(w)) or not torch.all(torch.isfinite(op.module.bias.detach())):
-        raise UserError(f"layer {op.name!r} has NaN or Inf weights or bias")
+        bad = int(torch.nonzero(~torch.isfinite(w.reshape(-1)))[0]) if not torch.all(torch.isfinite(w)) else None
+        where = f" (weight {bad})" if bad is not None else " (bias)"
+        raise UserError(f"layer {op.name!r} has NaN or Inf weights or bias{where}")
     oc = w.shape[0]
     flat = w.reshape(oc, -1)
-    if hasattr(op.module, "weight_scale") and trained_bits == bits:
-        s = op.module.weight_scale.detach().double().reshape(oc)
+    trained = hasattr(op.module, "weight_scale") and trained_bits is not None and trained_bits <= bits
+    if trained and per_channel:
+        s = op.module.weight_scale.detach().double().reshape(oc, 1)
+        s = torch.where(s > 0, s, torch.ones_like(s))
     else:
-        s = flat.abs().amax(dim=1) / qmax(bits)
-    s = torch.where(s > 0, s, torch.ones_like(s))
-    m = qmax(bits)
-    q = torch.clamp(torch.round(flat / s[:, None]), -m, m)
-    return q.reshape(-1).numpy().astype(np.int64), s.numpy()
+        s = symmetric_scale(flat, bits, per_channel=per_channel, axis=0).expand(oc, 1)
+    q, _ = quantize_symmetric(flat, bits, scale=s)
+    return q.reshape(-1).numpy().astype(np.int64), s.reshape(oc).numpy().copy()
 
 
 def _project(q: np.ndarray, layout: Layout) -> tuple[np.ndarray, int]:
@@ -96,23 +104,44 @@ def _project(q: np.ndarray, layout: Layout) -> tuple[np.ndarray, int]:
     return p, int(np.count_nonzero(p != q))
 
 
-def _hex_lines(words: np.ndarray, word_bits: int) -> str:
+class _ManifestDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+    """Safe YAML without anchors/aliases: a reader sees every value where it belongs."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
+def _hex_digits(lane: np.ndarray, digits: int) -> np.ndarray:
+    """(N, digits) ASCII hex digits of a uint64 lane, most significant first."""
+    text = lane.astype(">u8").tobytes().hex().encode()
+    return np.frombuffer(text, dtype="S1").reshape(len(lane), 16)[:, 16 - digits:]
+
+
+def _hex_lines(words: np.ndarray, word_bits: int) -> bytes:
+    """image.hex: one word per line, word_bits wide, MSB first (vectorized: a ResNet-18
+    image has ~1.5 M lines)."""
     if words.shape[1] == 1:
-        digits = (word_bits + 3) // 4
-        return "".join(f"{w:0{digits}x}\n" for w in words[:, 0].tolist())
-    hi_digits = (word_bits - 64 + 3) // 4
-    return "".join(f"{h:0{hi_digits}x}{lo:016x}\n" for lo, h in zip(words[:, 0].tolist(), words[:, 1].tolist()))
+        cols = [_hex_digits(words[:, 0], (word_bits + 3) // 4)]
+    else:
+        cols = [_hex_digits(words[:, 1], (word_bits - 64 + 3) // 4), _hex_digits(words[:, 0], 16)]
+    newline = np.full((words.shape[0], 1), b"\n", dtype="S1")
+    return np.ascontiguousarray(np.concatenate(cols + [newline], axis=1)).tobytes()
 
 
 def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | Layout,
                  input_shape: tuple[int, ...], calibration: torch.Tensor | None = None,
-                 bits: int | None = None, project: bool = False, force: bool = False,
-                 source: dict | None = None) -> MemoryImage:
+                 bits: int | None = None, per_channel: bool = True, project: bool = False,
+                 force: bool = False, source: dict | None = None) -> MemoryImage:
     """Write the memory image of ``model`` to ``out_dir``; returns it loaded back.
 
-    bits: the weight width the checkpoint was trained at (its ``weight_scale`` buffers are
-    reused when it equals the layout's width). project: clamp weights that do not fit the
-    layout's throttled slots (WOT projection) instead of refusing them.
+    input_shape: (C, H, W) of one sample. calibration: float inputs (N, C, H, W) whose
+    per-tensor max |x| sets every 8-bit activation scale (default: 64 seeded uniform
+    [0, 1) samples). bits: the weight width the checkpoint was trained at (its
+    ``weight_scale`` buffers are reused when it is <= the layout's width, so the trained
+    integers are stored exactly). per_channel: one weight scale per output channel
+    (default) or one per layer. project: clamp weights that do not fit the layout's
+    throttled slots (WOT projection) instead of refusing them; the manifest's
+    ``projected_weights`` counts how many moved.
     """
     t0 = time.perf_counter()
     if Path(out_dir).exists() and not force:
@@ -137,7 +166,7 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
         nodes.append(node)
         if op.op not in WEIGHT_OPS:
             continue
-        q, s_w = _quantize_layer(op, layout.weight_bits, bits)
+        q, s_w = _quantize_layer(op, layout.weight_bits, bits, per_channel)
         if project:
             q, n = _project(q, layout)
             moved += n
@@ -171,7 +200,7 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
     all_words = np.concatenate(chunks).astype("<u8")
     with atomic_directory(out_dir, force=force) as tmp:
         (tmp / "image.bin").write_bytes(all_words.tobytes())
-        (tmp / "image.hex").write_text(_hex_lines(all_words, layout.word_bits))
+        (tmp / "image.hex").write_bytes(_hex_lines(all_words, layout.word_bits))
         manifest = {
             "format": "accelsim-memory-image", "format_version": FORMAT_VERSION,
             "accelsim_version": __version__,
@@ -179,11 +208,13 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
             "word_bits": layout.word_bits, "lanes": layout.lanes, "weight_bits": layout.weight_bits,
             "weights_per_word": layout.weights_per_word, "n_words": int(all_words.shape[0]),
             "byte_order": "little", "input_shape": list(input_shape),
-            "activation_bits": 8, "accumulator_bits": 32,
+            "activation_bits": 8, "accumulator_bits": 32, "per_channel": bool(per_channel),
             "projected_weights": moved, "source": source or {},
             "files": {"image.bin": sha256_file(tmp / "image.bin"), "image.hex": sha256_file(tmp / "image.hex")},
             "layers": layers, "graph": nodes,
             "export_seconds": round(time.perf_counter() - t0, 3),
         }
-        (tmp / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False, width=120))
+        # lists of numbers in flow style (one line each); libyaml's emitter when present
+        (tmp / "manifest.yaml").write_text(yaml.dump(manifest, Dumper=_ManifestDumper, sort_keys=False,
+                                                     width=120, default_flow_style=None))
     return load_image(out_dir)

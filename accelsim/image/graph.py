@@ -42,10 +42,12 @@ def _fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
                       conv.padding, conv.dilation, conv.groups, bias=True)
     with torch.no_grad():
-        factor = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        gamma = bn.weight if bn.weight is not None else torch.ones_like(bn.running_var)
+        beta = bn.bias if bn.bias is not None else torch.zeros_like(bn.running_mean)
+        factor = gamma / torch.sqrt(bn.running_var + bn.eps)
         fused.weight.copy_(conv.weight * factor.reshape(-1, 1, 1, 1))
         bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-        fused.bias.copy_((bias - bn.running_mean) * factor + bn.bias)
+        fused.bias.copy_((bias - bn.running_mean) * factor + beta)
         if hasattr(conv, "weight_scale"):
             # the trained integers stay; the scale absorbs |factor| (sign goes to q)
             fused.register_buffer("weight_scale", conv.weight_scale * factor.abs())
@@ -97,15 +99,23 @@ def capture(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Op], t
             ins = [src(a) for a in node.args if isinstance(a, torch.fx.Node)]
             name = node.target
             if isinstance(m, nn.Conv2d):
-                if m.groups != 1 or _pair(m.dilation) != [1, 1] or isinstance(m.padding, str):
-                    raise UserError(f"layer {name!r} (Conv2d): groups, dilation and string padding are not supported")
+                if (m.groups != 1 or _pair(m.dilation) != [1, 1] or isinstance(m.padding, str)
+                        or m.padding_mode != "zeros"):
+                    raise UserError(f"layer {name!r} (Conv2d): groups, dilation, string padding and "
+                                    f"padding_mode {m.padding_mode!r} are not supported")
                 add(Op(name, "conv", ins, {"kernel": _pair(m.kernel_size), "stride": _pair(m.stride),
                                            "padding": _pair(m.padding)}, _with_bias(m)), node)
                 alias[node.name] = name
             elif isinstance(m, nn.Linear):
+                in_meta = node.args[0].meta.get("tensor_meta")
+                if in_meta is not None and len(in_meta.shape) != 2:
+                    raise UserError(f"layer {name!r} (Linear): its input must be flattened to (N, features), "
+                                    f"got shape {list(in_meta.shape)}")
                 add(Op(name, "linear", ins, {}, _with_bias(m)), node)
                 alias[node.name] = name
             elif isinstance(m, nn.BatchNorm2d):
+                if m.running_mean is None:  # track_running_stats=False: no inference-time statistics
+                    raise UserError(f"layer {name!r} (BatchNorm2d) has no running statistics to fold")
                 prev = by_name.get(ins[0])
                 if prev is None or prev.op != "conv" or prev.params.get("relu") or len(node.args[0].users) != 1:
                     raise UserError(f"layer {name!r} (BatchNorm2d) does not directly follow a convolution; cannot fold it")
@@ -117,21 +127,25 @@ def capture(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Op], t
             elif isinstance(m, nn.Dropout):
                 alias[node.name] = ins[0]
             elif isinstance(m, nn.MaxPool2d):
-                if _pair(m.dilation) != [1, 1]:
-                    raise UserError(f"layer {name!r} (MaxPool2d): dilation is not supported")
+                if _pair(m.dilation) != [1, 1] or m.return_indices:
+                    raise UserError(f"layer {name!r} (MaxPool2d): dilation and return_indices are not supported")
                 add(Op(name, "maxpool", ins, {"kernel": _pair(m.kernel_size), "stride": _pair(m.stride or m.kernel_size),
                                               "padding": _pair(m.padding), "ceil_mode": bool(m.ceil_mode)}), node)
                 alias[node.name] = name
             elif isinstance(m, nn.AvgPool2d):
-                if _pair(m.padding) != [0, 0]:
-                    raise UserError(f"layer {name!r} (AvgPool2d): padding is not supported")
+                if _pair(m.padding) != [0, 0] or m.ceil_mode or m.divisor_override is not None:
+                    raise UserError(f"layer {name!r} (AvgPool2d): padding, ceil_mode and divisor_override "
+                                    "are not supported")
                 add(Op(name, "avgpool", ins, {"kernel": _pair(m.kernel_size),
                                               "stride": _pair(m.stride or m.kernel_size)}), node)
                 alias[node.name] = name
             elif isinstance(m, nn.AdaptiveAvgPool2d):
+                if m.output_size is None or (not isinstance(m.output_size, int) and None in tuple(m.output_size)):
+                    raise UserError(f"layer {name!r} (AdaptiveAvgPool2d): output_size must be given in full")
                 add(Op(name, "adaptive_avgpool", ins, {"output_size": _pair(m.output_size)}), node)
                 alias[node.name] = name
             elif isinstance(m, nn.Flatten):
+                _check_flatten(name, m.start_dim, m.end_dim)
                 add(Op(name, "flatten", ins), node)
                 alias[node.name] = name
             else:
@@ -145,6 +159,7 @@ def capture(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Op], t
                     raise UserError(f"operation {node.name!r}: add must have two tensor operands")
                 add(Op(node.name, "add", ins), node)
             elif node.target is torch.flatten:
+                _check_flatten(node.name, *_flatten_dims(node))
                 add(Op(node.name, "flatten", ins), node)
             elif node.target is torch.cat:
                 tensors = node.args[0]
@@ -158,6 +173,7 @@ def capture(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Op], t
                 raise UserError(f"operation {node.name!r} ({getattr(node.target, '__name__', node.target)}) "
                                 "is not supported by the accelerator")
         elif node.op == "call_method" and node.target in ("flatten",):
+            _check_flatten(node.name, *_flatten_dims(node))
             add(Op(node.name, "flatten", [src(node.args[0])]), node)
         else:
             raise UserError(f"operation {node.name!r} ({node.op} {node.target}) is not supported by the accelerator")
@@ -183,3 +199,17 @@ def _single_reader(node, src_name, alias) -> bool:
     """True when the ReLU node is the only reader of its input in the fx graph."""
     arg = node.args[0]
     return isinstance(arg, torch.fx.Node) and len(arg.users) == 1
+
+
+def _flatten_dims(node) -> tuple[int, int]:
+    """(start_dim, end_dim) of a torch.flatten / Tensor.flatten call (defaults 0, -1)."""
+    start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
+    end = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)
+    return start, end
+
+
+def _check_flatten(name: str, start, end) -> None:
+    # the accelerator's flatten keeps the batch dimension: (N, C, H, W) -> (N, C*H*W)
+    if start != 1 or end != -1:
+        raise UserError(f"operation {name!r}: flatten is supported from dim 1 to the last dim only "
+                        f"(got start_dim={start}, end_dim={end})")
