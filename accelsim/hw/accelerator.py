@@ -1,28 +1,31 @@
 """The accelerator, wired in one place: DRAM -> weight SRAM -> ECC stage -> PE array.
 
 ``simulate`` streams every word of a memory image through the SimPy model (events per
-burst and per fold, never per MAC) and returns per-layer cycles, utilization, action
-counts for the energy model, and the words that left the ECC stage, which are the
-fast numpy path's decoded words bit for bit.
+tile, per burst and per run of folds, never per MAC) and returns per-layer cycles,
+utilization, the action counts of the energy model, and the words and weights that left
+the ECC stage — bit for bit those of the fast numpy path (faults -> layout.unpack).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import simpy
 
 from accelsim.errors import UserError
-from accelsim.hw.config import AcceleratorConfig, load_config
+from accelsim.hw.config import AcceleratorConfig, load_config, parse_config
 from accelsim.hw.controller import tile_schedule
 from accelsim.hw.dram import dram_process
 from accelsim.hw.ecc_stage import EccStage
-from accelsim.hw.pe_array import buffer_accesses, pe_process, plan
-from accelsim.hw.sram import burst_read_cycles
+from accelsim.hw.pe_array import PeCounters, buffer_accesses, pe_process, plan
+from accelsim.hw.sram import WeightSram, burst_read_cycles
 from accelsim.hw.trace import Trace
 from accelsim.image import MemoryImage
+
+FAULT_MODELS = ("transient", "persistent", "stuck")
 
 
 @dataclass
@@ -30,8 +33,10 @@ class LayerStats:
     name: str
     kind: str
     gemm: tuple
+    weight_bits: int = 8
     macs: int = 0
     folds: int = 0
+    weight_passes: int = 1
     compute_cycles: int = 0
     analytical_cycles: int = 0
     cycles: int = 0
@@ -39,180 +44,263 @@ class LayerStats:
     pe_wait_cycles: int = 0
     utilization: float = 0.0
     sram_read_words: int = 0
+    sram_read_bits: int = 0
     sram_conflict_cycles: int = 0
     dram_bytes: int = 0
     ecc_decodes: int = 0
     corrected: int = 0
     detected: int = 0
     miscorrected: int = 0
+    undetected: int = 0
     rereads: int = 0
     reread_stall_cycles: int = 0
     input_reads: int = 0
     output_writes: int = 0
+    output_reads: int = 0
+
+
+ACTION_KEYS = ("macs", "sram_read_words", "sram_read_bits", "dram_bytes", "ecc_decodes", "input_reads",
+               "output_writes", "output_reads", "rereads")
 
 
 @dataclass
 class SimResult:
     layers: list[LayerStats]
     total_cycles: int
-    decoded_words: np.ndarray   # (N, lanes) words after the ECC stage (first pass)
-    status: np.ndarray          # (N,) uint8
+    decoded_words: np.ndarray   # (N, lanes) words that left the ECC stage (first pass of each word)
+    status: np.ndarray          # (N,) uint8 status they left with
     config: AcceleratorConfig
     wall_seconds: float
     events: int
     vdd: float | None = None
+    weights: dict = field(default_factory=dict)   # {layer: int8 weights shaped like the layer}
+    faults: dict = field(default_factory=dict)    # the fault source: model, ber, chip, faulty bits read
     energy_pj: float | None = None
     energy: dict = field(default_factory=dict)
 
     def actions(self) -> dict:
-        """Totals of the counted actions, for the energy model."""
-        keys = ("macs", "sram_read_words", "dram_bytes", "ecc_decodes", "input_reads", "output_writes", "rereads")
-        out = {k: int(sum(getattr(s, k) for s in self.layers)) for k in keys}
+        """Totals of the counted actions, for the energy model; ``mac_ops`` by operand width
+        ("<weight bits>x8": MACs of weight-bits x 8-bit activations); ``cycles`` for leakage."""
+        out = {k: int(sum(getattr(s, k) for s in self.layers)) for k in ACTION_KEYS}
+        mac_ops: dict[str, int] = {}
+        for s in self.layers:
+            key = f"{s.weight_bits}x8"
+            mac_ops[key] = mac_ops.get(key, 0) + int(s.macs)
+        out["mac_ops"] = mac_ops
         out["cycles"] = int(self.total_cycles)
         return out
 
     def to_dict(self) -> dict:
         return {"total_cycles": int(self.total_cycles), "wall_seconds": self.wall_seconds, "events": self.events,
-                "vdd": self.vdd, "energy_pj": self.energy_pj, "energy": self.energy,
+                "vdd": self.vdd, "faults": self.faults, "energy_pj": self.energy_pj, "energy": self.energy,
                 "config": asdict(self.config), "actions": self.actions(),
                 "layers": [{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(s).items()}
                            for s in self.layers]}
 
 
-class _Counter:
-    def __init__(self):
-        self.compute_cycles = 0
-        self.pe_wait_cycles = 0
+def simulate(image: MemoryImage, config: AcceleratorConfig | dict | str | Path | None = None, *,
+             vdd: float | None = None, chip: int | None = None, seed: int = 0, fault_model: str | None = None,
+             ber: float | None = None, curve=None, v_low: float | None = None, fault_map=None,
+             read_words: np.ndarray | None = None, transient_ber: float | None = None,
+             trace=None, trace_path=None) -> SimResult:
+    """Run the cycle-level model of one inference's weight stream.
 
-
-def simulate(image: MemoryImage, config: AcceleratorConfig | None = None, *, read_words: np.ndarray | None = None,
-             transient_ber: float | None = None, seed: int = 0, vdd: float | None = None,
-             trace_path=None) -> SimResult:
-    """Run the cycle-level model.
-
-    read_words: the image's words as the (faulty) SRAM delivers them (default: the clean
-    words); transient_ber: set when those faults are transient (re-reads draw anew).
+    vdd: the weight SRAM's supply (volts; default the config's nominal). Faults, at most
+    one source:
+      chip (+ fault_model 'persistent' | 'stuck', curve, v_low): the chip's persistent map,
+        ``ChipFaultMap.sample(curve, chip=chip, seed=seed, v_low=v_low or vdd)``;
+      fault_map: a given ChipFaultMap (e.g. measured, from CSV);
+      ber (fault_model 'transient'): per-read transient flips; without ber, BER(vdd);
+      read_words: the image's words as the SRAM first delivers them (the campaigns' path),
+        with transient_ber set when re-reads should draw afresh.
+    trace (or trace_path): write a Chrome trace-event timeline there.
     """
     t_wall = time.perf_counter()
-    cfg = (config or load_config()).for_layout(image.layout.word_bits)
-    layout = image.layout
-    truth = image.words
-    read = truth if read_words is None else read_words
-    if read.shape != truth.shape:
-        raise UserError(f"read words have shape {read.shape}, the image {truth.shape}")
-    _check_buffers(cfg)
-    env = simpy.Environment()
-    trace = Trace(trace_path is not None, cfg.clock_mhz)
-    plans = [plan(*layer.gemm, cfg.rows, cfg.cols, cfg.dataflow) for layer in image.layers]
-    stats = [LayerStats(layer.name, layer.kind, tuple(layer.gemm), macs=layer.macs, folds=p.folds,
-                        analytical_cycles=p.compute_cycles) for layer, p in zip(image.layers, plans)]
-    for s, layer, p in zip(stats, image.layers, plans):
-        s.input_reads, s.output_writes = buffer_accesses(*layer.gemm, p)
-    tiles = tile_schedule(image.layers, [p.weight_passes for p in plans], cfg.sram_words)
-    sram_free = simpy.Container(env, capacity=cfg.sram_words, init=cfg.sram_words)
-    tile_loaded = {t.key: env.event() for t in tiles}
-    to_ecc = simpy.Store(env, capacity=2)                     # SRAM -> ECC burst queue
-    ready = [simpy.Container(env, init=0) for _ in image.layers]   # decoded words per layer
-    ecc = EccStage(layout, cfg, transient_ber=transient_ber, truth=truth, seed=seed)
-    out_words = truth.copy()
-    status = np.zeros(len(truth), dtype=np.uint8)
-    seen = np.zeros(len(truth), dtype=bool)
-    events = [0]
-
-    def sram_reader():
-        burst_id = 0
-        for tile in tiles:
-            yield tile_loaded[tile.key]
-            t0 = env.now
-            yield env.timeout(cfg.read_latency)   # pipeline fill of the read path
-            for _ in range(tile.reads):
-                for s in range(tile.start, tile.start + tile.n_words, cfg.burst_words):
-                    n = min(cfg.burst_words, tile.start + tile.n_words - s)
-                    addr = np.arange(s, s + n) % cfg.sram_words
-                    cyc, conflict = burst_read_cycles(addr, cfg)
-                    yield env.timeout(cyc)
-                    st = stats[tile.layer]
-                    st.sram_read_words += n
-                    st.sram_conflict_cycles += conflict
-                    yield to_ecc.put((tile.layer, s, n, burst_id))
-                    burst_id += 1
-                    events[0] += 1
-            trace.add("SRAM", f"{tile.layer_name} tile {tile.index}", t0, env.now)
-            yield sram_free.put(tile.n_words)
-        yield to_ecc.put(None)
-
-    def deliver(layer: int, n: int):
-        yield env.timeout(cfg.ecc_latency)
-        yield ready[layer].put(n)
-
-    def ecc_stage():
-        while True:
-            item = yield to_ecc.get()
-            if item is None:
-                return
-            li, s, n, burst_id = item
-            t0 = env.now
-            words, st_, rereads, stall = ecc.decode_burst(read[s:s + n], s, burst_id)
-            yield env.timeout(ecc.cycles(n) + stall)
-            ls = stats[li]
-            ls.ecc_decodes += n + rereads
-            ls.rereads += rereads
-            ls.reread_stall_cycles += stall
-            first = ~seen[s:s + n]
-            if first.any():   # functional result: the first pass over each word
-                out_words[s:s + n][first] = words[first]
-                status[s:s + n][first] = st_[first]
-                seen[s:s + n] |= first
-            env.process(deliver(li, n))
-            if trace.enabled and stall:
-                trace.add("ECC", f"{ls.name} re-read", t0, env.now)
-
-    def pe():
-        for li, (layer, p) in enumerate(zip(image.layers, plans)):
-            t0 = env.now
-            counter = _Counter()
-            yield env.process(pe_process(env, p, ready[li], layer.n_words, counter))
-            s = stats[li]
-            s.compute_cycles = counter.compute_cycles
-            s.pe_wait_cycles = counter.pe_wait_cycles
-            s.cycles = env.now - t0
-            s.stall_cycles = s.cycles - s.compute_cycles
-            s.utilization = s.macs / max(s.compute_cycles * cfg.rows * cfg.cols, 1)
-            trace.add("PE", layer.name, t0, env.now)
-            events[0] += p.folds
-
-    env.process(dram_process(env, tiles, cfg, sram_free, tile_loaded, stats, trace))
-    env.process(sram_reader())
-    env.process(ecc_stage())
-    done = env.process(pe())
-    env.run(until=done)
-    _count_against_truth(image, out_words, status, stats)
-    result = SimResult(stats, int(env.now), out_words, status, cfg, time.perf_counter() - t_wall, events[0], vdd=vdd)
-    if trace_path is not None:
-        trace.write(trace_path)
+    cfg = _as_config(config).for_layout(image.layout.word_bits)
+    vdd = cfg.vdd_nominal if vdd is None else float(vdd)
+    if not vdd > 0:
+        raise UserError(f"vdd = {vdd} V must be a positive voltage")
+    sram, faults = _weight_sram(image, vdd=vdd, chip=chip, seed=seed, fault_model=fault_model, ber=ber,
+                                curve=curve, v_low=v_low, fault_map=fault_map, read_words=read_words,
+                                transient_ber=transient_ber)
+    trace_to = trace if trace is not None else trace_path
+    run = _Run(image, cfg, sram, Trace(trace_to is not None, cfg.clock_mhz))
+    run.run()
+    faults["faulty_bits_read"] = sram.faulty_bits_read
+    result = SimResult(run.stats, int(run.env.now), run.out_words, run.status, cfg, time.perf_counter() - t_wall,
+                       run.events, vdd=vdd, weights=run.weights(), faults=faults)
+    if trace_to is not None:
+        run.trace.write(trace_to)
     return result
 
 
-def _check_buffers(cfg: AcceleratorConfig) -> None:
-    """The smallest tile the array works on must fit: one 8-bit input per PE row and one
-    32-bit partial sum per PE column (ws; the transpose for os)."""
-    need_in, need_out = (cfg.rows, 4 * cfg.cols) if cfg.dataflow == "ws" else (cfg.cols, 4 * cfg.rows)
-    if cfg.input_kib * 1024 < need_in:
-        raise UserError(f"accelerator config: buffers.input_kib = {cfg.input_kib} cannot hold one input vector "
-                        f"of {need_in} bytes for a {cfg.rows}x{cfg.cols} array")
-    if cfg.output_kib * 1024 < need_out:
-        raise UserError(f"accelerator config: buffers.output_kib = {cfg.output_kib} cannot hold one row of "
-                        f"partial sums ({need_out} bytes) for a {cfg.rows}x{cfg.cols} array")
+class _Run:
+    """One simulation: the SimPy environment, the blocks and their processes."""
+
+    def __init__(self, image: MemoryImage, cfg: AcceleratorConfig, sram: WeightSram, trace: Trace):
+        self.image, self.cfg, self.sram, self.trace = image, cfg, sram, trace
+        self.env = simpy.Environment()
+        layout = image.layout
+        self.plans = [plan(*layer.gemm, cfg.rows, cfg.cols, cfg.dataflow) for layer in image.layers]
+        self.stats = []
+        for layer, p in zip(image.layers, self.plans):
+            s = LayerStats(layer.name, layer.kind, tuple(layer.gemm), weight_bits=layout.weight_bits,
+                           macs=layer.macs, folds=p.folds, weight_passes=p.weight_passes,
+                           analytical_cycles=p.compute_cycles)
+            for k, v in buffer_accesses(*layer.gemm, p).items():
+                setattr(s, k, v)
+            self.stats.append(s)
+        self.tiles = tile_schedule(image.layers, [p.weight_passes for p in self.plans], cfg.sram_words)
+        self.ecc = EccStage(layout, cfg, sram)
+        n = image.words.shape[0]
+        self.out_words = image.words.copy()
+        self.status = np.zeros(n, dtype=np.uint8)
+        self.q = np.zeros(n * layout.weights_per_word, dtype=np.int8)
+        self.events = 0
+        env = self.env
+        self.sram_free = simpy.Container(env, capacity=cfg.sram_words, init=cfg.sram_words)
+        self.tile_loaded = {t.key: env.event() for t in self.tiles}
+        self.to_ecc = simpy.Store(env, capacity=2)   # SRAM -> ECC: the SRAM stalls when the decoder is busy
+        self.ready = [simpy.Container(env, init=0) for _ in image.layers]   # decoded words per layer
+
+    def run(self) -> None:
+        env = self.env
+        env.process(dram_process(env, self.tiles, self.cfg, self.sram_free, self.tile_loaded, self.stats,
+                                 self.trace))
+        env.process(self.sram_reader())
+        env.process(self.ecc_stage())
+        env.run(until=env.process(self.pe_array()))
+
+    def sram_reader(self):
+        cfg, env = self.cfg, self.env
+        burst_id = 0
+        for tile in self.tiles:
+            yield self.tile_loaded[tile.key]
+            t0 = env.now
+            yield env.timeout(cfg.read_latency)   # the read path's pipeline fill, once per tile
+            for r in range(tile.reads):
+                for start in range(tile.start, tile.start + tile.n_words, cfg.burst_words):
+                    n = min(cfg.burst_words, tile.start + tile.n_words - start)
+                    cycles, conflict = burst_read_cycles(np.arange(start, start + n) % cfg.sram_words, cfg)
+                    yield env.timeout(cycles)
+                    first = tile.pass_index + r == 0
+                    words = self.sram.read(start, n, first=first, burst_id=burst_id)
+                    s = self.stats[tile.layer]
+                    s.sram_read_words += n
+                    s.sram_read_bits += n * cfg.word_bits
+                    s.sram_conflict_cycles += conflict
+                    yield self.to_ecc.put((tile, start, words, first, burst_id))
+                    burst_id += 1
+                    self.events += 1
+            self.trace.add("SRAM", f"{tile.layer_name} tile {tile.index}", t0, env.now)
+            yield self.sram_free.put(tile.n_words)
+        yield self.to_ecc.put(None)
+
+    def ecc_stage(self):
+        env = self.env
+        while True:
+            item = yield self.to_ecc.get()
+            if item is None:
+                return
+            tile, start, words, first, burst_id = item
+            t0, n = env.now, len(words)
+            res = self.ecc.decode_burst(words, start, burst_id)
+            yield env.timeout(self.ecc.cycles(n) + res.stall)
+            s = self.stats[tile.layer]
+            if self.ecc.present:
+                s.ecc_decodes += n + res.rereads
+            s.rereads += res.rereads
+            s.reread_stall_cycles += res.stall
+            s.sram_read_words += res.rereads
+            s.sram_read_bits += res.rereads * self.cfg.word_bits
+            if first:   # the functional result: each word's first pass
+                sl = slice(start, start + n)
+                self.out_words[sl], self.status[sl] = res.words, res.status
+                wpw = self.image.layout.weights_per_word
+                self.q[start * wpw:(start + n) * wpw] = res.q
+                for k, v in self.ecc.classify(res.words, self.image.words[sl], res.status).items():
+                    setattr(s, k, getattr(s, k) + v)
+            env.process(self._deliver(tile.layer, n))
+            if self.trace.enabled:
+                self.trace.add("ECC", f"{tile.layer_name} burst {burst_id}" + (" re-read" if res.stall else ""),
+                               t0, env.now)
+
+    def _deliver(self, layer: int, n: int):
+        yield self.env.timeout(self.ecc.latency)   # the decoder's pipeline depth
+        yield self.ready[layer].put(n)
+
+    def pe_array(self):
+        env, cfg = self.env, self.cfg
+        for li, (layer, p) in enumerate(zip(self.image.layers, self.plans)):
+            t0 = env.now
+            counters = PeCounters()
+            yield env.process(pe_process(env, p, self.ready[li], layer.n_words, counters))
+            s = self.stats[li]
+            s.compute_cycles, s.pe_wait_cycles = counters.compute_cycles, counters.pe_wait_cycles
+            s.cycles = env.now - t0
+            s.stall_cycles = s.cycles - s.compute_cycles
+            s.utilization = s.macs / max(s.compute_cycles * cfg.rows * cfg.cols, 1)
+            self.trace.add("PE", layer.name, t0, env.now)
+            self.events += counters.events
+
+    def weights(self) -> dict[str, np.ndarray]:
+        wpw = self.image.layout.weights_per_word
+        return {layer.name: self.q[layer.word_offset * wpw:layer.word_offset * wpw + layer.n_weights]
+                .reshape(layer.weight_shape) for layer in self.image.layers}
 
 
-def _count_against_truth(image: MemoryImage, out_words, status, stats) -> None:
-    """Corrected / detected / miscorrected words per layer, compared with the stored truth."""
-    from accelsim.campaign.trial import data_mask
-    mask = data_mask(image.layout)
-    wrong = np.bitwise_count((out_words ^ image.words) & mask).sum(axis=1) > 0
-    for layer, s in zip(image.layers, stats):
-        sl = slice(layer.word_offset, layer.word_offset + layer.n_words)
-        st, wr = status[sl], wrong[sl]
-        s.corrected = int(np.count_nonzero((st == 1) & ~wr))
-        s.detected = int(np.count_nonzero(st == 2))
-        s.miscorrected = int(np.count_nonzero((st == 1) & wr))
+def _as_config(config) -> AcceleratorConfig:
+    if config is None:
+        return load_config()
+    if isinstance(config, AcceleratorConfig):
+        return config
+    if isinstance(config, dict):
+        return parse_config(config)
+    return load_config(config)
+
+
+def _weight_sram(image: MemoryImage, *, vdd, chip, seed, fault_model, ber, curve, v_low, fault_map, read_words,
+                 transient_ber) -> tuple[WeightSram, dict]:
+    """The weight SRAM with its fault source, and a description of that source."""
+    from accelsim.faults import ChipFaultMap, check_ber, load_curve
+
+    width = image.layout.word_bits
+    if fault_model is not None and fault_model not in FAULT_MODELS:
+        raise UserError(f"fault_model {fault_model!r} is not one of {', '.join(FAULT_MODELS)}")
+    if read_words is not None:
+        if any(v is not None for v in (chip, fault_model, ber, fault_map)):
+            raise UserError("read_words cannot be combined with chip, fault_model, ber or fault_map")
+        read_words = np.asarray(read_words)
+        if read_words.shape != image.words.shape:
+            raise UserError(f"read words have shape {read_words.shape}, the image {image.words.shape}")
+        return (WeightSram(image.words, width, vdd=vdd, read_image=read_words, transient_ber=transient_ber,
+                           seed=seed), {"model": "read_words", "transient_ber": transient_ber})
+    if fault_model is None:
+        fault_model = "transient" if ber is not None else (
+            "persistent" if chip is not None or fault_map is not None else None)
+    if fault_model is None:
+        return WeightSram(image.words, width, vdd=vdd), {"model": None}
+    if fault_model == "transient":
+        if chip is not None or fault_map is not None:
+            raise UserError("transient faults take ber (or BER(vdd)), not a chip or a fault map")
+        ber = check_ber(ber) if ber is not None else (curve or load_curve()).ber(vdd)
+        return (WeightSram(image.words, width, vdd=vdd, ber=ber, seed=seed),
+                {"model": "transient", "ber": float(ber), "seed": seed})
+    if ber is not None:
+        raise UserError(f"ber = {ber} is a transient fault rate; a {fault_model} chip takes its BER from the curve")
+    if fault_map is None:
+        if chip is None:
+            raise UserError(f"fault_model {fault_model!r} needs a chip (or a fault map)")
+        curve = curve or load_curve()
+        fault_map = ChipFaultMap.sample(curve, n_words=image.words.shape[0], width=width, chip=int(chip), seed=seed,
+                                        v_low=vdd if v_low is None else v_low,
+                                        mode="stuck" if fault_model == "stuck" else "flip")
+        ber_at = float(curve.ber(vdd))
+    else:
+        if (fault_map.n_words, fault_map.width) != (image.words.shape[0], width):
+            raise UserError(f"fault map covers {fault_map.n_words} x {fault_map.width} bits, the image "
+                            f"{image.words.shape[0]} x {width}")
+        ber_at = None
+    return (WeightSram(image.words, width, vdd=vdd, fault_map=fault_map, seed=seed),
+            {"model": fault_model, "chip": chip, "seed": seed, "ber": ber_at,
+             "faulty_cells": int(np.count_nonzero(fault_map.threshold > vdd))})

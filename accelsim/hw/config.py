@@ -120,10 +120,23 @@ def parse_config(d: dict | None = None) -> AcceleratorConfig:
     if kw["policy"] not in POLICIES:
         raise UserError(f"accelerator config: ecc.policy {kw['policy']!r} is not one of {', '.join(POLICIES)}")
     cfg = AcceleratorConfig(**kw)
+    _check_buffers(cfg)
     if cfg.burst_words * 2 > cfg.sram_words:
         raise UserError(f"accelerator config: weight_sram.burst_words = {cfg.burst_words} cannot be double-buffered "
                         f"in an SRAM of {cfg.sram_words} words")
     return cfg
+
+
+def _check_buffers(cfg: AcceleratorConfig) -> None:
+    """The smallest tile the array works on must fit: one 8-bit input per PE row and one
+    32-bit partial sum per PE column (ws; the transpose for os)."""
+    need_in, need_out = (cfg.rows, 4 * cfg.cols) if cfg.dataflow == "ws" else (cfg.cols, 4 * cfg.rows)
+    if cfg.input_kib * 1024 < need_in:
+        raise UserError(f"accelerator config: buffers.input_kib = {cfg.input_kib} cannot hold one input vector "
+                        f"of {need_in} bytes for a {cfg.rows}x{cfg.cols} array")
+    if cfg.output_kib * 1024 < need_out:
+        raise UserError(f"accelerator config: buffers.output_kib = {cfg.output_kib} cannot hold one row of "
+                        f"partial sums ({need_out} bytes) for a {cfg.rows}x{cfg.cols} array")
 
 
 def load_config(path: str | Path | None = None) -> AcceleratorConfig:

@@ -1,8 +1,8 @@
 """The R x C systolic PE array: analytical cycle counts per GEMM and its SimPy process.
 
 A layer is a GEMM of M output pixels x K reduction x N output channels (convolutions are
-lowered by im2col). Formulas (docs/hardware.md; the fill/stream/drain accounting of
-SCALE-Sim, Samajdar et al., ISPASS 2020):
+lowered by im2col). Formulas (derived in docs/hardware.md; the fill/stream/drain
+accounting of SCALE-Sim, Samajdar et al., ISPASS 2020):
 
 weight stationary (ws): K on rows, N on columns. Folds F = ceil(K/R) * ceil(N/C); each fold
     loads its weights (R cycles, one row per cycle), then streams M input vectors through
@@ -42,27 +42,51 @@ def plan(m: int, k: int, n: int, rows: int, cols: int, dataflow: str) -> FoldPla
     return FoldPlan("os", fr * fc, fr, fc, k + 2 * rows + cols - 2, fr)
 
 
-def buffer_accesses(m: int, k: int, n: int, p: FoldPlan) -> tuple[int, int]:
-    """(input-buffer reads, output-buffer writes) in 8-bit activations / 32-bit partial sums.
+def buffer_accesses(m: int, k: int, n: int, p: FoldPlan) -> dict[str, int]:
+    """Input-buffer reads (8-bit activations) and output-buffer writes/reads (32-bit
+    partial sums) of one layer.
 
-    ws: every input element is read once per column fold; partial sums are written once per
-    row fold. os: inputs are read once per column fold; each output is written once."""
+    ws: every input element is read once per column fold; each row fold writes its partial
+    sums and every row fold after the first reads the previous ones back to add to them.
+    os: the M x K inputs are read once per column fold; each output is written once."""
     if p.dataflow == "ws":
-        return m * k * p.col_folds, m * n * p.row_folds
-    return m * k * p.col_folds, m * n
+        return {"input_reads": m * k * p.col_folds, "output_writes": m * n * p.row_folds,
+                "output_reads": m * n * (p.row_folds - 1)}
+    return {"input_reads": m * k * p.col_folds, "output_writes": m * n, "output_reads": 0}
 
 
-def pe_process(env, plan_: FoldPlan, weights_ready, words_per_pass: int, stats):
-    """Run the folds; fold i starts when its share of the streamed weight words has left
-    the ECC stage (weights flow in fold order). Counts compute and stall cycles."""
-    total_words = words_per_pass * plan_.weight_passes
-    taken = 0
-    for i in range(plan_.folds):
-        need = ceil((i + 1) * total_words / plan_.folds) - taken
-        if need > 0:
+@dataclass
+class PeCounters:
+    compute_cycles: int = 0
+    pe_wait_cycles: int = 0
+    events: int = 0
+
+
+def pe_process(env, plan_: FoldPlan, weights_ready, words_per_pass: int, counters: PeCounters):
+    """Run the folds of one layer. Weights flow in fold order: fold i may start once
+    ceil((i+1) W / F) of the layer's W streamed words have left the ECC stage; waiting for
+    them is counted. Consecutive folds whose words have all arrived run as one timeout,
+    which gives the same times as one event per fold (a fold only ever waits for words,
+    and words already there stay there)."""
+    total = words_per_pass * plan_.weight_passes
+    folds, per_fold = plan_.folds, plan_.cycles_per_fold
+    taken = done = 0
+    while done < folds:
+        runnable = folds if total == 0 else min(folds, (taken + weights_ready.level) * folds // total)
+        if runnable <= done:   # the next fold's words are not all here: wait for them
             t0 = env.now
+            need = ceil((done + 1) * total / folds) - taken
             yield weights_ready.get(need)
-            stats.pe_wait_cycles += env.now - t0
+            counters.pe_wait_cycles += env.now - t0
             taken += need
-        yield env.timeout(plan_.cycles_per_fold)
-        stats.compute_cycles += plan_.cycles_per_fold
+            runnable = done + 1
+        else:
+            need = (ceil(runnable * total / folds) if total else 0) - taken
+            if need > 0:
+                yield weights_ready.get(need)   # already there: no time passes
+                taken += need
+        batch = runnable - done
+        yield env.timeout(batch * per_fold)
+        counters.compute_cycles += batch * per_fold
+        counters.events += 1
+        done = runnable
