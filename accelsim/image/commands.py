@@ -32,12 +32,12 @@ def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: b
 
     get_layout(layout)
     model, card = load_checkpoint(checkpoint)
-    shape, _, dataset = model_info(card["model"])
+    shape, _, dataset = model_info(card.model)
     calibration = load_digits_split().x_train if dataset == "digits" else None
     return export_image(model, out, layout=layout, input_shape=shape, calibration=calibration,
-                        bits=card.get("bits"), project=project, force=force,
-                        source={"checkpoint": str(checkpoint), "model": card["model"],
-                                "card_accuracy": card.get("accuracy")})
+                        bits=card.bits, project=project, force=force,
+                        source={"checkpoint": str(checkpoint), "model": card.model,
+                                "card_accuracy": card.accuracy})
 
 
 def cmd_export(args) -> int:
