@@ -76,3 +76,89 @@ def test_simulate_prints_the_ber_it_applies(lenet8, tmp_path, capsys):
 def test_simulate_refuses_options_it_would_ignore(lenet8, capsys, extra, match):
     code, out, err = run_cli(["simulate", "--image", lenet8.path, "--vdd", "0.5", *extra], capsys)
     assert code == 2 and out == "" and re.search(match, err) and err.count("\n") == 1
+
+
+# --- checkpoints: weight scales and dtypes ------------------------------------------------
+
+def _edited_checkpoint(tmp_path, src: str, key: str, value) -> str:
+    """A copy of models/<src> with tensor ``key`` replaced (value: tensor or fn(tensor))."""
+    state = st_load((MODELS / f"{src}.safetensors").read_bytes())
+    state[key] = value(state[key]) if callable(value) else value
+    (tmp_path / "ck.safetensors").write_bytes(st_save(state))
+    shutil.copy(MODELS / f"{src}.yaml", tmp_path / "ck.yaml")
+    return str(tmp_path / "ck")
+
+
+def _set(i, v):
+    def edit(t):
+        t = t.clone()
+        t.view(-1)[i] = v
+        return t
+    return edit
+
+
+WOT8 = "lenet5-int8-wot-inplace-8b-64"
+
+
+@pytest.mark.parametrize("src,key,value,match", [
+    (WOT8, "features.3.weight_scale", _set(5, float("nan")), r"features.3.weight_scale holds nan at index 5"),
+    (WOT8, "features.3.weight_scale", _set(2, -0.5), r"features.3.weight_scale holds -0.5 at channel 2; .* > 0"),
+    (WOT8, "classifier.4.weight_scale", _set(0, 0.0), r"classifier.4.weight_scale holds 0.0 at channel 0"),
+    (WOT8, "classifier.4.weight_scale", lambda t: t[:5], r"classifier.4.weight_scale has 5 values, the layer 10"),
+    (WOT8, "classifier.0.weight", lambda t: (t * 100).to(torch.int32), r"classifier.0.weight has dtype int32"),
+    ("lenet5-int8", "features.0.weight", lambda t: t > 0, r"features.0.weight has dtype bool"),
+    ("lenet5-int8", "classifier.2.bias", _set(3, float("inf")), r"classifier.2.bias holds inf at index 3"),
+])
+def test_bad_checkpoint_tensors_are_refused_by_name(tmp_path, capsys, src, key, value, match):
+    ck = _edited_checkpoint(tmp_path, src, key, value)
+    code, out, err = run_cli(["export", ck, "--layout", "none-8b", "-o", tmp_path / "img"], capsys)
+    assert code == 2 and err.count("\n") == 1 and re.search(match, err), err
+    assert not (tmp_path / "img").exists()
+
+
+def test_export_refuses_a_bad_trained_scale_on_a_model(tmp_path):
+    """The same check when a model (not a checkpoint) carries the scale: export_image."""
+    from accelsim.image import export_image
+    from accelsim.nn import load_checkpoint
+
+    model, _ = load_checkpoint(str(MODELS / WOT8))
+    model.features[3].weight_scale[4] = -1.0
+    with pytest.raises(UserError, match=r"layer 'features.3': weight_scale of output channel 4 is -1.0"):
+        export_image(model, tmp_path / "i", layout="none-8b", input_shape=(1, 8, 8), bits=8)
+
+
+# --- measured fault maps ------------------------------------------------------------------
+
+@pytest.mark.parametrize("cell,match", [
+    ("nan", r"line 3: vmin 'nan' must be a finite voltage > 0"),
+    ("inf", r"line 3: vmin 'inf' must be a finite voltage > 0"),
+    ("-0.4", r"line 3: vmin '-0.4' must be a finite voltage > 0"),
+    ("0", r"line 3: vmin '0' must be a finite voltage > 0"),
+    ("0.6V", r"line 3: vmin '0.6V' is not a number"),
+])
+def test_fault_map_vmin_must_be_a_voltage(tmp_path, cell, match):
+    p = tmp_path / "m.csv"
+    p.write_text(f"word,bit,vmin\n0,1,0.6\n2,3,{cell}\n")
+    with pytest.raises(UserError, match=match):
+        ChipFaultMap.from_csv(p, width=64)
+
+
+def test_fault_map_nan_cell_is_refused_end_to_end(lenet8, tmp_path, capsys):
+    p = tmp_path / "m.csv"
+    p.write_text("word,bit,vmin\n0,1,0.6\n\n5,3,nan\n")
+    code, out, err = run_cli(["simulate", "--image", lenet8.path, "--vdd", "0.5", "--fault-map", p], capsys)
+    assert code == 2 and out == "" and "line 4: vmin 'nan'" in err and err.count("\n") == 1
+    p.write_text("word,bit,vmin\n0,1,0.6\n5,3,\n")   # empty: faulty at every voltage
+    m = ChipFaultMap.from_csv(p, width=64)
+    assert m.threshold.tolist() == [0.6, np.inf] and m.faulty(0.7).tolist() == [1]
+
+
+@pytest.mark.parametrize("text,match", [
+    ("word,bit,vmn\n0,1,0.6\n", r"unknown column\(s\) 'vmn'"),
+    ("word,bit,vmin\n0,1,0.6,stuck1\n", r"line 2: more fields than the header's 3"),
+])
+def test_fault_map_columns_are_checked(tmp_path, text, match):
+    p = tmp_path / "m.csv"
+    p.write_text(text)
+    with pytest.raises(UserError, match=match):
+        ChipFaultMap.from_csv(p, width=64)
