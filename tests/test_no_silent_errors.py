@@ -162,3 +162,57 @@ def test_fault_map_columns_are_checked(tmp_path, text, match):
     p.write_text(text)
     with pytest.raises(UserError, match=match):
         ChipFaultMap.from_csv(p, width=64)
+
+
+# --- memory images: image.hex against image.bin, bits above the word width ----------------
+
+def _rewrite(d: Path, name: str, data: bytes) -> None:
+    """Replace an image file and record its new sha256 in the manifest (a consistent
+    tamper: the checksums alone cannot catch it)."""
+    import hashlib
+
+    import yaml
+    (d / name).write_bytes(data)
+    m = yaml.safe_load((d / "manifest.yaml").read_text())
+    m["files"][name] = hashlib.sha256(data).hexdigest()
+    (d / "manifest.yaml").write_text(yaml.safe_dump(m, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    base = tmp_path_factory.mktemp("imgs")
+    return {layout: export_checkpoint(str(MODELS / ckpt), layout, base / layout).path
+            for layout, ckpt in (("ecc-8b-72", "lenet5-int8"), ("inplace-4b-32", "lenet5-int4-wot-inplace-4b-32"))}
+
+
+def test_hex_must_hold_the_words_of_bin(images, tmp_path, capsys):
+    d = tmp_path / "i"
+    shutil.copytree(images["ecc-8b-72"], d)
+    lines = (d / "image.hex").read_bytes().split(b"\n")
+    first = lines[40][0:1]
+    lines[40] = (b"1" if first == b"0" else b"0") + lines[40][1:]   # the top digit: bits 68..71
+    _rewrite(d, "image.hex", b"\n".join(lines))
+    code, out, err = run_cli(["inspect", d], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "image.hex, line 41: word at address 40 is" in err and "(1 words differ)" in err
+    lines[40] = b"zz" + lines[40][2:]
+    _rewrite(d, "image.hex", b"\n".join(lines))
+    with pytest.raises(UserError, match=r"image.hex, line 41: 'z' is not a hex digit"):
+        load_image(d)
+
+
+@pytest.mark.parametrize("layout,address,lane,bit,match", [
+    ("ecc-8b-72", 17, 1, 8, r"word at address 17 has bits above its 72 bits \(lane 1 = 0x1[0-9a-f]{2};"),
+    ("ecc-8b-72", 3, 1, 63, r"word at address 3 has bits above its 72 bits"),
+    ("inplace-4b-32", 250, 0, 32, r"word at address 250 has bits above its 32 bits"),
+])
+def test_bits_above_the_code_width_are_refused(images, tmp_path, layout, address, lane, bit, match):
+    d = tmp_path / "i"
+    shutil.copytree(images[layout], d)
+    words = load_image(d).words.copy()
+    words[address, lane] |= np.uint64(1) << np.uint64(bit)
+    from accelsim.image.export import _hex_lines
+    _rewrite(d, "image.bin", words.astype("<u8").tobytes())
+    _rewrite(d, "image.hex", _hex_lines(words, int(layout.split("-")[-1])))   # hex written from the same words
+    with pytest.raises(UserError, match=match):
+        load_image(d)

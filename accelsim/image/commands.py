@@ -96,7 +96,8 @@ def cmd_inspect(args) -> int:
                   "yes" if layer.relu else "", f"{layer.weight_scale.min():.3g}..{layer.weight_scale.max():.3g}")
     console = get_console()
     console.print(t)
-    console.print(f"checks: sha256 of image.bin and image.hex match; sizes, offsets, shapes, scales and graph "
+    console.print(f"checks: sha256 of image.bin and image.hex match; image.hex holds the words of image.bin; "
+                  f"no bit above the {layout.word_bits}-bit words; sizes, offsets, shapes, scales and graph "
                   f"({len(image.graph)} nodes) are consistent; accelsim {m.get('accelsim_version')}, "
                   f"format {m['format_version']}")
     return 0
