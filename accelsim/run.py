@@ -58,7 +58,7 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
     is created."""
     from accelsim.campaign import parse_spec, run_campaign
     from accelsim.report import report_from_store
-    from accelsim.report.build import headline
+    from accelsim.report.build import headline, label_models
     from accelsim.campaign.store import Store
 
     if not isinstance(cfg, RunConfig):
@@ -73,8 +73,8 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
     t0 = time.perf_counter()
     info = run_campaign(spec, store_path, workers=workers or cfg.workers, scheduler=scheduler, progress=progress)
     report = report_from_store(store_path, out / "report", tolerance=cfg.tolerance, force=True)
-    store = Store(store_path, create=False)
-    rows = store.rows()
+    store = Store(store_path, create=False, readonly=True)
+    rows = label_models(store.rows())
     store.close()
     return {"headline": headline(rows, cfg.tolerance), "report": report, "store": store_path,
             "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": cfg.tolerance}
