@@ -21,7 +21,7 @@ import yaml
 from accelsim import __version__
 from accelsim.ecc import Layout, get_layout
 from accelsim.errors import UserError
-from accelsim.fileio import atomic_directory, sha256_file
+from accelsim.fileio import atomic_directory, check_output_dir, sha256_file
 from accelsim.image.graph import Op, capture
 from accelsim.image.memory_image import FORMAT_VERSION, MemoryImage, load_image, manifest_digest
 from accelsim.quant.fixed import quantize_symmetric, symmetric_scale
@@ -151,8 +151,7 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
     ``projected_weights`` counts how many moved.
     """
     t0 = time.perf_counter()
-    if Path(out_dir).exists() and not force:
-        raise UserError(f"output directory {str(out_dir)!r} exists; pass --force to replace it")
+    check_output_dir(out_dir, "output directory", force=force)   # before any work, not after it
     layout = get_layout(layout) if isinstance(layout, str) else layout
     input_shape = tuple(int(v) for v in input_shape)
     ops, gm = capture(model, input_shape)
