@@ -22,7 +22,7 @@ SCHEME_VARIANT = {
 }
 FAULT_MODELS = ("persistent", "transient", "stuck", "measured")
 ENGINES = ("fast", "cycle")
-POLICIES = ("pass", "zero")
+POLICIES = ("pass", "zero", "reread")   # reread: engine cycle only
 KNOWN = {"name", "seed", "models", "schemes", "voltages", "bers", "fault_model", "chips", "repeats",
          "layers", "samples", "engine", "policy", "ber_curve", "models_dir", "p_stuck1", "accelerator",
          "energy_table", "v_low", "fault_map"}
@@ -156,6 +156,10 @@ def parse_spec(d, base_dir: Path = Path(".")) -> Spec:
         overrides = overrides or {}
         if not isinstance(overrides, dict):
             raise UserError(f"campaign spec: models.{model} must map schemes to checkpoints")
+        stray = [k for k in overrides if k not in schemes]
+        if stray:   # a misspelt scheme would silently run the default checkpoint instead
+            raise UserError(f"campaign spec: models.{model} names scheme(s) {', '.join(map(str, stray))} "
+                            f"that are not in schemes ({', '.join(schemes)})")
         for scheme in schemes:
             stem = overrides.get(scheme) or str(models_dir / f"{model}-{SCHEME_VARIANT[scheme]}")
             if not Path(stem).with_suffix(".yaml").exists() or not Path(stem).with_suffix(".safetensors").exists():
@@ -172,8 +176,8 @@ def parse_spec(d, base_dir: Path = Path(".")) -> Spec:
     engine = d.get("engine", "fast")
     if engine not in ENGINES:
         raise UserError(f"campaign spec: engine {engine!r} is not one of {', '.join(ENGINES)}")
-    policy = d.get("policy", "pass")
-    if policy not in POLICIES:
+    policy = d.get("policy")
+    if policy is not None and policy not in POLICIES:
         raise UserError(f"campaign spec: policy {policy!r} is not one of {', '.join(POLICIES)}")
     layers = d.get("layers", "all")
     if not (layers in ("all", "each") or (isinstance(layers, list) and layers and all(isinstance(x, str) for x in layers))):
@@ -194,26 +198,48 @@ def parse_spec(d, base_dir: Path = Path(".")) -> Spec:
         fault_map, fault_map_sha = _check_fault_map(d, base_dir, schemes)
     elif "fault_map" in d:
         raise UserError("campaign spec: fault_map needs fault_model: measured")
+    for key in ("accelerator", "energy_table"):
+        if d.get(key) is not None and engine != "cycle":   # the fast engine simulates no hardware
+            raise UserError(f"campaign spec: {key} is used only with engine: cycle (engine is {engine})")
     accelerator = d.get("accelerator")
     if accelerator is not None:
+        from accelsim.hw import load_config
         accelerator = str(base_dir / accelerator)
         if not Path(accelerator).exists():
             raise UserError(f"campaign spec: accelerator config {accelerator!r} does not exist")
+        acc_policy = load_config(accelerator).policy   # a bad config fails here, before any trial
+        if policy is not None and policy != acc_policy:
+            raise UserError(f"campaign spec: policy {policy} but accelerator config {accelerator} sets "
+                            f"ecc.policy {acc_policy}: make them agree (or drop one)")
+        policy = acc_policy
+    policy = policy or "pass"
+    if policy == "reread" and engine != "cycle":
+        raise UserError("campaign spec: policy reread needs engine: cycle (the fast engine reads each word once)")
     energy_table = d.get("energy_table")
     if energy_table is not None:
         from accelsim.energy import load_table
         energy_table = str(base_dir / energy_table)
         load_table(energy_table)
+    samples = count("samples", 450)
+    available = _test_images()
+    if samples > available:   # the trials would silently score fewer images than the row says
+        raise UserError(f"campaign spec: samples = {samples} is more than the {available} test images")
     spec = Spec(name=str(d.get("name", "campaign")), seed=count("seed", 0, 0), checkpoints=checkpoints,
                 models=list(models_field), schemes=list(schemes), voltages=voltages, bers=bers,
                 fault_model=fault_model, chips=count("chips", 1), repeats=count("repeats", 1),
-                layers=layers, samples=count("samples", 450), engine=engine, policy=policy,
+                layers=layers, samples=samples, engine=engine, policy=policy,
                 curve=curve, curve_dict=curve_dict, p_stuck1=p1, accelerator=accelerator,
                 energy_table=energy_table, map_floor=map_floor, fault_map=fault_map,
                 fault_map_sha256=fault_map_sha)
     if fault_model == "measured" and (spec.chips != 1 or spec.repeats != 1):
         raise UserError("campaign spec: fault_model measured is one measured chip: chips and repeats must be 1")
     return spec
+
+
+def _test_images() -> int:
+    """How many test images a trial can score (the digits test split)."""
+    from accelsim.nn import load_digits_split
+    return int(len(load_digits_split().y_test))
 
 
 def _check_bers_on_curve(bers: list[float], curve: BerCurve) -> None:
