@@ -216,3 +216,70 @@ def test_bits_above_the_code_width_are_refused(images, tmp_path, layout, address
     _rewrite(d, "image.hex", _hex_lines(words, int(layout.split("-")[-1])))   # hex written from the same words
     with pytest.raises(UserError, match=match):
         load_image(d)
+
+
+# --- campaign specs: values that were silently replaced or ignored ------------------------
+
+def _spec(tmp_path, **kw):
+    from accelsim.campaign import parse_spec
+    d = {"name": "t", "models": ["lenet5"], "schemes": ["none-4b"], "voltages": [0.55], "chips": 1,
+         "models_dir": str(MODELS), "samples": 50}
+    d.update(kw)
+    return parse_spec({k: v for k, v in d.items() if v is not None}, tmp_path)
+
+
+def test_campaign_policy_comes_from_the_accelerator_config(tmp_path):
+    (tmp_path / "acc.yaml").write_text("ecc:\n  policy: reread\n")
+    # the spec's default policy used to replace the accelerator's reread without a word
+    assert _spec(tmp_path, engine="cycle", accelerator="acc.yaml").policy == "reread"
+    assert _spec(tmp_path, engine="cycle").policy == "pass"
+    with pytest.raises(UserError, match=r"policy zero but accelerator config .*acc.yaml sets ecc.policy reread"):
+        _spec(tmp_path, engine="cycle", accelerator="acc.yaml", policy="zero")
+    with pytest.raises(UserError, match=r"policy reread needs engine: cycle"):
+        _spec(tmp_path, policy="reread")
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"models": {"lenet5": {"inplace-4b-46": "models/lenet5-int4"}}},
+     r"models.lenet5 names scheme\(s\) inplace-4b-46 that are not in schemes \(none-4b\)"),
+    ({"samples": 1000}, r"samples = 1000 is more than the 450 test images"),
+    ({"accelerator": "acc.yaml"}, r"accelerator is used only with engine: cycle \(engine is fast\)"),
+    ({"energy_table": "e.yaml"}, r"energy_table is used only with engine: cycle"),
+    ({"engine": "cycle", "accelerator": "bad.yaml"}, r"pe_array.rows = 0 must be >= 1"),
+])
+def test_campaign_spec_refuses_what_it_would_ignore(tmp_path, change, match):
+    (tmp_path / "acc.yaml").write_text("ecc:\n  policy: pass\n")
+    (tmp_path / "bad.yaml").write_text("pe_array:\n  rows: 0\n")
+    with pytest.raises(UserError, match=match):
+        _spec(tmp_path, **change)
+
+
+# --- BER curves -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("d,match", [
+    ({"mv_per_decade": float("nan")}, r"every number must be finite \(got nan\)"),
+    ({"v_max": float("inf")}, r"every number must be finite \(got inf\)"),
+    ({"table": [[0.5, 1e-2], [0.6, float("nan")]]}, r"every number must be finite"),
+    ({"table": [[0.5, 1e-2], [0.6, 1e-6]], "v_min": 0.4}, r"\[0.4, 0.6\] V reaches beyond the table's voltages \[0.5, 0.6\]"),
+    ({"table": [[0.5, 1e-2], [0.5, 1e-2], [0.6, 1e-6]]}, r"lists a voltage twice"),
+])
+def test_ber_curve_refuses_values_it_would_misuse(d, match):
+    from accelsim.faults import curve_from_dict
+    with pytest.raises(UserError, match=match):
+        curve_from_dict(d)
+
+
+def test_trial_cache_follows_an_image_re_exported_in_place(tmp_path):
+    """A worker's per-process image cache is keyed by content, not by the directory path."""
+    from accelsim.campaign import parse_spec
+    from accelsim.campaign.trial import run_trial
+
+    s = parse_spec({"models": ["lenet5"], "schemes": ["none-8b"], "voltages": [0.9], "models_dir": str(MODELS),
+                    "samples": 450})
+    params = s.trials()[0]
+    d = tmp_path / "img"
+    export_checkpoint(str(MODELS / "lenet5-int8"), "none-8b", d)
+    first = run_trial(params, str(d))["baseline_accuracy"]
+    export_checkpoint(str(MODELS / WOT8), "none-8b", d, force=True)
+    second = run_trial(params, str(d))["baseline_accuracy"]
+    assert (first, second) == (pytest.approx(439 / 450), pytest.approx(436 / 450))

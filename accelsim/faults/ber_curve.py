@@ -147,8 +147,20 @@ def curve_from_dict(d, where: str = "BER curve") -> BerCurve:
         kw.setdefault("v_min", table[0][0])
         kw.setdefault("v_max", table[-1][0])
     curve = BerCurve(**kw, source=str(d.get("source", "")))
+    numbers = [curve.v_ref, curve.ber_ref, curve.mv_per_decade, curve.v_min, curve.v_max,
+               *(x for point in curve.table for x in point)]
+    if not np.all(np.isfinite(numbers)):   # NaN compares false with every bound and passed them
+        raise UserError(f"{where}: every number must be finite (got {[x for x in numbers if not np.isfinite(x)][0]})")
     if not 0 < curve.ber_ref <= 0.5 or curve.mv_per_decade <= 0 or curve.v_min >= curve.v_max:
         raise UserError(f"{where}: need 0 < ber_ref <= 0.5, mv_per_decade > 0 and v_min < v_max")
+    if curve.table:
+        volts = [v for v, _ in curve.table]
+        if len(set(volts)) != len(volts):
+            raise UserError(f"{where}: the table lists a voltage twice")
+        if curve.v_min < volts[0] or curve.v_max > volts[-1]:
+            # outside its points the table would hold its end value flat: a BER it never measured
+            raise UserError(f"{where}: v_min..v_max [{curve.v_min}, {curve.v_max}] V reaches beyond the table's "
+                            f"voltages [{volts[0]}, {volts[-1]}] V")
     return curve
 
 
