@@ -283,3 +283,24 @@ def test_trial_cache_follows_an_image_re_exported_in_place(tmp_path):
     export_checkpoint(str(MODELS / WOT8), "none-8b", d, force=True)
     second = run_trial(params, str(d))["baseline_accuracy"]
     assert (first, second) == (pytest.approx(439 / 450), pytest.approx(436 / 450))
+
+
+def test_run_refuses_quick_with_a_config(tmp_path, capsys):
+    code, out, err = run_cli(["run", tmp_path / "my.yaml", "--quick", "-o", tmp_path / "o"], capsys)
+    assert code == 2 and "give a run config or --quick" in err and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda d: d["actions"].__setitem__("dram_pj_per_byte", float("nan")), r"dram_pj_per_byte = nan must be a finite"),
+    (lambda d: d["actions"].__setitem__("ecc_gate_pj", float("inf")), r"ecc_gate_pj = inf must be a finite"),
+    (lambda d: d["actions"]["mac_pj"].__setitem__(8, float("nan")), r"mac_pj 8 = nan must be a finite"),
+    (lambda d: d.__setitem__("vdd_nominal", 0), r"vdd_nominal = 0.0 must be > 0"),
+])
+def test_energy_table_refuses_non_finite_numbers(edit, match):
+    import yaml
+
+    from accelsim.energy.table import DEFAULT_TABLE, table_from_dict
+    d = yaml.safe_load(DEFAULT_TABLE.read_text())
+    edit(d)
+    with pytest.raises(UserError, match=match):
+        table_from_dict(d)

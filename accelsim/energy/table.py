@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +38,9 @@ def _number(d: dict, key: str, where: str) -> float:
     if key not in d:
         raise UserError(f"{where}: missing action {key!r}")
     v = d[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-        raise UserError(f"{where}: {key} = {v!r} must be a number >= 0")
+    # NaN passes `v < 0` and would make every energy NaN; inf likewise poisons the totals
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        raise UserError(f"{where}: {key} = {v!r} must be a finite number >= 0")
     return float(v)
 
 
@@ -56,7 +58,12 @@ def table_from_dict(d, where: str = "energy table") -> EnergyTable:
         mac_pj = {int(b): float(v) for b, v in macs.items()}
     except (TypeError, ValueError):
         raise UserError(f"{where}: mac_pj must map bit widths to pJ") from None
+    for b, v in mac_pj.items():
+        if not math.isfinite(v) or v < 0:
+            raise UserError(f"{where}: mac_pj {b} = {v} must be a finite number >= 0")
     vnom = _number(d, "vdd_nominal", where)
+    if vnom <= 0:   # the (V / Vnom)^2 scaling divides by it
+        raise UserError(f"{where}: vdd_nominal = {vnom} must be > 0")
     leak = d.get("leakage_model") or {}
     dibl = _number(leak, "dibl_per_volt", f"{where} leakage_model") if leak else 2.6
     count_dram = str(d.get("count_dram", "auto"))
