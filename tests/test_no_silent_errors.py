@@ -304,3 +304,14 @@ def test_energy_table_refuses_non_finite_numbers(edit, match):
     edit(d)
     with pytest.raises(UserError, match=match):
         table_from_dict(d)
+
+
+def test_report_keeps_rows_that_measure_different_things_apart():
+    from accelsim.report.build import label_models
+    base = {"model": "lenet5", "scheme": "none-4b", "export_sha256": "ab" * 32, "samples": 450,
+            "fault_model": "persistent", "engine": "fast", "policy": "pass"}
+    rows = [dict(base), dict(base, samples=200), dict(base, scheme="inplace-4b-64")]
+    assert [r["model"] for r in label_models(rows)] == ["lenet5[samples=450]", "lenet5[samples=200]", "lenet5"]
+    rows = [dict(base), dict(base, export_sha256="cd" * 32, fault_model="transient")]
+    assert [r["model"] for r in label_models(rows)] == ["lenet5@abababab[fault_model=persistent]",
+                                                        "lenet5@cdcdcdcd[fault_model=transient]"]

@@ -154,17 +154,29 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
     return Path(out_dir) / "report.html"
 
 
+# what, besides the sweep point, chip and repeat, changes what a row measures
+VARIANT_FIELDS = ("export_sha256", "samples", "fault_model", "engine", "policy")
+
+
 def label_models(rows: list[dict]) -> list[dict]:
-    """Rows of one (model, scheme) made from different images (different checkpoint
-    bytes, export_sha256) are different models: label each ``model@<first 8 hex digits>``
-    instead of averaging them together."""
-    keys: dict[tuple, set] = {}
+    """Rows of one (model, scheme) that differ in what they measure (another image, i.e.
+    other checkpoint bytes, export_sha256; another sample count, fault model, engine or
+    policy) are different series: label each by what differs, ``model@<8 hex digits>``
+    and/or ``model[samples=200]``, instead of averaging them together."""
+    seen: dict[tuple, dict[str, set]] = {}
     for r in rows:
-        keys.setdefault((r["model"], r["scheme"]), set()).add(r.get("export_sha256"))
+        fields = seen.setdefault((r["model"], r["scheme"]), {f: set() for f in VARIANT_FIELDS})
+        for f in VARIANT_FIELDS:
+            fields[f].add(r.get(f))
     out = []
     for r in rows:
-        if len(keys[(r["model"], r["scheme"])]) > 1:
-            r = dict(r, model=f"{r['model']}@{(r.get('export_sha256') or 'unknown')[:8]}")
+        varying = [f for f, values in seen[(r["model"], r["scheme"])].items() if len(values) > 1]
+        if varying:
+            label = r["model"]
+            if "export_sha256" in varying:
+                label += f"@{(r.get('export_sha256') or 'unknown')[:8]}"
+            rest = [f"{f}={r.get(f)}" for f in varying if f != "export_sha256"]
+            r = dict(r, model=label + (f"[{','.join(rest)}]" if rest else ""))
         out.append(r)
     return out
 
