@@ -315,3 +315,19 @@ def test_report_keeps_rows_that_measure_different_things_apart():
     rows = [dict(base), dict(base, export_sha256="cd" * 32, fault_model="transient")]
     assert [r["model"] for r in label_models(rows)] == ["lenet5@abababab[fault_model=persistent]",
                                                         "lenet5@cdcdcdcd[fault_model=transient]"]
+
+
+@pytest.mark.parametrize("p1", [float("nan"), 1.5, -0.1])
+def test_stuck_share_must_be_a_probability(p1):
+    with pytest.raises(UserError, match=r"p_stuck1 = .* must be a probability in \[0, 1\]"):
+        ChipFaultMap.sample(load_curve(), n_words=100, width=64, chip=0, v_low=0.5, mode="stuck", p_stuck1=p1)
+
+
+@pytest.mark.parametrize("d,match", [
+    ({"clock_mhz": float("nan")}, r"clock_mhz = nan must be finite"),
+    ({"dram": {"bytes_per_cycle": float("inf")}}, r"dram.bytes_per_cycle = inf must be finite"),
+])
+def test_accelerator_config_refuses_non_finite_numbers(d, match):
+    from accelsim.hw import parse_config
+    with pytest.raises(UserError, match=match):
+        parse_config(d)

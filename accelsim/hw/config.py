@@ -112,6 +112,8 @@ def parse_config(d: dict | None = None) -> AcceleratorConfig:
             if isinstance(node, bool) or not isinstance(node, (int, float)) or (typ is int and int(node) != node):
                 raise UserError(f"accelerator config: {name} = {node!r} must be {'an integer' if typ is int else 'a number'}")
             node = typ(node)
+            if node != node or node == float("inf"):   # NaN passes `node < lo`; inf cycles nowhere
+                raise UserError(f"accelerator config: {name} = {node} must be finite")
             if node < lo:
                 raise UserError(f"accelerator config: {name} = {node} must be >= {lo}")
         kw[attr] = node
