@@ -194,7 +194,7 @@ def test_hex_must_hold_the_words_of_bin(images, tmp_path, capsys):
     _rewrite(d, "image.hex", b"\n".join(lines))
     code, out, err = run_cli(["inspect", d], capsys)
     assert code == 2 and out == "" and err.count("\n") == 1
-    assert "image.hex, line 41: word at address 40 is" in err and "(1 words differ)" in err
+    assert "image.hex, line 41: word at address 40 is" in err and "(1 of 2452 words differ)" in err
     lines[40] = b"zz" + lines[40][2:]
     _rewrite(d, "image.hex", b"\n".join(lines))
     with pytest.raises(UserError, match=r"image.hex, line 41: 'z' is not a hex digit"):
@@ -331,3 +331,13 @@ def test_accelerator_config_refuses_non_finite_numbers(d, match):
     from accelsim.hw import parse_config
     with pytest.raises(UserError, match=match):
         parse_config(d)
+
+
+def test_headline_names_the_voltage_its_energy_saving_is_measured_against():
+    from accelsim.report.build import HEADLINE_COLS, _headline_rows, headline
+    rows = [{"model": "lenet5", "scheme": "none-8b", "layers": "all", "vdd": v, "accuracy": 0.97,
+             "baseline_accuracy": 0.97, "energy_pj": e} for v, e in ((0.60, 2000.0), (0.50, 1500.0))]
+    (row,) = _headline_rows(headline(rows))
+    cells = dict(zip(HEADLINE_COLS, row))
+    # a sweep that stops at 0.60 V used to print its energy as the one "at nominal"
+    assert cells["energy at highest swept V"] == "2.0 nJ at 0.60 V" and cells["energy saved"] == "25.0 %"

@@ -47,6 +47,9 @@ def _context(image_dir: str, content: str, samples: int):
     net = IntegerNetwork(image)
     data = load_digits_split()
     x, y = data.x_test.numpy()[:samples], data.y_test.numpy()[:samples]
+    if len(y) != samples:   # a row must score the images it says it scored
+        from accelsim.errors import UserError
+        raise UserError(f"samples = {samples} but the test split has {len(y)} images")
     clean = net.forward(x)
     return image, net, x, y, clean, float(np.mean(_argmax(net, clean) == y))
 
