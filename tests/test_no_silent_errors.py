@@ -341,3 +341,16 @@ def test_headline_names_the_voltage_its_energy_saving_is_measured_against():
     cells = dict(zip(HEADLINE_COLS, row))
     # a sweep that stops at 0.60 V used to print its energy as the one "at nominal"
     assert cells["energy at highest swept V"] == "2.0 nJ at 0.60 V" and cells["energy saved"] == "25.0 %"
+
+
+def test_measured_map_edited_after_the_spec_is_refused(tmp_path):
+    from accelsim.campaign.trial import _measured_map
+    p = tmp_path / "m.csv"
+    p.write_text("word,bit,vmin\n0,1,0.6\n")
+    from accelsim.fileio import sha256_file
+    sha = sha256_file(p)           # as parse_spec records it in every trial's key
+    p.write_text("word,bit,vmin\n0,2,0.6\n")
+    _measured_map.cache_clear()    # a fresh worker
+    with pytest.raises(UserError, match="changed since the campaign spec was read"):
+        _measured_map(str(p), sha, 64)
+    assert _measured_map(str(p), sha256_file(p), 64).cell.tolist() == [2]

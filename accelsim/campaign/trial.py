@@ -68,8 +68,14 @@ def _chip_map(curve_items: tuple, n_words: int, width: int, chip: int, seed: int
 
 @functools.lru_cache(maxsize=8)
 def _measured_map(path: str, sha256: str, width: int) -> ChipFaultMap:
-    # sha256 is part of the cache key: an edited CSV is a different chip
-    return ChipFaultMap.from_csv(path, width=width)
+    # sha256 is part of the cache key: an edited CSV is a different chip, and a CSV edited
+    # since the spec was read is not the chip the trial's key names
+    from accelsim.errors import UserError
+    from accelsim.fileio import sha256_file
+    cmap = ChipFaultMap.from_csv(path, width=width)
+    if sha256_file(path) != sha256:
+        raise UserError(f"fault map {path} changed since the campaign spec was read; run the campaign again")
+    return cmap
 
 
 def data_mask(layout: Layout) -> np.ndarray:
