@@ -126,7 +126,9 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
                       f"{d['accuracy_std'] * 100:.2f}", f"{d['drop'] * 100:+.2f}", d["trials"]]
                      for d in drop if d["layers"] == "all"]
         res_rows = [[t["scheme"], _fmt(t["ber"]), _fmt(t["measured"]), _fmt(t["closed_form"]), t["trials"]] for t in resid]
-        title = f"accelsim report — {html.escape(str((meta or {}).get('name', 'campaign')))}"
+        # the campaigns whose rows are reported (a store may hold several), not only the last spec's name
+        names = sorted({str(r["campaign"]) for r in rows if r.get("campaign")}) or [str((meta or {}).get("name", "campaign"))]
+        title = f"accelsim report — {html.escape(', '.join(names))}"
         md = [f"# {title}\n", f"Lowest weight-SRAM voltage whose accuracy stays within {tolerance * 100:g} % of the "
               "fault-free model, and the energy per inference saved there against the highest voltage of the sweep:\n", _md_table(HEADLINE_COLS, _headline_rows(head)),
               "\n## BERZAD (highest BER with zero accuracy loss)\n", _md_table(["model", "scheme", "layers", "BERZAD", "trials"], zad_rows),
