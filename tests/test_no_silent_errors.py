@@ -255,6 +255,8 @@ def test_campaign_policy_comes_from_the_accelerator_config(tmp_path):
     ({"accelerator": "acc.yaml"}, r"accelerator is used only with engine: cycle \(engine is fast\)"),
     ({"energy_table": "e.yaml"}, r"energy_table is used only with engine: cycle"),
     ({"engine": "cycle", "accelerator": "bad.yaml"}, r"pe_array.rows = 0 must be >= 1"),
+    ({"p_stuck1": 0.9}, r"p_stuck1 applies to fault_model: stuck only \(fault_model is persistent\)"),
+    ({"fault_model": "transient", "v_low": 0.5}, r"v_low .* applies to fault_model: persistent or stuck only"),
 ])
 def test_campaign_spec_refuses_what_it_would_ignore(tmp_path, change, match):
     (tmp_path / "acc.yaml").write_text("ecc:\n  policy: pass\n")

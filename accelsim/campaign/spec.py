@@ -182,6 +182,12 @@ def parse_spec(d, base_dir: Path = Path(".")) -> Spec:
     layers = d.get("layers", "all")
     if not (layers in ("all", "each") or (isinstance(layers, list) and layers and all(isinstance(x, str) for x in layers))):
         raise UserError("campaign spec: layers must be 'all', 'each' or a list of layer names (or conv, linear)")
+    # fields of one fault model only: given with another they would change the trial keys and nothing else
+    if "p_stuck1" in d and fault_model != "stuck":
+        raise UserError(f"campaign spec: p_stuck1 applies to fault_model: stuck only (fault_model is {fault_model})")
+    if "v_low" in d and fault_model not in ("persistent", "stuck"):
+        raise UserError(f"campaign spec: v_low (the floor of sampled chip maps) applies to fault_model: persistent "
+                        f"or stuck only (fault_model is {fault_model})")
     p1 = d.get("p_stuck1", 0.5)
     if isinstance(p1, bool) or not isinstance(p1, (int, float)) or not 0 <= p1 <= 1:
         raise UserError(f"campaign spec: p_stuck1 = {p1!r} must be a number in [0, 1]")
