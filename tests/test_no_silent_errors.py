@@ -365,3 +365,16 @@ def test_measured_map_edited_after_the_spec_is_refused(tmp_path):
     with pytest.raises(UserError, match="changed since the campaign spec was read"):
         _measured_map(str(p), sha, 64)
     assert _measured_map(str(p), sha256_file(p), 64).cell.tolist() == [2]
+
+
+def test_export_refuses_nan_calibration_before_writing(tmp_path):
+    from accelsim.image import export_image
+    from accelsim.nn import load_checkpoint
+
+    model, _ = load_checkpoint(str(MODELS / "lenet5-int8"))
+    x = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    x[3, 0, 2, 2] = float("nan")
+    # this used to write an image whose manifest then failed to load (input_scale inf)
+    with pytest.raises(UserError, match="calibration data: sample 3 holds NaN or Inf"):
+        export_image(model, tmp_path / "i", layout="none-8b", input_shape=(1, 8, 8), calibration=x)
+    assert not (tmp_path / "i").exists()
