@@ -165,10 +165,6 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
     if not bool(finite.all()):   # NaN/Inf inputs give NaN/Inf activation scales: an image that never loads
         raise UserError(f"calibration data: sample {int(torch.nonzero(~finite)[0])} holds NaN or Inf values")
     scales = _act_scales(ops, _calibrate(gm, calibration))
-    for name, (scale, _) in scales.items():
-        if not np.isfinite(scale):
-            raise UserError(f"calibration: the activations of {name!r} overflow (scale {scale}); "
-                            "check the model's weights and the calibration data")
     shapes = {op.name: op.shape for op in ops}
     nodes, layers, chunks = [], [], []
     offset = moved = 0
@@ -211,6 +207,10 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
         layers.append(entry)
         chunks.append(words)
         offset += int(words.shape[0])
+    for name, (scale, _) in scales.items():   # after the weights' own NaN/Inf check, which names the weight
+        if not np.isfinite(scale):
+            raise UserError(f"calibration: the activations of {name!r} overflow (scale {scale}); "
+                            "check the model's weights and the calibration data")
     all_words = np.concatenate(chunks).astype("<u8")
     with atomic_directory(out_dir, force=force) as tmp:
         (tmp / "image.bin").write_bytes(all_words.tobytes())
