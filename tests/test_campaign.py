@@ -117,7 +117,7 @@ def test_per_layer_selection_faults_only_that_layer(tmp_path):
 @pytest.mark.parametrize("change,match", [
     ({"bers": [-1e-3], "voltages": None}, r"campaign spec: bers\[0\]: must be > 0.0 \(got -0.001\)"),
     ({"bers": [2.0], "voltages": None}, r"campaign spec: bers\[0\]: must be <= 0.5 \(got 2.0\)"),
-    ({"schemes": ["inplace-9b-64"]}, r"schemes\[0\]: must be one of .*\(got 'inplace-9b-64'\)"),
+    ({"schemes": ["inplace-9b-64"]}, r"schemes\[0\]: must be one of .*\(got 'inplace-9b-64'; did you mean 'inplace-8b-64'\?\)"),
     ({"voltages": [0.3]}, r"voltages entry 0.3 is outside the BER curve's domain"),
     ({"models": ["alexnet"]}, "no checkpoint .*alexnet"),
     ({"chips": 0}, r"campaign spec: chips: must be >= 1 \(got 0\)"),

@@ -23,7 +23,7 @@ from accelsim.ecc import Layout, get_layout
 from accelsim.errors import UserError
 from accelsim.fileio import atomic_directory, sha256_file
 from accelsim.image.graph import Op, capture
-from accelsim.image.memory_image import FORMAT_VERSION, MemoryImage, load_image
+from accelsim.image.memory_image import FORMAT_VERSION, MemoryImage, load_image, manifest_digest
 from accelsim.quant.fixed import quantize_symmetric, symmetric_scale
 
 WEIGHT_OPS = ("conv", "linear")
@@ -228,6 +228,7 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
             "layers": layers, "graph": nodes,
             "export_seconds": round(time.perf_counter() - t0, 3),
         }
+        manifest["manifest_sha256"] = manifest_digest(manifest)
         # lists of numbers in flow style (one line each); libyaml's emitter when present
         (tmp / "manifest.yaml").write_text(yaml.dump(manifest, Dumper=_ManifestDumper, sort_keys=False,
                                                      width=120, default_flow_style=None))
