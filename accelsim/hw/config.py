@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from accelsim.ecc.codec import RULES
 from accelsim.errors import UserError
 from accelsim.fileio import read_yaml
 
@@ -33,6 +34,7 @@ class AcceleratorConfig:
     ecc_lanes: int
     policy: str
     max_retries: int
+    ecc_rule: str
     dram_bytes_per_cycle: float
     dram_latency: int
     input_kib: float
@@ -68,6 +70,7 @@ _FIELDS = {  # yaml path -> (attribute, type, minimum)
     ("ecc", "lanes"): ("ecc_lanes", int, 1),
     ("ecc", "policy"): ("policy", str, None),
     ("ecc", "max_retries"): ("max_retries", int, 0),
+    ("ecc", "rule"): ("ecc_rule", str, None),
     ("dram", "bytes_per_cycle"): ("dram_bytes_per_cycle", float, 1e-6),
     ("dram", "latency"): ("dram_latency", int, 0),
     ("buffers", "input_kib"): ("input_kib", float, 1e-6),
@@ -117,6 +120,8 @@ def parse_config(d: dict | None = None) -> AcceleratorConfig:
         kw[attr] = node
     if kw["dataflow"] not in DATAFLOWS:
         raise UserError(f"accelerator config: pe_array.dataflow {kw['dataflow']!r} is not one of {', '.join(DATAFLOWS)}")
+    if kw["ecc_rule"] not in RULES:
+        raise UserError(f"accelerator config: ecc.rule {kw['ecc_rule']!r} is not one of {', '.join(RULES)}")
     if kw["policy"] not in POLICIES:
         raise UserError(f"accelerator config: ecc.policy {kw['policy']!r} is not one of {', '.join(POLICIES)}")
     cfg = AcceleratorConfig(**kw)
