@@ -13,8 +13,8 @@ from safetensors.torch import save as st_save
 from accelsim.errors import UserError
 from accelsim.fileio import atomic_write_bytes, atomic_write_text, read_yaml
 from accelsim.nn.zoo import build_model
+from accelsim.schema import ModelCard, validate
 
-CARD_FIELDS = ("model", "bits", "layout", "accuracy", "seed", "command")
 
 
 def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
@@ -32,16 +32,40 @@ def save_checkpoint(model: torch.nn.Module, path: str | Path, card: dict) -> tup
     return weights, card_path
 
 
-def load_card(path: str | Path) -> dict:
+def load_card(path: str | Path) -> ModelCard:
+    """The model card next to a checkpoint, validated by :class:`accelsim.schema.ModelCard`."""
     _, card_path = checkpoint_paths(path)
-    card = read_yaml(card_path, "model card")
-    missing = [f for f in CARD_FIELDS if f not in card]
-    if missing:
-        raise UserError(f"model card {card_path}: missing field(s) {', '.join(missing)}")
-    return card
+    return validate(ModelCard, read_yaml(card_path, "model card"), f"model card {card_path}")
 
 
-def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
+def _check_float(weights: Path, key: str, value: torch.Tensor) -> None:
+    """A float tensor of the model (weight, bias, BN statistics) must be stored as floats:
+    load_state_dict would silently convert int32 or bool values into float weights."""
+    if not value.is_floating_point():
+        raise UserError(f"checkpoint {weights}: tensor {key} has dtype {str(value.dtype).removeprefix('torch.')}, "
+                        "expected a floating-point type")
+    finite = torch.isfinite(value)
+    if not bool(finite.all()):
+        i = int(torch.nonzero(~finite.reshape(-1))[0])
+        raise UserError(f"checkpoint {weights}: tensor {key} holds {float(value.reshape(-1)[i])} at index {i} "
+                        "(NaN or Inf)")
+
+
+def _check_scale(weights: Path, key: str, value: torch.Tensor, out_channels: int) -> None:
+    """A trained per-channel scale: one finite, positive float per output channel (export
+    used to replace a NaN, zero or negative scale by 1.0 silently)."""
+    _check_float(weights, key, value)
+    if value.numel() != out_channels:
+        raise UserError(f"checkpoint {weights}: tensor {key} has {value.numel()} values, the layer "
+                        f"{out_channels} output channels")
+    bad = value.reshape(-1) <= 0
+    if bool(bad.any()):
+        i = int(torch.nonzero(bad)[0])
+        raise UserError(f"checkpoint {weights}: tensor {key} holds {float(value.reshape(-1)[i])} at channel {i}; "
+                        "a weight scale must be > 0")
+
+
+def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, ModelCard]:
     """(model in eval mode, card). Quantized checkpoints carry their scales as buffers."""
     weights, _ = checkpoint_paths(path)
     card = load_card(path)
@@ -51,14 +75,18 @@ def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
         state = st_load(weights.read_bytes())
     except Exception as exc:  # safetensors raises its own error types on bad files
         raise UserError(f"checkpoint {weights}: not a readable safetensors file ({exc})") from None
-    model = build_model(card["model"], seed=int(card.get("seed", 0)), num_classes=card.get("num_classes"))
+    model = build_model(card.model, seed=card.seed, num_classes=card.num_classes)
     modules = dict(model.named_modules())
+    expected = model.state_dict()
     for key, value in state.items():
         if key.endswith(".weight_scale"):
             owner = modules.get(key[: -len(".weight_scale")])
-            if owner is None:
-                raise UserError(f"checkpoint {weights}: {key} belongs to no layer of {card['model']}")
+            if not isinstance(owner, (torch.nn.Conv2d, torch.nn.Linear)):
+                raise UserError(f"checkpoint {weights}: {key} belongs to no Conv2d/Linear layer of {card['model']}")
+            _check_scale(weights, key, value, owner.weight.shape[0])
             owner.register_buffer("weight_scale", torch.zeros_like(value))
+        elif key in expected and expected[key].is_floating_point():
+            _check_float(weights, key, value)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
