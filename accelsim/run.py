@@ -100,7 +100,9 @@ def print_headline(result: dict) -> None:
 
 
 def cmd_run(args) -> int:
-    cfg = load_run_config(QUICK_RUN if args.quick and not args.config else args.config)
+    if args.quick and args.config:   # --quick used to be dropped silently when a config was given
+        raise UserError("give a run config or --quick (the packaged small config), not both")
+    cfg = load_run_config(QUICK_RUN if args.quick else args.config)
     out = Path(args.out or cfg.output)
     print_headline(run_job(cfg, out, workers=args.workers, scheduler=args.scheduler, force=args.force))
     return 0

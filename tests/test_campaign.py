@@ -279,6 +279,12 @@ def test_cached_images_are_keyed_by_checkpoint_content(tmp_path):
     from accelsim.report.build import label_models
     labels = {r["model"] for r in label_models(Store(store).rows())}
     assert labels == {f"lenet5@{rows[n]['export_sha256'][:8]}" for n in "ab"}
+    from accelsim.report import report_from_store
+    report_from_store(store, tmp_path / "rep")
+    summary = (tmp_path / "rep" / "summary.md").read_text()
+    assert summary.startswith("# accelsim report — t\n")
+    for n in "ab":
+        assert f"| lenet5@{rows[n]['export_sha256'][:8]} | none-8b | {want[n] * 100:.2f} % |" in summary
 
 
 def test_version_1_store_is_read_but_not_extended(tmp_path):

@@ -129,7 +129,7 @@ class Store:
         if self.version in READABLE_VERSIONS:
             raise UserError(f"campaign store {self.path}: schema version {self.version} records no export_sha256 "
                             f"(which checkpoint made each row); it can be reported but not extended: "
-                            f"run the campaign into a new store")
+                            f"run the campaign into a new store (accelsim demo: --fresh)")
         raise UserError(f"campaign store {self.path}: schema version {meta.get('schema_version')} != {SCHEMA_VERSION}")
 
     def _check_columns(self) -> None:

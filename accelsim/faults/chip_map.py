@@ -62,6 +62,8 @@ class ChipFaultMap:
                v_low: float | None = None, mode: str = "flip", p_stuck1: float = 0.5) -> "ChipFaultMap":
         if mode not in ("flip", "stuck"):
             raise UserError(f"fault mode {mode!r}: expected 'flip' or 'stuck'")
+        if not 0.0 <= p_stuck1 <= 1.0:   # NaN fails too: `u < nan` would make every cell stuck-at-0
+            raise UserError(f"p_stuck1 = {p_stuck1!r} must be a probability in [0, 1]")
         v_low = curve.v_min if v_low is None else v_low
         rng = seeded_rng(seed, "chip", chip, width)
         cells = flip_positions(int(n_words) * int(width), curve.ber(v_low), rng)

@@ -75,15 +75,17 @@ def cmd_simulate(args) -> int:
         result = simulate(image, cfg, vdd=vdd, fault_map=fmap, seed=args.seed, trace=args.trace)
         f = result.faults
         source = (f"measured map {args.fault_map}: {f['faulty_cells']:,} faulty cells at this voltage "
-                  f"(BER {f['faulty_cells'] / f['bits']:.2e})")
+                  f"(rate {f['faulty_cells'] / f['bits']:.2e}), {f['wrong_bits']:,} stored bits read wrong")
     else:                           # the chip's persistent map at vdd
         chip, model = args.chip or 0, args.fault_model or "persistent"
         result = simulate(image, cfg, vdd=vdd, chip=chip, fault_model=model, curve=load_curve(args.curve),
                           v_low=args.v_low, seed=args.seed, trace=args.trace)
         f = result.faults
-        # the curve's BER is the rate the map applies; the chip's own share is one draw of it
-        source = (f"chip {chip} ({model}), BER {f['ber']:.2e}: {f['faulty_cells']:,} faulty cells "
-                  f"= {f['faulty_cells'] / f['bits']:.2e} of the bits")
+        # the curve's rate is what the map applies to cells; the chip's own share is one draw
+        # of it, and a stuck-at cell makes an error only where the stored bit differs
+        rate = "BER" if model == "persistent" else "cell fault rate"
+        source = (f"chip {chip} ({model}), {rate} {f['ber']:.2e}: {f['faulty_cells']:,} faulty cells "
+                  f"= {f['faulty_cells'] / f['bits']:.2e} of the bits, {f['wrong_bits']:,} stored bits read wrong")
     ber = result.faults.get("ber")
     if ber is None and result.faults.get("bits"):   # a measured map: the share of its cells faulty at vdd
         ber = result.faults["faulty_cells"] / result.faults["bits"]

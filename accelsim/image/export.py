@@ -160,6 +160,9 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
         calibration = torch.rand(64, *input_shape, generator=gen)
     if tuple(calibration.shape[1:]) != input_shape:
         raise UserError(f"calibration data shape {tuple(calibration.shape[1:])} != input shape {input_shape}")
+    finite = torch.isfinite(calibration.reshape(len(calibration), -1)).all(dim=1)
+    if not bool(finite.all()):   # NaN/Inf inputs give NaN/Inf activation scales: an image that never loads
+        raise UserError(f"calibration data: sample {int(torch.nonzero(~finite)[0])} holds NaN or Inf values")
     scales = _act_scales(ops, _calibrate(gm, calibration))
     shapes = {op.name: op.shape for op in ops}
     nodes, layers, chunks = [], [], []
@@ -203,6 +206,10 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
         layers.append(entry)
         chunks.append(words)
         offset += int(words.shape[0])
+    for name, (scale, _) in scales.items():   # after the weights' own NaN/Inf check, which names the weight
+        if not np.isfinite(scale):
+            raise UserError(f"calibration: the activations of {name!r} overflow (scale {scale}); "
+                            "check the model's weights and the calibration data")
     all_words = np.concatenate(chunks).astype("<u8")
     with atomic_directory(out_dir, force=force) as tmp:
         (tmp / "image.bin").write_bytes(all_words.tobytes())

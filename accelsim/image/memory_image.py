@@ -332,7 +332,7 @@ def _check_hex(hpath: Path, words: np.ndarray, word_bits: int) -> None:
     if differ.size:
         a = int(differ[0])
         raise UserError(f"{hpath}, line {a + 1}: word at address {a} is {_hex_word(parsed[a], digits)} in image.hex "
-                        f"but {_hex_word(words[a], digits)} in image.bin ({differ.size} words differ)")
+                        f"but {_hex_word(words[a], digits)} in image.bin ({differ.size} of {len(words)} words differ)")
 
 
 def _hex_word(lanes: np.ndarray, digits: int) -> str:
