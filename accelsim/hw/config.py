@@ -10,9 +10,9 @@ import yaml
 
 from accelsim.errors import UserError
 from accelsim.fileio import read_yaml
+from accelsim.hw.pe_array import DATAFLOWS, OS_DRAINS
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "accelerator.yaml"
-DATAFLOWS = ("ws", "os")
 POLICIES = ("pass", "zero", "reread")
 
 
@@ -37,6 +37,8 @@ class AcceleratorConfig:
     dram_latency: int
     input_kib: float
     output_kib: float
+    os_drain: str = "overlapped"       # output stationary: drain overlapped with the next fold, or serial
+    activations_scaled: bool = False   # input/output buffers share the weight SRAM's voltage domain
     word_bits: int | None = None   # fixed by the image's layout when it is simulated
 
     @property
@@ -56,6 +58,7 @@ _FIELDS = {  # yaml path -> (attribute, type, minimum)
     ("pe_array", "rows"): ("rows", int, 1),
     ("pe_array", "cols"): ("cols", int, 1),
     ("pe_array", "dataflow"): ("dataflow", str, None),
+    ("pe_array", "os_drain"): ("os_drain", str, None),
     ("weight_sram", "banks"): ("banks", int, 1),
     ("weight_sram", "words_per_bank"): ("words_per_bank", int, 1),
     ("weight_sram", "read_latency"): ("read_latency", int, 0),
@@ -72,6 +75,7 @@ _FIELDS = {  # yaml path -> (attribute, type, minimum)
     ("dram", "latency"): ("dram_latency", int, 0),
     ("buffers", "input_kib"): ("input_kib", float, 1e-6),
     ("buffers", "output_kib"): ("output_kib", float, 1e-6),
+    ("activation_buffers", "scaled"): ("activations_scaled", bool, None),
 }
 
 
@@ -117,6 +121,8 @@ def parse_config(d: dict | None = None) -> AcceleratorConfig:
         kw[attr] = node
     if kw["dataflow"] not in DATAFLOWS:
         raise UserError(f"accelerator config: pe_array.dataflow {kw['dataflow']!r} is not one of {', '.join(DATAFLOWS)}")
+    if kw["os_drain"] not in OS_DRAINS:
+        raise UserError(f"accelerator config: pe_array.os_drain {kw['os_drain']!r} is not one of {', '.join(OS_DRAINS)}")
     if kw["policy"] not in POLICIES:
         raise UserError(f"accelerator config: ecc.policy {kw['policy']!r} is not one of {', '.join(POLICIES)}")
     cfg = AcceleratorConfig(**kw)
@@ -129,8 +135,8 @@ def parse_config(d: dict | None = None) -> AcceleratorConfig:
 
 def _check_buffers(cfg: AcceleratorConfig) -> None:
     """The smallest tile the array works on must fit: one 8-bit input per PE row and one
-    32-bit partial sum per PE column (ws; the transpose for os)."""
-    need_in, need_out = (cfg.rows, 4 * cfg.cols) if cfg.dataflow == "ws" else (cfg.cols, 4 * cfg.rows)
+    32-bit partial sum per PE column (ws and is; the transpose for os)."""
+    need_in, need_out = (cfg.rows, 4 * cfg.cols) if cfg.dataflow != "os" else (cfg.cols, 4 * cfg.rows)
     if cfg.input_kib * 1024 < need_in:
         raise UserError(f"accelerator config: buffers.input_kib = {cfg.input_kib} cannot hold one input vector "
                         f"of {need_in} bytes for a {cfg.rows}x{cfg.cols} array")
