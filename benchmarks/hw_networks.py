@@ -122,9 +122,9 @@ def main(networks=NETWORKS, flags=()):
             for size, dataflow, vdd in runs:
                 cfg = replace(load_config(), rows=size, cols=size, dataflow=dataflow)
                 faults = dict(vdd=vdd, chip=0, fault_model="persistent") if vdd else {}
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 r = simulate(img, cfg, **faults)
-                wall = time.perf_counter() - t0
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
                 if not vdd:
                     assert np.array_equal(r.decoded_words, img.words)
                 formula = [scalesim_formula(*layer.gemm, size, size, dataflow, getattr(layer, "groups", 1))
@@ -135,7 +135,7 @@ def main(networks=NETWORKS, flags=()):
                                               f"/{len(formula)}",
                     "cycles": int(r.total_cycles), "compute_cycles": int(sum(s.compute_cycles for s in r.layers)),
                     "analytical_match": all(s.compute_cycles == s.analytical_cycles for s in r.layers),
-                    "wall_s": round(wall, 2), "words_per_s": round(r.actions()["sram_read_words"] / wall),
+                    "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "words_per_s": round(r.actions()["sram_read_words"] / wall),
                     "utilization": round(float(np.sum([s.macs for s in r.layers]) /
                                                (sum(s.compute_cycles for s in r.layers) * size * size)), 3)}
             out["networks"][name] = res

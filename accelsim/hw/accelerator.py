@@ -9,6 +9,7 @@ the ECC stage — bit for bit those of the fast numpy path (faults -> layout.unp
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from accelsim.hw.config import AcceleratorConfig, load_config, parse_config
 from accelsim.hw.controller import tile_schedule
 from accelsim.hw.dram import dram_process
 from accelsim.hw.ecc_stage import EccStage
-from accelsim.hw.pe_array import PeCounters, buffer_accesses, pe_process, plan
+from accelsim.hw.pe_array import Arrivals, PeCounters, buffer_accesses, pe_process, plan
 from accelsim.hw.sram import WeightSram, burst_read_cycles
 from accelsim.hw.trace import Trace
 from accelsim.image import MemoryImage
@@ -180,28 +181,42 @@ class _Run:
         env = self.env
         self.sram_free = simpy.Container(env, capacity=cfg.sram_words, init=cfg.sram_words)
         self.tile_loaded = {t.key: env.event() for t in self.tiles}
-        self.to_ecc = simpy.Store(env, capacity=2)   # SRAM -> ECC: the SRAM stalls when the decoder is busy
-        self.ready = [simpy.Container(env, init=0) for _ in image.layers]   # decoded words per layer
+        self.arrivals = [Arrivals(env) for _ in image.layers]   # decoded words reaching the PE array
         self.read_timing: dict[tuple[int, int], tuple[int, int]] = {}
         self.burst_cache: dict[tuple[int, int], _SeenBurst] = {}
         self.reuse = sram.deterministic
+        # the decoder: when it finishes its current burst, and when it took the last two
+        # bursts (the SRAM -> ECC queue holds two: the SRAM stalls while it is full)
+        self.ecc_free = 0
+        self.ecc_taken = deque([-1, -1], maxlen=2)
 
     def run(self) -> None:
         env = self.env
         env.process(dram_process(env, self.tiles, self.cfg, self.sram_free, self.tile_loaded, self.stats,
                                  self.trace))
-        env.process(self.sram_reader())
-        env.process(self.ecc_stage())
+        env.process(self.weight_stream())
         env.run(until=env.process(self.pe_array()))
 
-    def sram_reader(self):
-        cfg, env, sram = self.cfg, self.env, self.sram
+    def weight_stream(self):
+        """The SRAM reader and the ECC stage, one tile at a time.
+
+        Once a tile is in the SRAM, nothing outside the read path decides its timing: the
+        reader reads burst j in r_j cycles (bank conflicts) and puts it into the two-deep
+        queue to the decoder, waiting while the queue is full (until the decoder took
+        burst j - 2); the decoder takes burst j when it has finished burst j - 1 and decodes
+        it in d_j cycles (lanes, re-read stalls); its words reach the PE array ``latency``
+        cycles later. The tile's bursts are therefore computed by that recurrence when the
+        tile is loaded — the same times as a process per block exchanging one event per
+        burst — and the process only advances SimPy time to the tile's last read, when
+        the tile's SRAM space is handed back to the DRAM."""
+        cfg, env, sram, ecc, trace = self.cfg, self.env, self.sram, self.ecc, self.trace
         burst_id = 0
         for tile in self.tiles:
             yield self.tile_loaded[tile.key]
             t0 = env.now
-            yield env.timeout(cfg.read_latency)   # the read path's pipeline fill, once per tile
+            t = env.now + cfg.read_latency   # the read path's pipeline fill, once per tile
             s = self.stats[tile.layer]
+            arrivals = self.arrivals[tile.layer]
             for r in range(tile.reads):
                 first = tile.pass_index + r == 0
                 for start in range(tile.start, tile.start + tile.n_words, cfg.burst_words):
@@ -212,76 +227,65 @@ class _Run:
                         timing = self.read_timing[key] = burst_read_cycles(
                             np.arange(start, start + n) % cfg.sram_words, cfg)
                     if s.sram_start < 0:
-                        s.sram_start = env.now
-                    yield env.timeout(timing[0])
-                    s.sram_end = env.now
-                    if self.trace.enabled:
-                        self.trace.sram_burst(env.now - timing[0], env.now, n * cfg.word_bits)
-                    seen = None if first else self.burst_cache.get(key)
-                    if seen is not None:   # the same stored words read the same way: nothing to read again
-                        sram.faulty_bits_read += seen.faulty_bits
-                        words = bits = None
-                    else:
-                        before = sram.faulty_bits_read
-                        words = sram.read(start, n, first=first, burst_id=burst_id)
-                        bits = sram.faulty_bits_read - before
+                        s.sram_start = t
+                    read_at, t = t, t + timing[0]
+                    s.sram_end = t
                     s.sram_read_words += n
                     s.sram_read_bits += n * cfg.word_bits
                     s.sram_conflict_cycles += timing[1]
-                    yield self.to_ecc.put((tile, start, n, words, bits, first, burst_id))
+                    if trace.enabled:
+                        trace.sram_burst(read_at, t, n * cfg.word_bits)
+                    t = max(t, self.ecc_taken[0])          # the queue holds the two bursts before
+                    taken = max(t, self.ecc_free)          # the decoder is free
+                    stall, status_counts = self._decode(tile, s, start, n, first, burst_id)
+                    self.ecc_free = done = taken + ecc.cycles(n) + stall
+                    self.ecc_taken.append(taken)
+                    arrivals.add(done + ecc.latency, n)
+                    if trace.enabled:
+                        trace.burst(tile.layer_name, burst_id, taken, done, n, status_counts, reread=stall > 0)
                     burst_id += 1
                     self.events += 1
-            self.trace.add("SRAM", f"{tile.layer_name} tile {tile.index}", t0, env.now)
-            self.trace.sram_idle(env.now)
+            for a in self.arrivals:
+                a.notify()
+            yield env.timeout(t - env.now)   # the tile's last burst has left the SRAM
+            trace.add("SRAM", f"{tile.layer_name} tile {tile.index}", t0, env.now)
+            trace.sram_idle(env.now)
             yield self.sram_free.put(tile.n_words)
-        yield self.to_ecc.put(None)
 
-    def ecc_stage(self):
-        env, ecc, trace = self.env, self.ecc, self.trace
-        while True:
-            item = yield self.to_ecc.get()
-            if item is None:
-                return
-            tile, start, n, words, bits, first, burst_id = item
-            t0 = env.now
-            s = self.stats[tile.layer]
-            if words is None:   # a re-read whose read image did not change: the decoded burst is reused
-                seen = self.burst_cache[(start, n)]
-                yield env.timeout(ecc.cycles(n))
-                if ecc.present:
-                    s.ecc_decodes += n
-                status_counts = seen.status_counts
-            else:
-                res = ecc.decode_burst(words, start, burst_id)
-                yield env.timeout(ecc.cycles(n) + res.stall)
-                if ecc.present:
-                    s.ecc_decodes += n + res.rereads
-                s.rereads += res.rereads
-                s.reread_stall_cycles += res.stall
-                s.sram_read_words += res.rereads
-                s.sram_read_bits += res.rereads * self.cfg.word_bits
-                status_counts = np.bincount(res.status, minlength=3)[1:3] if trace.enabled else None
-                if first:   # the functional result: each word's first pass
-                    sl = slice(start, start + n)
-                    self.out_words[sl], self.status[sl] = res.words, res.status
-                    wpw = self.image.layout.weights_per_word
-                    self.q[start * wpw:(start + n) * wpw] = res.q
-                    for k, v in ecc.classify(res.words, self.image.words[sl], res.status).items():
-                        setattr(s, k, getattr(s, k) + v)
-                    # a burst that needed no re-read reads and decodes the same way on every later
-                    # pass when faults are persistent (transient ones are drawn afresh per read)
-                    if self.reuse and res.rereads == 0 and self.plans[tile.layer].weight_passes > 1:
-                        self.burst_cache[(start, n)] = _SeenBurst(bits, status_counts)
-            # the decoder's pipeline depth: the words reach the PE array `latency` cycles later
-            arrive = env.timeout(ecc.latency)
-            arrive.callbacks.append(self._deliver(tile.layer, n))
-            if trace.enabled:
-                trace.burst(tile.layer_name, burst_id, t0, env.now, n, status_counts,
-                            reread=words is not None and res.stall > 0)
-
-    def _deliver(self, layer: int, n: int):
-        ready = self.ready[layer]
-        return lambda _event: ready.put(n)
+    def _decode(self, tile, s: LayerStats, start: int, n: int, first: bool, burst_id: int):
+        """Read (or reuse) and decode one burst; its counts. Returns (re-read stall cycles,
+        (corrected, detected) words for the trace or None)."""
+        ecc, sram = self.ecc, self.sram
+        key = (start, n)
+        seen = None if first else self.burst_cache.get(key)
+        if seen is not None:   # the same stored words read the same way: the decoded burst is reused
+            sram.faulty_bits_read += seen.faulty_bits
+            if ecc.present:
+                s.ecc_decodes += n
+            return 0, seen.status_counts
+        before = sram.faulty_bits_read
+        words = sram.read(start, n, first=first, burst_id=burst_id)
+        bits = sram.faulty_bits_read - before
+        res = ecc.decode_burst(words, start, burst_id)
+        if ecc.present:
+            s.ecc_decodes += n + res.rereads
+        s.rereads += res.rereads
+        s.reread_stall_cycles += res.stall
+        s.sram_read_words += res.rereads
+        s.sram_read_bits += res.rereads * self.cfg.word_bits
+        status_counts = np.bincount(res.status, minlength=3)[1:3] if self.trace.enabled else None
+        if first:   # the functional result: each word's first pass
+            sl = slice(start, start + n)
+            self.out_words[sl], self.status[sl] = res.words, res.status
+            wpw = self.image.layout.weights_per_word
+            self.q[start * wpw:(start + n) * wpw] = res.q
+            for k, v in ecc.classify(res.words, self.image.words[sl], res.status).items():
+                setattr(s, k, getattr(s, k) + v)
+            # a burst that needed no re-read reads and decodes the same way on every later
+            # pass when faults are persistent (transient ones are drawn afresh per read)
+            if self.reuse and res.rereads == 0 and self.plans[tile.layer].weight_passes > 1:
+                self.burst_cache[key] = _SeenBurst(bits, status_counts)
+        return res.stall, status_counts
 
     def pe_array(self):
         env, cfg = self.env, self.cfg
@@ -293,7 +297,7 @@ class _Run:
                 util = layer.macs / max(p.compute_cycles * cfg.rows * cfg.cols, 1)
                 on_run = (lambda first, n, at, name=layer.name, per=p.cycles_per_fold, u=util:
                           self.trace.fold_run(name, first, n, at, per, u))
-            yield env.process(pe_process(env, p, self.ready[li], layer.n_words, counters, on_run))
+            yield env.process(pe_process(env, p, self.arrivals[li], layer.n_words, counters, on_run))
             s = self.stats[li]
             s.compute_cycles, s.pe_wait_cycles = counters.compute_cycles, counters.pe_wait_cycles
             s.cycles = env.now - t0

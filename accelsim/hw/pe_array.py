@@ -21,6 +21,7 @@ input stationary (is): K_g on rows, M on columns, T = N_g. Per fold: load the in
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from math import ceil
 
@@ -106,30 +107,62 @@ class PeCounters:
     events: int = 0
 
 
-def pe_process(env, plan_: FoldPlan, weights_ready, words_per_pass: int, counters: PeCounters, on_run=None):
+class Arrivals:
+    """Decoded words of one layer reaching the PE array: ascending arrival cycles and the
+    cumulative word count at each. The weight stream appends a whole tile's bursts when
+    the tile is loaded (all in the future) and then notifies waiting folds."""
+
+    def __init__(self, env):
+        self.env = env
+        self.times: list[int] = []
+        self.cum: list[int] = []
+        self._more = env.event()
+
+    def add(self, at: int, n: int) -> None:
+        self.times.append(at)
+        self.cum.append((self.cum[-1] if self.cum else 0) + n)
+
+    def notify(self) -> None:
+        if self._more.callbacks:   # someone waits for words not yet scheduled
+            self._more.succeed()
+            self._more = self.env.event()
+
+    def arrived(self, now: int) -> int:
+        """Words arrived by cycle ``now``."""
+        i = bisect_right(self.times, now)
+        return self.cum[i - 1] if i else 0
+
+    def time_of(self, words: int) -> int | None:
+        """The cycle the ``words``-th word arrives; None if its burst is not scheduled yet."""
+        i = bisect_left(self.cum, words)
+        return self.times[i] if i < len(self.cum) else None
+
+    def more(self):
+        return self._more
+
+
+def pe_process(env, plan_: FoldPlan, arrivals: Arrivals, words_per_pass: int, counters: PeCounters, on_run=None):
     """Run the folds of one layer. Weights flow in fold order: fold i may start once
     ceil((i+1) W / F) of the layer's W streamed words have left the ECC stage; waiting for
-    them is counted. Consecutive folds whose words have all arrived run as one timeout,
-    which gives the same times as one event per fold (a fold only ever waits for words,
-    and words already there stay there). ``on_run(first_fold, n_folds, start_cycle)`` is
-    told of every run of folds (the trace's per-fold events)."""
+    them is counted. The folds whose words have all arrived run as one timeout, which
+    gives the same times as one event per fold (a fold only ever waits for words, and
+    words already there stay there). ``on_run(first_fold, n_folds, start_cycle)`` is told
+    of every run of folds (the trace's per-fold events)."""
     total = words_per_pass * plan_.weight_passes
     folds, per_fold = plan_.folds, plan_.cycles_per_fold
-    taken = done = 0
+    done = 0
     while done < folds:
-        runnable = folds if total == 0 else min(folds, (taken + weights_ready.level) * folds // total)
+        runnable = folds if total == 0 else min(folds, arrivals.arrived(env.now) * folds // total)
         if runnable <= done:   # the next fold's words are not all here: wait for them
             t0 = env.now
-            need = ceil((done + 1) * total / folds) - taken
-            yield weights_ready.get(need)
+            need = ceil((done + 1) * total / folds)
+            at = arrivals.time_of(need)
+            while at is None:
+                yield arrivals.more()
+                at = arrivals.time_of(need)
+            yield env.timeout(at - env.now)
             counters.pe_wait_cycles += env.now - t0
-            taken += need
-            runnable = done + 1
-        else:
-            need = (ceil(runnable * total / folds) if total else 0) - taken
-            if need > 0:
-                yield weights_ready.get(need)   # already there: no time passes
-                taken += need
+            runnable = min(folds, arrivals.arrived(env.now) * folds // total)
         batch = runnable - done
         if on_run is not None:
             on_run(done, batch, env.now)
