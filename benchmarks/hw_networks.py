@@ -76,6 +76,7 @@ def scalesim_side_by_side(img, layers=("stem.0", "layers.2.downsample.0", "fc"))
         cwd = os.getcwd()
         try:
             s = ScaleSim(save_disk_space=True, verbose=False, config=str(tmp / "c.cfg"), topology=str(tmp / "t.csv"),
+                         layout=str(tmp / "t.csv"),
                          input_type_gemm=True)
             s.run_scale(top_path=str(tmp))
         finally:
