@@ -7,8 +7,9 @@ fast path for one digits trial. One JSON line.
 
     python benchmarks/hw_networks.py [resnet18 vgg16-bn squeezenet1_0] [--scalesim]
 
---scalesim also runs SCALE-Sim (pip install scalesim) on a few ResNet-18 layers side by
-side, when it is installed."""
+--scalesim also runs SCALE-Sim 3 (pip install scalesim; it needs numpy < 2, so point
+$SCALESIM_PYTHON at a Python that has it) on a few ResNet-18 layers in every dataflow, side
+by side with our cycles."""
 
 from __future__ import annotations
 
@@ -43,22 +44,36 @@ def scalesim_formula(m: int, k: int, n: int, rows: int, cols: int, dataflow: str
     return groups * per_group
 
 
-def scalesim_side_by_side(img, layers=("stem.0", "layers.2.downsample.0", "fc")) -> dict | None:
-    """SCALE-Sim 3 on a few layers (os 16x16, compute only), if it is installed."""
-    try:
-        from scalesim.scale_sim import scalesim   # noqa: F401
-    except ImportError:
-        return None
+_SCALESIM_RUN = """
+import sys
+from scalesim.scale_sim import scalesim
+s = scalesim(save_disk_space=True, verbose=False, config=sys.argv[1], topology=sys.argv[2], layout=sys.argv[2],
+             input_type_gemm=True)
+s.run_scale(top_path=sys.argv[3])
+"""
+
+
+def scalesim_side_by_side(img, layers=("stem.0", "layers.2.downsample.0", "fc"), dataflow="os") -> dict | None:
+    """SCALE-Sim 3 on a few layers (16x16, large SRAMs so memory never stalls), side by side
+    with our cycles. It runs in the Python named by $SCALESIM_PYTHON (default this one):
+    SCALE-Sim 3.0.0 needs numpy < 2. None if scalesim cannot be imported there."""
     import configparser
     import os
-    out = {}
+    import subprocess
+    python = os.environ.get("SCALESIM_PYTHON", sys.executable)
+    if subprocess.run([python, "-c", "import scalesim.scale_sim"], capture_output=True).returncode:
+        return None
+    by_name = {layer.name: layer for layer in img.layers}
+    names = [n for n in layers if n in by_name]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cfg = configparser.ConfigParser()
+        cfg.optionxform = str
         cfg.read_dict({"general": {"run_name": "b"}, "architecture_presets": {
-            "ArrayHeight": 16, "ArrayWidth": 16, "IfmapSramSzkB": 1024, "FilterSramSzkB": 1024,
-            "OfmapSramSzkB": 1024, "IfmapOffset": 0, "FilterOffset": 10000000, "OfmapOffset": 20000000,
-            "Bandwidth": 10, "Dataflow": "os", "MemoryBanks": 1, "ReadRequestBuffer": 32, "WriteRequestBuffer": 32},
+            "ArrayHeight": 16, "ArrayWidth": 16, "IfmapSramSzkB": 8192, "FilterSramSzkB": 8192,
+            "OfmapSramSzkB": 8192, "IfmapOffset": 0, "FilterOffset": 10000000, "OfmapOffset": 20000000,
+            "Bandwidth": 10, "Dataflow": dataflow, "MemoryBanks": 1, "ReadRequestBuffer": 32,
+            "WriteRequestBuffer": 32},
             "layout": {"IfmapCustomLayout": False, "IfmapSRAMBankBandwidth": 10, "IfmapSRAMBankNum": 10,
                        "IfmapSRAMBankPort": 2, "FilterCustomLayout": False, "FilterSRAMBankBandwidth": 10,
                        "FilterSRAMBankNum": 10, "FilterSRAMBankPort": 2},
@@ -67,25 +82,22 @@ def scalesim_side_by_side(img, layers=("stem.0", "layers.2.downsample.0", "fc"))
                          "BlockSize": 8, "RandomNumberGeneratorSeed": 40}})
         with open(tmp / "c.cfg", "w") as f:
             cfg.write(f)
-        by_name = {layer.name: layer for layer in img.layers}
         rows = ["Layer, M, N, K,\n"] + [f"{n}, {by_name[n].gemm[0]}, {by_name[n].gemm[2]}, {by_name[n].gemm[1]},\n"
-                                        for n in layers if n in by_name]
+                                        for n in names]
         (tmp / "t.csv").write_text("".join(rows))
-        from scalesim.scale_sim import scalesim as ScaleSim
         t0 = time.perf_counter()
-        cwd = os.getcwd()
-        try:
-            s = ScaleSim(save_disk_space=True, verbose=False, config=str(tmp / "c.cfg"), topology=str(tmp / "t.csv"),
-                         layout=str(tmp / "t.csv"),
-                         input_type_gemm=True)
-            s.run_scale(top_path=str(tmp))
-        finally:
-            os.chdir(cwd)
+        r = subprocess.run([python, "-c", _SCALESIM_RUN, str(tmp / "c.cfg"), str(tmp / "t.csv"), str(tmp / "out")],
+                           capture_output=True, text=True, cwd=tmp)
         wall = time.perf_counter() - t0
+        if r.returncode:
+            return {"error": r.stderr.strip().splitlines()[-1]}
         report = next(tmp.rglob("COMPUTE_REPORT.csv")).read_text().splitlines()[1:]
-        for name, line in zip([n for n in layers if n in by_name], report):
-            out[name] = int(line.split(",")[2])
-        out["wall_s"] = round(wall, 1)
+        out = {"dataflow": dataflow, "wall_s": round(wall, 1), "layers": {}}
+        for name, line in zip(names, report):
+            total = int(line.split(",")[2])   # "Total Cycles"
+            ours = plan(*by_name[name].gemm, 16, 16, dataflow).compute_cycles
+            out["layers"][name] = {"scalesim_total_cycles": total, "ours_compute_cycles": ours,
+                                   "ours_minus_scalesim": ours - total}
     return out
 
 
@@ -141,11 +153,8 @@ def main(networks=NETWORKS, flags=()):
                                                (sum(s.compute_cycles for s in r.layers) * size * size)), 3)}
             out["networks"][name] = res
             if "--scalesim" in flags and name == "resnet18":
-                side = scalesim_side_by_side(img)
-                out["scalesim_side_by_side"] = side if side is not None else "scalesim not installed"
-                if side is not None:
-                    ours = {layer.name: plan(*layer.gemm, 16, 16, "os").compute_cycles for layer in img.layers}
-                    out["scalesim_side_by_side"]["ours_os_16x16"] = {k: ours[k] for k in side if k in ours}
+                side = {df: scalesim_side_by_side(img, dataflow=df) for df in DATAFLOWS}
+                out["scalesim_side_by_side"] = side if side["ws"] is not None else "scalesim not installed"
             del img
         if "--no-digits" not in flags:
             out["digits_trial"] = digits_slowdown(tmp)

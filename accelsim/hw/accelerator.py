@@ -1,7 +1,8 @@
 """The accelerator, wired in one place: DRAM -> weight SRAM -> ECC stage -> PE array.
 
 ``simulate`` streams every word of a memory image through the SimPy model (events per
-tile, per burst and per run of folds, never per MAC) and returns per-layer cycles,
+tile and per run of folds; each burst's read and decode times from the read path's
+recurrence; never per MAC) and returns per-layer cycles,
 utilization, the action counts of the energy model, and the words and weights that left
 the ECC stage — bit for bit those of the fast numpy path (faults -> layout.unpack).
 """
