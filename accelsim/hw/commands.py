@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from accelsim import cliargs
+
 import json
 
 
@@ -15,15 +17,15 @@ def register(sub) -> None:
                    help="SCALE-Sim .cfg: its array, dataflow and SRAM sizes override the accelerator config")
     p.add_argument("--reports", default=None,
                    help="directory for SCALE-Sim style COMPUTE/BANDWIDTH/DETAILED_ACCESS_REPORT.csv")
-    p.add_argument("--vdd", type=float, default=None, help="weight-SRAM supply voltage in volts (default: nominal)")
-    p.add_argument("--chip", type=int, default=None, help="simulated chip (its persistent fault map; default 0)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--ber", type=float, default=None, help="transient bit error rate instead of the chip's map")
+    p.add_argument("--vdd", type=cliargs.number(0, 100, lo_open=True), default=None, help="weight-SRAM supply voltage in volts (default: nominal)")
+    p.add_argument("--chip", type=cliargs.integer(0, 2**31 - 1), default=None, help="simulated chip (its persistent fault map; default 0)")
+    p.add_argument("--seed", type=cliargs.seed, default=0)
+    p.add_argument("--ber", type=cliargs.number(0, 0.5), default=None, help="transient bit error rate instead of the chip's map")
     p.add_argument("--fault-model", choices=("persistent", "stuck"), default=None,
                    help="the chip's cells flip or are stuck (default persistent)")
     p.add_argument("--config", default=None, help="accelerator YAML (default: accelsim/configs/accelerator.yaml)")
     p.add_argument("--fault-map", default=None, help="measured fault map CSV (word,bit[,vmin][,type]) instead of --chip")
-    p.add_argument("--v-low", type=float, default=None,
+    p.add_argument("--v-low", type=cliargs.number(0, 100, lo_open=True), default=None,
                    help="lowest voltage the chip's map is sampled for (default: --vdd); fix it to compare "
                         "one chip at several voltages (maps are nested)")
     p.add_argument("--curve", default=None, help="BER(V) curve YAML (default: accelsim/configs/ber_curve.yaml)")
@@ -62,6 +64,10 @@ def cmd_simulate(args) -> int:
     from accelsim.hw import simulate
 
     _check_fault_options(args)
+    from accelsim.fileio import check_output_file
+    for option, path in (("-o", args.out), ("--trace", args.trace)):
+        if path is not None:      # refused before the run, not after it
+            check_output_file(path, f"{option} file")
     image, cfg = _image_and_config(args)
     vdd = cfg.vdd_nominal if args.vdd is None else args.vdd
     if args.v_low is not None and args.v_low > vdd:
@@ -76,15 +82,17 @@ def cmd_simulate(args) -> int:
         result = simulate(image, cfg, vdd=vdd, fault_map=fmap, seed=args.seed, **trace)
         f = result.faults
         source = (f"measured map {args.fault_map}: {f['faulty_cells']:,} faulty cells at this voltage "
-                  f"(BER {f['faulty_cells'] / f['bits']:.2e})")
+                  f"(rate {f['faulty_cells'] / f['bits']:.2e}), {f['wrong_bits']:,} stored bits read wrong")
     else:                           # the chip's persistent map at vdd
         chip, model = args.chip or 0, args.fault_model or "persistent"
         result = simulate(image, cfg, vdd=vdd, chip=chip, fault_model=model, curve=load_curve(args.curve),
                           v_low=args.v_low, seed=args.seed, **trace)
         f = result.faults
-        # the curve's BER is the rate the map applies; the chip's own share is one draw of it
-        source = (f"chip {chip} ({model}), BER {f['ber']:.2e}: {f['faulty_cells']:,} faulty cells "
-                  f"= {f['faulty_cells'] / f['bits']:.2e} of the bits")
+        # the curve's rate is what the map applies to cells; the chip's own share is one draw
+        # of it, and a stuck-at cell makes an error only where the stored bit differs
+        rate = "BER" if model == "persistent" else "cell fault rate"
+        source = (f"chip {chip} ({model}), {rate} {f['ber']:.2e}: {f['faulty_cells']:,} faulty cells "
+                  f"= {f['faulty_cells'] / f['bits']:.2e} of the bits, {f['wrong_bits']:,} stored bits read wrong")
     ber = result.faults.get("ber")
     if ber is None and result.faults.get("bits"):   # a measured map: the share of its cells faulty at vdd
         ber = result.faults["faulty_cells"] / result.faults["bits"]
@@ -118,8 +126,6 @@ def cmd_simulate(args) -> int:
 def _image_and_config(args):
     """The image (exported, or seeded weights of a SCALE-Sim topology) and the accelerator
     config (YAML, then a SCALE-Sim .cfg on top), all validated before anything is written."""
-    from pathlib import Path
-
     from accelsim.ecc import get_layout
     from accelsim.errors import UserError
     from accelsim.fileio import read_yaml
@@ -127,21 +133,20 @@ def _image_and_config(args):
     from accelsim.hw.scalesim import deep_update, scalesim_overrides
     from accelsim.image import load_image
 
-    for opt in ("reports", "out", "trace"):
-        value = getattr(args, opt)
-        if value is not None and opt == "reports" and Path(value).exists() and not Path(value).is_dir():
-            raise UserError(f"--reports {value} exists and is not a directory")
-        if value is not None and opt != "reports" and Path(value).is_dir():
-            raise UserError(f"--{opt} {value} is a directory")
+    if args.reports is not None:   # SCALE-Sim writes its reports into an existing run directory too
+        from accelsim.fileio import check_output_dir
+        check_output_dir(args.reports, "--reports directory", force=True)
     if args.image is not None:
         image = load_image(args.image)
     else:
         from accelsim.hw.topology import read_topology, topology_image
         layout = get_layout(args.layout)
         image = topology_image(read_topology(args.topology), layout, seed=args.seed, path=args.topology)
+    where = f"accelerator config {args.config}" if args.config else "accelerator config"
     d = read_yaml(args.config, "accelerator config") if args.config else {}
     if d is not None and not isinstance(d, dict):
-        raise UserError(f"accelerator config {args.config}: expected a YAML mapping")
+        raise UserError(f"{where}: expected a YAML mapping")
     if args.scalesim_config:
         d = deep_update(d or {}, scalesim_overrides(args.scalesim_config, image.layout.word_bits))
-    return image, parse_config(d or None)
+        where += f" with SCALE-Sim config {args.scalesim_config}"
+    return image, parse_config(d or None, where)

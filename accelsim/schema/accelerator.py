@@ -1,0 +1,95 @@
+"""The accelerator configuration file (``--config``, a campaign's ``accelerator:``).
+
+A user file overrides the packaged ``configs/accelerator.yaml`` section by section; the
+merged document is validated here. Sources of the default numbers: docs/hardware.md.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+from typing_extensions import Annotated
+
+from accelsim.schema.base import ConfigModel, Count, PositiveFloat
+
+Cycles = Annotated[int, Field(ge=0, le=10**9)]
+
+
+class PeArray(ConfigModel):
+    rows: Annotated[int, Field(ge=1, le=4096)] = Field(description="PE rows R")
+    cols: Annotated[int, Field(ge=1, le=4096)] = Field(description="PE columns C")
+    dataflow: Literal["ws", "os", "is"] = Field(
+        description="ws (weight stationary) | os (output stationary) | is (input stationary)")
+    os_drain: Literal["overlapped", "serial"] = Field(
+        "overlapped", description="os only: outputs drain while the next fold fills (SCALE-Sim, K+R+C-2 cycles "
+                                  "per fold) | serial (+R cycles per fold); docs/hardware.md")
+
+
+class WeightSram(ConfigModel):
+    banks: Annotated[int, Field(ge=1, le=4096)]
+    words_per_bank: Annotated[int, Field(ge=1, le=2**32)]
+    read_latency: Cycles = Field(description="cycles from address to data")
+    ports: Annotated[int, Field(ge=1, le=64)] = Field(description="reads per bank per cycle")
+    interleave: bool = Field(description="word i in bank i % banks (false: bank i // words_per_bank)")
+    burst_words: Annotated[int, Field(ge=1, le=2**32)] = Field(description="words per read burst")
+    vdd_nominal: PositiveFloat = Field(description="volts")
+    word_bits: Annotated[int, Field(ge=1, le=128)] | None = Field(
+        None, description="fixed by the image's layout; if given it must match")
+
+
+class EccStage(ConfigModel):
+    latency: Cycles = Field(description="decoder pipeline stages (cycles)")
+    lanes: Annotated[int, Field(ge=1, le=4096)] = Field(description="words decoded per cycle")
+    policy: Literal["pass", "zero", "reread"] = Field(description="uncorrectable words: pass (raw) | zero | reread")
+    max_retries: Annotated[int, Field(ge=0, le=1000)] = Field(description="re-reads before passing a word on")
+    rule: Literal["strict", "parity"] = Field(
+        "strict", description="err_o rule of the decoder: strict (a syndrome matching no column of H is "
+                              "uncorrectable) | parity (odd syndrome = corrected, OpenTitan's); docs/rtl.md")
+
+
+class Dram(ConfigModel):
+    bytes_per_cycle: Annotated[float, Field(ge=1e-6)] = Field(description="weight bandwidth, bytes per cycle")
+    latency: Cycles = Field(description="cycles per transfer")
+
+
+class Buffers(ConfigModel):
+    input_kib: Annotated[float, Field(ge=1e-6)]
+    output_kib: Annotated[float, Field(ge=1e-6)]
+
+
+class ActivationBuffers(ConfigModel):
+    scaled: bool = Field(False, description="the input/output buffers share the weight SRAM's supply: activations "
+                                            "read from them get BER(V) bit errors, their energy scales by (V/Vnom)^2")
+
+
+class AcceleratorFile(ConfigModel):
+    """The accelerator: PE array, weight SRAM, ECC stage, DRAM and buffers."""
+
+    clock_mhz: Annotated[float, Field(ge=1e-3)] = Field(description="reporting only: cycles -> seconds")
+    pe_array: PeArray
+    weight_sram: WeightSram
+    ecc: EccStage
+    dram: Dram
+    buffers: Buffers
+    activation_buffers: ActivationBuffers = ActivationBuffers()
+
+    @model_validator(mode="after")
+    def _fits(self):
+        pe, sram, buf = self.pe_array, self.weight_sram, self.buffers
+        words = sram.banks * sram.words_per_bank
+        if sram.burst_words * 2 > words:
+            raise PydanticCustomError("fit", "weight_sram.burst_words = {b} cannot be double-buffered in an SRAM "
+                                      "of {w} words", {"b": sram.burst_words, "w": words})
+        # one 8-bit input per PE row and one 32-bit partial sum per PE column (ws, is; transposed for os)
+        need_in, need_out = (pe.rows, 4 * pe.cols) if pe.dataflow != "os" else (pe.cols, 4 * pe.rows)
+        if buf.input_kib * 1024 < need_in:
+            raise PydanticCustomError("fit", "buffers.input_kib = {v} cannot hold one input vector of {n} bytes "
+                                      "for a {r}x{c} array", {"v": buf.input_kib, "n": need_in, "r": pe.rows,
+                                                              "c": pe.cols})
+        if buf.output_kib * 1024 < need_out:
+            raise PydanticCustomError("fit", "buffers.output_kib = {v} cannot hold one row of partial sums "
+                                      "({n} bytes) for a {r}x{c} array", {"v": buf.output_kib, "n": need_out,
+                                                                          "r": pe.rows, "c": pe.cols})
+        return self
