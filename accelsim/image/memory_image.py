@@ -19,6 +19,7 @@ from accelsim.errors import UserError
 from accelsim.fileio import sha256_file
 
 FORMAT_VERSION = 1
+# activation widths: each graph node may carry "bits" (2..8; absent = 8)
 OPS = ("input", "conv", "linear", "relu", "maxpool", "avgpool", "adaptive_avgpool", "add",
        "flatten", "cat", "output")
 
@@ -46,6 +47,9 @@ class LayerImage:
     padding: tuple[int, int] = (0, 0)
     input_hw: tuple[int, int] = (1, 1)
     output_hw: tuple[int, int] = (1, 1)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1           # grouped conv: weight_shape[1] = in_channels / groups (depthwise: 1)
+    relu_max: float | None = None  # fused ReLU6-style upper clamp (real units), None: plain ReLU
 
     @property
     def macs(self) -> int:
@@ -130,24 +134,34 @@ def _layer(entry: dict, i: int, layout: Layout, n_words: int) -> LayerImage:
                   relu=bool(_need(entry, "relu", bool, where)), gemm=gemm,
                   in_channels=int(_need(entry, "in_channels", int, where)),
                   out_channels=int(_need(entry, "out_channels", int, where)))
-    if common["out_channels"] != shape[0] or common["in_channels"] != shape[1]:
+    relu_max = entry.get("relu_max")
+    if relu_max is not None:
+        if not isinstance(relu_max, (int, float)) or isinstance(relu_max, bool) or not np.isfinite(relu_max) \
+                or relu_max <= 0 or not common["relu"]:
+            raise UserError(f"{where}: relu_max {relu_max!r} must be a finite number > 0 on a layer with relu: true")
+        common["relu_max"] = float(relu_max)
+    groups = entry.get("groups", 1) if kind == "conv" else 1
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1 or shape[0] % groups:
+        raise UserError(f"{where}: groups {groups!r} must be a positive integer dividing out_channels {shape[0]}")
+    if common["out_channels"] != shape[0] or common["in_channels"] != shape[1] * groups:
         raise UserError(f"{where}: in/out channels {common['in_channels']}/{common['out_channels']} "
-                        f"do not match weight_shape {list(shape)}")
+                        f"do not match weight_shape {list(shape)} with groups {groups}")
     if kind == "conv":
         if len(shape) != 4:
             raise UserError(f"{where}: a conv weight must have 4 dimensions, got {list(shape)}")
         extra = {k: tuple(_int_list(_need(entry, k, list, where), 2, where, k, minimum=0 if k == "padding" else 1))
                  for k in ("kernel", "stride", "padding", "input_hw", "output_hw")}
+        extra["dilation"] = tuple(_int_list(entry.get("dilation", [1, 1]), 2, where, "dilation", minimum=1))
         if extra["kernel"] != shape[2:]:
             raise UserError(f"{where}: kernel {list(extra['kernel'])} does not match weight_shape {list(shape)}")
-        expect = tuple((size + 2 * p - k) // st + 1 for size, k, st, p in
-                       zip(extra["input_hw"], extra["kernel"], extra["stride"], extra["padding"]))
+        expect = tuple((size + 2 * p - d * (k - 1) - 1) // st + 1 for size, k, st, p, d in
+                       zip(extra["input_hw"], extra["kernel"], extra["stride"], extra["padding"], extra["dilation"]))
         if extra["output_hw"] != expect:
             raise UserError(f"{where}: output_hw {list(extra['output_hw'])} does not follow from the input "
-                            f"and kernel/stride/padding ({list(expect)})")
+                            f"and kernel/stride/padding/dilation ({list(expect)})")
         if gemm != (expect[0] * expect[1], int(np.prod(shape[1:])), shape[0]):
             raise UserError(f"{where}: gemm {list(gemm)} does not match the layer geometry")
-        return LayerImage(**common, **extra)
+        return LayerImage(**common, **extra, groups=groups)
     if len(shape) != 2 or gemm != (1, shape[1], shape[0]):
         raise UserError(f"{where}: linear weight_shape {list(shape)} / gemm {list(gemm)} inconsistent")
     return LayerImage(**common)
@@ -190,6 +204,13 @@ def _check_node(node, i: int, seen: set[str], layer_names: set[str]) -> None:
         if not np.isfinite(scale) or scale <= 0:
             raise UserError(f"{where}: activation scale {scale!r} must be finite and > 0")
         _need(node, "signed", bool, where)
+        bits = node.get("bits", 8)
+        if not isinstance(bits, int) or isinstance(bits, bool) or not 2 <= bits <= 8:
+            raise UserError(f"{where}: activation bits {bits!r} must be an integer 2..8")
+    if op == "relu" and "max" in node:
+        upper = node["max"]
+        if not isinstance(upper, (int, float)) or isinstance(upper, bool) or not np.isfinite(upper) or upper <= 0:
+            raise UserError(f"{where}: relu max {upper!r} must be a finite number > 0")
     for key, length in _NODE_PARAMS.get(op, {}).items():
         _int_list(_need(node, key, list, where), length, where, key, minimum=0 if key == "padding" else 1)
     if op == "maxpool":

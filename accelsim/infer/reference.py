@@ -19,10 +19,12 @@ from accelsim.infer.integer import decode_weights
 from accelsim.infer.requant import act_range
 
 
-def _fq(x: torch.Tensor, node: dict, relu: bool = False) -> torch.Tensor:
-    lo, hi = act_range(node["signed"])
+def _fq(x: torch.Tensor, node: dict, relu: bool = False, relu_max: float | None = None) -> torch.Tensor:
+    lo, hi = act_range(node["signed"], node.get("bits", 8))
     if relu:
         lo = max(lo, 0)
+    if relu_max is not None:   # the network's own ReLU6, in real units
+        x = torch.clamp(x, max=relu_max)
     s = node["scale"]
     return torch.clamp(torch.round(x / s), lo, hi) * s
 
@@ -48,12 +50,13 @@ def fake_quant_forward(image: MemoryImage, x, weights: dict[str, np.ndarray] | N
                 -1, *([1] * (len(layer.weight_shape) - 1)))
             b = torch.as_tensor(layer.bias.astype(np.float64) * layer.weight_scale * layer.input_scale)
             if op == "conv":
-                y = F.conv2d(ins[0], w, b, stride=layer.stride, padding=layer.padding)
+                y = F.conv2d(ins[0], w, b, stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
+                             groups=layer.groups)
             else:
                 y = F.linear(ins[0].reshape(len(ins[0]), -1), w, b)
-            v[name] = y if (name == last and not layer.relu) else _fq(y, node, layer.relu)
+            v[name] = y if (name == last and not layer.relu) else _fq(y, node, layer.relu, layer.relu_max)
         elif op == "relu":
-            v[name] = torch.relu(ins[0])
+            v[name] = torch.relu(ins[0]) if "max" not in node else _fq(torch.clamp(ins[0], 0, node["max"]), node)
         elif op == "flatten":
             v[name] = ins[0].reshape(len(ins[0]), -1)
         elif op == "maxpool":
@@ -63,9 +66,9 @@ def fake_quant_forward(image: MemoryImage, x, weights: dict[str, np.ndarray] | N
         elif op == "adaptive_avgpool":
             v[name] = _fq(F.adaptive_avg_pool2d(ins[0], node["output_size"]), node)
         elif op == "add":
-            v[name] = _fq(ins[0] + ins[1], node, node.get("relu", False))
+            v[name] = _fq(ins[0] + ins[1], node, node.get("relu", False), node.get("relu_max"))
         elif op == "cat":
-            v[name] = _fq(torch.cat(ins, 1), node, node.get("relu", False))
+            v[name] = _fq(torch.cat(ins, 1), node, node.get("relu", False), node.get("relu_max"))
         elif op == "output":
             return ins[0].reshape(len(ins[0]), -1)
     raise AssertionError("graph has no output")
