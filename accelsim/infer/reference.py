@@ -29,6 +29,17 @@ def _fq(x: torch.Tensor, node: dict, relu: bool = False, relu_max: float | None 
     return torch.clamp(torch.round(x / s), lo, hi) * s
 
 
+def _fq_mean(pool, x: torch.Tensor, node: dict) -> torch.Tensor:
+    """Fake-quantized average pooling at the input's scale: the mean of the input's integer
+    levels, rounded half away from zero as the accelerator's integer division does (a 2x2
+    mean lands on .5 often; half-to-even, or float error near .5, would differ there)."""
+    lo, hi = act_range(node["signed"], node.get("bits", 8))
+    s = node["scale"]
+    m = pool(torch.round(x / s))       # exact: small integers and their mean in float64
+    q = torch.sign(m) * torch.floor(torch.abs(m) + 0.5)
+    return torch.clamp(q, lo, hi) * s
+
+
 @torch.no_grad()
 def fake_quant_forward(image: MemoryImage, x, weights: dict[str, np.ndarray] | None = None) -> torch.Tensor:
     """Float outputs (N, classes) of the fake-quantized network."""
@@ -62,9 +73,9 @@ def fake_quant_forward(image: MemoryImage, x, weights: dict[str, np.ndarray] | N
         elif op == "maxpool":
             v[name] = F.max_pool2d(ins[0], node["kernel"], node["stride"], node["padding"], ceil_mode=node["ceil_mode"])
         elif op == "avgpool":
-            v[name] = _fq(F.avg_pool2d(ins[0], node["kernel"], node["stride"]), node)
+            v[name] = _fq_mean(lambda t: F.avg_pool2d(t, node["kernel"], node["stride"]), ins[0], node)
         elif op == "adaptive_avgpool":
-            v[name] = _fq(F.adaptive_avg_pool2d(ins[0], node["output_size"]), node)
+            v[name] = _fq_mean(lambda t: F.adaptive_avg_pool2d(t, node["output_size"]), ins[0], node)
         elif op == "add":
             v[name] = _fq(ins[0] + ins[1], node, node.get("relu", False), node.get("relu_max"))
         elif op == "cat":
