@@ -51,7 +51,9 @@ def _calibrate(gm, calibration: torch.Tensor) -> _Recorder:
     rec = _Recorder(gm)
     with torch.no_grad():
         for i in range(0, len(calibration), 256):
-            rec.run(calibration[i:i + 256])
+            # standard strides: a (N, 1, H, W) tensor with channels-last strides makes convs return
+            # channels-last outputs, on which the model's own x.view(x.size(0), -1) would fail
+            rec.run(calibration[i:i + 256].clone(memory_format=torch.contiguous_format))
     return rec
 
 
