@@ -18,6 +18,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--clip", type=float, default=None, help="weight clipping bound w_max")
     p.add_argument("--randbet", type=float, default=0.0, help="random bit error rate p during QAT")
+    p.add_argument("--activation-bits", type=int, default=8,
+                   help="QAT: unsigned ReLU/ReLU6 activations at this many bits (2..8); export and the "
+                        "integer-exact inference use the same width")
     p.add_argument("--prune", type=float, default=0.0, help="fraction of weights (or channels) pruned")
     p.add_argument("--structured", action="store_true", help="prune whole output channels")
     p.add_argument("-o", "--out", required=True, help="output stem: writes OUT.safetensors and OUT.yaml")
@@ -34,7 +37,8 @@ def cmd_train(args) -> int:
         raise UserError(f"checkpoint {str(weights)!r} exists; pass --force to replace it")
     cfg = TrainConfig(model=args.model, bits=args.bits, layout=args.layout, epochs=args.epochs,
                       qat_epochs=args.qat_epochs, lr=args.lr, seed=args.seed, clip=args.clip,
-                      randbet=args.randbet, prune=args.prune, structured=args.structured)
+                      randbet=args.randbet, prune=args.prune, structured=args.structured,
+                      act_bits=args.activation_bits)
     model, card = train(cfg)
     card["command"] = command_line()
     save_checkpoint(model, Path(args.out), card)

@@ -38,7 +38,7 @@ class TrainConfig:
     randbet: float = 0.0             # random bit error rate p during QAT
     prune: float = 0.0               # fraction pruned
     structured: bool = False         # per-output-channel pruning
-    act_bits: int | None = 8
+    act_bits: int | None = 8         # QAT: ReLU/ReLU6 outputs fake-quantized to this many unsigned bits
 
     def validate(self) -> None:
         shape, _, data = model_info(self.model)
@@ -58,6 +58,10 @@ class TrainConfig:
             raise UserError("random bit error training needs --bits")
         if self.clip is not None and self.clip <= 0:
             raise UserError(f"clip = {self.clip}: must be > 0")
+        if self.act_bits is not None and not 2 <= self.act_bits <= 8:
+            raise UserError(f"activation bits = {self.act_bits}: must be 2 to 8")
+        if self.act_bits is not None and self.act_bits != 8 and self.bits is None:
+            raise UserError(f"--activation-bits {self.act_bits} needs --bits (activations are quantized in QAT)")
         if self.epochs < 0 or self.qat_epochs < 0:
             raise UserError("epochs must be >= 0")
 
@@ -140,6 +144,8 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
 
             _epochs(model, data, cfg.qat_epochs, cfg, gen, after_step, progress,
                     f"{cfg.model} int{cfg.bits} QAT" + (f" WOT {cfg.layout}" if layout else ""))
+            if cfg.act_bits:   # with the activations still fake-quantized, as the integer path computes
+                card_extra["accuracy_quantized_activations"] = round(accuracy(model, data.x_test, data.y_test), 4)
             handle.detach()
             proj = qat.project_weights(model, cfg.bits, layout)
             card_extra["weights"] = proj["weights"]
@@ -156,6 +162,8 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
         "bits": cfg.bits if cfg.bits is not None else 32,
         "scheme": "fp32" if cfg.bits is None else f"int{cfg.bits} symmetric per-channel",
         "layout": cfg.layout,
+        # export quantizes unsigned activations to this width (8 unless QAT trained fewer)
+        "activation_bits": cfg.act_bits if cfg.bits is not None and cfg.act_bits else 8,
         "accuracy": round(acc, 4),
         "sparsity": round(pruning.sparsity(model), 4),
         "seed": cfg.seed,
