@@ -162,3 +162,20 @@ def test_full_size_mobilenet_v2_exports_at_224(tmp_path):
     assert macs == 300_774_272   # MobileNetV2 1.0 @224: ~300 M multiply-adds (Sandler et al. 2018, table 4)
     q = decode_weights(img)[0]
     assert q["features.18.0"].shape == (1280, 320, 1, 1) and q["classifier.1"].shape == (1000, 1280)
+
+
+def test_cycle_model_and_energy_count_depthwise_macs_exactly(tmp_path):
+    from accelsim.energy.model import energy_of
+    from accelsim.hw.accelerator import simulate
+
+    img = export_image(build_model("mobilenet-v2-small", seed=3), tmp_path / "h", layout="inplace-8b-64", project=True,
+                       input_shape=(1, 8, 8), calibration=DATA.x_train[:64])
+    result = simulate(img)
+    stats = {s.name: s for s in result.layers}
+    # a 3x3 depthwise layer over 8x8 with 16 channels: 64 pixels x 9 taps x 16 channels
+    assert stats["features.1.conv.0.0"].macs == 64 * 9 * 16
+    # by the weight tensors: every weight is used once per output pixel
+    want = sum(int(np.prod(layer.weight_shape)) * layer.output_hw[0] * layer.output_hw[1] for layer in img.layers)
+    assert result.actions()["mac_ops"] == {"8x8": want}
+    energy = energy_of(result, img.layout, vdd=0.6)
+    assert energy.totals["mac"] == pytest.approx(want * 0.30)   # 0.30 pJ per 8-bit MAC; the PE array stays at nominal vdd
