@@ -43,3 +43,36 @@ def test_bad_activation_bits_is_one_line_exit_2(tmp_path):
     assert not any(tmp_path.iterdir())
     with pytest.raises(UserError, match=r"^--activation-bits 4 needs --bits"):
         TrainConfig(model="lenet5", act_bits=4).validate()
+
+
+def test_fine_tune_from_a_checkpoint_keeps_what_it_learnt(tmp_path):
+    cfg = TrainConfig(model="lenet5", init="models/lenet5-fp32", bits=4, layout="inplace-4b-64", epochs=0,
+                      qat_epochs=1, lr=1e-3)
+    model, card = train(cfg, show_progress=False)
+    assert card["from"] == "models/lenet5-fp32" and card["layout"] == "inplace-4b-64"
+    assert card["fp32_accuracy"] == 0.9756      # the start is the shipped checkpoint, unchanged
+    assert card["accuracy"] >= 0.93             # one QAT+WOT epoch from it (one from scratch: ~0.5)
+    card["command"] = "test"
+    save_checkpoint(model, tmp_path / "ft", card)
+    img = export_checkpoint(str(tmp_path / "ft"), "inplace-4b-64", tmp_path / "img")   # no --project needed
+    assert img.manifest["projected_weights"] == 0
+
+
+def test_fine_tune_from_a_bare_state_dict_with_its_key_names(tmp_path):
+    from safetensors.torch import save_file
+
+    from accelsim.nn import load_checkpoint
+    start, start_card = load_checkpoint("models/lenet5-fp32")
+    save_file(start.state_dict(), tmp_path / "user.safetensors")     # no card: what a converted checkpoint is
+    cfg = TrainConfig(model="lenet5", init=str(tmp_path / "user.safetensors"), bits=8, epochs=0, qat_epochs=0)
+    model, card = train(cfg, show_progress=False)
+    assert card["fp32_accuracy"] == start_card["accuracy"] and abs(card["accuracy"] - start_card["accuracy"]) <= 0.01
+    with pytest.raises(UserError, match=r"does not fit model vgg-small: tensor features.0.weight has shape \[6, 1, 5, 5\], the model.s \[16, 1, 3, 3\] \(24 missing, 6 unexpected, 4 misshapen\)$"):
+        train(TrainConfig(model="vgg-small", init=str(tmp_path / "user.safetensors"), epochs=0, qat_epochs=0),
+              show_progress=False)
+
+
+def test_from_checkpoint_of_another_model_is_one_line_exit_2(tmp_path):
+    r = run("train", "--from", "models/lenet5-fp32", "--model", "vgg-small", "--bits", "8", "-o", str(tmp_path / "x"))
+    assert r.returncode == 2 and r.stderr == "accelsim: error: --from models/lenet5-fp32: a lenet5 checkpoint, not vgg-small\n"
+    assert not any(tmp_path.iterdir())

@@ -9,10 +9,14 @@ from accelsim.errors import UserError
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a digits model (fp32, QAT, WOT, clipping, RandBET, pruning)")
-    p.add_argument("--model", default="lenet5", help="zoo model (lenet5, vgg-small, resnet-small, squeezenet-small)")
+    p.add_argument("--model", default=None, help="zoo model (lenet5, vgg-small, resnet-small, squeezenet-small)")
     p.add_argument("--bits", type=int, default=None, help="weight bits 1..8 (omit for float32)")
     p.add_argument("--layout", default=None, help="in-place ECC layout to train for (WOT), e.g. inplace-4b-64")
-    p.add_argument("--epochs", type=int, default=40, help="float pre-training epochs")
+    p.add_argument("--from", dest="init", default=None, metavar="CHECKPOINT",
+                   help="fine-tune from a checkpoint (NAME with NAME.yaml: its model by default) or a bare "
+                        "safetensors state dict, e.g. a converted torchvision one (give --model)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="float pre-training epochs (default 40; 0 with --from)")
     p.add_argument("--qat-epochs", type=int, default=20, help="quantization-aware fine-tuning epochs")
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
@@ -35,12 +39,23 @@ def cmd_train(args) -> int:
     weights, card_path = checkpoint_paths(args.out)
     if (weights.exists() or card_path.exists()) and not args.force:
         raise UserError(f"checkpoint {str(weights)!r} exists; pass --force to replace it")
-    cfg = TrainConfig(model=args.model, bits=args.bits, layout=args.layout, epochs=args.epochs,
+    model_name = args.model or _card_model(args.init) or "lenet5"
+    epochs = args.epochs if args.epochs is not None else (0 if args.init else 40)
+    cfg = TrainConfig(model=model_name, init=args.init, bits=args.bits, layout=args.layout, epochs=epochs,
                       qat_epochs=args.qat_epochs, lr=args.lr, seed=args.seed, clip=args.clip,
                       randbet=args.randbet, prune=args.prune, structured=args.structured,
                       act_bits=args.activation_bits)
     model, card = train(cfg)
     card["command"] = command_line()
     save_checkpoint(model, Path(args.out), card)
-    print(f"{args.model}: test accuracy {card['accuracy']:.4f} -> {weights}")
+    print(f"{model_name}: test accuracy {card['accuracy']:.4f} -> {weights}")
     return 0
+
+
+def _card_model(init: str | None) -> str | None:
+    """The model named by the card beside a --from checkpoint, if it has one."""
+    from accelsim.nn.checkpoint import checkpoint_paths, load_card
+
+    if init is None or not checkpoint_paths(init)[1].exists():
+        return None
+    return str(load_card(init)["model"])
