@@ -1,11 +1,10 @@
 """Fine-tuning and 4-bit activations end to end: train -> export -> integer-exact inference."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
+import torch
 
+from accelsim.cli import main as cli_main
 from accelsim.errors import UserError
 from accelsim.image.commands import export_checkpoint
 from accelsim.infer import IntegerNetwork
@@ -15,11 +14,24 @@ from accelsim.nn.train import TrainConfig, train
 DATA = load_digits_split()
 
 
-def run(*argv):
-    return subprocess.run([sys.executable, "-m", "accelsim", *argv], capture_output=True, text=True)
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One intra-op thread: on a shared 2-core machine torch's thread pool only contends."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
-def test_four_bit_activations_train_export_and_run_integer_exact(tmp_path):
+def run(capsys, *argv):
+    """The CLI in-process: (exit status, stdout, stderr)."""
+    code = cli_main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_four_bit_activations_train_export_and_run_integer_exact(tmp_path, capsys):
     out = tmp_path / "l4"
     cfg = TrainConfig(model="lenet5", bits=4, layout="inplace-4b-64", epochs=2, qat_epochs=1, act_bits=4)
     model, card = train(cfg, show_progress=False)
@@ -33,13 +45,14 @@ def test_four_bit_activations_train_export_and_run_integer_exact(tmp_path):
     acc = float(np.mean(IntegerNetwork(img).predict(DATA.x_test.numpy()) == DATA.y_test.numpy()))
     # the integer path computes what QAT trained: 4-bit ReLU outputs (the fake-quant figure)
     assert abs(acc - card["accuracy_quantized_activations"]) <= 0.03 and acc > 0.3
-    r = run("infer", str(tmp_path / "img"))
-    assert r.returncode == 0 and f"integer-exact accuracy {acc:.4f}" in r.stdout
+    code, out, _ = run(capsys, "infer", str(tmp_path / "img"))
+    assert code == 0 and f"integer-exact accuracy {acc:.4f}" in out
 
 
-def test_bad_activation_bits_is_one_line_exit_2(tmp_path):
-    r = run("train", "--model", "lenet5", "--bits", "4", "--activation-bits", "9", "-o", str(tmp_path / "x"))
-    assert r.returncode == 2 and r.stderr.strip() == "accelsim: error: activation bits = 9: must be 2 to 8"
+def test_bad_activation_bits_is_one_line_exit_2(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--model", "lenet5", "--bits", "4", "--activation-bits", "9", "-o",
+                       str(tmp_path / "x"))
+    assert code == 2 and err == "accelsim: error: activation bits = 9: must be 2 to 8\n"
     assert not any(tmp_path.iterdir())
     with pytest.raises(UserError, match=r"^--activation-bits 4 needs --bits"):
         TrainConfig(model="lenet5", act_bits=4).validate()
@@ -72,7 +85,8 @@ def test_fine_tune_from_a_bare_state_dict_with_its_key_names(tmp_path):
               show_progress=False)
 
 
-def test_from_checkpoint_of_another_model_is_one_line_exit_2(tmp_path):
-    r = run("train", "--from", "models/lenet5-fp32", "--model", "vgg-small", "--bits", "8", "-o", str(tmp_path / "x"))
-    assert r.returncode == 2 and r.stderr == "accelsim: error: --from models/lenet5-fp32: a lenet5 checkpoint, not vgg-small\n"
+def test_from_checkpoint_of_another_model_is_one_line_exit_2(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--from", "models/lenet5-fp32", "--model", "vgg-small", "--bits", "8", "-o",
+                       str(tmp_path / "x"))
+    assert code == 2 and err == "accelsim: error: --from models/lenet5-fp32: a lenet5 checkpoint, not vgg-small\n"
     assert not any(tmp_path.iterdir())
