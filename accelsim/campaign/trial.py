@@ -169,6 +169,18 @@ def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decode
     return weights, per_layer, totals
 
 
+def _activation_faults(params: dict):
+    """The activation buffers' bit errors of a trial whose accelerator config puts them in
+    the weight SRAM's voltage domain (activation_buffers.scaled), at the trial's BER."""
+    from accelsim.hw import load_config
+    if not load_config(params.get("accelerator")).activations_scaled:
+        return None
+    from accelsim.hw.activations import ActivationFaults
+    return ActivationFaults(params["ber"], seed=derive(params["seed"], "activations", params["model"],
+                                                       params["scheme"], params["vdd"], params["chip"],
+                                                       params["repeat"]))
+
+
 def run_trial(params: dict, image_dir: str) -> dict:
     """Run one trial; returns the result columns of the store (plus per_layer)."""
     t0 = time.perf_counter()
@@ -192,6 +204,13 @@ def run_trial(params: dict, image_dir: str) -> dict:
         out = clean
     else:
         out = net.forward(x, weights)
+    act = _activation_faults(params)
+    if act is not None:   # activation buffers at the scaled vdd: their reads get bit errors too
+        net.input_faults = act
+        try:
+            out = net.forward(x, weights)
+        finally:
+            net.input_faults = None   # the network is cached for the next trial
     accuracy = float(np.mean(_argmax(net, out) == y))
     result.update(totals, accuracy=accuracy, baseline_accuracy=baseline, per_layer=per_layer,
                   seconds=time.perf_counter() - t0)

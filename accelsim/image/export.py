@@ -21,7 +21,7 @@ import yaml
 from accelsim import __version__
 from accelsim.ecc import Layout, get_layout
 from accelsim.errors import UserError
-from accelsim.fileio import atomic_directory, sha256_file
+from accelsim.fileio import atomic_directory, check_output_dir, sha256_file
 from accelsim.image.graph import Op, capture
 from accelsim.image.memory_image import FORMAT_VERSION, MemoryImage, load_image, manifest_digest
 from accelsim.quant.fixed import quantize_symmetric, symmetric_scale
@@ -160,8 +160,7 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
     (post-ReLU) activations, 2..8 (signed tensors and the input stay 8-bit).
     """
     t0 = time.perf_counter()
-    if Path(out_dir).exists() and not force:
-        raise UserError(f"output directory {str(out_dir)!r} exists; pass --force to replace it")
+    check_output_dir(out_dir, "output directory", force=force)   # before any work, not after it
     layout = get_layout(layout) if isinstance(layout, str) else layout
     if not isinstance(activation_bits, int) or not 2 <= activation_bits <= 8:
         raise UserError(f"activation_bits = {activation_bits!r}: must be an integer 2..8")

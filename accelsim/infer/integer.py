@@ -88,6 +88,10 @@ class IntegerNetwork:
 
     def __init__(self, image: MemoryImage):
         self.image = image
+        # optional fault hook on every conv/linear input read from the activation buffer:
+        # (layer, 8-bit activations, index of the batch's first sample, signed) -> activations
+        # (accelsim.hw.activations.ActivationFaults); None keeps the exact fault-free path
+        self.input_faults = None
         self.graph = image.graph
         self.layers: dict[str, LayerImage] = {layer.name: layer for layer in image.layers}
         self.nodes = {node["name"]: node for node in self.graph}
@@ -121,7 +125,7 @@ class IntegerNetwork:
         if weights is None:
             weights = decode_weights(self.image)[0]
         wmat = {name: w.reshape(w.shape[0], -1).T.astype(np.float64) for name, w in weights.items()}
-        outs = [self._run(self.quantize_input(x[i:i + batch]), wmat) for i in range(0, len(x), batch)]
+        outs = [self._run(self.quantize_input(x[i:i + batch]), wmat, i) for i in range(0, len(x), batch)]
         return np.concatenate(outs)
 
     def output_scale(self) -> np.ndarray:
@@ -136,7 +140,7 @@ class IntegerNetwork:
         return out.reshape(len(out), -1).argmax(axis=1)
 
     # -- the graph ------------------------------------------------------------------------
-    def _run(self, xq: np.ndarray, wmat: dict[str, np.ndarray]) -> np.ndarray:
+    def _run(self, xq: np.ndarray, wmat: dict[str, np.ndarray], first_sample: int = 0) -> np.ndarray:
         values: dict[str, np.ndarray] = {}
         for node in self.graph:
             op, name = node["op"], node["name"]
@@ -145,7 +149,11 @@ class IntegerNetwork:
             elif op == "output":
                 return values[node["inputs"][0]]
             else:
-                values[name] = getattr(self, f"_{op}")(node, [values[s] for s in node["inputs"]], wmat)
+                ins = [values[s] for s in node["inputs"]]
+                if self.input_faults is not None and op in ("conv", "linear"):
+                    src = self.nodes[node["inputs"][0]]
+                    ins = [self.input_faults(name, ins[0], first_sample, bool(src.get("signed", False)))]
+                values[name] = getattr(self, f"_{op}")(node, ins, wmat)
         raise AssertionError("graph has no output")
 
     def _clamp_range(self, node, relu: bool, relu_max: float | None) -> tuple[int, int]:

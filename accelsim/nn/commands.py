@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from accelsim import cliargs
-
 from pathlib import Path
 
+from accelsim import cliargs
 from accelsim.errors import UserError
 
 
