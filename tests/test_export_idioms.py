@@ -155,3 +155,19 @@ def test_bad_activation_bits_are_refused(tmp_path):
         export_image(Net(IDIOMS["torch_flatten"]), tmp_path / "b", layout="none-8b", input_shape=(1, 8, 8),
                      activation_bits=9)
     assert not any(tmp_path.iterdir())
+
+
+def test_refusal_from_the_cli_is_one_line_exit_2(tmp_path, capsys):
+    from accelsim.cli import main as cli_main
+    from accelsim.nn import save_checkpoint
+    from accelsim.nn.train import TrainConfig, train
+
+    model, card = train(TrainConfig(model="vgg-small-gn", epochs=0, qat_epochs=0), show_progress=False)
+    card["command"] = "test"
+    save_checkpoint(model, tmp_path / "gn", card)
+    code = cli_main(["export", str(tmp_path / "gn"), "--layout", "none-8b", "-o", str(tmp_path / "img")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("accelsim: error: layer 'features.1' of type GroupNorm is not supported by the accelerator; "
+                          "use BatchNorm2d right after a Conv2d (folded at export)")
+    assert not (tmp_path / "img").exists()
