@@ -3,7 +3,9 @@ run the integer network, compare with the truth.
 
 Randomness comes only from the trial's parameters (accelsim.seeds.derive), so a trial
 gives the same bits on any worker, in any order. Per-process caches hold the loaded
-images, their fault-free predictions and the chip maps.
+images, their fault-free activations and predictions, and the chip maps; a trial
+recomputes the network only from the first layer whose decoded weights changed
+(accelsim.infer.fast.IncrementalRun).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from accelsim.ecc import Layout
 from accelsim.faults import ChipFaultMap, curve_from_dict, inject
 from accelsim.image import MemoryImage, load_image
 from accelsim.infer import IntegerNetwork
+from accelsim.infer.fast import FastIntegerNetwork, IncrementalRun
 from accelsim.seeds import derive
 
 
@@ -26,16 +29,15 @@ def _clean_weights(image_dir: str) -> dict:
     return decode_weights(load_image(image_dir))[0]
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=8)
 def _context(image_dir: str, samples: int):
     from accelsim.nn import load_digits_split
 
     image = load_image(image_dir)
-    net = IntegerNetwork(image)
     data = load_digits_split()
     x, y = data.x_test.numpy()[:samples], data.y_test.numpy()[:samples]
-    clean = net.forward(x)
-    return image, net, x, y, clean, float(np.mean(_argmax(net, clean) == y))
+    run = IncrementalRun(FastIntegerNetwork(image), x, weights=_clean_weights(image_dir))
+    return image, run, x, y, run.clean, float(np.mean(_argmax(run.net, run.clean) == y))
 
 
 def _argmax(net: IntegerNetwork, out: np.ndarray) -> np.ndarray:
@@ -150,7 +152,7 @@ def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decode
 def run_trial(params: dict, image_dir: str) -> dict:
     """Run one trial; returns the result columns of the store (plus per_layer)."""
     t0 = time.perf_counter()
-    image, net, x, y, clean, baseline = _context(image_dir, params["samples"])
+    image, run, x, y, clean, baseline = _context(image_dir, params["samples"])
     read = faulty_words(image, params, word_ranges(image, params["layers"]))
     result: dict = {}
     decoded = None
@@ -168,8 +170,8 @@ def run_trial(params: dict, image_dir: str) -> dict:
             raise AssertionError("zero residual faulty bits but the weights differ from the fault-free image")
         out = clean
     else:
-        out = net.forward(x, weights)
-    accuracy = float(np.mean(_argmax(net, out) == y))
+        out = run.forward(weights)   # from the first changed layer on, the same logits as a full pass
+    accuracy = float(np.mean(_argmax(run.net, out) == y))
     result.update(totals, accuracy=accuracy, baseline_accuracy=baseline, per_layer=per_layer,
                   seconds=time.perf_counter() - t0)
     return result

@@ -70,6 +70,8 @@ class Tensor:
 class IntegerNetwork:
     """The image's graph as integer operations. ``forward(x, weights)``."""
 
+    add_fraction = _ADD_FRACTION
+
     def __init__(self, image: MemoryImage):
         self.image = image
         self.graph = image.graph
@@ -139,10 +141,16 @@ class IntegerNetwork:
         if node["name"] == self.logit_layer:
             return acc.reshape(shape_out)
         m0, shift = self._requant[node["name"]]
+        lo, hi = self._layer_range(node, layer)
+        return requantize(acc, m0, shift, lo, hi).reshape(shape_out)
+
+    @staticmethod
+    def _layer_range(node, layer) -> tuple[int, int]:
+        """Activation range a weight layer's output is clamped to (fused ReLU: from 0)."""
         lo, hi = act_range(node["signed"])
         if layer.relu:
             lo = max(lo, 0)
-        return requantize(acc, m0, shift, lo, hi).reshape(shape_out)
+        return lo, hi
 
     def _conv(self, node, ins, wmat):
         x = ins[0]
@@ -196,18 +204,23 @@ class IntegerNetwork:
                 out[:, :, i, j] = self._round_div(x[:, :, h0:h1, w0:w1].sum(axis=(2, 3)), (h1 - h0) * (w1 - w0))
         return out
 
+    def _rescale_multipliers(self, node) -> list[int]:
+        """Per input, the 24-bit fixed-point multiplier to the node's output scale."""
+        return [int(round(self.nodes[src]["scale"] / node["scale"] * (1 << _ADD_FRACTION))) for src in node["inputs"]]
+
     def _rescale(self, node, ins):
         """Each input rescaled to the node's output scale with a 24-bit fixed-point multiplier."""
-        parts = []
-        for src, q in zip(node["inputs"], ins):
-            m = int(round(self.nodes[src]["scale"] / node["scale"] * (1 << _ADD_FRACTION)))
-            parts.append(q.astype(np.int64) * m)
-        return parts
+        return [q.astype(np.int64) * m for q, m in zip(ins, self._rescale_multipliers(node))]
 
-    def _finish(self, node, total):
+    @staticmethod
+    def _finish_range(node) -> tuple[int, int]:
         lo, hi = act_range(node["signed"])
         if node.get("relu"):
             lo = max(lo, 0)
+        return lo, hi
+
+    def _finish(self, node, total):
+        lo, hi = self._finish_range(node)
         y = (total + (1 << (_ADD_FRACTION - 1))) >> _ADD_FRACTION
         return np.clip(y, lo, hi)
 
