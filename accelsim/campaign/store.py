@@ -16,9 +16,10 @@ from pathlib import Path
 from accelsim.errors import UserError
 
 SCHEMA = "accelsim-campaign"
-SCHEMA_VERSION = 1
-PARAM_COLUMNS = ("campaign", "model", "scheme", "checkpoint", "fault_model", "point", "vdd", "ber", "chip",
-                 "repeat", "layers", "samples", "engine", "policy", "seed")
+SCHEMA_VERSION = 2     # 2: column export_sha256 (what the trial's image was made from)
+READABLE_VERSIONS = (1, 2)   # a version-1 store is read (export_sha256 None), never written to
+PARAM_COLUMNS = ("campaign", "model", "scheme", "checkpoint", "export_sha256", "fault_model", "point", "vdd",
+                 "ber", "chip", "repeat", "layers", "samples", "engine", "policy", "seed")
 RESULT_COLUMNS = ("accuracy", "baseline_accuracy", "injected_bits", "residual_bits", "data_bits", "words",
                   "corrected", "detected", "miscorrected", "undetected", "energy_pj", "cycles", "seconds")
 _TYPES = {"vdd": "REAL", "ber": "REAL", "chip": "INTEGER", "repeat": "INTEGER", "samples": "INTEGER",
@@ -31,8 +32,13 @@ def _col(name: str) -> str:
 
 
 class Store:
-    def __init__(self, path: str | Path, *, create: bool = True):
+    """readonly: open an existing store only to read it (a version-1 store is accepted:
+    its rows have export_sha256 None); otherwise the store must be of SCHEMA_VERSION."""
+
+    def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False):
         self.path = Path(path)
+        self.readonly = readonly
+        self.version = SCHEMA_VERSION
         existed = self.path.exists()
         if not existed and not create:
             raise UserError(f"campaign store {str(self.path)!r} does not exist")
@@ -60,8 +66,17 @@ class Store:
         meta = dict(self.conn.execute("SELECT key, value FROM meta"))
         if meta.get("schema") != SCHEMA:
             raise UserError(f"campaign store {str(self.path)!r} is a foreign SQLite file")
-        if int(meta.get("schema_version", -1)) != SCHEMA_VERSION:
-            raise UserError(f"campaign store {self.path}: schema version {meta.get('schema_version')} != {SCHEMA_VERSION}")
+        try:
+            self.version = int(meta.get("schema_version", -1))
+        except ValueError:
+            self.version = -1
+        if self.version == SCHEMA_VERSION or (self.readonly and self.version in READABLE_VERSIONS):
+            return
+        if self.version in READABLE_VERSIONS:
+            raise UserError(f"campaign store {self.path}: schema version {self.version} records no export_sha256 "
+                            f"(which checkpoint made each row); it can be reported but not extended: "
+                            f"run the campaign into a new store")
+        raise UserError(f"campaign store {self.path}: schema version {meta.get('schema_version')} != {SCHEMA_VERSION}")
 
     def _create(self) -> None:
         cols = ", ".join(_col(c) for c in PARAM_COLUMNS + RESULT_COLUMNS)
@@ -77,6 +92,8 @@ class Store:
 
     def write(self, key: str, params: dict, result: dict) -> None:
         """Insert one finished trial in its own transaction (idempotent per key)."""
+        if self.readonly:
+            raise RuntimeError("a store opened readonly is not written to")
         values = [params.get(c) for c in PARAM_COLUMNS] + [result.get(c) for c in RESULT_COLUMNS]
         cols = ", ".join(f'"{c}"' for c in ("key",) + PARAM_COLUMNS + RESULT_COLUMNS + ("params", "per_layer", "created"))
         marks = ", ".join("?" * (len(values) + 4))
@@ -104,6 +121,7 @@ class Store:
         out = []
         for r in cur:
             row = dict(zip(names, r))
+            row.setdefault("export_sha256", None)   # a version-1 store
             row["per_layer"] = json.loads(row["per_layer"] or "{}")
             out.append(row)
         return out
