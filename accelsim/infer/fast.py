@@ -143,6 +143,9 @@ class FastIntegerNetwork(IntegerNetwork):
 
     def __init__(self, image: MemoryImage):
         super().__init__(image)
+        # activation-buffer fault hook (layer, int activations, first sample, signed) ->
+        # activations on every conv/linear input, as IntegerNetwork applies it; None: none
+        self.input_faults = getattr(self, "input_faults", None)
         self.order = {node["name"]: i for i, node in enumerate(self.graph)}
 
     # -- plans ----------------------------------------------------------------------------
@@ -164,7 +167,7 @@ class FastIntegerNetwork(IntegerNetwork):
         outs = []
         for i in range(0, len(x), batch):
             values = {self.graph[0]["name"]: self.quantized_input(x[i:i + batch])}
-            outs.append(self.execute(values, plans, start=1))
+            outs.append(self.execute(values, plans, start=1, first_sample=i))
         return np.concatenate(outs)
 
     def quantized_input(self, x) -> torch.Tensor:
@@ -181,15 +184,18 @@ class FastIntegerNetwork(IntegerNetwork):
         return out
 
     def execute(self, values: dict[str, torch.Tensor], plans: dict[str, LayerPlan], *, start: int,
-                record: dict[str, torch.Tensor] | None = None) -> np.ndarray:
-        """Run graph nodes start.. given the live ``values`` (float32 integer tensors);
-        the outputs of nodes named in ``record`` are stored there. Returns the output (int64)."""
+                record: dict[str, torch.Tensor] | None = None, first_sample: int = 0) -> np.ndarray:
+        """Run graph nodes start.. given the live ``values`` (float32 integer tensors) of
+        inputs first_sample..; the outputs of nodes named in ``record`` are stored there.
+        Returns the output (int64)."""
         with exact_float32():
             for node in self.graph[start:]:
                 op, name = node["op"], node["name"]
                 if op == "output":
                     return values[node["inputs"][0]].to(torch.int64).numpy()
                 ins = [values[s] for s in node["inputs"]]
+                if self.input_faults is not None and op in ("conv", "linear"):
+                    ins = [self._faulty_input(name, node, ins[0], first_sample)]
                 fast = getattr(self, f"_fast_{op}", None)
                 values[name] = fast(node, ins, plans) if fast else self._exact_op(node, ins)
                 if record is not None and name in record:
@@ -197,6 +203,11 @@ class FastIntegerNetwork(IntegerNetwork):
         raise AssertionError("graph has no output")
 
     # -- operations -----------------------------------------------------------------------
+    def _faulty_input(self, name, node, x: torch.Tensor, first_sample: int) -> torch.Tensor:
+        signed = bool(self.nodes[node["inputs"][0]].get("signed", False))
+        q = self.input_faults(name, x.to(torch.int64).numpy(), first_sample, signed)
+        return torch.from_numpy(np.ascontiguousarray(q, dtype=np.float32))
+
     def _exact_op(self, node, ins):
         """Any other operation: IntegerNetwork's own int64 code."""
         out = getattr(self, f"_{node['op']}")(node, [t.to(torch.int64).numpy() for t in ins], None)
@@ -211,7 +222,8 @@ class FastIntegerNetwork(IntegerNetwork):
             logits = sum(p.to(torch.int64).numpy().reshape(n, c, -1) for p in parts) + bias.reshape(1, c, 1)
             return torch.from_numpy(saturate32(logits).reshape(shape))
         m0, shift = self._requant[name]
-        lo, hi = self._layer_range(node, self.layers[name])
+        layer = self.layers[name]
+        lo, hi = self._clamp_range(node, layer.relu, getattr(layer, "relu_max", None))
         out = torch.empty(shape, dtype=torch.float32)
         kernels.requantize_parts(tuple(p.reshape(n, c, -1).contiguous().numpy() for p in parts), bias,
                                  np.ascontiguousarray(np.broadcast_to(m0, (c,))),
@@ -235,6 +247,8 @@ class FastIntegerNetwork(IntegerNetwork):
         return self._finish_layer(node, *accumulate(x, plans[node["name"]], F.linear))
 
     def _fast_relu(self, node, ins, plans):
+        if "max" in node:     # ReLU6 clamp: IntegerNetwork's integer level
+            return self._exact_op(node, ins)
         return torch.relu(ins[0])
 
     def _fast_flatten(self, node, ins, plans):
@@ -248,7 +262,7 @@ class FastIntegerNetwork(IntegerNetwork):
         if len(ins) != 2:
             return self._exact_op(node, ins)
         ma, mb = self._rescale_multipliers(node)
-        lo, hi = self._finish_range(node)
+        lo, hi = self._clamp_range(node, node.get("relu", False), node.get("relu_max"))
         a, b = ins[0].contiguous(), ins[1].contiguous()
         out = torch.empty(a.shape, dtype=torch.float32)
         kernels.add_rescaled(a.reshape(-1).numpy(), ma, b.reshape(-1).numpy(), mb, self.add_fraction,
@@ -325,15 +339,19 @@ class IncrementalRun:
     def forward(self, weights: dict[str, np.ndarray]) -> np.ndarray:
         """Integer outputs with these weights, identical to a full FastIntegerNetwork.forward."""
         changed = self.changed_layers(weights)
-        if not changed:
+        if self.net.input_faults is not None:     # activation faults change every layer's input
+            start = 1
+        elif not changed:
             return self.clean.copy()
-        start = self.restart_point(changed)
+        else:
+            start = self.restart_point(changed)
         name = self.cuts[start]
         plans = dict(self.clean_plans)
         for layer in changed:
             plans[layer] = self.net.plan(layer, weights[layer])
-        outs = []
+        outs, first = [], 0
         for entry in self.cache:
-            values = {name: torch.from_numpy(entry[name].astype(np.float32))}
-            outs.append(self.net.execute(values, plans, start=start))
+            value = torch.from_numpy(entry[name].astype(np.float32))
+            outs.append(self.net.execute({name: value}, plans, start=start, first_sample=first))
+            first += len(value)
         return np.concatenate(outs)

@@ -141,14 +141,13 @@ class IntegerNetwork:
         if node["name"] == self.logit_layer:
             return acc.reshape(shape_out)
         m0, shift = self._requant[node["name"]]
-        lo, hi = self._layer_range(node, layer)
+        lo, hi = self._clamp_range(node, layer.relu)
         return requantize(acc, m0, shift, lo, hi).reshape(shape_out)
 
-    @staticmethod
-    def _layer_range(node, layer) -> tuple[int, int]:
-        """Activation range a weight layer's output is clamped to (fused ReLU: from 0)."""
+    def _clamp_range(self, node, relu: bool, relu_max: float | None = None) -> tuple[int, int]:
+        """Activation range a node's output is clamped to (fused ReLU: from 0)."""
         lo, hi = act_range(node["signed"])
-        if layer.relu:
+        if relu:
             lo = max(lo, 0)
         return lo, hi
 
@@ -212,15 +211,8 @@ class IntegerNetwork:
         """Each input rescaled to the node's output scale with a 24-bit fixed-point multiplier."""
         return [q.astype(np.int64) * m for q, m in zip(ins, self._rescale_multipliers(node))]
 
-    @staticmethod
-    def _finish_range(node) -> tuple[int, int]:
-        lo, hi = act_range(node["signed"])
-        if node.get("relu"):
-            lo = max(lo, 0)
-        return lo, hi
-
     def _finish(self, node, total):
-        lo, hi = self._finish_range(node)
+        lo, hi = self._clamp_range(node, node.get("relu", False), node.get("relu_max"))
         y = (total + (1 << (_ADD_FRACTION - 1))) >> _ADD_FRACTION
         return np.clip(y, lo, hi)
 
