@@ -15,13 +15,11 @@ from pathlib import Path
 
 from accelsim.errors import UserError
 from accelsim.fileio import read_yaml
+from accelsim.schema import RunConfig, validate
 
 PACKAGE = Path(__file__).resolve().parent
 DEFAULT_RUN = PACKAGE / "configs" / "run.yaml"
 QUICK_RUN = PACKAGE / "configs" / "run-quick.yaml"
-RUN_FIELDS = {"name", "output", "models", "schemes", "voltages", "chips", "fault_model", "engine", "policy",
-              "samples", "tolerance", "workers", "models_dir", "accelerator", "energy_table", "ber_curve", "seed",
-              "repeats"}
 
 
 def register(sub) -> None:
@@ -39,54 +37,47 @@ def register(sub) -> None:
     d.set_defaults(func=cmd_demo)
 
 
-def load_run_config(path: str | Path | None) -> dict:
+def load_run_config(path: str | Path | None) -> RunConfig:
+    """The run config of ``path`` (default: the packaged run.yaml), validated by
+    :class:`accelsim.schema.RunConfig`."""
     path = Path(path) if path else DEFAULT_RUN
-    cfg = read_yaml(path, "run config")
-    unknown = set(cfg) - RUN_FIELDS
-    if unknown:
-        raise UserError(f"run config {path}: unknown field(s) {', '.join(sorted(unknown))}")
-    return cfg
+    return validate(RunConfig, read_yaml(path, "run config"), f"run config {path}")
 
 
-def _models_dir(cfg: dict) -> str:
-    if "models_dir" in cfg:
-        return str(cfg["models_dir"])
+def _models_dir(cfg: RunConfig) -> str:
+    if "models_dir" in cfg.model_fields_set:
+        return cfg.models_dir
     bundled = PACKAGE.parent / "models"
     return str(bundled if bundled.exists() else Path("models"))
 
 
-def run_job(cfg: dict, out: Path, *, workers: int | None = None, scheduler=None, force: bool = False,
+def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, scheduler=None, force: bool = False,
             progress: bool = True) -> dict:
-    """Run the job described by ``cfg`` into ``out``; returns the headline rows and paths."""
+    """Run the job described by ``cfg`` into ``out``; returns the headline rows and paths.
+    Everything (config, checkpoints, energy table, accelerator) is checked before ``out``
+    is created."""
     from accelsim.campaign import parse_spec, run_campaign
-    from accelsim.energy import load_table
     from accelsim.report import report_from_store
     from accelsim.report.build import headline, label_models
     from accelsim.campaign.store import Store
 
-    tolerance = float(cfg.get("tolerance", 0.01))
-    if not 0 <= tolerance < 1:
-        raise UserError(f"run config: tolerance = {tolerance} must be in [0, 1)")
-    if cfg.get("energy_table"):
-        load_table(cfg["energy_table"])          # a missing action fails here, before any trial
-    spec_dict = {k: cfg[k] for k in ("name", "models", "schemes", "voltages", "chips", "fault_model", "engine",
-                                     "policy", "samples", "accelerator", "ber_curve", "seed", "repeats",
-                                     "energy_table") if k in cfg}
+    if not isinstance(cfg, RunConfig):
+        cfg = validate(RunConfig, cfg, "run config")
+    spec_dict = cfg.model_dump(include=cfg.campaign_fields().keys(), exclude_none=True)
     spec_dict["models_dir"] = _models_dir(cfg)
-    spec = parse_spec(spec_dict)
+    spec = parse_spec(spec_dict, where="run config")
     if out.exists() and not force:
         raise UserError(f"output directory {str(out)!r} exists; pass --force to reuse it and replace its report")
     out.mkdir(parents=True, exist_ok=True)
     store_path = out / "campaign.sqlite"
     t0 = time.perf_counter()
-    info = run_campaign(spec, store_path, workers=workers or int(cfg.get("workers", 1)), scheduler=scheduler,
-                        progress=progress)
-    report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True)
+    info = run_campaign(spec, store_path, workers=workers or cfg.workers, scheduler=scheduler, progress=progress)
+    report = report_from_store(store_path, out / "report", tolerance=cfg.tolerance, force=True)
     store = Store(store_path, create=False, readonly=True)
     rows = label_models(store.rows())
     store.close()
-    return {"headline": headline(rows, tolerance), "report": report, "store": store_path,
-            "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance}
+    return {"headline": headline(rows, cfg.tolerance), "report": report, "store": store_path,
+            "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": cfg.tolerance}
 
 
 def print_headline(result: dict) -> None:
@@ -109,14 +100,14 @@ def print_headline(result: dict) -> None:
 
 def cmd_run(args) -> int:
     cfg = load_run_config(QUICK_RUN if args.quick and not args.config else args.config)
-    out = Path(args.out or cfg.get("output", "runs/out"))
+    out = Path(args.out or cfg.output)
     print_headline(run_job(cfg, out, workers=args.workers, scheduler=args.scheduler, force=args.force))
     return 0
 
 
 def cmd_demo(args) -> int:
     cfg = load_run_config(QUICK_RUN if args.quick else DEFAULT_RUN)
-    out = Path(cfg.get("output", "runs/demo"))
+    out = Path(cfg.output)
     if args.fresh and out.exists():
         shutil.rmtree(out)
     print_headline(run_job(cfg, out, force=True))
