@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import resource
 import tempfile
 import time
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 
 from accelsim.campaign import trial as trial_mod
-from accelsim.image import export_image
+from accelsim.image import export_image, load_image
 from accelsim.infer import IntegerNetwork, decode_weights
 from accelsim.infer.fast import FastIntegerNetwork
 from accelsim.nn import build_model
@@ -48,8 +49,8 @@ def export(name: str, out: Path):
     return model, export_image(model, out, layout=SCHEME, input_shape=(3, 224, 224), calibration=calib)
 
 
-def side_by_side(model, img, x: np.ndarray, repeats: int, float64: bool = True) -> dict:
-    """torch fp32 vs the fast engine on the same batch, alternately; float64 path once."""
+def side_by_side(model, img, x: np.ndarray, repeats: int) -> dict:
+    """torch fp32 vs the fast engine on the same batch, alternately, best of ``repeats``."""
     net, weights = FastIntegerNetwork(img), decode_weights(img)[0]
     xt = torch.from_numpy(x)
     with torch.inference_mode():
@@ -62,17 +63,48 @@ def side_by_side(model, img, x: np.ndarray, repeats: int, float64: bool = True) 
             model(xt)
         torch_s.append(time.perf_counter() - t)
         t = time.perf_counter()
-        fast = net.forward(x, weights)
+        net.forward(x, weights)
         fast_s.append(time.perf_counter() - t)
-    out = {"batch": len(x), "torch_fp32_ms": round(min(torch_s) * 1e3), "fast_ms": round(min(fast_s) * 1e3),
-           "fast_over_torch": round(min(fast_s) / min(torch_s), 2)}
-    if float64:
-        t = time.perf_counter()
-        ref = IntegerNetwork(img).forward(x, weights)
-        f64 = time.perf_counter() - t
-        out.update(float64_path_ms=round(f64 * 1e3), float64_over_fast=round(f64 / min(fast_s), 1),
-                   bit_identical=bool(np.array_equal(fast, ref)))
-    return out
+    return {"batch": len(x), "torch_fp32_ms": round(min(torch_s) * 1e3), "fast_ms": round(min(fast_s) * 1e3),
+            "fast_over_torch": round(min(fast_s) / min(torch_s), 2)}
+
+
+def _in_child(fn, *args):
+    """Run fn in a fresh process: its own peak resident memory, no other engine's."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+def float64_child(image_dir: str) -> dict:
+    """The float64 path on the batch (its im2col matrices take GBs: measured apart)."""
+    img = load_image(image_dir)
+    weights = decode_weights(img)[0]
+    x = synthetic_inputs(BATCH)
+    t = time.perf_counter()
+    logits = IntegerNetwork(img).forward(x, weights)
+    return {"ms": round((time.perf_counter() - t) * 1e3), "logits": logits,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def fast_memory_child(image_dir: str, batch: int) -> dict:
+    """The fast engine alone: a forward of 64 inputs in passes of ``batch``, the cached
+    fault-free activations of a trial context and one faulty trial's forward."""
+    from accelsim.infer.fast import IncrementalRun
+
+    img = load_image(image_dir)
+    weights = decode_weights(img)[0]
+    x = synthetic_inputs(BATCH)
+    net = FastIntegerNetwork(img)
+    t = time.perf_counter()
+    logits = net.forward(x, weights, batch=batch)
+    ms = (time.perf_counter() - t) * 1e3
+    run = IncrementalRun(net, x, weights=weights, batch=batch)
+    faulty = dict(weights)
+    faulty["fc"] = -faulty["fc"]
+    run.forward(faulty)
+    return {"ms": round(ms), "logits": logits, "cached_activation_mb": round(run.cached_bytes() / 2**20, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
 def _params(model: str, engine: str, ber: float, repeat: int) -> dict:
@@ -165,15 +197,26 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for name in models:
             model, img = export(name, Path(tmp) / name)
-            entry = {"weights": img.n_weights}
-            entry["inference"] = side_by_side(model, img, x, args.repeats, float64=(name == "resnet18"))
+            entry = {"weights": img.n_weights, "inference": side_by_side(model, img, x, args.repeats)}
             del model
-            entry["recompute"] = recompute_speedup(img, x, entry["inference"].get("float64_path_ms"))
+            memory = {}
+            for batch in (BATCH, 16):
+                child = _in_child(fast_memory_child, str(img.path), batch)
+                memory[f"batch_{batch}"] = {k: v for k, v in child.items() if k != "logits"}
+            entry["fast_engine_alone"] = memory
+            f64_ms = None
+            if name == "resnet18":
+                ref = _in_child(float64_child, str(img.path))
+                f64_ms = ref["ms"]
+                entry["float64_path"] = {"ms": ref["ms"], "peak_rss_mb": ref["peak_rss_mb"],
+                                         "over_fast": round(ref["ms"] / entry["inference"]["fast_ms"], 1),
+                                         "bit_identical": bool(np.array_equal(ref["logits"], child["logits"]))}
+            entry["recompute"] = recompute_speedup(img, x, f64_ms)
             entry["layer_selection_1e-3"] = layer_selection_speedup(img, x)
             entry["fast"] = trial_rates(name, str(img.path), "fast", trials)
             entry["cycle"] = trial_rates(name, str(img.path), "cycle", trials)
             out["models"][name] = entry
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    out["peak_rss_mb_torch_and_fast"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(out))
 
 

@@ -313,7 +313,8 @@ class IncrementalRun:
             for src in node["inputs"]:
                 last_use[src] = i
         cuts = {}
-        for k in range(1, len(graph)):
+        last_layer = max(self.net.order[name] for name in self.net.layers)
+        for k in range(1, last_layer + 1):      # restarts happen at or before a weight layer
             live = [j for j in range(k) if last_use.get(graph[j]["name"], -1) >= k]
             if len(live) == 1:
                 cuts[k] = graph[live[0]]["name"]
