@@ -147,6 +147,11 @@ class FastIntegerNetwork(IntegerNetwork):
         # activations on every conv/linear input, as IntegerNetwork applies it; None: none
         self.input_faults = getattr(self, "input_faults", None)
         self.order = {node["name"]: i for i, node in enumerate(self.graph)}
+        # each value is dropped after its last reader: only the live activations stay in memory
+        self.last_use = {}
+        for i, node in enumerate(self.graph):
+            for src in node["inputs"]:
+                self.last_use[src] = i
 
     # -- plans ----------------------------------------------------------------------------
     def plan(self, name: str, w: np.ndarray, *, limit: int = EXACT_FLOAT32) -> LayerPlan:
@@ -184,12 +189,13 @@ class FastIntegerNetwork(IntegerNetwork):
         return out
 
     def execute(self, values: dict[str, torch.Tensor], plans: dict[str, LayerPlan], *, start: int,
-                record: dict[str, torch.Tensor] | None = None, first_sample: int = 0) -> np.ndarray:
+                record: dict[str, np.ndarray | None] | None = None, first_sample: int = 0) -> np.ndarray:
         """Run graph nodes start.. given the live ``values`` (float32 integer tensors) of
-        inputs first_sample..; the outputs of nodes named in ``record`` are stored there.
+        inputs first_sample..; the outputs of nodes named in ``record`` are stored there
+        as compact integer arrays.
         Returns the output (int64)."""
         with exact_float32():
-            for node in self.graph[start:]:
+            for k, node in enumerate(self.graph[start:], start):
                 op, name = node["op"], node["name"]
                 if op == "output":
                     return values[node["inputs"][0]].to(torch.int64).numpy()
@@ -199,7 +205,10 @@ class FastIntegerNetwork(IntegerNetwork):
                 fast = getattr(self, f"_fast_{op}", None)
                 values[name] = fast(node, ins, plans) if fast else self._exact_op(node, ins)
                 if record is not None and name in record:
-                    record[name] = values[name]
+                    record[name] = _compact(values[name])
+                for src in node["inputs"]:
+                    if self.last_use[src] == k:
+                        values.pop(src, None)
         raise AssertionError("graph has no output")
 
     # -- operations -----------------------------------------------------------------------
@@ -302,8 +311,8 @@ class IncrementalRun:
             xq = net.quantized_input(x[i:i + batch])
             record = {name: None for name in keep}
             outs.append(net.execute({input_name: xq}, self.clean_plans, start=1, record=record))
-            record[input_name] = xq
-            self.cache.append({name: _compact(t) for name, t in record.items() if name in keep})
+            record[input_name] = _compact(xq)
+            self.cache.append({name: a for name, a in record.items() if name in keep})
         self.clean = np.concatenate(outs)
 
     def _choose_cuts(self, n: int, cache_bytes: int) -> dict[int, str]:
