@@ -9,7 +9,9 @@ from pathlib import Path
 def register(sub) -> None:
     p = sub.add_parser("export", help="quantize and pack a checkpoint into a memory image")
     p.add_argument("checkpoint", help="a trained checkpoint (models/NAME or NAME.safetensors with NAME.yaml)")
-    p.add_argument("--layout", required=True, help="weight layout, e.g. inplace-4b-64, ecc-8b-72, none-8b")
+    from accelsim.ecc import list_layouts
+    p.add_argument("--layout", required=True, choices=list_layouts(), metavar="LAYOUT",
+                   help=f"weight layout, exact name: {', '.join(list_layouts())}")
     p.add_argument("-o", "--out", default=None, help="image directory (default: images/<checkpoint>-<layout>)")
     p.add_argument("--force", action="store_true", help="replace an existing image directory")
     p.add_argument("--project", action="store_true",

@@ -52,13 +52,14 @@ def _fmt(v, digits=3):
 def _headline_rows(head):
     return [[h["model"], h["scheme"], f"{h['baseline'] * 100:.2f} %", _fmt(h["vmin_safe"], 2) + " V",
              "—" if h["accuracy_at_vmin"] is None else f"{h['accuracy_at_vmin'] * 100:.2f} %",
-             "—" if h["energy_nominal_pj"] is None else f"{h['energy_nominal_pj'] / 1e3:.1f} nJ",
+             # the reference is the sweep's highest voltage, which need not be the nominal one
+             "—" if h["energy_nominal_pj"] is None else f"{h['energy_nominal_pj'] / 1e3:.1f} nJ at {h['v_nominal']:.2f} V",
              "—" if h["energy_vmin_pj"] is None else f"{h['energy_vmin_pj'] / 1e3:.1f} nJ",
              "—" if h["energy_saved"] is None else f"{h['energy_saved'] * 100:.1f} %"] for h in head]
 
 
 HEADLINE_COLS = ["model", "scheme", "fault-free accuracy", "lowest safe V", "accuracy there",
-                 "energy at nominal", "energy at lowest safe V", "energy saved"]
+                 "energy at highest swept V", "energy at lowest safe V", "energy saved"]
 
 
 def _md_table(cols, rows) -> str:
@@ -125,9 +126,11 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
                       f"{d['accuracy_std'] * 100:.2f}", f"{d['drop'] * 100:+.2f}", d["trials"]]
                      for d in drop if d["layers"] == "all"]
         res_rows = [[t["scheme"], _fmt(t["ber"]), _fmt(t["measured"]), _fmt(t["closed_form"]), t["trials"]] for t in resid]
-        title = f"accelsim report — {html.escape(str((meta or {}).get('name', 'campaign')))}"
+        # the campaigns whose rows are reported (a store may hold several), not only the last spec's name
+        names = sorted({str(r["campaign"]) for r in rows if r.get("campaign")}) or [str((meta or {}).get("name", "campaign"))]
+        title = f"accelsim report — {html.escape(', '.join(names))}"
         md = [f"# {title}\n", f"Lowest weight-SRAM voltage whose accuracy stays within {tolerance * 100:g} % of the "
-              "fault-free model, and the energy per inference saved there:\n", _md_table(HEADLINE_COLS, _headline_rows(head)),
+              "fault-free model, and the energy per inference saved there against the highest voltage of the sweep:\n", _md_table(HEADLINE_COLS, _headline_rows(head)),
               "\n## BERZAD (highest BER with zero accuracy loss)\n", _md_table(["model", "scheme", "layers", "BERZAD", "trials"], zad_rows),
               "\n## Residual faulty weight bits after correction\n",
               _md_table(["scheme", "BER", "measured", "closed form", "trials"], res_rows),
@@ -137,7 +140,7 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         body = [f"<h1>{title}</h1>",
                 f'<div class="headline"><p><b>How low can the weight SRAM go?</b> Lowest voltage whose accuracy stays '
                 f"within {tolerance * 100:g} % of the fault-free model, and the energy per inference saved there "
-                "against nominal.</p>" + _html_table(HEADLINE_COLS, _headline_rows(head)) + "</div>",
+                "against the highest voltage of the sweep.</p>" + _html_table(HEADLINE_COLS, _headline_rows(head)) + "</div>",
                 "<h2>Plots</h2>"] + [_img(p, alt) for p, alt in figs] + [
                 "<h2>BERZAD</h2><p class='note'>Highest BER at which the mean accuracy over chips and repeats shows "
                 "no loss, with every lower BER clean too.</p>",
@@ -154,17 +157,29 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
     return Path(out_dir) / "report.html"
 
 
+# what, besides the sweep point, chip and repeat, changes what a row measures
+VARIANT_FIELDS = ("export_sha256", "samples", "fault_model", "engine", "policy")
+
+
 def label_models(rows: list[dict]) -> list[dict]:
-    """Rows of one (model, scheme) made from different images (different checkpoint
-    bytes, export_sha256) are different models: label each ``model@<first 8 hex digits>``
-    instead of averaging them together."""
-    keys: dict[tuple, set] = {}
+    """Rows of one (model, scheme) that differ in what they measure (another image, i.e.
+    other checkpoint bytes, export_sha256; another sample count, fault model, engine or
+    policy) are different series: label each by what differs, ``model@<8 hex digits>``
+    and/or ``model[samples=200]``, instead of averaging them together."""
+    seen: dict[tuple, dict[str, set]] = {}
     for r in rows:
-        keys.setdefault((r["model"], r["scheme"]), set()).add(r.get("export_sha256"))
+        fields = seen.setdefault((r["model"], r["scheme"]), {f: set() for f in VARIANT_FIELDS})
+        for f in VARIANT_FIELDS:
+            fields[f].add(r.get(f))
     out = []
     for r in rows:
-        if len(keys[(r["model"], r["scheme"])]) > 1:
-            r = dict(r, model=f"{r['model']}@{(r.get('export_sha256') or 'unknown')[:8]}")
+        varying = [f for f, values in seen[(r["model"], r["scheme"])].items() if len(values) > 1]
+        if varying:
+            label = r["model"]
+            if "export_sha256" in varying:
+                label += f"@{(r.get('export_sha256') or 'unknown')[:8]}"
+            rest = [f"{f}={r.get(f)}" for f in varying if f != "export_sha256"]
+            r = dict(r, model=label + (f"[{','.join(rest)}]" if rest else ""))
         out.append(r)
     return out
 
