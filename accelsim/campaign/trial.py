@@ -171,6 +171,18 @@ def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decode
     return weights, per_layer, totals
 
 
+def _activation_faults(params: dict):
+    """The activation buffers' bit errors of a trial whose accelerator config puts them in
+    the weight SRAM's voltage domain (activation_buffers.scaled), at the trial's BER."""
+    from accelsim.hw import load_config
+    if not load_config(params.get("accelerator")).activations_scaled:
+        return None
+    from accelsim.hw.activations import ActivationFaults
+    return ActivationFaults(params["ber"], seed=derive(params["seed"], "activations", params["model"],
+                                                       params["scheme"], params["vdd"], params["chip"],
+                                                       params["repeat"]))
+
+
 def run_trial(params: dict, image_dir: str) -> dict:
     """Run one trial; returns the result columns of the store (plus per_layer)."""
     t0 = time.perf_counter()
@@ -185,6 +197,7 @@ def run_trial(params: dict, image_dir: str) -> dict:
         decoded = (sim.decoded_words, sim.status)   # what left the ECC stage, burst by burst
         result.update(cycles=int(sim.total_cycles), energy_pj=sim.energy_pj)
     weights, per_layer, totals = decode_and_compare(image, read, params["policy"], decoded)
+    act = _activation_faults(params)
     if totals["residual_bits"] == 0 and params["policy"] in ("pass", "reread"):
         # no wrong data bit left: the weights are the fault-free ones, and so are the logits
         # (tests/test_campaign.py checks this invariant through the full forward pass)
@@ -193,7 +206,13 @@ def run_trial(params: dict, image_dir: str) -> dict:
             raise AssertionError("zero residual faulty bits but the weights differ from the fault-free image")
         out = clean
     else:
-        out = run.forward(weights)   # from the first changed layer on, the same logits as a full pass
+        out = None if act is not None else run.forward(weights)   # from the first changed layer on
+    if act is not None:   # activation buffers at the scaled vdd: their reads get bit errors too
+        run.net.input_faults = act
+        try:
+            out = run.net.forward(x, weights)
+        finally:
+            run.net.input_faults = None   # the network is cached for the next trial
     accuracy = float(np.mean(_argmax(run.net, out) == y))
     result.update(totals, accuracy=accuracy, baseline_accuracy=baseline, per_layer=per_layer,
                   seconds=time.perf_counter() - t0)

@@ -36,7 +36,7 @@ from accelsim.errors import UserError
 from accelsim.image.memory_image import MemoryImage
 from accelsim.infer import kernels
 from accelsim.infer.integer import IntegerNetwork, decode_weights
-from accelsim.infer.requant import act_range, saturate32
+from accelsim.infer.requant import act_range, relu_cap, saturate32
 
 EXACT_FLOAT32 = 1 << 24   # every integer of magnitude <= 2^24 is a float32
 ACT_MAX = 255             # largest |activation| of an 8-bit or narrower tensor (docs/formats.md)
@@ -156,7 +156,7 @@ class FastIntegerNetwork(IntegerNetwork):
     # -- plans ----------------------------------------------------------------------------
     def plan(self, name: str, w: np.ndarray, *, limit: int = EXACT_FLOAT32) -> LayerPlan:
         layer = self.layers[name]
-        return plan_layer(w, layer.bias, groups=getattr(layer, "groups", 1), limit=limit)
+        return plan_layer(w, layer.bias, groups=layer.groups, limit=limit)
 
     def plans(self, weights: dict[str, np.ndarray], *, limit: int = EXACT_FLOAT32) -> dict[str, LayerPlan]:
         return {name: self.plan(name, weights[name], limit=limit) for name in self.layers}
@@ -183,7 +183,7 @@ class FastIntegerNetwork(IntegerNetwork):
             raise UserError(f"input shape {tuple(x.shape[1:])} != image input shape {self.image.input_shape}")
         if x.dtype.kind not in "fiub":
             x = x.astype(np.float64)
-        lo, hi = act_range(node["signed"])
+        lo, hi = act_range(node["signed"], node.get("bits", 8))
         out = torch.empty(x.shape, dtype=torch.float32)
         kernels.quantize(np.ascontiguousarray(x).reshape(-1), float(node["scale"]), lo, hi, out.numpy().reshape(-1))
         return out
@@ -232,7 +232,7 @@ class FastIntegerNetwork(IntegerNetwork):
             return torch.from_numpy(saturate32(logits).reshape(shape))
         m0, shift = self._requant[name]
         layer = self.layers[name]
-        lo, hi = self._clamp_range(node, layer.relu, getattr(layer, "relu_max", None))
+        lo, hi = self._clamp_range(node, layer.relu, layer.relu_max)
         out = torch.empty(shape, dtype=torch.float32)
         kernels.requantize_parts(tuple(p.reshape(n, c, -1).contiguous().numpy() for p in parts), bias,
                                  np.ascontiguousarray(np.broadcast_to(m0, (c,))),
@@ -244,7 +244,7 @@ class FastIntegerNetwork(IntegerNetwork):
         layer = self.layers[node["name"]]
         plan = plans[node["name"]]
         stride, padding = tuple(layer.stride), tuple(layer.padding)
-        dilation = tuple(getattr(layer, "dilation", (1, 1)))
+        dilation = tuple(layer.dilation)
 
         def conv(x, w, b):
             return F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=plan.groups)
@@ -256,9 +256,10 @@ class FastIntegerNetwork(IntegerNetwork):
         return self._finish_layer(node, *accumulate(x, plans[node["name"]], F.linear))
 
     def _fast_relu(self, node, ins, plans):
-        if "max" in node:     # ReLU6 clamp: IntegerNetwork's integer level
-            return self._exact_op(node, ins)
-        return torch.relu(ins[0])
+        y = torch.relu(ins[0])
+        if "max" in node:     # ReLU6: IntegerNetwork's integer level of the clamp
+            y = torch.clamp(y, max=float(relu_cap(node["max"], node["scale"])))
+        return y
 
     def _fast_flatten(self, node, ins, plans):
         return ins[0].reshape(len(ins[0]), -1)
