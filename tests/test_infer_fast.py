@@ -192,3 +192,47 @@ def test_quantized_input_matches_the_float64_quantization(digits_images):
     net = FastIntegerNetwork(img)
     x = np.random.default_rng(0).normal(0, 3, (20,) + img.input_shape).astype(np.float32)
     assert np.array_equal(net.quantized_input(x).numpy().astype(np.int64), net.quantize_input(x))
+
+
+def _mobilenet_images(root):
+    data = load_digits_split()
+    imgs = {"mobilenet": export_image(build_model("mobilenet-v2-small", seed=3), root / "m", layout="inplace-8b-64",
+                                      input_shape=(1, 8, 8), project=True, calibration=data.x_train[:256]),
+            "act4": export_image(build_model("mobilenet-v2-small", seed=5), root / "a4", layout="none-8b",
+                                 input_shape=(1, 8, 8), activation_bits=4, calibration=data.x_train[:256])}
+    torch.manual_seed(2)
+    relu6 = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, dilation=1), nn.MaxPool2d(2), nn.ReLU6(), nn.Flatten(),
+                          nn.Linear(64, 10))
+    with torch.no_grad():
+        relu6[0].weight.mul_(30)   # conv outputs beyond 6: the unfused ReLU6 clamp matters
+    imgs["relu6"] = export_image(relu6, root / "r6", layout="none-8b", input_shape=(1, 8, 8),
+                                 calibration=data.x_train)
+    return imgs
+
+
+def test_depthwise_relu6_and_4_bit_activations_bit_identical(tmp_path):
+    for name, img in _mobilenet_images(tmp_path).items():
+        clean = decode_weights(img)[0]
+        assert name != "mobilenet" or any(layer.groups > 1 for layer in img.layers)
+        for weights in (clean, _faulty(clean, 3)):
+            ref = IntegerNetwork(img).forward(X[:80], weights)
+            assert np.array_equal(FastIntegerNetwork(img).forward(X[:80], weights, batch=30), ref), name
+            assert np.array_equal(FastIntegerNetwork(img).forward(X[:80], weights, limit=1 << 10), ref), name
+
+
+def test_activation_buffer_faults_apply_as_in_the_float64_path(digits_images):
+    from accelsim.hw.activations import ActivationFaults
+
+    img = digits_images["resnet-small"]
+    weights = decode_weights(img)[0]
+    ref_net, fast_net = IntegerNetwork(img), FastIntegerNetwork(img)
+    ref_net.input_faults = ActivationFaults(1e-2, seed=7)
+    fast_net.input_faults = ActivationFaults(1e-2, seed=7)
+    ref = ref_net.forward(X[:60], weights, batch=25)
+    assert not np.array_equal(ref, IntegerNetwork(img).forward(X[:60], weights))
+    assert np.array_equal(fast_net.forward(X[:60], weights, batch=25), ref)
+    # an incremental run with the hook set recomputes everything from its cached input
+    fast_net.input_faults = None
+    run = IncrementalRun(fast_net, X[:60], weights=weights, batch=25)
+    fast_net.input_faults = ActivationFaults(1e-2, seed=7)
+    assert np.array_equal(run.forward(weights), ref)
