@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from accelsim import cliargs
-
 import json
+
+from accelsim import cliargs
 
 
 def register(sub) -> None:

@@ -63,6 +63,7 @@ def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: b
     shape, _, _ = model_info(card.model)
     return export_image(model, out, layout=layout, input_shape=shape, calibration=_calibration(card),
                         bits=card.bits, project=project, force=force,
+                        activation_bits=card.activation_bits or 8,
                         source={"checkpoint": str(checkpoint), "model": card.model,
                                 "card_accuracy": card.accuracy, "export_sha256": key})
 
