@@ -20,6 +20,7 @@ import argparse
 import json
 import multiprocessing
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -101,7 +102,8 @@ def fast_memory_child(image_dir: str, batch: int) -> dict:
     ms = (time.perf_counter() - t) * 1e3
     run = IncrementalRun(net, x, weights=weights, batch=batch)
     faulty = dict(weights)
-    faulty["fc"] = -faulty["fc"]
+    last = img.layers[-1].name
+    faulty[last] = -faulty[last]
     run.forward(faulty)
     return {"ms": round(ms), "logits": logits, "cached_activation_mb": round(run.cached_bytes() / 2**20, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
@@ -244,6 +246,7 @@ def main():
                 _, ecc = export(name, Path(tmp) / f"{name}-ecc", layout="ecc-8b-72")
                 entry["recompute_ecc-8b-72"] = recompute_speedup(ecc, x, f64_ms)
             out["models"][name] = entry
+            print(json.dumps({name: entry}), file=sys.stderr, flush=True)   # progress
     out["peak_rss_mb_torch_and_fast"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(out))
 
