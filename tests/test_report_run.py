@@ -90,8 +90,8 @@ def test_main_job_end_to_end_and_bad_configs(tmp_path):
         assert r.returncode == 2 and match in r.stderr and "Traceback" not in r.stderr, (change, r.stderr)
         assert not (tmp_path / "bad").exists()
     table = yaml.safe_load((ROOT / "accelsim/configs/energy.yaml").read_text())
-    del table["actions"]["ecc_gate_pj"]
+    del table["actions"]["ecc_gate_switch_pj"]
     (tmp_path / "energy.yaml").write_text(yaml.safe_dump(table))
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**cfg, "energy_table": "energy.yaml"}))
     r = run_cli(["run", "bad.yaml", "-o", "bad"], tmp_path)
-    assert r.returncode == 2 and "missing action 'ecc_gate_pj'" in r.stderr
+    assert r.returncode == 2 and "missing action 'ecc_gate_switch_pj'" in r.stderr
