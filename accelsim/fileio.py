@@ -16,12 +16,21 @@ from pathlib import Path
 from accelsim.errors import UserError
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    """Write ``data`` to ``path`` through a temporary file and a rename; the file gets the
+    permissions a plain open() would give (0666 less the umask), not mkstemp's 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -42,7 +51,8 @@ def atomic_directory(path: str | os.PathLike, *, force: bool = False):
     """Build a directory under a temporary name and move it into place on success.
 
     Yields the temporary directory (a ``Path``). An existing ``path`` is refused unless
-    ``force``; with ``force`` it is replaced only once the new one is complete.
+    ``force``; with ``force`` it is replaced only once the new one is complete. The
+    directory gets the permissions mkdir would give under the user's umask.
     """
     path = Path(path)
     if path.exists() and not force:
@@ -50,6 +60,7 @@ def atomic_directory(path: str | os.PathLike, *, force: bool = False):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
+        tmp.chmod(0o777 & ~current_umask())   # as mkdir would make it, not mkdtemp's 0700
         yield tmp
         if path.exists():
             old = path.with_name(f".{path.name}.old.{os.getpid()}")

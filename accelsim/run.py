@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent
 DEFAULT_RUN = PACKAGE / "configs" / "run.yaml"
 QUICK_RUN = PACKAGE / "configs" / "run-quick.yaml"
 RUN_FIELDS = {"name", "output", "models", "schemes", "voltages", "chips", "fault_model", "engine", "policy",
-              "samples", "tolerance", "workers", "models_dir", "accelerator", "energy_table", "ber_curve", "seed",
+              "samples", "tolerance", "yield", "workers", "models_dir", "accelerator", "energy_table", "ber_curve", "seed",
               "repeats"}
 
 
@@ -48,6 +48,13 @@ def load_run_config(path: str | Path | None) -> dict:
     return cfg
 
 
+def _share(cfg: dict, name: str, default: float, allowed: str, ok) -> float:
+    value = cfg.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(float(value)):
+        raise UserError(f"run config: {name} = {value!r} must be a number in {allowed}")
+    return float(value)
+
+
 def _models_dir(cfg: dict) -> str:
     if "models_dir" in cfg:
         return str(cfg["models_dir"])
@@ -64,9 +71,8 @@ def run_job(cfg: dict, out: Path, *, workers: int | None = None, scheduler=None,
     from accelsim.report.build import headline
     from accelsim.campaign.store import Store
 
-    tolerance = float(cfg.get("tolerance", 0.01))
-    if not 0 <= tolerance < 1:
-        raise UserError(f"run config: tolerance = {tolerance} must be in [0, 1)")
+    tolerance = _share(cfg, "tolerance", 0.01, "[0, 1)", lambda v: 0 <= v < 1)
+    target = _share(cfg, "yield", 0.95, "(0, 1)", lambda v: 0 < v < 1)
     if cfg.get("energy_table"):
         load_table(cfg["energy_table"])          # a missing action fails here, before any trial
     spec_dict = {k: cfg[k] for k in ("name", "models", "schemes", "voltages", "chips", "fault_model", "engine",
@@ -81,27 +87,38 @@ def run_job(cfg: dict, out: Path, *, workers: int | None = None, scheduler=None,
     t0 = time.perf_counter()
     info = run_campaign(spec, store_path, workers=workers or int(cfg.get("workers", 1)), scheduler=scheduler,
                         progress=progress)
-    report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True)
+    report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True, yield_target=target)
     store = Store(store_path, create=False)
     rows = store.rows()
     store.close()
-    return {"headline": headline(rows, tolerance), "report": report, "store": store_path,
-            "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance}
+    from accelsim.campaign import analyses
+    stats = analyses.point_statistics(rows, tolerance=tolerance, seed=spec.seed)
+    warnings = analyses.sample_warnings(stats, analyses.yield_headline(stats, target), target, tolerance)
+    return {"headline": headline(rows, tolerance, target, seed=spec.seed, stats=stats), "warnings": warnings,
+            "report": report, "store": store_path, "seconds": time.perf_counter() - t0, "campaign": info,
+            "tolerance": tolerance, "yield": target}
 
 
 def print_headline(result: dict) -> None:
     from rich.table import Table
 
     from accelsim.console import get_console
-    from accelsim.report.build import HEADLINE_COLS, _headline_rows
+    from accelsim.report.build import HEADLINE_COLS, _headline_rows, headline_title
 
-    t = Table(title=f"How low can the weight SRAM go? (accuracy within {result['tolerance'] * 100:g} % of fault-free)")
+    head = result["headline"]
+    first = head[0] if head else {}
+    t = Table(title=headline_title(result["tolerance"], result["yield"], first.get("chips"), first.get("inputs")))
     for c in HEADLINE_COLS:
         t.add_column(c, justify="left" if c in ("model", "scheme") else "right")
-    for row in _headline_rows(result["headline"]):
+    for row in _headline_rows(head):
         t.add_row(*row)
     console = get_console()
     console.print(t)
+    console.print(f"safe V (yield): lowest voltage (and every higher one) where >= {result['yield']:.0%} of chips are "
+                  "within the tolerance; safe V (lower bound): where the yield's 95 % Wilson lower bound is; "
+                  "accuracy: mean over chips and inputs, 95 % bootstrap interval", highlight=False)
+    for w in result.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
     c = result["campaign"]
     console.print(f"{c['total']} trials ({c['ran']} run now, {c['skipped']} resumed) in {result['seconds']:.1f} s")
     console.print(f"report: {result['report']}")

@@ -9,6 +9,7 @@ import functools
 import itertools
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -146,3 +147,216 @@ def lowest_safe_voltage(rows, tolerance: float = 0.01) -> list[dict]:
         out.append({"model": model, "scheme": scheme, "baseline": base, "vmin_safe": safe,
                     "accuracy_at_vmin": points.get(safe) if safe is not None else None})
     return out
+
+
+# --- statistics a paper can stand on: intervals, yield, and whether the sample suffices ---
+
+Z95 = 1.959963984540054          # two-sided 95 % normal quantile
+BOOTSTRAP_RESAMPLES = 2000
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A per-trial figure of merit the statistics work on, metric-agnostic.
+
+    column: the trial's value (share of inputs); mask: the per-input outcome (hex of packed
+    bits, ``accelsim.campaign.trial.pack_mask``) whose mean is ``column``; baseline: the
+    fault-free value's column (None: 0); higher: whether higher is better. A chip is within
+    the tolerance when its value is at most ``tolerance`` worse than the baseline."""
+
+    name: str
+    column: str
+    mask: str | None
+    baseline: str | None
+    higher: bool = True
+
+    def within(self, value: float, baseline: float, tolerance: float) -> bool:
+        eps = 1e-12   # values are shares of a finite input count: compare without float dust
+        return value >= baseline - tolerance - eps if self.higher else value <= baseline + tolerance + eps
+
+
+METRICS = {"accuracy": Metric("accuracy", "accuracy", "correct", "baseline_accuracy", True)}
+
+
+def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a binomial share k / n (0, 1 for n = 0)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    # the bounds are exactly 0 at k = 0 and 1 at k = n; keep float dust out of them
+    return (0.0 if k == 0 else max(0.0, centre - half)), (1.0 if k == n else min(1.0, centre + half))
+
+
+def chips_for_yield(target: float, z: float = Z95) -> int:
+    """Fewest chips whose Wilson lower bound reaches ``target`` when every chip passes:
+    n / (n + z^2) >= target."""
+    return math.ceil(z * z * target / (1 - target) - 1e-9) if target < 1 else 10 ** 9
+
+
+def _resample_counts(rng: np.random.Generator, resamples: int, n: int) -> np.ndarray:
+    """(resamples, n) float64: how often each of n units is drawn in each resample of n."""
+    draws = rng.integers(0, n, (resamples, n)) + (np.arange(resamples) * n)[:, None]
+    return np.bincount(draws.ravel(), minlength=resamples * n).reshape(resamples, n).astype(np.float64)
+
+
+def bootstrap_mean_ci(values: np.ndarray, *, seed: int, resamples: int = BOOTSTRAP_RESAMPLES,
+                      level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, lo, hi) of a (chips, inputs) matrix of per-input outcomes, resampling chips and
+    inputs with replacement, independently and jointly (the same inputs for every chip in a
+    resample, as every chip saw the same inputs). Percentile interval."""
+    m = np.asarray(values, dtype=np.float64)
+    chips, inputs = m.shape
+    rng = np.random.default_rng(seed)
+    chip_w = _resample_counts(rng, resamples, chips)
+    input_w = _resample_counts(rng, resamples, inputs)
+    per_chip = m @ input_w.T                                 # (chips, resamples): correct count per chip
+    means = np.einsum("bc,cb->b", chip_w, per_chip) / (chips * inputs)
+    a = (1 - level) / 2
+    lo, hi = np.quantile(means, [a, 1 - a])
+    return float(m.mean()), float(lo), float(hi)
+
+
+def _outcomes(rows, metric: Metric) -> np.ndarray:
+    """(trials, inputs) per-input outcomes; rows without a mask contribute a row of their
+    value (no input resampling then)."""
+    from accelsim.campaign.trial import unpack_mask
+
+    n = max(int(r.get("samples") or 1) for r in rows)
+    if metric.mask and all(r.get(metric.mask) for r in rows):
+        return np.stack([unpack_mask(r[metric.mask], int(r["samples"])) for r in rows]).astype(np.float64)
+    return np.array([[float(r[metric.column])] * n for r in rows])
+
+
+def _variance_parts(m: np.ndarray) -> tuple[float, float]:
+    """(between-chip variance of the chip means, per-input variance) of a (chips, inputs)
+    outcome matrix: var(mean) ~ between / chips + per_input / inputs."""
+    chip_means = m.mean(axis=1)
+    p = float(m.mean())
+    per_input = p * (1 - p) if set(np.unique(m)) <= {0.0, 1.0} else float(m.var())
+    within = per_input / m.shape[1]
+    between = max(float(chip_means.var(ddof=1)) - within, 0.0) if len(chip_means) > 1 else 0.0
+    return between, per_input
+
+
+def point_statistics(rows, *, tolerance: float = 0.01, metric: str | Metric = "accuracy",
+                     seed: int = 0) -> list[dict]:
+    """Per (model, scheme, vdd), whole-image faults: the metric's mean with a 95 % bootstrap
+    interval over chips and inputs, and the yield (share of chips within ``tolerance`` of the
+    fault-free value) with its Wilson interval. A chip is one (chip, repeat) trial."""
+    from accelsim.seeds import derive
+
+    metric = METRICS[metric] if isinstance(metric, str) else metric
+    groups = defaultdict(list)
+    for r in rows:
+        if r["layers"] == "all" and r.get(metric.column) is not None:
+            groups[(r["model"], r["scheme"], r["vdd"])].append(r)
+    out = []
+    for (model, scheme, vdd), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[0][2])):
+        rs = sorted(rs, key=lambda r: (r["chip"], r.get("repeat", 0)))
+        m = _outcomes(rs, metric)
+        mean, lo, hi = bootstrap_mean_ci(m, seed=derive(seed, "bootstrap", model, scheme, vdd, metric.name))
+        base = float(rs[0][metric.baseline]) if metric.baseline else 0.0
+        passing = sum(metric.within(float(r[metric.column]), base, tolerance) for r in rs)
+        y_lo, y_hi = wilson_interval(passing, len(rs))
+        between, per_input = _variance_parts(m)
+        out.append({"model": model, "scheme": scheme, "vdd": vdd, "ber": rs[0]["ber"], "metric": metric.name,
+                    "mean": mean, "ci_lo": lo, "ci_hi": hi, "baseline": base, "chips": len(rs),
+                    "inputs": int(m.shape[1]), "passing": int(passing), "yield": passing / len(rs),
+                    "yield_lo": y_lo, "yield_hi": y_hi, "var_between": between, "var_input": per_input})
+    return out
+
+
+def yield_headline(stats: list[dict], target: float = 0.95) -> list[dict]:
+    """Per model and scheme: the lowest voltage whose yield reaches ``target`` with every
+    higher voltage too (point estimate), and the same for the Wilson lower bound (the
+    voltage a paper can claim at 95 % confidence); None when no voltage qualifies."""
+    by = defaultdict(list)
+    for s in stats:
+        by[(s["model"], s["scheme"])].append(s)
+    out = []
+    for (model, scheme), pts in sorted(by.items()):
+        pts = sorted(pts, key=lambda s: -s["vdd"])
+        point = lower = None
+        for s in pts:
+            if s["yield"] < target:
+                break
+            point = s
+        for s in pts:
+            if s["yield_lo"] < target:
+                break
+            lower = s
+        out.append({"model": model, "scheme": scheme, "metric": pts[0]["metric"], "baseline": pts[0]["baseline"],
+                    "target": target, "v_nominal": pts[0]["vdd"], "chips": pts[0]["chips"],
+                    "inputs": pts[0]["inputs"], "vmin_yield": point["vdd"] if point else None,
+                    "at_point": point, "vmin_yield_lower": lower["vdd"] if lower else None, "at_lower": lower})
+    return out
+
+
+def _needed(a: dict, b: dict) -> tuple[int, int] | None:
+    """(chips, inputs) with which the 95 % intervals of points a and b would no longer
+    overlap, from their variance parts (var(mean) ~ between / chips + per_input / inputs);
+    None when the means are equal (nothing to separate)."""
+    d = abs(a["mean"] - b["mean"])
+    if d < 1e-12:
+        return None
+    budget = (d / (2 * Z95)) ** 2          # each point's variance must stay below this
+    between = max(a["var_between"], b["var_between"])
+    per_input = max(a["var_input"], b["var_input"])
+    inputs = a["inputs"]
+    if per_input / inputs > budget / 2:     # the inputs alone already use the budget: more of both
+        inputs = math.ceil(2 * per_input / budget)
+    rest = budget - per_input / inputs
+    chips = max(a["chips"], math.ceil(between / rest)) if between > 0 else a["chips"]
+    return chips, inputs
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return a["ci_lo"] <= b["ci_hi"] and b["ci_lo"] <= a["ci_hi"]
+
+
+def sample_warnings(stats: list[dict], head: list[dict], target: float = 0.95, tolerance: float = 0.01) -> list[str]:
+    """Plain-language warnings when chips or inputs are too few: the yield's lower bound
+    cannot reach the target; adjacent voltage steps, or schemes at a headline voltage, whose
+    means differ by at least half the tolerance (a difference the headline decides on) but
+    whose 95 % intervals overlap. Each says how many chips/inputs would be needed."""
+    relevant = max(tolerance / 2, 1e-9)
+    warnings = []
+    need = chips_for_yield(target)
+    by_model = defaultdict(list)
+    for h in head:
+        by_model[h["model"]].append(h)
+    for model, hs in sorted(by_model.items()):
+        few = min(h["chips"] for h in hs)
+        if few < need:
+            warnings.append(f"{model}: {few} chips per point: the yield's 95 % lower bound cannot reach "
+                            f"{target:.0%} even if every chip passes; that needs >= {need} chips")
+    pts = defaultdict(dict)
+    for s in stats:
+        pts[(s["model"], s["scheme"])][s["vdd"]] = s
+    for h in head:
+        series = pts[(h["model"], h["scheme"])]
+        vdds = sorted(series, reverse=True)
+        blurred = [(v1, v2) for v1, v2 in zip(vdds, vdds[1:])
+                   if abs(series[v1]["mean"] - series[v2]["mean"]) >= relevant and _overlap(series[v1], series[v2])]
+        if blurred:
+            worst = max((_needed(series[a], series[b]) or (0, 0) for a, b in blurred), key=lambda t: t[0] * t[1])
+            v1, v2 = blurred[0]
+            warnings.append(f"{h['model']} / {h['scheme']}: {len(blurred)} of {len(vdds) - 1} adjacent voltage steps "
+                            f"differ by >= {100 * relevant:g} points but overlap in their 95 % intervals (first "
+                            f"{v1:g} V vs {v2:g} V); separating them needs about {worst[0]} chips x {worst[1]} "
+                            f"inputs (now {series[v1]['chips']} x {series[v1]['inputs']})")
+    for model, hs in sorted(by_model.items()):
+        schemes = [h["scheme"] for h in hs]
+        vdds = sorted({h["vmin_yield"] for h in hs if h["vmin_yield"] is not None})
+        for v in vdds:
+            for i, s1 in enumerate(schemes):
+                for s2 in schemes[i + 1:]:
+                    a, b = pts[(model, s1)].get(v), pts[(model, s2)].get(v)
+                    if a and b and abs(a["mean"] - b["mean"]) >= relevant and _overlap(a, b):
+                        n = _needed(a, b)
+                        warnings.append(f"{model} at {v:g} V: {s1} and {s2} are not separated by their 95 % "
+                                        f"intervals ({100 * a['mean']:.1f} vs {100 * b['mean']:.1f} %); "
+                                        f"about {n[0]} chips x {n[1]} inputs would separate them")
+    return warnings

@@ -16,14 +16,18 @@ from pathlib import Path
 from accelsim.errors import UserError
 
 SCHEMA = "accelsim-campaign"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: per-component energy columns and the per-input correctness mask
 PARAM_COLUMNS = ("campaign", "model", "scheme", "checkpoint", "fault_model", "point", "vdd", "ber", "chip",
                  "repeat", "layers", "samples", "engine", "policy", "seed")
+# the energy model's components (accelsim.energy.COMPONENTS), one column each: pJ per inference
+ENERGY_COLUMNS = tuple(f"energy_{c}_pj" for c in ("sram_dynamic", "sram_leakage", "mac", "registers", "buffers",
+                                                  "ecc", "dram"))
 RESULT_COLUMNS = ("accuracy", "baseline_accuracy", "injected_bits", "residual_bits", "data_bits", "words",
-                  "corrected", "detected", "miscorrected", "undetected", "energy_pj", "cycles", "seconds")
+                  "corrected", "detected", "miscorrected", "undetected", "energy_pj", *ENERGY_COLUMNS, "cycles",
+                  "correct", "seconds")
 _TYPES = {"vdd": "REAL", "ber": "REAL", "chip": "INTEGER", "repeat": "INTEGER", "samples": "INTEGER",
           "seed": "INTEGER", "accuracy": "REAL", "baseline_accuracy": "REAL", "energy_pj": "REAL",
-          "cycles": "INTEGER", "seconds": "REAL"}
+          **dict.fromkeys(ENERGY_COLUMNS, "REAL"), "cycles": "INTEGER", "correct": "TEXT", "seconds": "REAL"}
 
 
 def _col(name: str) -> str:
@@ -76,14 +80,15 @@ class Store:
         return {r[0] for r in self.conn.execute("SELECT key FROM trials")}
 
     def write(self, key: str, params: dict, result: dict) -> None:
-        """Insert one finished trial in its own transaction (idempotent per key)."""
+        """Insert one finished trial in its own transaction (idempotent per key). ``per_layer``
+        keeps the network's layer order (the report draws layers in that order)."""
         values = [params.get(c) for c in PARAM_COLUMNS] + [result.get(c) for c in RESULT_COLUMNS]
         cols = ", ".join(f'"{c}"' for c in ("key",) + PARAM_COLUMNS + RESULT_COLUMNS + ("params", "per_layer", "created"))
         marks = ", ".join("?" * (len(values) + 4))
         with self.conn:
             self.conn.execute(f"INSERT OR IGNORE INTO trials ({cols}) VALUES ({marks})",
                               [key, *values, json.dumps(params, sort_keys=True),
-                               json.dumps(result.get("per_layer", {}), sort_keys=True), time.time()])
+                               json.dumps(result.get("per_layer", {})), time.time()])
 
     def set_meta(self, key: str, value) -> None:
         with self.conn:
