@@ -68,7 +68,7 @@ def run_job(cfg: dict, out: Path, *, workers: int | None = None, scheduler=None,
     from accelsim.campaign import parse_spec, run_campaign
     from accelsim.energy import load_table
     from accelsim.report import report_from_store
-    from accelsim.report.build import headline
+    from accelsim.report.build import headline, label_models
     from accelsim.campaign.store import Store
 
     tolerance = _share(cfg, "tolerance", 0.01, "[0, 1)", lambda v: 0 <= v < 1)
@@ -88,8 +88,8 @@ def run_job(cfg: dict, out: Path, *, workers: int | None = None, scheduler=None,
     info = run_campaign(spec, store_path, workers=workers or int(cfg.get("workers", 1)), scheduler=scheduler,
                         progress=progress)
     report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True, yield_target=target)
-    store = Store(store_path, create=False)
-    rows = store.rows()
+    store = Store(store_path, create=False, readonly=True)
+    rows = label_models(store.rows())
     store.close()
     from accelsim.campaign import analyses
     stats = analyses.point_statistics(rows, tolerance=tolerance, seed=spec.seed)

@@ -22,18 +22,38 @@ def image_cache_dir(store_path: Path) -> Path:
     return store_path.with_name(store_path.stem + ".images")
 
 
-def prepare_images(spec: Spec, cache: Path) -> dict[tuple[str, str], str]:
-    """Export (once) the memory image of every (model, scheme); returns their dirs."""
+def image_keys(spec: Spec) -> dict[tuple[str, str], str]:
+    """(model, scheme) -> SHA-256 of everything its image is exported from (checkpoint
+    bytes, model card, layout, export options, calibration data, format and package
+    version): the key of the cached image and the ``export_sha256`` of each trial row."""
+    from accelsim.image.commands import checkpoint_export_key
+
+    return {(model, scheme): checkpoint_export_key(ckpt, scheme)
+            for (model, scheme), ckpt in spec.checkpoints.items()}
+
+
+def prepare_images(spec: Spec, cache: Path, keys: dict | None = None) -> dict[tuple[str, str], str]:
+    """Export (once) the memory image of every (model, scheme); returns their dirs.
+
+    A cached image lives in a directory named by its content key and is reused only when
+    it loads (every check of load_image) and its manifest records that same key: a
+    checkpoint whose bytes changed, at the same path or not, gets a fresh image."""
     from accelsim.image import load_image
     from accelsim.image.commands import export_checkpoint
 
+    keys = image_keys(spec) if keys is None else keys
     dirs = {}
     for (model, scheme), ckpt in spec.checkpoints.items():
-        d = cache / f"{model}-{scheme}"
+        key = keys[(model, scheme)]
+        d = cache / f"{model}-{scheme}-{key[:16]}"
         try:
-            load_image(d)
+            fresh = load_image(d).manifest.get("source", {}).get("export_sha256") != key
         except UserError:
-            export_checkpoint(ckpt, scheme, d, force=True)
+            fresh = True
+        if fresh:
+            image = export_checkpoint(ckpt, scheme, d, force=True)
+            if image.manifest["source"]["export_sha256"] != key:   # the checkpoint changed while we ran
+                raise UserError(f"checkpoint {ckpt} changed during the campaign's export; run again")
         dirs[(model, scheme)] = str(d)
     return dirs
 
@@ -158,10 +178,13 @@ def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, schedu
         raise UserError(f"workers = {workers} must be >= 1")
     store_path = Path(store_path)
     if store_path.exists():
-        Store(store_path, create=False).close()   # a foreign or unreadable file is refused before any work
-    image_dirs = prepare_images(spec, image_cache_dir(store_path))
+        Store(store_path, create=False).close()   # a foreign, unreadable or old-schema file is refused before any work
+    keys = image_keys(spec)
+    image_dirs = prepare_images(spec, image_cache_dir(store_path), keys)
     check_layer_selection(spec, image_dirs)
     trials = spec.trials(layer_names(image_dirs) if spec.layers == "each" else None)
+    for params in trials:   # part of the trial key: new checkpoint bytes are new trials
+        params["export_sha256"] = keys[(params["model"], params["scheme"])]
     if not trials:
         raise UserError("campaign spec: the sweep names no trials")
     store = Store(store_path)

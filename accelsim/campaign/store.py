@@ -16,9 +16,12 @@ from pathlib import Path
 from accelsim.errors import UserError
 
 SCHEMA = "accelsim-campaign"
-SCHEMA_VERSION = 2   # 2: per-component energy columns and the per-input correctness mask
-PARAM_COLUMNS = ("campaign", "model", "scheme", "checkpoint", "fault_model", "point", "vdd", "ber", "chip",
-                 "repeat", "layers", "samples", "engine", "policy", "seed")
+# 2: column export_sha256 (what the trial's image was made from); 3: per-component energy
+# columns and the per-input correctness mask
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)   # older stores are read (missing columns None), never written to
+PARAM_COLUMNS = ("campaign", "model", "scheme", "checkpoint", "export_sha256", "fault_model", "point", "vdd",
+                 "ber", "chip", "repeat", "layers", "samples", "engine", "policy", "seed")
 # the energy model's components (accelsim.energy.COMPONENTS), one column each: pJ per inference
 ENERGY_COLUMNS = tuple(f"energy_{c}_pj" for c in ("sram_dynamic", "sram_leakage", "mac", "registers", "buffers",
                                                   "ecc", "dram"))
@@ -35,8 +38,13 @@ def _col(name: str) -> str:
 
 
 class Store:
-    def __init__(self, path: str | Path, *, create: bool = True):
+    """readonly: open an existing store only to read it (a version-1 store is accepted:
+    its rows have export_sha256 None); otherwise the store must be of SCHEMA_VERSION."""
+
+    def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False):
         self.path = Path(path)
+        self.readonly = readonly
+        self.version = SCHEMA_VERSION
         existed = self.path.exists()
         if not existed and not create:
             raise UserError(f"campaign store {str(self.path)!r} does not exist")
@@ -64,8 +72,18 @@ class Store:
         meta = dict(self.conn.execute("SELECT key, value FROM meta"))
         if meta.get("schema") != SCHEMA:
             raise UserError(f"campaign store {str(self.path)!r} is a foreign SQLite file")
-        if int(meta.get("schema_version", -1)) != SCHEMA_VERSION:
-            raise UserError(f"campaign store {self.path}: schema version {meta.get('schema_version')} != {SCHEMA_VERSION}")
+        try:
+            self.version = int(meta.get("schema_version", -1))
+        except ValueError:
+            self.version = -1
+        if self.version == SCHEMA_VERSION or (self.readonly and self.version in READABLE_VERSIONS):
+            return
+        if self.version in READABLE_VERSIONS:
+            raise UserError(f"campaign store {self.path}: schema version {self.version} records no export_sha256 "
+                            f"(which checkpoint made each row) or no energy breakdown and per-input outcomes "
+                            f"(version {SCHEMA_VERSION}); it can be reported but not extended: "
+                            f"run the campaign into a new store")
+        raise UserError(f"campaign store {self.path}: schema version {meta.get('schema_version')} != {SCHEMA_VERSION}")
 
     def _create(self) -> None:
         cols = ", ".join(_col(c) for c in PARAM_COLUMNS + RESULT_COLUMNS)
@@ -82,6 +100,8 @@ class Store:
     def write(self, key: str, params: dict, result: dict) -> None:
         """Insert one finished trial in its own transaction (idempotent per key). ``per_layer``
         keeps the network's layer order (the report draws layers in that order)."""
+        if self.readonly:
+            raise RuntimeError("a store opened readonly is not written to")
         values = [params.get(c) for c in PARAM_COLUMNS] + [result.get(c) for c in RESULT_COLUMNS]
         cols = ", ".join(f'"{c}"' for c in ("key",) + PARAM_COLUMNS + RESULT_COLUMNS + ("params", "per_layer", "created"))
         marks = ", ".join("?" * (len(values) + 4))
@@ -109,6 +129,7 @@ class Store:
         out = []
         for r in cur:
             row = dict(zip(names, r))
+            row.setdefault("export_sha256", None)   # a version-1 store
             row["per_layer"] = json.loads(row["per_layer"] or "{}")
             out.append(row)
         return out

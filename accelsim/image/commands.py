@@ -23,21 +23,46 @@ def register(sub) -> None:
     f.set_defaults(func=cmd_infer)
 
 
+def _calibration(card: dict):
+    """The calibration batch export uses for a zoo model: the digits training split for
+    digits models, else None (export's seeded uniform images)."""
+    from accelsim.nn import load_digits_split, model_info
+
+    _, _, dataset = model_info(card["model"])
+    return load_digits_split().x_train if dataset == "digits" else None
+
+
+def checkpoint_export_key(checkpoint: str, layout: str, *, project: bool = False) -> str:
+    """The SHA-256 of everything ``export_checkpoint(checkpoint, layout)`` makes its image
+    from (accelsim.image.provenance); computed without exporting."""
+    from accelsim.image.provenance import calibration_sha256, export_key
+    from accelsim.nn.checkpoint import checkpoint_paths, load_card
+
+    weights, card_path = checkpoint_paths(checkpoint)
+    card = load_card(checkpoint)
+    if not weights.exists():
+        from accelsim.errors import UserError
+        raise UserError(f"checkpoint {str(weights)!r} does not exist")
+    return export_key(weights, card_path, layout, calibration_sha=calibration_sha256(_calibration(card)),
+                      options={"project": bool(project), "per_channel": True})
+
+
 def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: bool = False,
                       project: bool = False):
-    """Export a zoo checkpoint; calibrates on the digits training split for digits models."""
+    """Export a zoo checkpoint; calibrates on the digits training split for digits models.
+    The manifest's ``source.export_sha256`` is :func:`checkpoint_export_key`."""
     from accelsim.ecc import get_layout
     from accelsim.image.export import export_image
-    from accelsim.nn import load_checkpoint, load_digits_split, model_info
+    from accelsim.nn import load_checkpoint, model_info
 
     get_layout(layout)
+    key = checkpoint_export_key(checkpoint, layout, project=project)
     model, card = load_checkpoint(checkpoint)
-    shape, _, dataset = model_info(card["model"])
-    calibration = load_digits_split().x_train if dataset == "digits" else None
-    return export_image(model, out, layout=layout, input_shape=shape, calibration=calibration,
+    shape, _, _ = model_info(card["model"])
+    return export_image(model, out, layout=layout, input_shape=shape, calibration=_calibration(card),
                         bits=card.get("bits"), project=project, force=force,
                         source={"checkpoint": str(checkpoint), "model": card["model"],
-                                "card_accuracy": card.get("accuracy")})
+                                "card_accuracy": card.get("accuracy"), "export_sha256": key})
 
 
 def cmd_export(args) -> int:
@@ -71,7 +96,8 @@ def cmd_inspect(args) -> int:
                   "yes" if layer.relu else "", f"{layer.weight_scale.min():.3g}..{layer.weight_scale.max():.3g}")
     console = get_console()
     console.print(t)
-    console.print(f"checks: sha256 of image.bin and image.hex match; sizes, offsets, shapes, scales and graph "
+    console.print(f"checks: sha256 of image.bin and image.hex match; image.hex holds the words of image.bin; "
+                  f"no bit above the {layout.word_bits}-bit words; sizes, offsets, shapes, scales and graph "
                   f"({len(image.graph)} nodes) are consistent; accelsim {m.get('accelsim_version')}, "
                   f"format {m['format_version']}")
     return 0

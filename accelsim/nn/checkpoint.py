@@ -41,6 +41,33 @@ def load_card(path: str | Path) -> dict:
     return card
 
 
+def _check_float(weights: Path, key: str, value: torch.Tensor) -> None:
+    """A float tensor of the model (weight, bias, BN statistics) must be stored as floats:
+    load_state_dict would silently convert int32 or bool values into float weights."""
+    if not value.is_floating_point():
+        raise UserError(f"checkpoint {weights}: tensor {key} has dtype {str(value.dtype).removeprefix('torch.')}, "
+                        "expected a floating-point type")
+    finite = torch.isfinite(value)
+    if not bool(finite.all()):
+        i = int(torch.nonzero(~finite.reshape(-1))[0])
+        raise UserError(f"checkpoint {weights}: tensor {key} holds {float(value.reshape(-1)[i])} at index {i} "
+                        "(NaN or Inf)")
+
+
+def _check_scale(weights: Path, key: str, value: torch.Tensor, out_channels: int) -> None:
+    """A trained per-channel scale: one finite, positive float per output channel (export
+    used to replace a NaN, zero or negative scale by 1.0 silently)."""
+    _check_float(weights, key, value)
+    if value.numel() != out_channels:
+        raise UserError(f"checkpoint {weights}: tensor {key} has {value.numel()} values, the layer "
+                        f"{out_channels} output channels")
+    bad = value.reshape(-1) <= 0
+    if bool(bad.any()):
+        i = int(torch.nonzero(bad)[0])
+        raise UserError(f"checkpoint {weights}: tensor {key} holds {float(value.reshape(-1)[i])} at channel {i}; "
+                        "a weight scale must be > 0")
+
+
 def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
     """(model in eval mode, card). Quantized checkpoints carry their scales as buffers."""
     weights, _ = checkpoint_paths(path)
@@ -53,12 +80,16 @@ def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
         raise UserError(f"checkpoint {weights}: not a readable safetensors file ({exc})") from None
     model = build_model(card["model"], seed=int(card.get("seed", 0)), num_classes=card.get("num_classes"))
     modules = dict(model.named_modules())
+    expected = model.state_dict()
     for key, value in state.items():
         if key.endswith(".weight_scale"):
             owner = modules.get(key[: -len(".weight_scale")])
-            if owner is None:
-                raise UserError(f"checkpoint {weights}: {key} belongs to no layer of {card['model']}")
+            if not isinstance(owner, (torch.nn.Conv2d, torch.nn.Linear)):
+                raise UserError(f"checkpoint {weights}: {key} belongs to no Conv2d/Linear layer of {card['model']}")
+            _check_scale(weights, key, value, owner.weight.shape[0])
             owner.register_buffer("weight_scale", torch.zeros_like(value))
+        elif key in expected and expected[key].is_floating_point():
+            _check_float(weights, key, value)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
