@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent
 DEFAULT_RUN = PACKAGE / "configs" / "run.yaml"
 QUICK_RUN = PACKAGE / "configs" / "run-quick.yaml"
 RUN_FIELDS = {"name", "output", "models", "schemes", "voltages", "chips", "fault_model", "engine", "policy",
-              "samples", "tolerance", "yield", "workers", "models_dir", "accelerator", "energy_table", "ber_curve", "seed",
+              "samples", "tolerance", "yield", "sensitivity", "workers", "models_dir", "accelerator", "energy_table", "ber_curve", "seed",
               "repeats"}
 
 
@@ -46,6 +46,22 @@ def load_run_config(path: str | Path | None) -> dict:
     if unknown:
         raise UserError(f"run config {path}: unknown field(s) {', '.join(sorted(unknown))}")
     return cfg
+
+
+def _sensitivity_spec(section, main: dict):
+    """The per-layer study of ``sensitivity: {scheme, voltages}``: the same models, chips
+    (maps drawn down to the main sweep's lowest voltage, so they are the same chips),
+    samples and seed, faults in one layer at a time (fast engine, no energy); None when absent."""
+    from accelsim.campaign import parse_spec
+
+    if section is None:
+        return None
+    if not isinstance(section, dict) or set(section) - {"scheme", "voltages"} or "scheme" not in section:
+        raise UserError(f"run config: sensitivity = {section!r} must be a mapping with scheme and voltages")
+    return parse_spec({**{k: v for k, v in main.items() if k not in ("engine", "schemes", "voltages", "name")},
+                       "name": f"{main.get('name', 'run')}-layers", "schemes": [section["scheme"]],
+                       "voltages": section.get("voltages") or main.get("voltages"), "layers": "each",
+                       "engine": "fast", **({"v_low": min(main["voltages"])} if main.get("voltages") else {})})
 
 
 def _share(cfg: dict, name: str, default: float, allowed: str, ok) -> float:
@@ -80,13 +96,20 @@ def run_job(cfg: dict, out: Path, *, workers: int | None = None, scheduler=None,
                                      "energy_table") if k in cfg}
     spec_dict["models_dir"] = _models_dir(cfg)
     spec = parse_spec(spec_dict)
+    layer_spec = _sensitivity_spec(cfg.get("sensitivity"), spec_dict)
     if out.exists() and not force:
         raise UserError(f"output directory {str(out)!r} exists; pass --force to reuse it and replace its report")
     out.mkdir(parents=True, exist_ok=True)
     store_path = out / "campaign.sqlite"
     t0 = time.perf_counter()
-    info = run_campaign(spec, store_path, workers=workers or int(cfg.get("workers", 1)), scheduler=scheduler,
-                        progress=progress)
+    n_workers = workers or int(cfg.get("workers", 1))
+    if layer_spec is not None:   # first, so that the store's provenance is the main sweep's
+        run_campaign(layer_spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress)
+    info = run_campaign(spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress)
+    if layer_spec is not None:
+        store = Store(store_path, create=False)
+        store.set_meta("sensitivity", {**cfg["sensitivity"], "layers": "each", "engine": "fast"})
+        store.close()
     report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True, yield_target=target)
     store = Store(store_path, create=False, readonly=True)
     rows = label_models(store.rows())

@@ -115,13 +115,21 @@ def run_cli(args, cwd):
 
 def test_main_job_end_to_end_and_bad_configs(tmp_path):
     cfg = {"name": "tiny", "models": ["lenet5"], "schemes": ["none-4b", "inplace-4b-64"], "voltages": [0.9, 0.52, 0.49],
-           "chips": 2, "engine": "cycle", "samples": 100, "workers": 1, "models_dir": str(ROOT / "models")}
+           "chips": 2, "engine": "cycle", "samples": 100, "workers": 1, "models_dir": str(ROOT / "models"),
+           "sensitivity": {"scheme": "none-4b", "voltages": [0.49]}}
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg))
     r = run_cli(["run", "run.yaml", "-o", "out"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert "How low can the weight SRAM go?" in r.stdout and "inplace-4b-64" in r.stdout
     assert "yield [95 % CI]" in r.stdout and "warning:" in r.stdout and "needs >= 73 chips" in r.stdout
-    assert (tmp_path / "out" / "report" / "report.html").exists()
+    html = (tmp_path / "out" / "report" / "report.html").read_text()
+    assert "Per-layer sensitivity, none-4b: accuracy drop (points), faults in this layer only" in html
+    trials = json.loads((tmp_path / "out" / "report" / "results.json").read_text())["trials"]
+    single = [t for t in trials if t["layers"] != "all"]
+    assert sorted({t["layers"] for t in single}) == ["classifier.0", "classifier.2", "classifier.4", "features.0",
+                                                     "features.3"] and len(single) == 10
+    # the per-layer trials use the main sweep's chips (maps drawn down to its lowest voltage)
+    assert {json.loads(t["params"])["v_low"] for t in trials} == {0.49}
     again = run_cli(["run", "run.yaml", "-o", "out"], tmp_path)
     assert again.returncode == 2 and "exists; pass --force" in again.stderr
     resumed = run_cli(["run", "run.yaml", "-o", "out", "--force"], tmp_path)
@@ -129,7 +137,8 @@ def test_main_job_end_to_end_and_bad_configs(tmp_path):
     for change, match in [({"models": ["lenet7"]}, "no checkpoint"), ({"schemes": ["ecc-9"]}, "unknown layout"),
                           ({"voltages": [0.2]}, "outside the BER curve's domain"),
                           ({"energy_table": "missing.yaml"}, "energy table 'missing.yaml' does not exist"),
-                          ({"yield": 1.5}, "yield = 1.5 must be a number in (0, 1)")]:
+                          ({"yield": 1.5}, "yield = 1.5 must be a number in (0, 1)"),
+                          ({"sensitivity": "each"}, "sensitivity = 'each' must be a mapping")]:
         (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**cfg, **change}))
         r = run_cli(["run", "bad.yaml", "-o", "bad"], tmp_path)
         assert r.returncode == 2 and match in r.stderr and "Traceback" not in r.stderr, (change, r.stderr)

@@ -171,7 +171,8 @@ def _provenance_rows(meta: dict, tolerance: float, target: float, rows) -> list[
               ("trials", len(rows)), ("BER curve", meta.get("curve")),
               ("accelerator", meta.get("accelerator") or "packaged default (accelsim/configs/accelerator.yaml)"),
               ("accelerator, resolved", meta.get("accelerator_config")), ("energy table", meta.get("energy_table")),
-              ("energy table, values (pJ)", meta.get("energy_values")), ("checkpoints (sha256)", meta.get("checkpoints"))]
+              ("energy table, values (pJ)", meta.get("energy_values")), ("checkpoints (sha256)", meta.get("checkpoints")),
+              ("per-layer study (faults in one layer at a time)", meta.get("sensitivity"))]
     return [(k, v) for k, v in fields if v is not None]
 
 
@@ -228,8 +229,8 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         heat_scheme = next((s for s in ("inplace-4b-64", "inplace-8b-64", "ecc-8b-72")
                             if any(r["scheme"] == s for r in rows)), rows[0]["scheme"])
         heat_scheme = next((r["scheme"] for r in rows if r["layers"] != "all"), heat_scheme)
-        path, what = plots.layer_sensitivity(rows, models[0], heat_scheme, tmp / "layer_sensitivity.png")
-        figs.append((path, f"Per-layer sensitivity, {models[0]} / {heat_scheme}: {' '.join(what.split())}"))
+        path, what = plots.layer_sensitivity(rows, models, heat_scheme, tmp / "layer_sensitivity.png")
+        figs.append((path, f"Per-layer sensitivity, {heat_scheme}: {' '.join(what.split())}; layers in network order"))
         flat = [{k: v for k, v in r.items() if k not in CSV_SKIP} for r in rows]
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=list(flat[0]))
@@ -326,5 +327,7 @@ def report_from_store(store_path, out_dir, *, tolerance: float = 0.01, force: bo
         rows, meta = label_models(store.rows()), store.meta()
     finally:
         store.close()
-    return build_report(rows, out_dir, tolerance=tolerance, force=force, meta=meta.get("spec"),
-                        yield_target=yield_target)
+    spec = dict(meta.get("spec") or {})
+    if meta.get("sensitivity"):
+        spec["sensitivity"] = meta["sensitivity"]
+    return build_report(rows, out_dir, tolerance=tolerance, force=force, meta=spec, yield_target=yield_target)

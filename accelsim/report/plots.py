@@ -175,11 +175,8 @@ def _layer_order(rows, model) -> list[str]:
     return []
 
 
-def layer_sensitivity(rows, model, scheme, path: Path) -> tuple[Path, str]:
-    """Per-layer sensitivity, layers in network order (rows) against the sweep point
-    (columns). With trials that fault one layer at a time: the accuracy drop (points) when
-    only that layer's words are faulty; otherwise: residual faulty bits per word of each
-    layer in whole-image trials. Returns (path, what the colour encodes)."""
+def _sensitivity_grid(rows, model, scheme):
+    """(grid layers x points, layer names, x labels, x title, colour label, colour map)."""
     layers = _layer_order(rows, model)
     single = [r for r in rows if r["model"] == model and r["scheme"] == scheme and r["layers"] in layers]
     if single:
@@ -191,29 +188,44 @@ def layer_sensitivity(rows, model, scheme, path: Path) -> tuple[Path, str]:
                 acc = [r["accuracy"] for r in single if r["layers"] == name and r[xkey] == x]
                 if acc:
                     grid[i, j] = 100 * (single[0]["baseline_accuracy"] - float(np.mean(acc)))
-        label, cmap = "accuracy drop (points),\nfaults in this layer only", "viridis_r"
-        xlabels = [f"{x:.2f}" if xkey == "vdd" else f"{x:.0e}" for x in xs]
-        xtitle = "weight-SRAM supply voltage (V)" if xkey == "vdd" else "bit error rate"
-    else:
-        sel = [r for r in rows if r["model"] == model and r["scheme"] == scheme and r["layers"] == "all"]
-        xs = sorted({r["vdd"] for r in sel}, reverse=True)
-        grid = np.zeros((len(layers), len(xs)))
-        for j, v in enumerate(xs):
-            rs = [r for r in sel if r["vdd"] == v]
-            for i, name in enumerate(layers):
-                grid[i, j] = np.mean([r["per_layer"][name]["residual_bits"] / max(r["per_layer"][name]["words"], 1)
-                                      for r in rs])
-        label, cmap = "residual faulty bits per word\n(whole-image faults)", "magma_r"
-        xlabels, xtitle = [f"{v:.2f}" for v in xs], "weight-SRAM supply voltage (V)"
-    fig, ax = plt.subplots(figsize=(max(5.5, 0.55 * len(xs) + 3), max(2.8, 0.35 * len(layers) + 1.4)))
-    im = ax.imshow(grid, aspect="auto", cmap=cmap)
-    ax.set_xticks(range(len(xs)), xlabels, rotation=45)
-    ax.set_yticks(range(len(layers)), layers, fontsize=8)
-    ax.set_xlabel(xtitle)
-    ax.set_ylabel("layer (network order, input at top)")
-    ax.set_title(f"{model} / {scheme}: per-layer sensitivity", fontsize=10)
-    bar = fig.colorbar(im, ax=ax)
-    bar.set_label(label, fontsize=8)
+        return (grid, layers, [f"{x:.2f}" if xkey == "vdd" else f"{x:.0e}" for x in xs],
+                "weight-SRAM supply voltage (V)" if xkey == "vdd" else "bit error rate",
+                "accuracy drop (points),\nfaults in this layer only", "viridis_r")
+    sel = [r for r in rows if r["model"] == model and r["scheme"] == scheme and r["layers"] == "all"]
+    xs = sorted({r["vdd"] for r in sel}, reverse=True)
+    grid = np.zeros((len(layers), len(xs)))
+    for j, v in enumerate(xs):
+        rs = [r for r in sel if r["vdd"] == v]
+        for i, name in enumerate(layers):
+            grid[i, j] = np.mean([r["per_layer"][name]["residual_bits"] / max(r["per_layer"][name]["words"], 1)
+                                  for r in rs])
+    return (grid, layers, [f"{v:.2f}" for v in xs], "weight-SRAM supply voltage (V)",
+            "residual faulty bits per word\n(whole-image faults)", "magma_r")
+
+
+def layer_sensitivity(rows, models, scheme, path: Path) -> tuple[Path, str]:
+    """Per-layer sensitivity, one panel per model, layers in network order (rows, input at
+    top) against the sweep point (columns). With trials that fault one layer at a time: the
+    accuracy drop (points) when only that layer's words are faulty; otherwise residual
+    faulty bits per word of each layer in whole-image trials. Returns (path, what the
+    colour encodes)."""
+    models = [models] if isinstance(models, str) else list(models)
+    panels = [(m, _sensitivity_grid(rows, m, scheme)) for m in models]
+    panels = [(m, p) for m, p in panels if p[1]]
+    tallest = max((len(p[1]) for _, p in panels), default=1)
+    widest = max((len(p[2]) for _, p in panels), default=1)
+    fig, axes = plt.subplots(1, max(len(panels), 1), squeeze=False,
+                             figsize=(max(5.5, 0.55 * widest + 3.6) * max(len(panels), 1), max(3.0, 0.3 * tallest + 1.8)))
+    label = "no layer data"
+    for ax, (model, (grid, layers, xlabels, xtitle, label, cmap)) in zip(axes[0], panels):
+        im = ax.imshow(grid, aspect="auto", cmap=cmap)
+        ax.set_xticks(range(len(xlabels)), xlabels, rotation=45)
+        ax.set_yticks(range(len(layers)), layers, fontsize=7)
+        ax.set_xlabel(xtitle)
+        ax.set_title(f"{model} / {scheme}", fontsize=10)
+        bar = fig.colorbar(im, ax=ax)
+        bar.set_label(label, fontsize=8)
+    axes[0][0].set_ylabel("layer (network order, input at top)")
     return _save(fig, path), label
 
 
