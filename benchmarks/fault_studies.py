@@ -129,8 +129,12 @@ def section_berzad(tmp: Path) -> dict:
 
 def section_layers(tmp: Path) -> dict:
     rows = campaign(tmp, "layers", schemes=["none-8b"], bers=[1e-2], repeats=REPEATS, layers="each", samples=450)
+    order = {}   # network order: the order of a trial's per-layer counts
+    for r in rows:
+        order.setdefault(r["model"], {name: i for i, name in enumerate(r["per_layer"])})
+    drops = sorted(accuracy_drop(rows), key=lambda d: (d["model"], order[d["model"]][d["layers"]]))
     return {"per_layer_drop_ber1e-2": [{"model": d["model"], "layer": d["layers"], "drop": round(d["drop"], 4)}
-                                       for d in accuracy_drop(rows)]}
+                                       for d in drops]}
 
 
 def section_float(tmp: Path) -> dict:

@@ -63,7 +63,7 @@ def rows_for(accuracies_by_vdd, scheme="s", samples=400, baseline=0.95, seed=0):
             mask[rng.permutation(samples)[:round(acc * samples)]] = True
             rows.append({"model": "m", "scheme": scheme, "layers": "all", "vdd": vdd, "ber": 0.0, "chip": chip,
                          "repeat": 0, "samples": samples, "accuracy": float(mask.mean()), "correct": pack_mask(mask),
-                         "baseline_accuracy": baseline, "energy_pj": 1000 * vdd})
+                         "baseline_accuracy": baseline, "energy_pj": None if vdd is None else 1000 * vdd})
     return rows
 
 
@@ -99,3 +99,12 @@ def test_warnings_say_how_many_chips_and_inputs():
     for p in (a, b):
         var = p["var_between"] / chips + p["var_input"] / inputs
         assert Z * math.sqrt(var) <= abs(a["mean"] - b["mean"]) / 2 + 1e-12
+
+
+def test_ber_sweeps_without_voltage_are_reported_not_crashed():
+    rows = rows_for({0.9: [0.95, 0.95]})
+    for r, ber in zip(rows_for({None: [0.95, 0.90]}, seed=2) + rows_for({None: [0.80, 0.70]}, seed=3), (1e-3, 1e-3, 1e-2, 1e-2)):
+        rows.append({**r, "ber": ber})
+    stats = analyses.point_statistics(rows, tolerance=0.01)
+    assert [(s["vdd"], s["ber"], s["chips"]) for s in stats] == [(0.9, 0.0, 2), (None, 1e-3, 2), (None, 1e-2, 2)]
+    assert analyses.sample_warnings(stats, analyses.yield_headline(stats, 0.95), 0.95, 0.01)

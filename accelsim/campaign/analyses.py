@@ -251,9 +251,10 @@ def point_statistics(rows, *, tolerance: float = 0.01, metric: str | Metric = "a
     groups = defaultdict(list)
     for r in rows:
         if r["layers"] == "all" and r.get(metric.column) is not None:
-            groups[(r["model"], r["scheme"], r["vdd"])].append(r)
+            # a BER sweep off the curve has no voltage: its points are told apart by BER
+            groups[(r["model"], r["scheme"], r["vdd"], None if r["vdd"] is not None else r["ber"])].append(r)
     out = []
-    for (model, scheme, vdd), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[0][2])):
+    for (model, scheme, vdd, _), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], *_descending(kv[0][2], kv[0][3]))):
         rs = sorted(rs, key=lambda r: (r["chip"], r.get("repeat", 0)))
         m = _outcomes(rs, metric)
         mean, lo, hi = bootstrap_mean_ci(m, seed=derive(seed, "bootstrap", model, scheme, vdd, metric.name))
@@ -268,6 +269,11 @@ def point_statistics(rows, *, tolerance: float = 0.01, metric: str | Metric = "a
     return out
 
 
+def _descending(vdd, ber) -> tuple:
+    """Sort key: highest voltage (lowest BER) first; points without a voltage after, by BER."""
+    return (0, -vdd, 0.0) if vdd is not None else (1, 0.0, ber or 0.0)
+
+
 def yield_headline(stats: list[dict], target: float = 0.95) -> list[dict]:
     """Per model and scheme: the lowest voltage whose yield reaches ``target`` with every
     higher voltage too (point estimate), and the same for the Wilson lower bound (the
@@ -277,7 +283,7 @@ def yield_headline(stats: list[dict], target: float = 0.95) -> list[dict]:
         by[(s["model"], s["scheme"])].append(s)
     out = []
     for (model, scheme), pts in sorted(by.items()):
-        pts = sorted(pts, key=lambda s: -s["vdd"])
+        pts = sorted(pts, key=lambda s: _descending(s["vdd"], s["ber"]))
         point = lower = None
         for s in pts:
             if s["yield"] < target:
@@ -334,7 +340,8 @@ def sample_warnings(stats: list[dict], head: list[dict], target: float = 0.95, t
                             f"{target:.0%} even if every chip passes; that needs >= {need} chips")
     pts = defaultdict(dict)
     for s in stats:
-        pts[(s["model"], s["scheme"])][s["vdd"]] = s
+        if s["vdd"] is not None:   # steps of a voltage sweep (a BER-only sweep has no voltage steps)
+            pts[(s["model"], s["scheme"])][s["vdd"]] = s
     for h in head:
         series = pts[(h["model"], h["scheme"])]
         vdds = sorted(series, reverse=True)
