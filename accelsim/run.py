@@ -15,13 +15,11 @@ from pathlib import Path
 
 from accelsim.errors import UserError
 from accelsim.fileio import read_yaml
+from accelsim.schema import RunConfig, validate
 
 PACKAGE = Path(__file__).resolve().parent
 DEFAULT_RUN = PACKAGE / "configs" / "run.yaml"
 QUICK_RUN = PACKAGE / "configs" / "run-quick.yaml"
-RUN_FIELDS = {"name", "output", "models", "schemes", "voltages", "chips", "fault_model", "engine", "policy",
-              "samples", "tolerance", "yield", "sensitivity", "workers", "models_dir", "accelerator", "energy_table", "ber_curve", "seed",
-              "repeats"}
 
 
 def register(sub) -> None:
@@ -39,76 +37,64 @@ def register(sub) -> None:
     d.set_defaults(func=cmd_demo)
 
 
-def load_run_config(path: str | Path | None) -> dict:
+def load_run_config(path: str | Path | None) -> RunConfig:
+    """The run config of ``path`` (default: the packaged run.yaml), validated by
+    :class:`accelsim.schema.RunConfig`."""
     path = Path(path) if path else DEFAULT_RUN
-    cfg = read_yaml(path, "run config")
-    unknown = set(cfg) - RUN_FIELDS
-    if unknown:
-        raise UserError(f"run config {path}: unknown field(s) {', '.join(sorted(unknown))}")
-    return cfg
+    return validate(RunConfig, read_yaml(path, "run config"), f"run config {path}")
 
 
-def _sensitivity_spec(section, main: dict):
+def _sensitivity_spec(cfg: RunConfig, main: dict):
     """The per-layer study of ``sensitivity: {scheme, voltages}``: the same models, chips
     (maps drawn down to the main sweep's lowest voltage, so they are the same chips),
     samples and seed, faults in one layer at a time (fast engine, no energy); None when absent."""
     from accelsim.campaign import parse_spec
 
-    if section is None:
+    if cfg.sensitivity is None:
         return None
-    if not isinstance(section, dict) or set(section) - {"scheme", "voltages"} or "scheme" not in section:
-        raise UserError(f"run config: sensitivity = {section!r} must be a mapping with scheme and voltages")
     return parse_spec({**{k: v for k, v in main.items() if k not in ("engine", "schemes", "voltages", "name")},
-                       "name": f"{main.get('name', 'run')}-layers", "schemes": [section["scheme"]],
-                       "voltages": section.get("voltages") or main.get("voltages"), "layers": "each",
-                       "engine": "fast", **({"v_low": min(main["voltages"])} if main.get("voltages") else {})})
+                       "name": f"{cfg.name}-layers", "schemes": [cfg.sensitivity.scheme],
+                       "voltages": list(cfg.sensitivity.voltages or cfg.voltages), "layers": "each",
+                       "engine": "fast", "v_low": min([*cfg.voltages, *(cfg.sensitivity.voltages or [])])},
+                      where="run config sensitivity")
 
 
-def _share(cfg: dict, name: str, default: float, allowed: str, ok) -> float:
-    value = cfg.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(float(value)):
-        raise UserError(f"run config: {name} = {value!r} must be a number in {allowed}")
-    return float(value)
-
-
-def _models_dir(cfg: dict) -> str:
-    if "models_dir" in cfg:
-        return str(cfg["models_dir"])
+def _models_dir(cfg: RunConfig) -> str:
+    if "models_dir" in cfg.model_fields_set:
+        return cfg.models_dir
     bundled = PACKAGE.parent / "models"
     return str(bundled if bundled.exists() else Path("models"))
 
 
-def run_job(cfg: dict, out: Path, *, workers: int | None = None, scheduler=None, force: bool = False,
+def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, scheduler=None, force: bool = False,
             progress: bool = True) -> dict:
-    """Run the job described by ``cfg`` into ``out``; returns the headline rows and paths."""
+    """Run the job described by ``cfg`` into ``out``; returns the headline rows and paths.
+    Everything (config, checkpoints, energy table, accelerator) is checked before ``out``
+    is created."""
     from accelsim.campaign import parse_spec, run_campaign
-    from accelsim.energy import load_table
     from accelsim.report import report_from_store
     from accelsim.report.build import headline, label_models
     from accelsim.campaign.store import Store
 
-    tolerance = _share(cfg, "tolerance", 0.01, "[0, 1)", lambda v: 0 <= v < 1)
-    target = _share(cfg, "yield", 0.95, "(0, 1)", lambda v: 0 < v < 1)
-    if cfg.get("energy_table"):
-        load_table(cfg["energy_table"])          # a missing action fails here, before any trial
-    spec_dict = {k: cfg[k] for k in ("name", "models", "schemes", "voltages", "chips", "fault_model", "engine",
-                                     "policy", "samples", "accelerator", "ber_curve", "seed", "repeats",
-                                     "energy_table") if k in cfg}
+    if not isinstance(cfg, RunConfig):
+        cfg = validate(RunConfig, cfg, "run config")
+    spec_dict = cfg.model_dump(include=cfg.campaign_fields().keys(), exclude_none=True)
     spec_dict["models_dir"] = _models_dir(cfg)
-    spec = parse_spec(spec_dict)
-    layer_spec = _sensitivity_spec(cfg.get("sensitivity"), spec_dict)
+    spec = parse_spec(spec_dict, where="run config")
+    layer_spec = _sensitivity_spec(cfg, spec_dict)
+    tolerance, target = cfg.tolerance, cfg.yield_target
     if out.exists() and not force:
         raise UserError(f"output directory {str(out)!r} exists; pass --force to reuse it and replace its report")
     out.mkdir(parents=True, exist_ok=True)
     store_path = out / "campaign.sqlite"
     t0 = time.perf_counter()
-    n_workers = workers or int(cfg.get("workers", 1))
+    n_workers = workers or cfg.workers
     if layer_spec is not None:   # first, so that the store's provenance is the main sweep's
         run_campaign(layer_spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress)
     info = run_campaign(spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress)
     if layer_spec is not None:
         store = Store(store_path, create=False)
-        store.set_meta("sensitivity", {**cfg["sensitivity"], "layers": "each", "engine": "fast"})
+        store.set_meta("sensitivity", {**cfg.sensitivity.model_dump(), "layers": "each", "engine": "fast"})
         store.close()
     report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True, yield_target=target)
     store = Store(store_path, create=False, readonly=True)
@@ -149,14 +135,14 @@ def print_headline(result: dict) -> None:
 
 def cmd_run(args) -> int:
     cfg = load_run_config(QUICK_RUN if args.quick and not args.config else args.config)
-    out = Path(args.out or cfg.get("output", "runs/out"))
+    out = Path(args.out or cfg.output)
     print_headline(run_job(cfg, out, workers=args.workers, scheduler=args.scheduler, force=args.force))
     return 0
 
 
 def cmd_demo(args) -> int:
     cfg = load_run_config(QUICK_RUN if args.quick else DEFAULT_RUN)
-    out = Path(cfg.get("output", "runs/demo"))
+    out = Path(cfg.output)
     if args.fresh and out.exists():
         shutil.rmtree(out)
     print_headline(run_job(cfg, out, force=True))

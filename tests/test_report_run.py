@@ -134,11 +134,11 @@ def test_main_job_end_to_end_and_bad_configs(tmp_path):
     assert again.returncode == 2 and "exists; pass --force" in again.stderr
     resumed = run_cli(["run", "run.yaml", "-o", "out", "--force"], tmp_path)
     assert resumed.returncode == 0 and "(0 run now, 12 resumed)" in resumed.stdout
-    for change, match in [({"models": ["lenet7"]}, "no checkpoint"), ({"schemes": ["ecc-9"]}, "unknown layout"),
+    for change, match in [({"models": ["lenet7"]}, "no checkpoint"), ({"schemes": ["ecc-9"]}, "run config bad.yaml: schemes[0]: must be one of"),
                           ({"voltages": [0.2]}, "outside the BER curve's domain"),
                           ({"energy_table": "missing.yaml"}, "energy table 'missing.yaml' does not exist"),
-                          ({"yield": 1.5}, "yield = 1.5 must be a number in (0, 1)"),
-                          ({"sensitivity": "each"}, "sensitivity = 'each' must be a mapping")]:
+                          ({"yield": 1.5}, "run config bad.yaml: yield: must be < 1"),
+                          ({"sensitivity": "each"}, "run config bad.yaml: sensitivity: must be a mapping")]:
         (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**cfg, **change}))
         r = run_cli(["run", "bad.yaml", "-o", "bad"], tmp_path)
         assert r.returncode == 2 and match in r.stderr and "Traceback" not in r.stderr, (change, r.stderr)
@@ -148,4 +148,4 @@ def test_main_job_end_to_end_and_bad_configs(tmp_path):
     (tmp_path / "energy.yaml").write_text(yaml.safe_dump(table))
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**cfg, "energy_table": "energy.yaml"}))
     r = run_cli(["run", "bad.yaml", "-o", "bad"], tmp_path)
-    assert r.returncode == 2 and "missing action 'ecc_gate_switch_pj'" in r.stderr
+    assert r.returncode == 2 and "energy table energy.yaml: actions.ecc_gate_switch_pj: missing (required)" in r.stderr

@@ -1,4 +1,4 @@
-"""The per-action energy table (YAML) and its validation.
+"""The per-action energy table (YAML), validated by :class:`accelsim.schema.EnergyTableFile`.
 
 Every action the energy model charges must be in the table; a user table that misses
 one is refused with one line naming it (docs/energy.md explains each default and its
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from accelsim.errors import UserError
 from accelsim.fileio import read_yaml
+from accelsim.schema import EnergyTableFile, validate
 
 DEFAULT_TABLE = Path(__file__).resolve().parents[1] / "configs" / "energy.yaml"
 SCALAR_ACTIONS = ("sram_leakage_pj_per_kib_cycle", "register_pj_per_byte", "ecc_gate_switch_pj", "ecc_activity",
@@ -67,78 +68,27 @@ class EnergyTable:
         return e0 * (kib / k0) ** slope
 
 
-def _number(d: dict, key: str, where: str, *, positive: bool = False) -> float:
-    if key not in d:
-        raise UserError(f"{where}: missing action {key!r}")
-    v = d[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or (positive and v == 0):
-        raise UserError(f"{where}: {key} = {v!r} must be a number {'> 0' if positive else '>= 0'}")
-    return float(v)
-
-
-def _sram_curve(actions: dict, where: str) -> tuple:
-    curve = actions.get("sram_read_pj_per_64b")
-    if not isinstance(curve, dict) or not curve:
-        raise UserError(f"{where}: missing action 'sram_read_pj_per_64b' (pJ per 64-bit read by SRAM KiB)")
-    out = []
-    for kib, pj in curve.items():
-        try:
-            k = float(kib)
-        except (TypeError, ValueError):
-            k = float("nan")
-        if isinstance(kib, bool) or not k > 0 or not math.isfinite(k):
-            raise UserError(f"{where}: sram_read_pj_per_64b capacity {kib!r} must be a number of KiB > 0")
-        out.append((k, _number(curve, kib, f"{where} sram_read_pj_per_64b", positive=True)))
-    return tuple(sorted(out))
-
-
-def _mac_table(actions: dict, where: str) -> dict:
-    macs = actions.get("mac_pj")
-    if not isinstance(macs, dict) or not macs:
-        raise UserError(f"{where}: missing action 'mac_pj' (pJ per MAC by operand bits, e.g. '4x8': 0.2)")
-    out = {}
-    for key, pj in macs.items():
-        m = _OPERANDS.match(str(key))
-        if m:
-            bits = (int(m.group(1)), int(m.group(2)))
-        elif isinstance(key, int) and not isinstance(key, bool):
-            bits = (key, ACTIVATION_BITS)      # a bare width is the weight's, with 8-bit activations
-        else:
-            raise UserError(f"{where}: mac_pj key {key!r} must be '<weight bits>x<activation bits>' or a bit width")
-        out[bits] = _number(macs, key, f"{where} mac_pj")
-    return out
+def _operands(key) -> tuple[int, int]:
+    """(weight bits, activation bits) of a validated mac_pj key: '4x8', or a bare weight width."""
+    if isinstance(key, int):
+        return key, ACTIVATION_BITS
+    m = _OPERANDS.match(key)
+    return int(m.group(1)), int(m.group(2))
 
 
 def table_from_dict(d, where: str = "energy table") -> EnergyTable:
+    """The table of a parsed YAML mapping, validated by :class:`accelsim.schema.EnergyTableFile`
+    (an unknown action name is refused with the nearest valid one)."""
     if not isinstance(d, dict):
         raise UserError(f"{where}: expected a mapping")
-    known = {"technology", "vdd_nominal", "logic_vdd", "actions", "leakage_model", "count_dram"}
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise UserError(f"{where}: unknown field {unknown[0]!r}")
-    actions = d.get("actions")
-    if not isinstance(actions, dict):
-        raise UserError(f"{where}: missing 'actions' mapping")
-    kw = {k: _number(actions, k, where) for k in SCALAR_ACTIONS}
-    if kw["ecc_activity"] > 1:
-        raise UserError(f"{where}: ecc_activity = {kw['ecc_activity']} must be a share of gates in [0, 1]")
-    extra = sorted(set(actions) - set(SCALAR_ACTIONS) - {"sram_read_pj_per_64b", "mac_pj"})
-    if extra:
-        raise UserError(f"{where}: unknown action {extra[0]!r}")
-    vnom = _number(d, "vdd_nominal", where, positive=True)
-    leak = d.get("leakage_model")
-    if not isinstance(leak, dict):
-        raise UserError(f"{where}: missing 'leakage_model' mapping (dibl_per_volt)")
-    dibl = _number(leak, "dibl_per_volt", f"{where} leakage_model")
-    logic_vdd = d.get("logic_vdd")
-    if logic_vdd is not None:
-        logic_vdd = _number(d, "logic_vdd", where, positive=True)
-    count_dram = str(d.get("count_dram", "auto"))
-    if count_dram not in ("auto", "always", "never"):
-        raise UserError(f"{where}: count_dram {count_dram!r} must be auto, always or never")
-    return EnergyTable(vdd_nominal=vnom, sram_read_pj_per_64b=_sram_curve(actions, where),
-                       mac_pj=_mac_table(actions, where), dibl_per_volt=dibl, logic_vdd=logic_vdd,
-                       count_dram=count_dram, source=str(d.get("technology", "")), **kw)
+    f = validate(EnergyTableFile, d, where)
+    a = f.actions
+    return EnergyTable(vdd_nominal=float(f.vdd_nominal),
+                       sram_read_pj_per_64b=tuple(sorted((float(k), float(v)) for k, v in a.sram_read_pj_per_64b.items())),
+                       mac_pj={_operands(k): float(v) for k, v in a.mac_pj.items()},
+                       dibl_per_volt=float(f.leakage_model.dibl_per_volt),
+                       logic_vdd=None if f.logic_vdd is None else float(f.logic_vdd), count_dram=f.count_dram,
+                       source=f.technology, **{k: float(getattr(a, k)) for k in SCALAR_ACTIONS})
 
 
 def load_table(path: str | Path | None = None) -> EnergyTable:

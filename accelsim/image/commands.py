@@ -23,12 +23,12 @@ def register(sub) -> None:
     f.set_defaults(func=cmd_infer)
 
 
-def _calibration(card: dict):
+def _calibration(card):
     """The calibration batch export uses for a zoo model: the digits training split for
     digits models, else None (export's seeded uniform images)."""
     from accelsim.nn import load_digits_split, model_info
 
-    _, _, dataset = model_info(card["model"])
+    _, _, dataset = model_info(card.model)
     return load_digits_split().x_train if dataset == "digits" else None
 
 
@@ -58,11 +58,11 @@ def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: b
     get_layout(layout)
     key = checkpoint_export_key(checkpoint, layout, project=project)
     model, card = load_checkpoint(checkpoint)
-    shape, _, _ = model_info(card["model"])
+    shape, _, _ = model_info(card.model)
     return export_image(model, out, layout=layout, input_shape=shape, calibration=_calibration(card),
-                        bits=card.get("bits"), project=project, force=force,
-                        source={"checkpoint": str(checkpoint), "model": card["model"],
-                                "card_accuracy": card.get("accuracy"), "export_sha256": key})
+                        bits=card.bits, project=project, force=force,
+                        source={"checkpoint": str(checkpoint), "model": card.model,
+                                "card_accuracy": card.accuracy, "export_sha256": key})
 
 
 def cmd_export(args) -> int:

@@ -13,8 +13,8 @@ from safetensors.torch import save as st_save
 from accelsim.errors import UserError
 from accelsim.fileio import atomic_write_bytes, atomic_write_text, read_yaml
 from accelsim.nn.zoo import build_model
+from accelsim.schema import ModelCard, validate
 
-CARD_FIELDS = ("model", "bits", "layout", "accuracy", "seed", "command")
 
 
 def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
@@ -32,13 +32,10 @@ def save_checkpoint(model: torch.nn.Module, path: str | Path, card: dict) -> tup
     return weights, card_path
 
 
-def load_card(path: str | Path) -> dict:
+def load_card(path: str | Path) -> ModelCard:
+    """The model card next to a checkpoint, validated by :class:`accelsim.schema.ModelCard`."""
     _, card_path = checkpoint_paths(path)
-    card = read_yaml(card_path, "model card")
-    missing = [f for f in CARD_FIELDS if f not in card]
-    if missing:
-        raise UserError(f"model card {card_path}: missing field(s) {', '.join(missing)}")
-    return card
+    return validate(ModelCard, read_yaml(card_path, "model card"), f"model card {card_path}")
 
 
 def _check_float(weights: Path, key: str, value: torch.Tensor) -> None:
@@ -68,7 +65,7 @@ def _check_scale(weights: Path, key: str, value: torch.Tensor, out_channels: int
                         "a weight scale must be > 0")
 
 
-def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
+def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, ModelCard]:
     """(model in eval mode, card). Quantized checkpoints carry their scales as buffers."""
     weights, _ = checkpoint_paths(path)
     card = load_card(path)
@@ -78,7 +75,7 @@ def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
         state = st_load(weights.read_bytes())
     except Exception as exc:  # safetensors raises its own error types on bad files
         raise UserError(f"checkpoint {weights}: not a readable safetensors file ({exc})") from None
-    model = build_model(card["model"], seed=int(card.get("seed", 0)), num_classes=card.get("num_classes"))
+    model = build_model(card.model, seed=card.seed, num_classes=card.num_classes)
     modules = dict(model.named_modules())
     expected = model.state_dict()
     for key, value in state.items():
