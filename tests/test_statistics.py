@@ -108,3 +108,13 @@ def test_ber_sweeps_without_voltage_are_reported_not_crashed():
     stats = analyses.point_statistics(rows, tolerance=0.01)
     assert [(s["vdd"], s["ber"], s["chips"]) for s in stats] == [(0.9, 0.0, 2), (None, 1e-3, 2), (None, 1e-2, 2)]
     assert analyses.sample_warnings(stats, analyses.yield_headline(stats, 0.95), 0.95, 0.01)
+
+
+def test_residual_share_of_single_layer_trials_counts_that_layer_only():
+    per_layer = {"a": {"residual_bits": 10, "data_bits": 1000}, "b": {"residual_bits": 0, "data_bits": 9000}}
+    rows = [{"scheme": "none-8b", "ber": 1e-2, "layers": "a", "residual_bits": 10, "data_bits": 10000,
+             "per_layer": per_layer},
+            {"scheme": "none-8b", "ber": 1e-2, "layers": "all", "residual_bits": 100, "data_bits": 10000,
+             "per_layer": per_layer}]
+    (t,) = analyses.residual_fraction(rows)
+    assert t["measured"] == pytest.approx(110 / 11000) and t["data_bits"] == 11000

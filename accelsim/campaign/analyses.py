@@ -79,6 +79,15 @@ def accuracy_drop(rows) -> list[dict]:
     return out
 
 
+def _faulted_bits(r: dict) -> tuple[int, int]:
+    """(residual bits, data bits) of the words a trial faulted: a single-layer trial counts
+    that layer's words only (its other layers hold no fault and would dilute the share)."""
+    one = (r.get("per_layer") or {}).get(r.get("layers"))
+    if r.get("layers") != "all" and one is not None:
+        return one["residual_bits"], one["data_bits"]
+    return r["residual_bits"], r["data_bits"]
+
+
 def residual_fraction(rows) -> list[dict]:
     """Measured residual data-bit share per scheme and BER, with the closed form.
 
@@ -89,7 +98,7 @@ def residual_fraction(rows) -> list[dict]:
     it. ``z`` = (measured - closed form) / stderr."""
     groups = defaultdict(list)
     for r in rows:
-        groups[(r["scheme"], r["ber"])].append((r["residual_bits"], r["data_bits"]))
+        groups[(r["scheme"], r["ber"])].append(_faulted_bits(r))
     out = []
     for (scheme, ber), pairs in sorted(groups.items()):
         res = np.array(pairs, dtype=np.float64)
@@ -245,9 +254,15 @@ def point_statistics(rows, *, tolerance: float = 0.01, metric: str | Metric = "a
     """Per (model, scheme, vdd), whole-image faults: the metric's mean with a 95 % bootstrap
     interval over chips and inputs, and the yield (share of chips within ``tolerance`` of the
     fault-free value) with its Wilson interval. A chip is one (chip, repeat) trial."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):   # small matrix products: BLAS threads cost more than they save
+        return _point_statistics(rows, tolerance, METRICS[metric] if isinstance(metric, str) else metric, seed)
+
+
+def _point_statistics(rows, tolerance: float, metric: Metric, seed: int) -> list[dict]:
     from accelsim.seeds import derive
 
-    metric = METRICS[metric] if isinstance(metric, str) else metric
     groups = defaultdict(list)
     for r in rows:
         if r["layers"] == "all" and r.get(metric.column) is not None:
@@ -257,7 +272,8 @@ def point_statistics(rows, *, tolerance: float = 0.01, metric: str | Metric = "a
     for (model, scheme, vdd, _), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], *_descending(kv[0][2], kv[0][3]))):
         rs = sorted(rs, key=lambda r: (r["chip"], r.get("repeat", 0)))
         m = _outcomes(rs, metric)
-        mean, lo, hi = bootstrap_mean_ci(m, seed=derive(seed, "bootstrap", model, scheme, vdd, metric.name))
+        point = vdd if vdd is not None else rs[0]["ber"]
+        mean, lo, hi = bootstrap_mean_ci(m, seed=derive(seed, "bootstrap", model, scheme, point, metric.name))
         base = float(rs[0][metric.baseline]) if metric.baseline else 0.0
         passing = sum(metric.within(float(r[metric.column]), base, tolerance) for r in rs)
         y_lo, y_hi = wilson_interval(passing, len(rs))
@@ -322,48 +338,60 @@ def _overlap(a: dict, b: dict) -> bool:
     return a["ci_lo"] <= b["ci_hi"] and b["ci_lo"] <= a["ci_hi"]
 
 
+def _need_text(needs: list[tuple[int, int]], now: tuple[int, int]) -> str:
+    """'about C chips x I inputs' for half of the pairs and for all of them."""
+    needs = sorted(needs, key=lambda t: (t[0] * t[1], t))
+    mid, top = needs[(len(needs) - 1) // 2], (max(c for c, _ in needs), max(i for _, i in needs))
+    text = f"about {mid[0]} chips x {mid[1]} inputs" + (" for half of them, " if len(needs) > 1 else "")
+    if len(needs) > 1:
+        text += f"{top[0]} chips x {top[1]} inputs for all"
+    return text + f" (now {now[0]} x {now[1]})"
+
+
 def sample_warnings(stats: list[dict], head: list[dict], target: float = 0.95, tolerance: float = 0.01) -> list[str]:
-    """Plain-language warnings when chips or inputs are too few: the yield's lower bound
-    cannot reach the target; adjacent voltage steps, or schemes at a headline voltage, whose
-    means differ by at least half the tolerance (a difference the headline decides on) but
-    whose 95 % intervals overlap. Each says how many chips/inputs would be needed."""
+    """Plain-language warnings, at most three per model, when chips or inputs are too few:
+    the yield's lower bound cannot reach the target; adjacent voltage steps, or schemes at
+    their safe voltages, whose means differ by at least half the tolerance (a difference the
+    headline decides on) but whose 95 % intervals overlap. Each says how many chips and
+    inputs would separate them (for half of such pairs, and for all)."""
     relevant = max(tolerance / 2, 1e-9)
     warnings = []
     need = chips_for_yield(target)
     by_model = defaultdict(list)
     for h in head:
         by_model[h["model"]].append(h)
+    pts = defaultdict(dict)
+    for s in stats:
+        if s["vdd"] is not None:   # steps of a voltage sweep (a BER-only sweep has no voltage steps)
+            pts[(s["model"], s["scheme"])][s["vdd"]] = s
     for model, hs in sorted(by_model.items()):
         few = min(h["chips"] for h in hs)
         if few < need:
             warnings.append(f"{model}: {few} chips per point: the yield's 95 % lower bound cannot reach "
                             f"{target:.0%} even if every chip passes; that needs >= {need} chips")
-    pts = defaultdict(dict)
-    for s in stats:
-        if s["vdd"] is not None:   # steps of a voltage sweep (a BER-only sweep has no voltage steps)
-            pts[(s["model"], s["scheme"])][s["vdd"]] = s
-    for h in head:
-        series = pts[(h["model"], h["scheme"])]
-        vdds = sorted(series, reverse=True)
-        blurred = [(v1, v2) for v1, v2 in zip(vdds, vdds[1:])
-                   if abs(series[v1]["mean"] - series[v2]["mean"]) >= relevant and _overlap(series[v1], series[v2])]
-        if blurred:
-            worst = max((_needed(series[a], series[b]) or (0, 0) for a, b in blurred), key=lambda t: t[0] * t[1])
-            v1, v2 = blurred[0]
-            warnings.append(f"{h['model']} / {h['scheme']}: {len(blurred)} of {len(vdds) - 1} adjacent voltage steps "
-                            f"differ by >= {100 * relevant:g} points but overlap in their 95 % intervals (first "
-                            f"{v1:g} V vs {v2:g} V); separating them needs about {worst[0]} chips x {worst[1]} "
-                            f"inputs (now {series[v1]['chips']} x {series[v1]['inputs']})")
-    for model, hs in sorted(by_model.items()):
+        steps = []
+        for h in hs:
+            series = pts[(model, h["scheme"])]
+            vdds = sorted(series, reverse=True)
+            steps += [(h["scheme"], series[v1], series[v2]) for v1, v2 in zip(vdds, vdds[1:])
+                      if abs(series[v1]["mean"] - series[v2]["mean"]) >= relevant and _overlap(series[v1], series[v2])]
+        if steps:
+            scheme, a, b = steps[0]
+            warnings.append(f"{model}: {len(steps)} adjacent voltage steps differ by >= {100 * relevant:g} points but "
+                            f"overlap in their 95 % intervals (e.g. {scheme} {a['vdd']:g} V vs {b['vdd']:g} V); "
+                            f"separating them needs {_need_text([_needed(a, b) for _, a, b in steps], (a['chips'], a['inputs']))}")
+        pairs = []
         schemes = [h["scheme"] for h in hs]
-        vdds = sorted({h["vmin_yield"] for h in hs if h["vmin_yield"] is not None})
-        for v in vdds:
+        for v in sorted({h["vmin_yield"] for h in hs if h["vmin_yield"] is not None}, reverse=True):
             for i, s1 in enumerate(schemes):
                 for s2 in schemes[i + 1:]:
                     a, b = pts[(model, s1)].get(v), pts[(model, s2)].get(v)
                     if a and b and abs(a["mean"] - b["mean"]) >= relevant and _overlap(a, b):
-                        n = _needed(a, b)
-                        warnings.append(f"{model} at {v:g} V: {s1} and {s2} are not separated by their 95 % "
-                                        f"intervals ({100 * a['mean']:.1f} vs {100 * b['mean']:.1f} %); "
-                                        f"about {n[0]} chips x {n[1]} inputs would separate them")
+                        pairs.append((v, s1, s2, a, b))
+        if pairs:
+            v, s1, s2, a, b = pairs[0]
+            warnings.append(f"{model}: {len(pairs)} pairs of schemes at their safe voltages differ by >= "
+                            f"{100 * relevant:g} points but overlap in their 95 % intervals (e.g. {s1} "
+                            f"{100 * a['mean']:.1f} % vs {s2} {100 * b['mean']:.1f} % at {v:g} V); separating them "
+                            f"needs {_need_text([_needed(a, b) for *_, a, b in pairs], (a['chips'], a['inputs']))}")
     return warnings

@@ -114,19 +114,19 @@ def pareto(rows, models, path: Path) -> Path:
             if xs:
                 ax.scatter([e for e, _, _ in xs], [a for _, a, _ in xs], color=c, marker=_marker(scheme), s=22,
                            label=scheme, zorder=3)
-                for e, a, v in xs:
-                    # schemes' labels stacked at different offsets: points of equal accuracy do not overprint
-                    ax.annotate(f"{v:.2f}", (e, a), textcoords="offset points", xytext=(4, 4 - 8 * (k % 4)),
-                                fontsize=6, color=c)
-                points += [(e, a) for e, a, _ in xs]
+                points += [(e, a, v, c) for e, a, v in xs]
         if points:
             front, best = [], -1.0
-            for e, a in sorted(points):
+            for e, a, v, c in sorted(points):
                 if a > best:
-                    front.append((e, a))
+                    front.append((e, a, v, c))
                     best = a
-            ax.step(*zip(*front), where="post", color="black", lw=1, label="Pareto front")
-        ax.set_title(f"{model} (labels: weight-SRAM volts)")
+            ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black", lw=1,
+                    label="Pareto front")
+            for i, (e, a, v, c) in enumerate(front):   # the front's points carry their voltage
+                ax.annotate(f"{v:.2f} V", (e, a), textcoords="offset points", xytext=(5, -10 if i % 2 else 4),
+                            fontsize=7, color=c, fontweight="bold")
+        ax.set_title(f"{model} (front labelled with the weight-SRAM voltage)", fontsize=10)
         ax.set_xlabel("energy per inference (nJ)")
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
@@ -138,7 +138,7 @@ def residual_vs_ber(table, path: Path) -> Path:
     """Measured residual faulty data bits (share) against BER, log-log, with the closed form.
     Error bars: +-1.96 standard errors; a BER where no residual bit was seen is drawn as an
     upper bound (a down-pointing marker at 3 / data bits, the 95 % bound of zero counts)."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plt.subplots(figsize=(10.5, 4.8))
     schemes = sorted({t["scheme"] for t in table})
     lo = max(min(t["ber"] for t in table), 1e-7)   # below that nothing is measurable
     for scheme in schemes:
@@ -163,7 +163,7 @@ def residual_vs_ber(table, path: Path) -> Path:
     ax.set_xlabel("bit error rate")
     ax.set_ylabel("faulty weight bits after correction (share)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=6, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return _save(fig, path)
 
 
@@ -236,9 +236,8 @@ def energy_breakdown(bars: list[dict], models, path: Path) -> Path:
     from accelsim.energy import COMPONENTS
 
     widest = max((sum(b["model"] == m for b in bars) for m in models), default=1)
-    fig, axes = plt.subplots(1, len(models), figsize=(max(4.5, 0.42 * widest + 2.2) * len(models) + 2, 4.8),
-                             squeeze=False)
-    for ax, model in zip(axes[0], models):
+    fig, axes = plt.subplots(len(models), 1, figsize=(max(7.0, 0.55 * widest + 3.5), 3.6 * len(models)), squeeze=False)
+    for ax, model in zip(axes[:, 0], models):
         mine = [b for b in bars if b["model"] == model]
         x = np.arange(len(mine))
         bottom = np.zeros(len(mine))
@@ -247,11 +246,11 @@ def energy_breakdown(bars: list[dict], models, path: Path) -> Path:
             if vals.any():
                 ax.bar(x, vals, bottom=bottom, color=COMPONENT_COLOURS[comp], label=COMPONENT_LABELS[comp], width=0.7)
                 bottom += vals
-        ax.set_xticks(x, [f"{b['scheme']}\n{b['label']}" for b in mine], rotation=60, fontsize=7, ha="right")
+        ax.set_xticks(x, [f"{b['scheme']}\n{b['label'].replace(' ', chr(10), 1)}" for b in mine], fontsize=7)
         ax.set_ylabel("energy per inference (nJ)")
         ax.set_title(model)
         ax.grid(alpha=0.3, axis="y")
-    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    axes[0][0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _save(fig, path)
 
 
