@@ -23,22 +23,71 @@ def current_umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename; the file gets the
-    permissions a plain open() would give (0666 less the umask), not mkstemp's 0600."""
+def _os_error(exc: OSError, path) -> UserError:
+    """An OS error on an output path as one user line naming the path."""
+    where = exc.filename if exc.filename is not None else path
+    return UserError(f"cannot write {str(where)!r}: {exc.strerror or exc}")
+
+
+def check_output_file(path, what: str) -> Path:
+    """Refuse, before anything is created, an output file path that cannot be written:
+    not a path, an existing directory, a parent that is a file, a read-only directory."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise UserError(f"{what}: expected a file path, got {path!r}"[:200])
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise UserError(f"{what} {str(path)!r} is a directory")
+    _check_parent(path, what)
+    return path
+
+
+def check_output_dir(path, what: str, *, force: bool = False) -> Path:
+    """Refuse, before anything is created, an output directory that cannot be made:
+    an existing file, an existing directory without ``force``, a parent that is a file,
+    a read-only directory."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise UserError(f"{what}: expected a directory path, got {path!r}"[:200])
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{what} {str(path)!r} exists and is not a directory")
+    if path.exists() and not force:
+        raise UserError(f"output directory {str(path)!r} exists; pass --force to replace it")
+    _check_parent(path, what)
+    return path
+
+
+def _check_parent(path: Path, what: str) -> None:
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserError(f"{what} {str(path)!r}: {str(parent)!r} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {str(path)!r}: directory {str(parent)!r} is not writable")
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename; an OS error
+    (disk full, read-only directory, ...) is one UserError naming the path, and the
+    old file, if any, is left as it was. The file gets the permissions a plain open()
+    would give (0666 less the umask), not mkstemp's 0600."""
+    path = check_output_file(path, "output file")
+    tmp = None
     try:
-        os.fchmod(fd, 0o666 & ~current_umask())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~current_umask())   # as open() would make it, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _os_error(exc, path) from None
         raise
 
 
@@ -51,15 +100,15 @@ def atomic_directory(path: str | os.PathLike, *, force: bool = False):
     """Build a directory under a temporary name and move it into place on success.
 
     Yields the temporary directory (a ``Path``). An existing ``path`` is refused unless
-    ``force``; with ``force`` it is replaced only once the new one is complete. The
+    ``force``; with ``force`` it is replaced only once the new one is complete. An OS
+    error is one UserError naming the path; the old directory is left as it was. The
     directory gets the permissions mkdir would give under the user's umask.
     """
-    path = Path(path)
-    if path.exists() and not force:
-        raise UserError(f"output directory {str(path)!r} exists; pass --force to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    path = check_output_dir(path, "output directory", force=force)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         tmp.chmod(0o777 & ~current_umask())   # as mkdir would make it, not mkdtemp's 0700
         yield tmp
         if path.exists():
@@ -69,8 +118,11 @@ def atomic_directory(path: str | os.PathLike, *, force: bool = False):
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as exc:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _os_error(exc, path) from None
         raise
 
 

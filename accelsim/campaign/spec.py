@@ -152,22 +152,36 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     fault_map = fault_map_sha = None
     if d.fault_model == "measured":
         fault_map, fault_map_sha = _check_fault_map(d.fault_map, base_dir, d.schemes)
-    accelerator = None
+    accelerator, policy = None, d.policy
     if d.accelerator is not None:
         from accelsim.hw import load_config
         accelerator = str(base_dir / d.accelerator)
-        load_config(accelerator)          # a bad accelerator fails here, before any store exists
+        acc_policy = load_config(accelerator).policy   # a bad accelerator fails here, before any store exists
+        # the spec's default policy used to replace the accelerator's (e.g. reread) without a word
+        if "policy" in d.model_fields_set and d.policy != acc_policy:
+            raise UserError(f"{where}: policy {d.policy} but accelerator config {accelerator} sets "
+                            f"ecc.policy {acc_policy}: make them agree (or drop one)")
+        policy = acc_policy
     energy_table = None
     if d.energy_table is not None:
         from accelsim.energy import load_table
         energy_table = str(base_dir / d.energy_table)
         load_table(energy_table)
+    available = _test_images()
+    if d.samples > available:   # the trials would silently score fewer images than the row says
+        raise UserError(f"{where}: samples = {d.samples} is more than the {available} test images")
     return Spec(name=d.name, seed=d.seed, checkpoints=checkpoints, models=list(d.models), schemes=list(d.schemes),
                 voltages=voltages, bers=bers, fault_model=d.fault_model, chips=d.chips, repeats=d.repeats,
                 layers=d.layers if isinstance(d.layers, str) else list(d.layers), samples=d.samples,
-                engine=d.engine, policy=d.policy, curve=curve, curve_dict=curve_params(curve),
+                engine=d.engine, policy=policy, curve=curve, curve_dict=curve_params(curve),
                 p_stuck1=float(d.p_stuck1), accelerator=accelerator, energy_table=energy_table,
                 map_floor=map_floor, fault_map=fault_map, fault_map_sha256=fault_map_sha)
+
+
+def _test_images() -> int:
+    """How many test images a trial can score (the digits test split)."""
+    from accelsim.nn import load_digits_split
+    return int(len(load_digits_split().y_test))
 
 
 def _check_bers_on_curve(bers: list[float], curve: BerCurve, where: str = "campaign spec") -> None:

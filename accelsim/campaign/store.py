@@ -13,7 +13,10 @@ import sqlite3
 import time
 from pathlib import Path
 
+from urllib.parse import quote
+
 from accelsim.errors import UserError
+from accelsim.fileio import check_output_file
 
 SCHEMA = "accelsim-campaign"
 # 2: column export_sha256 (what the trial's image was made from); 3: per-component energy
@@ -41,30 +44,79 @@ class Store:
     """readonly: open an existing store only to read it (a version-1 store is accepted:
     its rows have export_sha256 None); otherwise the store must be of SCHEMA_VERSION."""
 
-    def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False):
+    def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False, for_writing: bool = False):
+        """for_writing (with readonly): open read only, but refuse what a writer would refuse."""
         self.path = Path(path)
         self.readonly = readonly
+        self._for_writing = for_writing
         self.version = SCHEMA_VERSION
+        self._lock_file = None
         existed = self.path.exists()
-        if not existed and not create:
+        if not existed and (not create or readonly):
             raise UserError(f"campaign store {str(self.path)!r} does not exist")
-        if existed and self.path.is_dir():
-            raise UserError(f"campaign store {str(self.path)!r} is a directory")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if existed and not self.path.is_file():
+            raise UserError(f"campaign store {str(self.path)!r} is a directory" if self.path.is_dir()
+                            else f"campaign store {str(self.path)!r} is not a regular file")
+        if existed and readonly and self.path.stat().st_size == 0:
+            raise UserError(f"campaign store {str(self.path)!r} is empty, not a campaign store")
+        if not existed:
+            check_output_file(self.path, "campaign store")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = sqlite3.connect(self.path, timeout=30)
-            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            try:
+                self.conn = self._connect()
+                tables = self._tables()
+            except sqlite3.OperationalError as exc:
+                if not (readonly and for_writing and "readonly" in str(exc).lower()):
+                    raise
+                # a campaign killed mid-write left a journal that only a writer may recover;
+                # the writer about to use the store does exactly that, so the probe may too
+                self.readonly = False
+                self.conn = self._connect()
+                tables = self._tables()
         except sqlite3.DatabaseError as exc:
             raise UserError(f"campaign store {str(self.path)!r} is not a readable SQLite file ({exc})") from None
+        except sqlite3.Error as exc:   # OperationalError: cannot open (permissions, path)
+            raise UserError(f"campaign store {str(self.path)!r}: cannot open ({exc})") from None
         if existed and tables:
             self._check(tables)
         elif existed and self.path.stat().st_size and not tables:
             raise UserError(f"campaign store {str(self.path)!r} is not an accelsim campaign store")
-        else:
+        if not self.readonly:
+            # WAL (set only on our own store, before its tables exist if it is new): a commit
+            # survives the process being killed, without a full sync per trial
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+        if not tables:
             self._create()
-        # WAL: a commit survives the process being killed, without a full sync per trial
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.readonly:
+            return sqlite3.connect(self.path, timeout=30)
+        # read only (SQLite URI mode=ro): nothing is ever written into the file. Without a
+        # -wal file no writer is active, and immutable=1 also keeps SQLite from creating
+        # the -wal/-shm side files next to a store it only reads.
+        wal = any(self.path.with_name(self.path.name + side).exists() for side in ("-wal", "-journal"))
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro" + ("" if wal else "&immutable=1")
+        return sqlite3.connect(uri, uri=True, timeout=30)
+
+    def lock(self) -> None:
+        """Take the store for this process's campaign: a second campaign writing the same
+        store at the same time is refused (flock; released when the store is closed or the
+        process dies, so a killed campaign never leaves a stale lock)."""
+        import fcntl
+
+        f = open(self.path, "rb")   # the store's own file: no lock file to create or leave behind
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            raise UserError(f"campaign store {str(self.path)!r} is being written by another campaign; "
+                            "wait for it to finish (finished trials are kept and skipped)") from None
+        self._lock_file = f
 
     def _check(self, tables: set[str]) -> None:
         if "meta" not in tables or "trials" not in tables:
@@ -76,14 +128,29 @@ class Store:
             self.version = int(meta.get("schema_version", -1))
         except ValueError:
             self.version = -1
-        if self.version == SCHEMA_VERSION or (self.readonly and self.version in READABLE_VERSIONS):
+        if self.version == SCHEMA_VERSION or (self.readonly and not self._for_writing
+                                              and self.version in READABLE_VERSIONS):
+            self._check_columns()
             return
         if self.version in READABLE_VERSIONS:
             raise UserError(f"campaign store {self.path}: schema version {self.version} records no export_sha256 "
                             f"(which checkpoint made each row) or no energy breakdown and per-input outcomes "
                             f"(version {SCHEMA_VERSION}); it can be reported but not extended: "
-                            f"run the campaign into a new store")
+                            f"run the campaign into a new store (accelsim demo: --fresh)")
         raise UserError(f"campaign store {self.path}: schema version {meta.get('schema_version')} != {SCHEMA_VERSION}")
+
+    def _check_columns(self) -> None:
+        """Every column this version writes must be there (a hand-edited or truncated store
+        would otherwise fail half-way through a report)."""
+        have = {r[1] for r in self.conn.execute('PRAGMA table_info("trials")')}
+        if self.version >= 2:
+            need = ("key",) + PARAM_COLUMNS + RESULT_COLUMNS + ("params", "per_layer")
+        else:   # read only: what a row needs to be read and sorted
+            need = ("key", "model", "scheme", "layers", "vdd", "ber", "chip", "repeat", "accuracy", "params",
+                    "per_layer")
+        missing = [c for c in need if c not in have]
+        if missing:
+            raise UserError(f"campaign store {self.path}: table trials has no column(s) {', '.join(missing)}")
 
     def _create(self) -> None:
         cols = ", ".join(_col(c) for c in PARAM_COLUMNS + RESULT_COLUMNS)
@@ -130,9 +197,20 @@ class Store:
         for r in cur:
             row = dict(zip(names, r))
             row.setdefault("export_sha256", None)   # a version-1 store
-            row["per_layer"] = json.loads(row["per_layer"] or "{}")
+            for col, kind in _TYPES.items():
+                if col in row and row[col] is not None and (isinstance(row[col], (str, bytes))
+                                                            or (kind == "INTEGER" and isinstance(row[col], float))):
+                    raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: {col} = {row[col]!r} "
+                                    f"is not {'an integer' if kind == 'INTEGER' else 'a number'}"[:300])
+            try:
+                row["per_layer"] = json.loads(row["per_layer"] or "{}")
+            except (json.JSONDecodeError, TypeError):
+                raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: per_layer is not JSON") from None
             out.append(row)
         return out
 
     def close(self) -> None:
         self.conn.close()
+        if self._lock_file is not None:   # after the connection: closing it drops SQLite's own locks
+            self._lock_file.close()
+            self._lock_file = None

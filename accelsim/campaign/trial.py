@@ -3,7 +3,8 @@ run the integer network, compare with the truth.
 
 Randomness comes only from the trial's parameters (accelsim.seeds.derive), so a trial
 gives the same bits on any worker, in any order. Per-process caches hold the loaded
-images, their fault-free predictions and the chip maps.
+images, their fault-free predictions and the chip maps, each keyed by content (the
+image's manifest digest, the map's parameters or the measured CSV's sha256).
 """
 
 from __future__ import annotations
@@ -20,20 +21,35 @@ from accelsim.infer import IntegerNetwork
 from accelsim.seeds import derive
 
 
+def _content(image_dir: str) -> str:
+    """SHA-256 of the image's manifest, which holds the sha256 of image.bin and image.hex
+    (verified by load_image): the per-process caches below are keyed by the image's
+    content, not only by its path, so an image re-exported in place is loaded afresh."""
+    import hashlib
+    from pathlib import Path
+    try:
+        return hashlib.sha256((Path(image_dir) / "manifest.yaml").read_bytes()).hexdigest()
+    except OSError:
+        return ""   # load_image reports the missing manifest
+
+
 @functools.lru_cache(maxsize=16)
-def _clean_weights(image_dir: str) -> dict:
+def _clean_weights(image_dir: str, content: str) -> dict:
     from accelsim.infer import decode_weights
     return decode_weights(load_image(image_dir))[0]
 
 
 @functools.lru_cache(maxsize=16)
-def _context(image_dir: str, samples: int):
+def _context(image_dir: str, content: str, samples: int):
     from accelsim.nn import load_digits_split
 
     image = load_image(image_dir)
     net = IntegerNetwork(image)
     data = load_digits_split()
     x, y = data.x_test.numpy()[:samples], data.y_test.numpy()[:samples]
+    if len(y) != samples:   # a row must score the images it says it scored
+        from accelsim.errors import UserError
+        raise UserError(f"samples = {samples} but the test split has {len(y)} images")
     clean = net.forward(x)
     return image, net, x, y, clean, float(np.mean(_argmax(net, clean) == y))
 
@@ -63,8 +79,14 @@ def _chip_map(curve_items: tuple, n_words: int, width: int, chip: int, seed: int
 
 @functools.lru_cache(maxsize=8)
 def _measured_map(path: str, sha256: str, width: int) -> ChipFaultMap:
-    # sha256 is part of the cache key: an edited CSV is a different chip
-    return ChipFaultMap.from_csv(path, width=width)
+    # sha256 is part of the cache key: an edited CSV is a different chip, and a CSV edited
+    # since the spec was read is not the chip the trial's key names
+    from accelsim.errors import UserError
+    from accelsim.fileio import sha256_file
+    cmap = ChipFaultMap.from_csv(path, width=width)
+    if sha256_file(path) != sha256:
+        raise UserError(f"fault map {path} changed since the campaign spec was read; run the campaign again")
+    return cmap
 
 
 def data_mask(layout: Layout) -> np.ndarray:
@@ -163,10 +185,23 @@ def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decode
     return weights, per_layer, totals
 
 
+def _activation_faults(params: dict):
+    """The activation buffers' bit errors of a trial whose accelerator config puts them in
+    the weight SRAM's voltage domain (activation_buffers.scaled), at the trial's BER."""
+    from accelsim.hw import load_config
+    if not load_config(params.get("accelerator")).activations_scaled:
+        return None
+    from accelsim.hw.activations import ActivationFaults
+    return ActivationFaults(params["ber"], seed=derive(params["seed"], "activations", params["model"],
+                                                       params["scheme"], params["vdd"], params["chip"],
+                                                       params["repeat"]))
+
+
 def run_trial(params: dict, image_dir: str) -> dict:
     """Run one trial; returns the result columns of the store (plus per_layer)."""
     t0 = time.perf_counter()
-    image, net, x, y, clean, baseline = _context(image_dir, params["samples"])
+    content = _content(image_dir)
+    image, net, x, y, clean, baseline = _context(image_dir, content, params["samples"])
     read = faulty_words(image, params, word_ranges(image, params["layers"]))
     result: dict = {}
     decoded = None
@@ -181,12 +216,19 @@ def run_trial(params: dict, image_dir: str) -> dict:
         # no wrong data bit left in what the network uses (any policy): the weights are the
         # fault-free ones, and so are the logits
         # (tests/test_campaign.py checks this invariant through the full forward pass)
-        clean_weights = _clean_weights(image_dir)
+        clean_weights = _clean_weights(image_dir, content)
         if not all(np.array_equal(w, clean_weights[name]) for name, w in weights.items()):
             raise AssertionError("zero residual faulty bits but the weights differ from the fault-free image")
         out = clean
     else:
         out = net.forward(x, weights)
+    act = _activation_faults(params)
+    if act is not None:   # activation buffers at the scaled vdd: their reads get bit errors too
+        net.input_faults = act
+        try:
+            out = net.forward(x, weights)
+        finally:
+            net.input_faults = None   # the network is cached for the next trial
     correct = _argmax(net, out) == y
     accuracy = float(np.mean(correct))
     result.update(totals, accuracy=accuracy, correct=pack_mask(correct), baseline_accuracy=baseline, per_layer=per_layer,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from accelsim.ecc.codec import DEFAULT_RULE
 from accelsim.energy.table import ACTIVATION_BITS, EnergyTable, load_table
 
 RTL_STATS = Path(__file__).resolve().parents[1] / "configs" / "rtl_stats.yaml"
@@ -30,24 +31,27 @@ GATE_AREA_UM2 = {"xor": 1.596, "and": 1.064, "or": 1.064, "not": 0.532, "mux": 1
 
 
 @functools.lru_cache(maxsize=None)
-def _decoder_stats(code_name: str) -> dict:
+def _decoder_stats(code_name: str, rule: str) -> dict:
     stats = yaml.safe_load(RTL_STATS.read_text())
-    if code_name not in stats:
-        raise KeyError(f"no Yosys statistics for {code_name} in {RTL_STATS}")
-    return stats[code_name]["dec"]
+    if code_name not in stats or rule not in stats[code_name]["dec"]:
+        raise KeyError(f"no Yosys statistics for the {code_name} decoder ({rule} rule) in {RTL_STATS}")
+    return stats[code_name]["dec"][rule]
 
 
-def decoder_cells(code_name: str | None) -> int:
-    """Yosys cell count of the code's decoder (0 without ECC)."""
-    return 0 if code_name is None else int(_decoder_stats(code_name)["total"])
-
-
-def decoder_area_um2(code_name: str | None) -> float:
-    """Area of the code's decoder (um^2): Yosys cells by type x the 45 nm X1 cell areas."""
+def decoder_area_um2(code_name: str | None, rule: str = DEFAULT_RULE) -> float:
+    """Area of the code's decoder under the err_o ``rule``: Yosys cells by type x the
+    45 nm X1 cell areas (um^2)."""
     if code_name is None:
         return 0.0
-    dec = _decoder_stats(code_name)
+    dec = _decoder_stats(code_name, rule)
     return float(sum(dec[g] * a for g, a in GATE_AREA_UM2.items()))
+
+
+def decoder_cells(code_name: str | None, rule: str = DEFAULT_RULE) -> int:
+    """Yosys cell count of the code's decoder under the err_o ``rule`` (0 without ECC)."""
+    if code_name is None:
+        return 0
+    return int(_decoder_stats(code_name, rule)["total"])
 
 
 def voltage_factors(table: EnergyTable, vdd: float | None) -> tuple[float, float]:
@@ -83,7 +87,8 @@ def unit_energies(table: EnergyTable, cfg, layout) -> UnitEnergies:
         input_read_per_byte=table.sram_read_pj(cfg.input_kib) / 8,
         output_access_per_psum=table.sram_read_pj(cfg.output_kib) * PSUM_BYTES / 8,
         register_per_mac=moved * table.register_pj_per_byte,
-        ecc_per_decode=decoder_cells(code) * table.ecc_gate_switch_pj * table.ecc_activity,
+        ecc_per_decode=decoder_cells(code, getattr(cfg, "ecc_rule", DEFAULT_RULE)) * table.ecc_gate_switch_pj
+        * table.ecc_activity,
         dram_per_byte=table.dram_pj_per_byte)
 
 
@@ -114,6 +119,8 @@ def energy_of(result, layout, *, vdd: float | None, table: EnergyTable | None = 
     logic = ((table.logic_vdd or table.vdd_nominal) / table.vdd_nominal) ** 2
     resident = len(result.decoded_words) <= cfg.sram_words
     count_dram = table.count_dram == "always" or (table.count_dram == "auto" and not resident)
+    # activation buffers in the weight SRAM's voltage domain (activation_buffers.scaled) scale alike
+    buf = dyn if getattr(cfg, "activations_scaled", False) else logic
     report = EnergyReport(vdd, u)
     totals = dict.fromkeys(COMPONENTS, 0.0)
     for s in result.layers:
@@ -124,7 +131,7 @@ def energy_of(result, layout, *, vdd: float | None, table: EnergyTable | None = 
             "mac": s.macs * table.mac(weight_bits) * logic,
             "registers": s.macs * u.register_per_mac * logic,
             "buffers": (s.input_reads * u.input_read_per_byte
-                        + (s.output_writes + s.output_reads) * u.output_access_per_psum) * logic,
+                        + (s.output_writes + s.output_reads) * u.output_access_per_psum) * buf,
             "ecc": s.ecc_decodes * u.ecc_per_decode * logic,
             "dram": s.dram_bytes * u.dram_per_byte if count_dram else 0.0,
         }

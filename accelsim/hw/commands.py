@@ -4,24 +4,34 @@ from __future__ import annotations
 
 import json
 
+from accelsim import cliargs
+
 
 def register(sub) -> None:
     p = sub.add_parser("simulate", help="run a memory image through the cycle-level accelerator")
-    p.add_argument("--image", required=True, help="memory image directory (accelsim export)")
-    p.add_argument("--vdd", type=float, default=None, help="weight-SRAM supply voltage in volts (default: nominal)")
-    p.add_argument("--chip", type=int, default=None, help="simulated chip (its persistent fault map; default 0)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--ber", type=float, default=None, help="transient bit error rate instead of the chip's map")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--image", help="memory image directory (accelsim export)")
+    src.add_argument("--topology", help="SCALE-Sim topology CSV (conv and GEMM rows); weights are seeded (--seed)")
+    p.add_argument("--layout", default="ecc-8b-72", help="ECC layout of a --topology's seeded weights")
+    p.add_argument("--scalesim-config", default=None,
+                   help="SCALE-Sim .cfg: its array, dataflow and SRAM sizes override the accelerator config")
+    p.add_argument("--reports", default=None,
+                   help="directory for SCALE-Sim style COMPUTE/BANDWIDTH/DETAILED_ACCESS_REPORT.csv")
+    p.add_argument("--vdd", type=cliargs.number(0, 100, lo_open=True), default=None, help="weight-SRAM supply voltage in volts (default: nominal)")
+    p.add_argument("--chip", type=cliargs.integer(0, 2**31 - 1), default=None, help="simulated chip (its persistent fault map; default 0)")
+    p.add_argument("--seed", type=cliargs.seed, default=0)
+    p.add_argument("--ber", type=cliargs.number(0, 0.5), default=None, help="transient bit error rate instead of the chip's map")
     p.add_argument("--fault-model", choices=("persistent", "stuck"), default=None,
                    help="the chip's cells flip or are stuck (default persistent)")
     p.add_argument("--config", default=None, help="accelerator YAML (default: accelsim/configs/accelerator.yaml)")
     p.add_argument("--fault-map", default=None, help="measured fault map CSV (word,bit[,vmin][,type]) instead of --chip")
-    p.add_argument("--v-low", type=float, default=None,
+    p.add_argument("--v-low", type=cliargs.number(0, 100, lo_open=True), default=None,
                    help="lowest voltage the chip's map is sampled for (default: --vdd); fix it to compare "
                         "one chip at several voltages (maps are nested)")
     p.add_argument("--curve", default=None, help="BER(V) curve YAML (default: accelsim/configs/ber_curve.yaml)")
     p.add_argument("-o", "--out", default=None, help="write the per-layer results as JSON")
     p.add_argument("--trace", default=None, help="write a Chrome trace-event timeline (Perfetto)")
+    p.add_argument("--trace-folds", action="store_true", help="one trace event per PE-array fold")
     p.set_defaults(func=cmd_simulate)
 
 
@@ -51,39 +61,45 @@ def cmd_simulate(args) -> int:
     from accelsim.energy import energy_of
     from accelsim.faults import ChipFaultMap, load_curve
     from accelsim.fileio import atomic_write_text
-    from accelsim.hw import load_config, simulate
-    from accelsim.image import load_image
+    from accelsim.hw import simulate
 
     _check_fault_options(args)
-    image = load_image(args.image)
-    cfg = load_config(args.config)
+    from accelsim.fileio import check_output_file
+    for option, path in (("-o", args.out), ("--trace", args.trace)):
+        if path is not None:      # refused before the run, not after it
+            check_output_file(path, f"{option} file")
+    image, cfg = _image_and_config(args)
     vdd = cfg.vdd_nominal if args.vdd is None else args.vdd
     if args.v_low is not None and args.v_low > vdd:
         raise UserError(f"--v-low {args.v_low} V is above the supply {vdd} V: the chip's map would miss every "
                         "cell failing between them (use a floor at or below --vdd)")
+    trace = dict(trace=args.trace, trace_folds=args.trace_folds)
     if args.ber is not None:        # transient flips at a given rate
-        result = simulate(image, cfg, vdd=vdd, ber=args.ber, seed=args.seed, trace=args.trace)
+        result = simulate(image, cfg, vdd=vdd, ber=args.ber, seed=args.seed, **trace)
         source = f"transient BER {result.faults['ber']:.2e}"
     elif args.fault_map is not None:   # a measured map
         fmap = ChipFaultMap.from_csv(args.fault_map, n_words=image.words.shape[0], width=image.layout.word_bits)
-        result = simulate(image, cfg, vdd=vdd, fault_map=fmap, seed=args.seed, trace=args.trace)
+        result = simulate(image, cfg, vdd=vdd, fault_map=fmap, seed=args.seed, **trace)
         f = result.faults
         source = (f"measured map {args.fault_map}: {f['faulty_cells']:,} faulty cells at this voltage "
-                  f"(BER {f['faulty_cells'] / f['bits']:.2e})")
+                  f"(rate {f['faulty_cells'] / f['bits']:.2e}), {f['wrong_bits']:,} stored bits read wrong")
     else:                           # the chip's persistent map at vdd
         chip, model = args.chip or 0, args.fault_model or "persistent"
         result = simulate(image, cfg, vdd=vdd, chip=chip, fault_model=model, curve=load_curve(args.curve),
-                          v_low=args.v_low, seed=args.seed, trace=args.trace)
+                          v_low=args.v_low, seed=args.seed, **trace)
         f = result.faults
-        # the curve's BER is the rate the map applies; the chip's own share is one draw of it
-        source = (f"chip {chip} ({model}), BER {f['ber']:.2e}: {f['faulty_cells']:,} faulty cells "
-                  f"= {f['faulty_cells'] / f['bits']:.2e} of the bits")
+        # the curve's rate is what the map applies to cells; the chip's own share is one draw
+        # of it, and a stuck-at cell makes an error only where the stored bit differs
+        rate = "BER" if model == "persistent" else "cell fault rate"
+        source = (f"chip {chip} ({model}), {rate} {f['ber']:.2e}: {f['faulty_cells']:,} faulty cells "
+                  f"= {f['faulty_cells'] / f['bits']:.2e} of the bits, {f['wrong_bits']:,} stored bits read wrong")
     ber = result.faults.get("ber")
     if ber is None and result.faults.get("bits"):   # a measured map: the share of its cells faulty at vdd
         ber = result.faults["faulty_cells"] / result.faults["bits"]
     report = energy_of(result, image.layout, vdd=vdd)
     result.energy_pj, result.energy = report.total_pj, report.summary()
-    t = Table(title=f"{args.image}: weight SRAM at {vdd:.3f} V, {source}, {cfg.rows}x{cfg.cols} "
+    name = args.image or args.topology
+    t = Table(title=f"{name}: weight SRAM at {vdd:.3f} V, {source}, {cfg.rows}x{cfg.cols} "
                     f"{cfg.dataflow.upper()}, layout {image.layout.name}")
     cols = ("layer", "GEMM MxKxN", "cycles", "compute", "stall", "util", "SRAM words", "DRAM B",
             "corr", "det", "miscorr", "undet", "re-reads", "energy nJ")
@@ -99,6 +115,38 @@ def cmd_simulate(args) -> int:
                   f"{cfg.clock_mhz:g} MHz), energy {report.total_pj / 1e3:.2f} nJ per inference, "
                   f"simulated in {result.wall_seconds:.2f} s")
     if args.out:
-        atomic_write_text(args.out, json.dumps({"image": str(args.image), "ber": ber, "chip": result.faults.get("chip"),
+        atomic_write_text(args.out, json.dumps({"image": str(name), "ber": ber, "chip": result.faults.get("chip"),
                                                 **result.to_dict(), "energy_per_layer": report.per_layer}, indent=1))
+    if args.reports:
+        from accelsim.hw.scalesim import write_reports
+        write_reports(args.reports, result, image, report.per_layer)
     return 0
+
+
+def _image_and_config(args):
+    """The image (exported, or seeded weights of a SCALE-Sim topology) and the accelerator
+    config (YAML, then a SCALE-Sim .cfg on top), all validated before anything is written."""
+    from accelsim.ecc import get_layout
+    from accelsim.errors import UserError
+    from accelsim.fileio import read_yaml
+    from accelsim.hw import parse_config
+    from accelsim.hw.scalesim import deep_update, scalesim_overrides
+    from accelsim.image import load_image
+
+    if args.reports is not None:   # SCALE-Sim writes its reports into an existing run directory too
+        from accelsim.fileio import check_output_dir
+        check_output_dir(args.reports, "--reports directory", force=True)
+    if args.image is not None:
+        image = load_image(args.image)
+    else:
+        from accelsim.hw.topology import read_topology, topology_image
+        layout = get_layout(args.layout)
+        image = topology_image(read_topology(args.topology), layout, seed=args.seed, path=args.topology)
+    where = f"accelerator config {args.config}" if args.config else "accelerator config"
+    d = read_yaml(args.config, "accelerator config") if args.config else {}
+    if d is not None and not isinstance(d, dict):
+        raise UserError(f"{where}: expected a YAML mapping")
+    if args.scalesim_config:
+        d = deep_update(d or {}, scalesim_overrides(args.scalesim_config, image.layout.word_bits))
+        where += f" with SCALE-Sim config {args.scalesim_config}"
+    return image, parse_config(d or None, where)

@@ -9,7 +9,9 @@ from pathlib import Path
 def register(sub) -> None:
     p = sub.add_parser("export", help="quantize and pack a checkpoint into a memory image")
     p.add_argument("checkpoint", help="a trained checkpoint (models/NAME or NAME.safetensors with NAME.yaml)")
-    p.add_argument("--layout", required=True, help="weight layout, e.g. inplace-4b-64, ecc-8b-72, none-8b")
+    from accelsim.ecc import list_layouts
+    p.add_argument("--layout", required=True, choices=list_layouts(), metavar="LAYOUT",
+                   help=f"weight layout, exact name: {', '.join(list_layouts())}")
     p.add_argument("-o", "--out", default=None, help="image directory (default: images/<checkpoint>-<layout>)")
     p.add_argument("--force", action="store_true", help="replace an existing image directory")
     p.add_argument("--project", action="store_true",
@@ -61,6 +63,7 @@ def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: b
     shape, _, _ = model_info(card.model)
     return export_image(model, out, layout=layout, input_shape=shape, calibration=_calibration(card),
                         bits=card.bits, project=project, force=force,
+                        activation_bits=card.activation_bits or 8,
                         source={"checkpoint": str(checkpoint), "model": card.model,
                                 "card_accuracy": card.accuracy, "export_sha256": key})
 

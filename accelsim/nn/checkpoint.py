@@ -65,31 +65,53 @@ def _check_scale(weights: Path, key: str, value: torch.Tensor, out_channels: int
                         "a weight scale must be > 0")
 
 
-def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, ModelCard]:
-    """(model in eval mode, card). Quantized checkpoints carry their scales as buffers."""
-    weights, _ = checkpoint_paths(path)
-    card = load_card(path)
-    if not weights.exists():
-        raise UserError(f"checkpoint {str(weights)!r} does not exist")
+def read_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file (never pickle)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint {str(path)!r} does not exist")
     try:
-        state = st_load(weights.read_bytes())
+        return st_load(path.read_bytes())
     except Exception as exc:  # safetensors raises its own error types on bad files
-        raise UserError(f"checkpoint {weights}: not a readable safetensors file ({exc})") from None
-    model = build_model(card.model, seed=card.seed, num_classes=card.num_classes)
+        raise UserError(f"checkpoint {path}: not a readable safetensors file ({str(exc).splitlines()[0]})") from None
+
+
+def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], where: str, what: str) -> torch.nn.Module:
+    """Strict load of ``state`` into ``model`` (eval mode); QAT ``weight_scale`` buffers are
+    added to their layers first. A mismatch is one line naming the first bad key."""
+    weights = Path(where)
     modules = dict(model.named_modules())
     expected = model.state_dict()
     for key, value in state.items():
         if key.endswith(".weight_scale"):
             owner = modules.get(key[: -len(".weight_scale")])
             if not isinstance(owner, (torch.nn.Conv2d, torch.nn.Linear)):
-                raise UserError(f"checkpoint {weights}: {key} belongs to no Conv2d/Linear layer of {card['model']}")
+                raise UserError(f"checkpoint {weights}: {key} belongs to no Conv2d/Linear layer of {what}")
             _check_scale(weights, key, value, owner.weight.shape[0])
             owner.register_buffer("weight_scale", torch.zeros_like(value))
         elif key in expected and expected[key].is_floating_point():
             _check_float(weights, key, value)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise UserError(f"checkpoint {weights} does not fit model {card['model']}: {first}") from None
-    return model.eval(), card
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or shapes:
+        if shapes:
+            k = shapes[0]
+            why = f"tensor {k} has shape {list(state[k].shape)}, the model's {list(expected[k].shape)}"
+        else:
+            why = "; ".join(part for part in (f"missing key {missing[0]!r}" if missing else "",
+                                              f"unexpected key {unexpected[0]!r}" if unexpected else "") if part)
+        counts = f" ({len(missing)} missing, {len(unexpected)} unexpected, {len(shapes)} misshapen)"
+        raise UserError(f"checkpoint {weights} does not fit model {what}: {why}{counts}")
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, ModelCard]:
+    """(model in eval mode, card). Quantized checkpoints carry their scales as buffers."""
+    weights, _ = checkpoint_paths(path)
+    card = load_card(path)
+    state = read_state(weights)
+    model = build_model(card.model, seed=card.seed, num_classes=card.num_classes)
+    return load_state(model, state, str(weights), card.model), card

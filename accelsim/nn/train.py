@@ -1,5 +1,6 @@
-"""Training on the digits: float pre-training, then (optionally) pruning, QAT, WOT,
-weight clipping and random bit error training, ending in a checkpoint and a model card.
+"""Training on the digits: float pre-training (or fine-tuning from a checkpoint), then
+(optionally) pruning, QAT, WOT, weight clipping and random bit error training, ending in a
+checkpoint and a model card.
 
 Deterministic: a run is a function of its arguments and seed (one intra-op thread,
 seeded initialisation, seeded shuffling, seeded bit errors).
@@ -19,6 +20,7 @@ from torch import nn
 from accelsim.ecc import get_layout
 from accelsim.errors import UserError
 from accelsim.nn.data import load_digits_split
+from accelsim.nn.checkpoint import checkpoint_paths, load_checkpoint, load_state, read_state
 from accelsim.nn.zoo import build_model, model_info
 from accelsim.quant import prune as pruning
 from accelsim.quant import qat
@@ -38,7 +40,8 @@ class TrainConfig:
     randbet: float = 0.0             # random bit error rate p during QAT
     prune: float = 0.0               # fraction pruned
     structured: bool = False         # per-output-channel pruning
-    act_bits: int | None = 8
+    init: str | None = None          # --from: start from this checkpoint / safetensors state dict
+    act_bits: int | None = 8         # QAT: ReLU/ReLU6 outputs fake-quantized to this many unsigned bits
 
     def validate(self) -> None:
         shape, _, data = model_info(self.model)
@@ -58,6 +61,10 @@ class TrainConfig:
             raise UserError("random bit error training needs --bits")
         if self.clip is not None and self.clip <= 0:
             raise UserError(f"clip = {self.clip}: must be > 0")
+        if self.act_bits is not None and not 2 <= self.act_bits <= 8:
+            raise UserError(f"activation bits = {self.act_bits}: must be 2 to 8")
+        if self.act_bits is not None and self.act_bits != 8 and self.bits is None:
+            raise UserError(f"--activation-bits {self.act_bits} needs --bits (activations are quantized in QAT)")
         if self.epochs < 0 or self.qat_epochs < 0:
             raise UserError("epochs must be >= 0")
 
@@ -102,6 +109,21 @@ def _epochs(model, data, epochs, cfg, gen, after_step, progress, label):
     model.eval()
 
 
+def start_model(cfg: TrainConfig) -> nn.Module:
+    """The network training starts from: seeded, or the weights of ``cfg.init`` (a
+    checkpoint with its card, or a bare safetensors state dict such as a converted
+    torchvision checkpoint, loaded into ``cfg.model`` with its key names unchanged)."""
+    if cfg.init is None:
+        return build_model(cfg.model, seed=cfg.seed)
+    weights, card_path = checkpoint_paths(cfg.init)
+    if card_path.exists():
+        model, card = load_checkpoint(cfg.init)
+        if card["model"] != cfg.model:
+            raise UserError(f"--from {cfg.init}: a {card['model']} checkpoint, not {cfg.model}")
+        return model
+    return load_state(build_model(cfg.model, seed=cfg.seed), read_state(weights), str(weights), cfg.model)
+
+
 def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, dict]:
     """Train per ``cfg``; returns the model (quantized weights baked in) and its card."""
     cfg.validate()
@@ -115,7 +137,7 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
     with _one_thread(), (progress or contextlib.nullcontext()):
         torch.manual_seed(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
-        model = build_model(cfg.model, seed=cfg.seed)
+        model = start_model(cfg)
         clip = (lambda: qat.clip_weights(model, cfg.clip)) if cfg.clip else (lambda: None)
         _epochs(model, data, cfg.epochs, cfg, gen, clip, progress, f"{cfg.model} fp32")
         fp32_acc = accuracy(model, data.x_test, data.y_test)
@@ -140,6 +162,8 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
 
             _epochs(model, data, cfg.qat_epochs, cfg, gen, after_step, progress,
                     f"{cfg.model} int{cfg.bits} QAT" + (f" WOT {cfg.layout}" if layout else ""))
+            if cfg.act_bits:   # with the activations still fake-quantized, as the integer path computes
+                card_extra["accuracy_quantized_activations"] = round(accuracy(model, data.x_test, data.y_test), 4)
             handle.detach()
             proj = qat.project_weights(model, cfg.bits, layout)
             card_extra["weights"] = proj["weights"]
@@ -156,9 +180,12 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
         "bits": cfg.bits if cfg.bits is not None else 32,
         "scheme": "fp32" if cfg.bits is None else f"int{cfg.bits} symmetric per-channel",
         "layout": cfg.layout,
+        # export quantizes unsigned activations to this width (8 unless QAT trained fewer)
+        "activation_bits": cfg.act_bits if cfg.bits is not None and cfg.act_bits else 8,
         "accuracy": round(acc, 4),
         "sparsity": round(pruning.sparsity(model), 4),
         "seed": cfg.seed,
+        "from": cfg.init,
         "train_seconds": round(time.perf_counter() - t0, 1),
         "config": asdict(cfg),
         **card_extra,

@@ -70,13 +70,14 @@ def _headline_rows(head):
              "—" if h["yield_at_vmin"] is None else
              f"{h['yield_at_vmin'] * 100:.0f} % [{h['yield_ci'][0] * 100:.0f}, {h['yield_ci'][1] * 100:.0f}]",
              "none" if h["vmin_lower"] is None else f"{h['vmin_lower']:.2f} V",
-             "—" if h["energy_nominal_pj"] is None else f"{h['energy_nominal_pj'] / 1e3:.1f} nJ",
+             # the reference is the sweep's highest voltage, which need not be the nominal one
+             "—" if h["energy_nominal_pj"] is None else f"{h['energy_nominal_pj'] / 1e3:.1f} nJ at {h['v_nominal']:.2f} V",
              "—" if h["energy_vmin_pj"] is None else f"{h['energy_vmin_pj'] / 1e3:.1f} nJ",
              "—" if h["energy_saved"] is None else f"{h['energy_saved'] * 100:.1f} %"] for h in head]
 
 
 HEADLINE_COLS = ["model", "scheme", "fault-free", "safe V (yield)", "accuracy [95 % CI]", "yield [95 % CI]",
-                 "safe V (lower bound)", "E nominal", "E at safe V", "saved"]
+                 "safe V (lower bound)", "E at highest swept V", "E at safe V", "saved"]
 
 
 def headline_title(tolerance: float, target: float, chips: int | None = None, inputs: int | None = None) -> str:
@@ -264,9 +265,11 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
                     "latency (us)", "cycles at the safe voltage"]
         prov = _provenance_rows(meta, tolerance, yield_target, rows)
         n0 = head[0] if head else {}
-        title = f"accelsim report — {html.escape(str(meta.get('name', 'campaign')))}"
+        # the campaigns whose rows are reported (a store may hold several), not only the last spec's name
+        names = sorted({str(r["campaign"]) for r in rows if r.get("campaign")}) or [str(meta.get("name", "campaign"))]
+        title = f"accelsim report — {html.escape(', '.join(names))}"
         htitle = headline_title(tolerance, yield_target, n0.get("chips"), n0.get("inputs"))
-        md = [f"# {title}\n", f"{htitle}; the energy per inference saved there against nominal. The lower-bound "
+        md = [f"# {title}\n", f"{htitle}; the energy per inference saved there against the highest voltage of the sweep. The lower-bound "
               "column is the voltage a 95 % confidence claim supports.\n\n", _md_table(HEADLINE_COLS, _headline_rows(head))]
         if warnings:
             md += ["\n**Sample-size warnings**\n\n"] + [f"- {w_}\n" for w_ in warnings]
@@ -283,7 +286,7 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         body = [f"<h1>{title}</h1>",
                 f'<div class="headline"><p><b>{html.escape(htitle)}.</b> Point estimate of the yield, the voltage '
                 "whose 95 % Wilson lower bound reaches the target, and the energy per inference saved against "
-                "nominal.</p>" + _html_table(HEADLINE_COLS, _headline_rows(head)) + "</div>", warn_html,
+                "the highest voltage of the sweep.</p>" + _html_table(HEADLINE_COLS, _headline_rows(head)) + "</div>", warn_html,
                 "<h2>Plots</h2>"] + [_img(p, alt) for p, alt in figs]
         if bar_rows:
             body += ["<h2>Energy by component</h2>", _html_table(bar_cols, bar_rows)]
@@ -305,17 +308,35 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
     return Path(out_dir) / "report.html"
 
 
+# what, besides the sweep point, chip and repeat, changes what a row measures
+VARIANT_FIELDS = ("export_sha256", "samples", "fault_model", "engine", "policy")
+
+
 def label_models(rows: list[dict]) -> list[dict]:
-    """Rows of one (model, scheme) made from different images (different checkpoint
-    bytes, export_sha256) are different models: label each ``model@<first 8 hex digits>``
-    instead of averaging them together."""
-    keys: dict[tuple, set] = {}
+    """Rows of one (model, scheme) that differ in what they measure (another image, i.e.
+    other checkpoint bytes, export_sha256; another sample count, fault model, engine or
+    policy) are different series: label each by what differs, ``model@<8 hex digits>``
+    and/or ``model[samples=200]``, instead of averaging them together. Whole-image rows and
+    single-layer rows (a per-layer study, e.g. the run's ``sensitivity:`` on the fast
+    engine) are different experiments, never averaged together: each kind is compared
+    only with its own kind."""
+    def series(r):
+        return r["model"], r["scheme"], r.get("layers", "all") == "all"
+
+    seen: dict[tuple, dict[str, set]] = {}
     for r in rows:
-        keys.setdefault((r["model"], r["scheme"]), set()).add(r.get("export_sha256"))
+        fields = seen.setdefault(series(r), {f: set() for f in VARIANT_FIELDS})
+        for f in VARIANT_FIELDS:
+            fields[f].add(r.get(f))
     out = []
     for r in rows:
-        if len(keys[(r["model"], r["scheme"])]) > 1:
-            r = dict(r, model=f"{r['model']}@{(r.get('export_sha256') or 'unknown')[:8]}")
+        varying = [f for f, values in seen[series(r)].items() if len(values) > 1]
+        if varying:
+            label = r["model"]
+            if "export_sha256" in varying:
+                label += f"@{(r.get('export_sha256') or 'unknown')[:8]}"
+            rest = [f"{f}={r.get(f)}" for f in varying if f != "export_sha256"]
+            r = dict(r, model=label + (f"[{','.join(rest)}]" if rest else ""))
         out.append(r)
     return out
 
