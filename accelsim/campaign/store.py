@@ -9,6 +9,7 @@ Schema in docs/campaigns.md.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -34,6 +35,9 @@ RESULT_COLUMNS = ("accuracy", "baseline_accuracy", "injected_bits", "residual_bi
 _TYPES = {"vdd": "REAL", "ber": "REAL", "chip": "INTEGER", "repeat": "INTEGER", "samples": "INTEGER",
           "seed": "INTEGER", "accuracy": "REAL", "baseline_accuracy": "REAL", "energy_pj": "REAL",
           **dict.fromkeys(ENERGY_COLUMNS, "REAL"), "cycles": "INTEGER", "correct": "TEXT", "seconds": "REAL"}
+
+
+_HEX = re.compile(r"(?:[0-9a-f]{2})*")
 
 
 def _col(name: str) -> str:
@@ -143,8 +147,11 @@ class Store:
         """Every column this version writes must be there (a hand-edited or truncated store
         would otherwise fail half-way through a report)."""
         have = {r[1] for r in self.conn.execute('PRAGMA table_info("trials")')}
-        if self.version >= 2:
+        if self.version >= 3:
             need = ("key",) + PARAM_COLUMNS + RESULT_COLUMNS + ("params", "per_layer")
+        elif self.version == 2:   # read only: before the energy components and the per-input mask
+            new = set(ENERGY_COLUMNS) | {"correct"}
+            need = ("key",) + PARAM_COLUMNS + tuple(c for c in RESULT_COLUMNS if c not in new) + ("params", "per_layer")
         else:   # read only: what a row needs to be read and sorted
             need = ("key", "model", "scheme", "layers", "vdd", "ber", "chip", "repeat", "accuracy", "params",
                     "per_layer")
@@ -197,7 +204,13 @@ class Store:
         for r in cur:
             row = dict(zip(names, r))
             row.setdefault("export_sha256", None)   # a version-1 store
+            mask = row.get("correct")
+            if mask is not None and not (isinstance(mask, str) and _HEX.fullmatch(mask)):
+                raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: correct = {mask!r} "
+                                f"is not the hex of a per-input mask"[:300])
             for col, kind in _TYPES.items():
+                if kind == "TEXT":
+                    continue
                 if col in row and row[col] is not None and (isinstance(row[col], (str, bytes))
                                                             or (kind == "INTEGER" and isinstance(row[col], float))):
                     raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: {col} = {row[col]!r} "
