@@ -606,3 +606,27 @@ def test_hostile_input_through_a_real_process(tmp_path, name):
 def _report_case_count():
     yield
     print(f"\nfuzz cases run in {__name__}: {CASES['n']}")
+
+
+def _small_files():
+    """In the child: files may not grow past 4 KiB, and writing past it fails with EFBIG
+    instead of killing the process (a real OS error on the output, as a full disk gives)."""
+    import resource
+    import signal
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+
+@pytest.mark.parametrize("argv", [
+    ["export", f"{MODELS}/lenet5-int8", "--layout", "none-8b", "-o", "img"],
+    ["simulate", "--image", "{img}", "-o", "r.json"],
+])
+def test_write_failure_is_one_line_and_leaves_nothing(tmp_path, base, argv):
+    CASES["n"] += 1
+    argv = [a.replace("{img}", str(base / "img")) for a in argv]
+    before = _snapshot(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "accelsim", *argv], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=300, preexec_fn=_small_files)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("accelsim: error: cannot write ") and "File too large" in r.stderr, r.stderr
+    assert _snapshot(tmp_path) == before    # no half-written output, no temporary left behind

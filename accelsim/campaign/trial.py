@@ -3,8 +3,10 @@ run the integer network, compare with the truth.
 
 Randomness comes only from the trial's parameters (accelsim.seeds.derive), so a trial
 gives the same bits on any worker, in any order. Per-process caches hold the loaded
-images, their fault-free predictions and the chip maps, each keyed by content (the
-image's manifest digest, the map's parameters or the measured CSV's sha256).
+images, their fault-free activations and predictions and the chip maps, each keyed by
+content (the image's manifest digest, the map's parameters or the measured CSV's sha256);
+a trial recomputes the network only from the first layer whose decoded weights changed
+(accelsim.infer.fast.IncrementalRun).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from accelsim.ecc import Layout
 from accelsim.faults import ChipFaultMap, curve_from_dict, inject
 from accelsim.image import MemoryImage, load_image
 from accelsim.infer import IntegerNetwork
+from accelsim.infer.fast import FastIntegerNetwork, IncrementalRun
 from accelsim.seeds import derive
 
 
@@ -39,19 +42,18 @@ def _clean_weights(image_dir: str, content: str) -> dict:
     return decode_weights(load_image(image_dir))[0]
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=8)
 def _context(image_dir: str, content: str, samples: int):
     from accelsim.nn import load_digits_split
 
     image = load_image(image_dir)
-    net = IntegerNetwork(image)
     data = load_digits_split()
     x, y = data.x_test.numpy()[:samples], data.y_test.numpy()[:samples]
     if len(y) != samples:   # a row must score the images it says it scored
         from accelsim.errors import UserError
         raise UserError(f"samples = {samples} but the test split has {len(y)} images")
-    clean = net.forward(x)
-    return image, net, x, y, clean, float(np.mean(_argmax(net, clean) == y))
+    run = IncrementalRun(FastIntegerNetwork(image), x, weights=_clean_weights(image_dir, content))
+    return image, run, x, y, run.clean, float(np.mean(_argmax(run.net, run.clean) == y))
 
 
 def pack_mask(mask: np.ndarray) -> str:
@@ -201,7 +203,7 @@ def run_trial(params: dict, image_dir: str) -> dict:
     """Run one trial; returns the result columns of the store (plus per_layer)."""
     t0 = time.perf_counter()
     content = _content(image_dir)
-    image, net, x, y, clean, baseline = _context(image_dir, content, params["samples"])
+    image, run, x, y, clean, baseline = _context(image_dir, content, params["samples"])
     read = faulty_words(image, params, word_ranges(image, params["layers"]))
     result: dict = {}
     decoded = None
@@ -212,6 +214,7 @@ def run_trial(params: dict, image_dir: str) -> dict:
         result.update(cycles=int(sim.total_cycles), energy_pj=sim.energy_pj,
                       **{f"energy_{k}": float(v) for k, v in sim.energy.items() if k.endswith("_pj") and k != "total_pj"})
     weights, per_layer, totals = decode_and_compare(image, read, params["policy"], decoded)
+    act = _activation_faults(params)
     if totals["residual_bits"] == 0:
         # no wrong data bit left in what the network uses (any policy): the weights are the
         # fault-free ones, and so are the logits
@@ -221,15 +224,14 @@ def run_trial(params: dict, image_dir: str) -> dict:
             raise AssertionError("zero residual faulty bits but the weights differ from the fault-free image")
         out = clean
     else:
-        out = net.forward(x, weights)
-    act = _activation_faults(params)
+        out = None if act is not None else run.forward(weights)   # from the first changed layer on
     if act is not None:   # activation buffers at the scaled vdd: their reads get bit errors too
-        net.input_faults = act
+        run.net.input_faults = act
         try:
-            out = net.forward(x, weights)
+            out = run.net.forward(x, weights)
         finally:
-            net.input_faults = None   # the network is cached for the next trial
-    correct = _argmax(net, out) == y
+            run.net.input_faults = None   # the network is cached for the next trial
+    correct = _argmax(run.net, out) == y
     accuracy = float(np.mean(correct))
     result.update(totals, accuracy=accuracy, correct=pack_mask(correct), baseline_accuracy=baseline, per_layer=per_layer,
                   seconds=time.perf_counter() - t0)
