@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save as st_save
 
-from accelsim.campaign.store import Store
+from accelsim.campaign.store import SCHEMA_VERSION, Store
 from accelsim.cli import main as cli_main
 from accelsim.image.commands import export_checkpoint
 
@@ -384,7 +384,7 @@ def _store_missing_column(path: Path):
     c = sqlite3.connect(path)
     c.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
     c.execute("CREATE TABLE trials (key TEXT PRIMARY KEY, model TEXT)")
-    c.executemany("INSERT INTO meta VALUES (?, ?)", [("schema", "accelsim-campaign"), ("schema_version", "2")])
+    c.executemany("INSERT INTO meta VALUES (?, ?)", [("schema", "accelsim-campaign"), ("schema_version", str(SCHEMA_VERSION))])
     c.commit()
     c.close()
 
