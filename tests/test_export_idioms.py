@@ -47,6 +47,7 @@ IDIOMS = {
     "reshape_shape0": lambda m, x: x.reshape(x.shape[0], -1),
     "view_size_tuple": lambda m, x: x.view((x.size(0), -1)),
     "size_then_index": lambda m, x: x.view(x.size()[0], -1),
+    "size_dim_keyword": lambda m, x: x.view(x.size(dim=0), -1),
     "view_minus1_features": lambda m, x: x.view(-1, 64),
     "view_size0_features": lambda m, x: x.view(x.size(0), 64),
     "torch_flatten": lambda m, x: torch.flatten(x, 1),
@@ -155,3 +156,35 @@ def test_bad_activation_bits_are_refused(tmp_path):
         export_image(Net(IDIOMS["torch_flatten"]), tmp_path / "b", layout="none-8b", input_shape=(1, 8, 8),
                      activation_bits=9)
     assert not any(tmp_path.iterdir())
+
+
+def test_refusal_from_the_cli_is_one_line_exit_2(tmp_path, capsys):
+    from accelsim.cli import main as cli_main
+    from accelsim.nn import save_checkpoint
+    from accelsim.nn.train import TrainConfig, train
+
+    model, card = train(TrainConfig(model="vgg-small-gn", epochs=0, qat_epochs=0), show_progress=False)
+    card["command"] = "test"
+    save_checkpoint(model, tmp_path / "gn", card)
+    code = cli_main(["export", str(tmp_path / "gn"), "--layout", "none-8b", "-o", str(tmp_path / "img")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("accelsim: error: layer 'features.1' of type GroupNorm is not supported by the accelerator; "
+                          "use BatchNorm2d right after a Conv2d (folded at export)")
+    assert not (tmp_path / "img").exists()
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")   # torch's, for the refused case
+def test_string_padding_same_and_valid_become_integers(tmp_path):
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding="same", dilation=2), nn.ReLU(),
+                          nn.Conv2d(4, 4, (3, 5), padding="same"), nn.ReLU(), nn.Conv2d(4, 2, 3, padding="valid"),
+                          nn.Flatten(), nn.Linear(2 * 6 * 6, 10))
+    img = export_image(model, tmp_path / "p", layout="none-8b", input_shape=(1, 8, 8), calibration=DATA.x_train)
+    assert [layer.padding for layer in img.layers[:3]] == [(2, 2), (1, 2), (0, 0)]
+    net = IntegerNetwork(img)
+    out = net.forward(X) * net.output_scale()
+    assert np.abs(out - fake_quant_forward(img, X).numpy()).max() <= 1e-9 * np.abs(out).max()
+    with pytest.raises(UserError, match=r"^layer '0' \(Conv2d\): padding 'same' / padding_mode 'zeros' is not supported"):
+        export_image(nn.Sequential(nn.Conv2d(1, 2, 2, padding="same")), tmp_path / "q", layout="none-8b",
+                     input_shape=(1, 8, 8))

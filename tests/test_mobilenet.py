@@ -172,6 +172,7 @@ def test_full_size_mobilenet_v2_exports_at_224(tmp_path):
     assert macs == 300_774_272   # MobileNetV2 1.0 @224: ~300 M multiply-adds (Sandler et al. 2018, table 4)
     q = decode_weights(img)[0]
     assert q["features.18.0"].shape == (1280, 320, 1, 1) and q["classifier.1"].shape == (1000, 1280)
+    assert_tracks_reference(img, calib[:1].numpy())   # the integer path at full size: same logits
 
 
 def test_cycle_model_and_energy_count_depthwise_macs_exactly(tmp_path):

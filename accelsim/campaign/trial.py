@@ -3,8 +3,10 @@ run the integer network, compare with the truth.
 
 Randomness comes only from the trial's parameters (accelsim.seeds.derive), so a trial
 gives the same bits on any worker, in any order. Per-process caches hold the loaded
-images, their fault-free predictions and the chip maps, each keyed by content (the
-image's manifest digest, the map's parameters or the measured CSV's sha256).
+images, their fault-free activations and predictions and the chip maps, each keyed by
+content (the image's manifest digest, the map's parameters or the measured CSV's sha256);
+a trial recomputes the network only from the first layer whose decoded weights changed
+(accelsim.infer.fast.IncrementalRun).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from accelsim.ecc import Layout
 from accelsim.faults import ChipFaultMap, curve_from_dict, inject
 from accelsim.image import MemoryImage, load_image
 from accelsim.infer import IntegerNetwork
+from accelsim.infer.fast import FastIntegerNetwork, IncrementalRun
 from accelsim.seeds import derive
 
 
@@ -39,19 +42,29 @@ def _clean_weights(image_dir: str, content: str) -> dict:
     return decode_weights(load_image(image_dir))[0]
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=8)
 def _context(image_dir: str, content: str, samples: int):
     from accelsim.nn import load_digits_split
 
     image = load_image(image_dir)
-    net = IntegerNetwork(image)
     data = load_digits_split()
     x, y = data.x_test.numpy()[:samples], data.y_test.numpy()[:samples]
     if len(y) != samples:   # a row must score the images it says it scored
         from accelsim.errors import UserError
         raise UserError(f"samples = {samples} but the test split has {len(y)} images")
-    clean = net.forward(x)
-    return image, net, x, y, clean, float(np.mean(_argmax(net, clean) == y))
+    run = IncrementalRun(FastIntegerNetwork(image), x, weights=_clean_weights(image_dir, content))
+    return image, run, x, y, run.clean, float(np.mean(_argmax(run.net, run.clean) == y))
+
+
+def pack_mask(mask: np.ndarray) -> str:
+    """A per-input boolean (correct / silent corruption ...) as hex of its packed bits:
+    the store keeps every trial's per-input outcome so intervals can resample inputs."""
+    return np.packbits(np.asarray(mask, dtype=bool)).tobytes().hex()
+
+
+def unpack_mask(text: str, n: int) -> np.ndarray:
+    """The ``n`` booleans of :func:`pack_mask`."""
+    return np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8), count=n).astype(bool)
 
 
 def _argmax(net: IntegerNetwork, out: np.ndarray) -> np.ndarray:
@@ -132,7 +145,9 @@ def word_ranges(image: MemoryImage, selection: str) -> list[tuple[int, int]]:
 
 def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decoded=None) -> tuple[dict, dict, dict]:
     """Decode the read words layer by layer (or take ``decoded`` = (words, status) from the
-    cycle-level ECC stage); returns (weights, per-layer counts, totals)."""
+    cycle-level ECC stage, which has applied the policy); returns (weights, per-layer counts,
+    totals). ``residual_bits`` counts the data bits the network uses that differ from the
+    stored ones: with policy ``zero`` a detected word counts its stored data's set bits."""
     layout = image.layout
     mask = data_mask(layout)
     weights, per_layer = {}, {}
@@ -152,6 +167,9 @@ def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decode
             q = q.reshape(-1, layout.weights_per_word)
             q[status == 2] = 0
             q = q.reshape(-1)
+            # the network uses the zeroed word, not the decoded one: its wrong bits are the
+            # stored data's ones (two errors confined to check bits still change the output)
+            wrong_data = np.where(status == 2, np.bitwise_count(truth & mask).sum(axis=1), wrong_data)
         weights[layer.name] = q[:layer.n_weights].reshape(layer.weight_shape)
         counts = {
             "words": int(layer.n_words),
@@ -185,7 +203,7 @@ def run_trial(params: dict, image_dir: str) -> dict:
     """Run one trial; returns the result columns of the store (plus per_layer)."""
     t0 = time.perf_counter()
     content = _content(image_dir)
-    image, net, x, y, clean, baseline = _context(image_dir, content, params["samples"])
+    image, run, x, y, clean, baseline = _context(image_dir, content, params["samples"])
     read = faulty_words(image, params, word_ranges(image, params["layers"]))
     result: dict = {}
     decoded = None
@@ -193,25 +211,28 @@ def run_trial(params: dict, image_dir: str) -> dict:
         from accelsim.hw import simulate_trial
         sim = simulate_trial(image, read, params)
         decoded = (sim.decoded_words, sim.status)   # what left the ECC stage, burst by burst
-        result.update(cycles=int(sim.total_cycles), energy_pj=sim.energy_pj)
+        result.update(cycles=int(sim.total_cycles), energy_pj=sim.energy_pj,
+                      **{f"energy_{k}": float(v) for k, v in sim.energy.items() if k.endswith("_pj") and k != "total_pj"})
     weights, per_layer, totals = decode_and_compare(image, read, params["policy"], decoded)
-    if totals["residual_bits"] == 0 and params["policy"] in ("pass", "reread"):
-        # no wrong data bit left: the weights are the fault-free ones, and so are the logits
+    act = _activation_faults(params)
+    if totals["residual_bits"] == 0:
+        # no wrong data bit left in what the network uses (any policy): the weights are the
+        # fault-free ones, and so are the logits
         # (tests/test_campaign.py checks this invariant through the full forward pass)
         clean_weights = _clean_weights(image_dir, content)
         if not all(np.array_equal(w, clean_weights[name]) for name, w in weights.items()):
             raise AssertionError("zero residual faulty bits but the weights differ from the fault-free image")
         out = clean
     else:
-        out = net.forward(x, weights)
-    act = _activation_faults(params)
+        out = None if act is not None else run.forward(weights)   # from the first changed layer on
     if act is not None:   # activation buffers at the scaled vdd: their reads get bit errors too
-        net.input_faults = act
+        run.net.input_faults = act
         try:
-            out = net.forward(x, weights)
+            out = run.net.forward(x, weights)
         finally:
-            net.input_faults = None   # the network is cached for the next trial
-    accuracy = float(np.mean(_argmax(net, out) == y))
-    result.update(totals, accuracy=accuracy, baseline_accuracy=baseline, per_layer=per_layer,
+            run.net.input_faults = None   # the network is cached for the next trial
+    correct = _argmax(run.net, out) == y
+    accuracy = float(np.mean(correct))
+    result.update(totals, accuracy=accuracy, correct=pack_mask(correct), baseline_accuracy=baseline, per_layer=per_layer,
                   seconds=time.perf_counter() - t0)
     return result

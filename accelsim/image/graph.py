@@ -74,6 +74,20 @@ def _with_bias(m: nn.Module) -> nn.Module:
     return out
 
 
+def _conv_padding(m: nn.Conv2d) -> list[int] | None:
+    """Integer [ph, pw] of a conv's padding; 'valid' is 0 and 'same' (stride 1) is
+    dilation * (kernel - 1) / 2 when that is a whole number (PyTorch pads an even total
+    symmetrically then); None when it cannot be written as symmetric integer padding."""
+    if not isinstance(m.padding, str):
+        return _pair(m.padding)
+    if m.padding == "valid":
+        return [0, 0]
+    total = [d * (k - 1) for d, k in zip(_pair(m.dilation), _pair(m.kernel_size))]
+    if m.padding == "same" and all(t % 2 == 0 for t in total):
+        return [t // 2 for t in total]
+    return None
+
+
 def _where(node) -> str:
     """The module path a function call sits in, for error messages."""
     stack = node.meta.get("nn_module_stack") or {}
@@ -177,11 +191,12 @@ class _Capture:
         where, kind = f"layer {name!r}", type(m).__name__
         ins = self.ins(node)
         if isinstance(m, nn.Conv2d):
-            if isinstance(m.padding, str) or m.padding_mode != "zeros":
+            padding = _conv_padding(m)
+            if padding is None or m.padding_mode != "zeros":
                 raise UserError(f"{where} ({kind}): padding {m.padding!r} / padding_mode {m.padding_mode!r} is not "
                                 "supported; give padding as integers with padding_mode 'zeros'")
             self.add(Op(name, "conv", ins, {"kernel": _pair(m.kernel_size), "stride": _pair(m.stride),
-                                            "padding": _pair(m.padding), "dilation": _pair(m.dilation),
+                                            "padding": padding, "dilation": _pair(m.dilation),
                                             "groups": int(m.groups)}, _with_bias(m)), node)
         elif isinstance(m, nn.Linear):
             in_meta = node.args[0].meta.get("tensor_meta")
@@ -200,7 +215,7 @@ class _Capture:
             prev.module = _fold_bn(prev.module, m)
             prev.value_node = node.name
             self.alias[node.name] = prev.name
-        elif type(m) is nn.ReLU:
+        elif isinstance(m, nn.ReLU):
             self.relu(node, ins[0], name, None)
         elif isinstance(m, nn.Hardtanh):   # ReLU6 is Hardtanh(0, 6)
             if m.min_val != 0 or m.max_val <= 0:
@@ -282,7 +297,8 @@ class _Capture:
     def call_method(self, node) -> None:
         where, what = _where(node), f"Tensor.{node.target}"
         if node.target == "size":
-            (self.batch_nodes if node.args[1:] == (0,) else self.size_nodes).add(node.name)
+            dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+            (self.batch_nodes if dim == 0 else self.size_nodes).add(node.name)
         elif node.target == "flatten":
             a = _args(node, ("self", "start_dim", "end_dim"), {"start_dim": 0, "end_dim": -1})
             self.flatten(node, node.name, a["start_dim"], a["end_dim"], where, ", " + what)

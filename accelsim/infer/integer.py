@@ -86,6 +86,8 @@ class Tensor:
 class IntegerNetwork:
     """The image's graph as integer operations. ``forward(x, weights)``."""
 
+    add_fraction = _ADD_FRACTION
+
     def __init__(self, image: MemoryImage):
         self.image = image
         # optional fault hook on every conv/linear input read from the activation buffer:
@@ -230,13 +232,13 @@ class IntegerNetwork:
                 out[:, :, i, j] = self._round_div(x[:, :, h0:h1, w0:w1].sum(axis=(2, 3)), (h1 - h0) * (w1 - w0))
         return out
 
+    def _rescale_multipliers(self, node) -> list[int]:
+        """Per input, the 24-bit fixed-point multiplier to the node's output scale."""
+        return [int(round(self.nodes[src]["scale"] / node["scale"] * (1 << _ADD_FRACTION))) for src in node["inputs"]]
+
     def _rescale(self, node, ins):
         """Each input rescaled to the node's output scale with a 24-bit fixed-point multiplier."""
-        parts = []
-        for src, q in zip(node["inputs"], ins):
-            m = int(round(self.nodes[src]["scale"] / node["scale"] * (1 << _ADD_FRACTION)))
-            parts.append(q.astype(np.int64) * m)
-        return parts
+        return [q.astype(np.int64) * m for q, m in zip(ins, self._rescale_multipliers(node))]
 
     def _finish(self, node, total):
         lo, hi = self._clamp_range(node, node.get("relu", False), node.get("relu_max"))
