@@ -9,6 +9,7 @@ model and the energy per inference saved there against nominal.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -45,6 +46,21 @@ def load_run_config(path: str | Path | None) -> RunConfig:
     return validate(RunConfig, read_yaml(path, "run config"), f"run config {path}")
 
 
+def _sensitivity_spec(cfg: RunConfig, main: dict):
+    """The per-layer study of ``sensitivity: {scheme, voltages}``: the same models, chips
+    (maps drawn down to the main sweep's lowest voltage, so they are the same chips),
+    samples and seed, faults in one layer at a time (fast engine, no energy); None when absent."""
+    from accelsim.campaign import parse_spec
+
+    if cfg.sensitivity is None:
+        return None
+    return parse_spec({**{k: v for k, v in main.items() if k not in ("engine", "schemes", "voltages", "name")},
+                       "name": f"{cfg.name}-layers", "schemes": [cfg.sensitivity.scheme],
+                       "voltages": list(cfg.sensitivity.voltages or cfg.voltages), "layers": "each",
+                       "engine": "fast", "v_low": min([*cfg.voltages, *(cfg.sensitivity.voltages or [])])},
+                      where="run config sensitivity")
+
+
 def _models_dir(cfg: RunConfig) -> str:
     if "models_dir" in cfg.model_fields_set:
         return cfg.models_dir
@@ -59,7 +75,6 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
     is created."""
     from accelsim.campaign import parse_spec, run_campaign
     from accelsim.report import report_from_store
-    from accelsim.report.build import headline, label_models
     from accelsim.campaign.store import Store
 
     if not isinstance(cfg, RunConfig):
@@ -67,33 +82,48 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
     spec_dict = cfg.model_dump(include=cfg.campaign_fields().keys(), exclude_none=True)
     spec_dict["models_dir"] = _models_dir(cfg)
     spec = parse_spec(spec_dict, where="run config")
+    layer_spec = _sensitivity_spec(cfg, spec_dict)
+    tolerance, target = cfg.tolerance, cfg.yield_target
     if out.exists() and not force:
         raise UserError(f"output directory {str(out)!r} exists; pass --force to reuse it and replace its report")
     check_output_dir(out, "output directory", force=True)   # created by the campaign once all input is checked
     store_path = out / "campaign.sqlite"
     t0 = time.perf_counter()
-    info = run_campaign(spec, store_path, workers=workers or cfg.workers, scheduler=scheduler, progress=progress)
-    report = report_from_store(store_path, out / "report", tolerance=cfg.tolerance, force=True)
-    store = Store(store_path, create=False, readonly=True)
-    rows = label_models(store.rows())
-    store.close()
-    return {"headline": headline(rows, cfg.tolerance), "report": report, "store": store_path,
-            "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": cfg.tolerance}
+    n_workers = workers or cfg.workers
+    if layer_spec is not None:   # first, so that the store's provenance is the main sweep's
+        run_campaign(layer_spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress)
+    info = run_campaign(spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress)
+    if layer_spec is not None:
+        store = Store(store_path, create=False)
+        store.set_meta("sensitivity", {**cfg.sensitivity.model_dump(), "layers": "each", "engine": "fast"})
+        store.close()
+    report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True, yield_target=target)
+    # the headline and warnings as the report computed them (the bootstrap is not run twice)
+    figures = json.loads((report.parent / "results.json").read_text())
+    return {"headline": figures["headline"], "warnings": figures["warnings"], "report": report, "store": store_path,
+            "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance, "yield": target}
 
 
 def print_headline(result: dict) -> None:
     from rich.table import Table
 
     from accelsim.console import get_console
-    from accelsim.report.build import HEADLINE_COLS, _headline_rows
+    from accelsim.report.build import HEADLINE_COLS, _headline_rows, headline_title
 
-    t = Table(title=f"How low can the weight SRAM go? (accuracy within {result['tolerance'] * 100:g} % of fault-free)")
+    head = result["headline"]
+    first = head[0] if head else {}
+    t = Table(title=headline_title(result["tolerance"], result["yield"], first.get("chips"), first.get("inputs")))
     for c in HEADLINE_COLS:
         t.add_column(c, justify="left" if c in ("model", "scheme") else "right")
-    for row in _headline_rows(result["headline"]):
+    for row in _headline_rows(head):
         t.add_row(*row)
     console = get_console()
     console.print(t)
+    console.print(f"safe V (yield): lowest voltage (and every higher one) where >= {result['yield']:.0%} of chips are "
+                  "within the tolerance; safe V (lower bound): where the yield's 95 % Wilson lower bound is; "
+                  "accuracy: mean over chips and inputs, 95 % bootstrap interval", highlight=False)
+    for w in result.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
     c = result["campaign"]
     console.print(f"{c['total']} trials ({c['ran']} run now, {c['skipped']} resumed) in {result['seconds']:.1f} s")
     console.print(f"report: {result['report']}")

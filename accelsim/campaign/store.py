@@ -9,6 +9,7 @@ Schema in docs/campaigns.md.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -19,15 +20,24 @@ from accelsim.errors import UserError
 from accelsim.fileio import check_output_file
 
 SCHEMA = "accelsim-campaign"
-SCHEMA_VERSION = 2     # 2: column export_sha256 (what the trial's image was made from)
-READABLE_VERSIONS = (1, 2)   # a version-1 store is read (export_sha256 None), never written to
+# 2: column export_sha256 (what the trial's image was made from); 3: per-component energy
+# columns and the per-input correctness mask
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)   # older stores are read (missing columns None), never written to
 PARAM_COLUMNS = ("campaign", "model", "scheme", "checkpoint", "export_sha256", "fault_model", "point", "vdd",
                  "ber", "chip", "repeat", "layers", "samples", "engine", "policy", "seed")
+# the energy model's components (accelsim.energy.COMPONENTS), one column each: pJ per inference
+ENERGY_COLUMNS = tuple(f"energy_{c}_pj" for c in ("sram_dynamic", "sram_leakage", "mac", "registers", "buffers",
+                                                  "ecc", "dram"))
 RESULT_COLUMNS = ("accuracy", "baseline_accuracy", "injected_bits", "residual_bits", "data_bits", "words",
-                  "corrected", "detected", "miscorrected", "undetected", "energy_pj", "cycles", "seconds")
+                  "corrected", "detected", "miscorrected", "undetected", "energy_pj", *ENERGY_COLUMNS, "cycles",
+                  "correct", "seconds")
 _TYPES = {"vdd": "REAL", "ber": "REAL", "chip": "INTEGER", "repeat": "INTEGER", "samples": "INTEGER",
           "seed": "INTEGER", "accuracy": "REAL", "baseline_accuracy": "REAL", "energy_pj": "REAL",
-          "cycles": "INTEGER", "seconds": "REAL"}
+          **dict.fromkeys(ENERGY_COLUMNS, "REAL"), "cycles": "INTEGER", "correct": "TEXT", "seconds": "REAL"}
+
+
+_HEX = re.compile(r"(?:[0-9a-f]{2})*")
 
 
 def _col(name: str) -> str:
@@ -128,7 +138,8 @@ class Store:
             return
         if self.version in READABLE_VERSIONS:
             raise UserError(f"campaign store {self.path}: schema version {self.version} records no export_sha256 "
-                            f"(which checkpoint made each row); it can be reported but not extended: "
+                            f"(which checkpoint made each row) or no energy breakdown and per-input outcomes "
+                            f"(version {SCHEMA_VERSION}); it can be reported but not extended: "
                             f"run the campaign into a new store (accelsim demo: --fresh)")
         raise UserError(f"campaign store {self.path}: schema version {meta.get('schema_version')} != {SCHEMA_VERSION}")
 
@@ -136,8 +147,11 @@ class Store:
         """Every column this version writes must be there (a hand-edited or truncated store
         would otherwise fail half-way through a report)."""
         have = {r[1] for r in self.conn.execute('PRAGMA table_info("trials")')}
-        if self.version >= 2:
+        if self.version >= 3:
             need = ("key",) + PARAM_COLUMNS + RESULT_COLUMNS + ("params", "per_layer")
+        elif self.version == 2:   # read only: before the energy components and the per-input mask
+            new = set(ENERGY_COLUMNS) | {"correct"}
+            need = ("key",) + PARAM_COLUMNS + tuple(c for c in RESULT_COLUMNS if c not in new) + ("params", "per_layer")
         else:   # read only: what a row needs to be read and sorted
             need = ("key", "model", "scheme", "layers", "vdd", "ber", "chip", "repeat", "accuracy", "params",
                     "per_layer")
@@ -158,7 +172,8 @@ class Store:
         return {r[0] for r in self.conn.execute("SELECT key FROM trials")}
 
     def write(self, key: str, params: dict, result: dict) -> None:
-        """Insert one finished trial in its own transaction (idempotent per key)."""
+        """Insert one finished trial in its own transaction (idempotent per key). ``per_layer``
+        keeps the network's layer order (the report draws layers in that order)."""
         if self.readonly:
             raise RuntimeError("a store opened readonly is not written to")
         values = [params.get(c) for c in PARAM_COLUMNS] + [result.get(c) for c in RESULT_COLUMNS]
@@ -167,7 +182,7 @@ class Store:
         with self.conn:
             self.conn.execute(f"INSERT OR IGNORE INTO trials ({cols}) VALUES ({marks})",
                               [key, *values, json.dumps(params, sort_keys=True),
-                               json.dumps(result.get("per_layer", {}), sort_keys=True), time.time()])
+                               json.dumps(result.get("per_layer", {})), time.time()])
 
     def set_meta(self, key: str, value) -> None:
         with self.conn:
@@ -189,7 +204,13 @@ class Store:
         for r in cur:
             row = dict(zip(names, r))
             row.setdefault("export_sha256", None)   # a version-1 store
+            mask = row.get("correct")
+            if mask is not None and not (isinstance(mask, str) and _HEX.fullmatch(mask)):
+                raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: correct = {mask!r} "
+                                f"is not the hex of a per-input mask"[:300])
             for col, kind in _TYPES.items():
+                if kind == "TEXT":
+                    continue
                 if col in row and row[col] is not None and (isinstance(row[col], (str, bytes))
                                                             or (kind == "INTEGER" and isinstance(row[col], float))):
                     raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: {col} = {row[col]!r} "
