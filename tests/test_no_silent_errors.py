@@ -325,7 +325,7 @@ def test_headline_names_the_voltage_its_energy_saving_is_measured_against():
     (row,) = _headline_rows(headline(rows))
     cells = dict(zip(HEADLINE_COLS, row))
     # a sweep that stops at 0.60 V used to print its energy as the one "at nominal"
-    assert cells["E at highest swept V"] == "2.0 nJ at 0.60 V" and cells["saved"] == "25.0 %"
+    assert cells["energy at highest swept V"] == "2.0 nJ at 0.60 V" and cells["energy saved"] == "25.0 %"
 
 
 def test_measured_map_edited_after_the_spec_is_refused(tmp_path):
