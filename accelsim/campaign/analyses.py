@@ -267,18 +267,18 @@ def _point_statistics(rows, tolerance: float, metric: Metric, seed: int) -> list
     for r in rows:
         if r["layers"] == "all" and r.get(metric.column) is not None:
             # a BER sweep off the curve has no voltage: its points are told apart by BER
-            groups[(r["model"], r["scheme"], r["vdd"], None if r["vdd"] is not None else r["ber"])].append(r)
+            groups[(r["model"], r["scheme"], r["vdd"], None if r["vdd"] is not None else r.get("ber"))].append(r)
     out = []
     for (model, scheme, vdd, _), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], *_descending(kv[0][2], kv[0][3]))):
-        rs = sorted(rs, key=lambda r: (r["chip"], r.get("repeat", 0)))
+        rs = sorted(rs, key=lambda r: (r.get("chip", 0), r.get("repeat", 0)))
         m = _outcomes(rs, metric)
-        point = vdd if vdd is not None else rs[0]["ber"]
+        point = vdd if vdd is not None else rs[0].get("ber")
         mean, lo, hi = bootstrap_mean_ci(m, seed=derive(seed, "bootstrap", model, scheme, point, metric.name))
         base = float(rs[0][metric.baseline]) if metric.baseline else 0.0
         passing = sum(metric.within(float(r[metric.column]), base, tolerance) for r in rs)
         y_lo, y_hi = wilson_interval(passing, len(rs))
         between, per_input = _variance_parts(m)
-        out.append({"model": model, "scheme": scheme, "vdd": vdd, "ber": rs[0]["ber"], "metric": metric.name,
+        out.append({"model": model, "scheme": scheme, "vdd": vdd, "ber": rs[0].get("ber"), "metric": metric.name,
                     "mean": mean, "ci_lo": lo, "ci_hi": hi, "baseline": base, "chips": len(rs),
                     "inputs": int(m.shape[1]), "passing": int(passing), "yield": passing / len(rs),
                     "yield_lo": y_lo, "yield_hi": y_hi, "var_between": between, "var_input": per_input})

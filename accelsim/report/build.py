@@ -77,7 +77,7 @@ def _headline_rows(head):
 
 
 HEADLINE_COLS = ["model", "scheme", "fault-free", "safe V (yield)", "accuracy [95 % CI]", "yield [95 % CI]",
-                 "safe V (lower bound)", "E at highest swept V", "E at safe V", "saved"]
+                 "safe V (lower bound)", "energy at highest swept V", "energy at safe V", "energy saved"]
 
 
 def headline_title(tolerance: float, target: float, chips: int | None = None, inputs: int | None = None) -> str:
