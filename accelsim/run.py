@@ -1,10 +1,11 @@
 """The main job: ``accelsim run [CONFIG]`` and ``accelsim demo``.
 
-For the configured digits models and schemes it sweeps the weight-SRAM voltage from
-nominal down to where accuracy collapses, on several simulated chips, through the
-cycle-level accelerator, then builds the report and prints the headline: for each
-scheme, the lowest voltage whose accuracy stays within the tolerance of the fault-free
-model and the energy per inference saved there against nominal.
+For the configured models (zoo, the user's own ``file.py:factory`` or memory images), data
+and schemes it sweeps the weight-SRAM voltage from nominal down to where accuracy
+collapses, on several simulated chips, through the cycle-level accelerator, then builds
+the report and prints the headline: for each scheme, the lowest voltage whose accuracy
+stays within the tolerance of the fault-free model (``metric: sdc``: whose top-1 SDC rate
+stays within it) and the energy per inference saved there against nominal.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ DEFAULT_RUN = PACKAGE / "configs" / "run.yaml"
 QUICK_RUN = PACKAGE / "configs" / "run-quick.yaml"
 RUN_FIELDS = {"name", "output", "models", "schemes", "voltages", "chips", "fault_model", "engine", "policy",
               "samples", "tolerance", "workers", "models_dir", "accelerator", "energy_table", "ber_curve", "seed",
-              "repeats"}
+              "repeats", "data", "metric"}
+# passed on to the campaign spec; their relative paths resolve against the run config's folder
+SPEC_FIELDS = ("name", "models", "schemes", "voltages", "chips", "fault_model", "engine", "policy", "samples",
+               "accelerator", "ber_curve", "seed", "repeats", "energy_table", "models_dir", "data", "metric")
 
 
 def register(sub) -> None:
@@ -48,16 +52,13 @@ def load_run_config(path: str | Path | None) -> dict:
     return cfg
 
 
-def _models_dir(cfg: dict) -> str:
-    if "models_dir" in cfg:
-        return str(cfg["models_dir"])
-    bundled = PACKAGE.parent / "models"
-    return str(bundled if bundled.exists() else Path("models"))
-
-
 def run_job(cfg: dict, out: Path, *, workers: int | None = None, scheduler=None, force: bool = False,
-            progress: bool = True) -> dict:
-    """Run the job described by ``cfg`` into ``out``; returns the headline rows and paths."""
+            progress: bool = True, base_dir: str | Path = ".") -> dict:
+    """Run the job described by ``cfg`` into ``out``; returns the headline rows and paths.
+    Input paths of ``cfg`` (models, data, accelerator, ...) resolve against ``base_dir``
+    (the config file's folder); the bundled models are found from any working directory.
+    Everything is checked before ``out`` is created, and a run that fails before its
+    first trial leaves no ``out`` behind."""
     from accelsim.campaign import parse_spec, run_campaign
     from accelsim.energy import load_table
     from accelsim.report import report_from_store
@@ -68,34 +69,37 @@ def run_job(cfg: dict, out: Path, *, workers: int | None = None, scheduler=None,
     if not 0 <= tolerance < 1:
         raise UserError(f"run config: tolerance = {tolerance} must be in [0, 1)")
     if cfg.get("energy_table"):
-        load_table(cfg["energy_table"])          # a missing action fails here, before any trial
-    spec_dict = {k: cfg[k] for k in ("name", "models", "schemes", "voltages", "chips", "fault_model", "engine",
-                                     "policy", "samples", "accelerator", "ber_curve", "seed", "repeats",
-                                     "energy_table") if k in cfg}
-    spec_dict["models_dir"] = _models_dir(cfg)
-    spec = parse_spec(spec_dict)
+        load_table(Path(base_dir) / cfg["energy_table"])   # a missing action fails here, before any trial
+    spec = parse_spec({k: cfg[k] for k in SPEC_FIELDS if k in cfg}, Path(base_dir))
     if out.exists() and not force:
         raise UserError(f"output directory {str(out)!r} exists; pass --force to reuse it and replace its report")
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     store_path = out / "campaign.sqlite"
     t0 = time.perf_counter()
-    info = run_campaign(spec, store_path, workers=workers or int(cfg.get("workers", 1)), scheduler=scheduler,
-                        progress=progress)
-    report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True)
+    try:
+        info = run_campaign(spec, store_path, workers=workers or int(cfg.get("workers", 1)), scheduler=scheduler,
+                            progress=progress)
+    except BaseException:
+        if made and not store_path.exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True, metric=spec.metric)
     store = Store(store_path, create=False)
     rows = store.rows()
     store.close()
-    return {"headline": headline(rows, tolerance), "report": report, "store": store_path,
-            "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance}
+    return {"headline": headline(rows, tolerance, spec.metric), "report": report, "store": store_path,
+            "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance, "metric": spec.metric}
 
 
 def print_headline(result: dict) -> None:
     from rich.table import Table
 
     from accelsim.console import get_console
-    from accelsim.report.build import HEADLINE_COLS, _headline_rows
+    from accelsim.report.build import HEADLINE_COLS, _headline_rows, safe_criterion
 
-    t = Table(title=f"How low can the weight SRAM go? (accuracy within {result['tolerance'] * 100:g} % of fault-free)")
+    t = Table(title=f"How low can the weight SRAM go? (lowest V whose "
+                    f"{safe_criterion(result['tolerance'], result.get('metric', 'accuracy'))})")
     for c in HEADLINE_COLS:
         t.add_column(c, justify="left" if c in ("model", "scheme") else "right")
     for row in _headline_rows(result["headline"]):
@@ -108,16 +112,19 @@ def print_headline(result: dict) -> None:
 
 
 def cmd_run(args) -> int:
-    cfg = load_run_config(QUICK_RUN if args.quick and not args.config else args.config)
-    out = Path(args.out or cfg.get("output", "runs/out"))
-    print_headline(run_job(cfg, out, workers=args.workers, scheduler=args.scheduler, force=args.force))
+    path = Path(QUICK_RUN if args.quick and not args.config else args.config or DEFAULT_RUN)
+    cfg = load_run_config(path)
+    out = Path(args.out or cfg.get("output", "runs/out"))   # the output: relative to the working directory
+    print_headline(run_job(cfg, out, workers=args.workers, scheduler=args.scheduler, force=args.force,
+                           base_dir=path.parent))
     return 0
 
 
 def cmd_demo(args) -> int:
-    cfg = load_run_config(QUICK_RUN if args.quick else DEFAULT_RUN)
+    path = QUICK_RUN if args.quick else DEFAULT_RUN
+    cfg = load_run_config(path)
     out = Path(cfg.get("output", "runs/demo"))
     if args.fresh and out.exists():
         shutil.rmtree(out)
-    print_headline(run_job(cfg, out, force=True))
+    print_headline(run_job(cfg, out, force=True, base_dir=path.parent))
     return 0

@@ -31,9 +31,9 @@ def test_report_files_and_rows(store, tmp_path):
     names = sorted(p.name for p in out.iterdir())
     assert names == ["accuracy_energy_pareto.png", "accuracy_vs_voltage.png", "energy_vs_voltage.png",
                      "layer_sensitivity.png", "report.html", "residual_vs_ber.png", "results.csv",
-                     "results.json", "summary.md"]
+                     "results.json", "sdc_vs_voltage.png", "summary.md"]
     text = html.read_text()
-    assert text.count("data:image/png;base64,") == 5 and "src=\"http" not in text
+    assert text.count("data:image/png;base64,") == 6 and "src=\"http" not in text
     csv_lines = (out / "results.csv").read_text().strip().splitlines()
     assert len(csv_lines) == 1 + 16
     data = json.loads((out / "results.json").read_text())

@@ -23,19 +23,49 @@ def image_cache_dir(store_path: Path) -> Path:
 
 
 def prepare_images(spec: Spec, cache: Path) -> dict[tuple[str, str], str]:
-    """Export (once) the memory image of every (model, scheme); returns their dirs."""
-    from accelsim.image import load_image
-    from accelsim.image.commands import export_checkpoint
+    """Export (once) the memory image of every (model, scheme) into ``cache``; a user's
+    ready image is used where it is. Returns their dirs. If an export fails, a cache
+    folder made here is removed again: a failed campaign leaves nothing behind."""
+    import shutil
 
+    from accelsim.image import load_image
+
+    made = not cache.exists()
     dirs = {}
-    for (model, scheme), ckpt in spec.checkpoints.items():
-        d = cache / f"{model}-{scheme}"
-        try:
-            load_image(d)
-        except UserError:
-            export_checkpoint(ckpt, scheme, d, force=True)
-        dirs[(model, scheme)] = str(d)
+    try:
+        for (model, scheme), src in spec.checkpoints.items():
+            if src.kind == "image":
+                dirs[(model, scheme)] = str(Path(src.path).resolve())
+                continue
+            d = cache / f"{model}-{scheme}"
+            try:
+                load_image(d)
+            except UserError:
+                export_source(src, scheme, d, spec.data)
+            dirs[(model, scheme)] = str(d)
+    except BaseException:
+        if made:
+            shutil.rmtree(cache, ignore_errors=True)
+        raise
     return dirs
+
+
+def export_source(src, scheme: str, out: Path, data) -> None:
+    """Export a checkpoint or factory source at ``scheme``, calibrated on ``data``."""
+    from accelsim.campaign.sources import load_source_model, source_bits
+    from accelsim.image.commands import export_checkpoint
+    from accelsim.image.export import export_image
+    from accelsim.nn.data import calibration_set
+
+    if src.kind == "checkpoint":
+        export_checkpoint(src.path, scheme, out, force=True, project=src.project,
+                          data=None if data.is_default else data)
+        return
+    model, _ = load_source_model(src)
+    calibration = calibration_set(data)
+    export_image(model, out, layout=scheme, input_shape=tuple(calibration.shape[1:]), calibration=calibration,
+                 bits=source_bits(src), project=src.project, force=True,
+                 source={"factory": src.factory, "checkpoint": src.path, "data": data.text})
 
 
 def check_layer_selection(spec: Spec, image_dirs: dict) -> None:
@@ -119,7 +149,8 @@ def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, schedu
     store = Store(store_path)
     store.set_meta("spec", {"name": spec.name, "models": spec.models, "schemes": spec.schemes,
                             "fault_model": spec.fault_model, "engine": spec.engine,
-                            "curve": spec.curve_dict, "accelerator": spec.accelerator})
+                            "curve": spec.curve_dict, "accelerator": spec.accelerator,
+                            "data": spec.data.text, "metric": spec.metric})
     done = store.done_keys()
     pending = [(key, p) for key, p in ((trial_key(p), p) for p in trials) if key not in done]
     bar = _Progress(len(trials), len(trials) - len(pending), progress)

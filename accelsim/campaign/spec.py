@@ -15,24 +15,23 @@ from accelsim.fileio import read_yaml
 from accelsim.fileio import sha256_file
 from accelsim.faults import BerCurve, ChipFaultMap, curve_from_dict, curve_params, load_curve
 
-# which trained checkpoint variant serves each scheme, by the zoo's naming convention
-SCHEME_VARIANT = {
-    "none-8b": "int8", "ecc-8b-72": "int8", "inplace-8b-64": "int8-wot-inplace-8b-64",
-    "none-4b": "int4", "inplace-4b-64": "int4-wot-inplace-4b-64", "inplace-4b-32": "int4-wot-inplace-4b-32",
-}
+from accelsim.campaign.sources import SCHEME_VARIANT, ModelSource, check_sources, parse_models  # noqa: F401
+from accelsim.nn.data import DataSpec, evaluation_set, fingerprint, parse_data
+
 FAULT_MODELS = ("persistent", "transient", "stuck", "measured")
 ENGINES = ("fast", "cycle")
 POLICIES = ("pass", "zero")
 KNOWN = {"name", "seed", "models", "schemes", "voltages", "bers", "fault_model", "chips", "repeats",
          "layers", "samples", "engine", "policy", "ber_curve", "models_dir", "p_stuck1", "accelerator",
-         "energy_table", "v_low", "fault_map"}
+         "energy_table", "v_low", "fault_map", "data", "metric"}
+METRICS = ("accuracy", "sdc")
 
 
 @dataclass
 class Spec:
     name: str
     seed: int
-    checkpoints: dict[tuple[str, str], str]   # (model, scheme) -> checkpoint stem
+    checkpoints: dict[tuple[str, str], ModelSource]   # (model, scheme) -> its weights
     models: list[str]
     schemes: list[str]
     voltages: list[float] | None
@@ -52,6 +51,9 @@ class Spec:
     map_floor: float | None = None       # pinned v_low (spec field v_low)
     fault_map: str | None = None         # measured map CSV (fault_model: measured)
     fault_map_sha256: str | None = None
+    data: DataSpec = field(default_factory=DataSpec)
+    data_sha256: str | None = None       # of the evaluated subset (None for the default digits)
+    metric: str = "accuracy"             # what the headline's tolerance applies to
 
     def v_low(self) -> float:
         """The voltage every chip's map is drawn down to (nested): the spec's ``v_low`` if
@@ -83,7 +85,7 @@ class Spec:
                             for rep in range(self.repeats):
                                 out.append({
                                     "campaign": self.name, "model": model, "scheme": scheme,
-                                    "checkpoint": self.checkpoints[(model, scheme)],
+                                    "checkpoint": self.checkpoints[(model, scheme)].key,
                                     "fault_model": self.fault_model, "point": kind,
                                     "vdd": round(float(vdd), 6), "ber": float(ber), "chip": chip, "repeat": rep,
                                     "layers": sel, "samples": self.samples, "engine": self.engine,
@@ -94,6 +96,8 @@ class Spec:
                                 if self.fault_map:   # only then: other trials keep their keys
                                     out[-1].update(fault_map=self.fault_map,
                                                    fault_map_sha256=self.fault_map_sha256)
+                                if not self.data.is_default:   # digits trials keep their keys
+                                    out[-1].update(data=self.data.to_dict(), data_sha256=self.data_sha256)
         return out
 
 
@@ -145,22 +149,9 @@ def parse_spec(d, base_dir: Path = Path(".")) -> Spec:
             raise UserError("campaign spec: bers must be > 0")
         if d.get("fault_model", "persistent") != "transient":
             _check_bers_on_curve(bers, curve)
-    models_dir = base_dir / str(d.get("models_dir", "models"))
-    models_field = d.get("models")
-    if isinstance(models_field, list):
-        models_field = {m: {} for m in models_field}
-    if not isinstance(models_field, dict) or not models_field:
-        raise UserError("campaign spec: models must name at least one model")
-    checkpoints = {}
-    for model, overrides in models_field.items():
-        overrides = overrides or {}
-        if not isinstance(overrides, dict):
-            raise UserError(f"campaign spec: models.{model} must map schemes to checkpoints")
-        for scheme in schemes:
-            stem = overrides.get(scheme) or str(models_dir / f"{model}-{SCHEME_VARIANT[scheme]}")
-            if not Path(stem).with_suffix(".yaml").exists() or not Path(stem).with_suffix(".safetensors").exists():
-                raise UserError(f"campaign spec: no checkpoint {stem}(.yaml/.safetensors) for model {model!r}, scheme {scheme}")
-            checkpoints[(model, scheme)] = str(stem)
+    from accelsim.nn.modelref import bundled_models_dir
+    models_dir = base_dir / str(d["models_dir"]) if "models_dir" in d else bundled_models_dir()
+    models, sources = parse_models(d.get("models"), list(schemes), base_dir, models_dir)
     def count(key, default, lo=1):
         v = d.get(key, default)
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
@@ -204,13 +195,23 @@ def parse_spec(d, base_dir: Path = Path(".")) -> Spec:
         from accelsim.energy import load_table
         energy_table = str(base_dir / energy_table)
         load_table(energy_table)
-    spec = Spec(name=str(d.get("name", "campaign")), seed=count("seed", 0, 0), checkpoints=checkpoints,
-                models=list(models_field), schemes=list(schemes), voltages=voltages, bers=bers,
+    samples = count("samples", 450)
+    data_spec = parse_data(d.get("data"), base_dir, "campaign spec: data")
+    data = evaluation_set(data_spec, samples)
+    metric = d.get("metric", "accuracy" if data.labelled else "sdc")
+    if metric not in METRICS:
+        raise UserError(f"campaign spec: metric {metric!r} is not one of {', '.join(METRICS)}")
+    if metric == "accuracy" and not data.labelled:
+        raise UserError(f"campaign spec: metric accuracy needs labels, and data {data_spec.text} has none; use metric: sdc")
+    sources = check_sources(sources, data)
+    spec = Spec(name=str(d.get("name", "campaign")), seed=count("seed", 0, 0), checkpoints=sources,
+                models=models, schemes=list(schemes), voltages=voltages, bers=bers,
                 fault_model=fault_model, chips=count("chips", 1), repeats=count("repeats", 1),
-                layers=layers, samples=count("samples", 450), engine=engine, policy=policy,
+                layers=layers, samples=samples, engine=engine, policy=policy,
                 curve=curve, curve_dict=curve_dict, p_stuck1=p1, accelerator=accelerator,
                 energy_table=energy_table, map_floor=map_floor, fault_map=fault_map,
-                fault_map_sha256=fault_map_sha)
+                fault_map_sha256=fault_map_sha, data=data_spec,
+                data_sha256=None if data_spec.is_default else fingerprint(data), metric=metric)
     if fault_model == "measured" and (spec.chips != 1 or spec.repeats != 1):
         raise UserError("campaign spec: fault_model measured is one measured chip: chips and repeats must be 1")
     return spec
@@ -237,4 +238,5 @@ def _check_fault_map(d: dict, base_dir: Path, schemes: list[str]) -> tuple[str, 
 
 
 def load_spec(path: str | Path) -> Spec:
-    return parse_spec(read_yaml(path, "campaign spec"), Path("."))
+    """A campaign spec file; its relative paths resolve against the file's folder."""
+    return parse_spec(read_yaml(path, "campaign spec"), Path(path).resolve().parent)

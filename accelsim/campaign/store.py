@@ -16,13 +16,13 @@ from pathlib import Path
 from accelsim.errors import UserError
 
 SCHEMA = "accelsim-campaign"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: sdc_top1, sdc_top5 (a version-1 store gains them as NULL columns on open)
 PARAM_COLUMNS = ("campaign", "model", "scheme", "checkpoint", "fault_model", "point", "vdd", "ber", "chip",
                  "repeat", "layers", "samples", "engine", "policy", "seed")
-RESULT_COLUMNS = ("accuracy", "baseline_accuracy", "injected_bits", "residual_bits", "data_bits", "words",
+RESULT_COLUMNS = ("accuracy", "baseline_accuracy", "sdc_top1", "sdc_top5", "injected_bits", "residual_bits", "data_bits", "words",
                   "corrected", "detected", "miscorrected", "undetected", "energy_pj", "cycles", "seconds")
 _TYPES = {"vdd": "REAL", "ber": "REAL", "chip": "INTEGER", "repeat": "INTEGER", "samples": "INTEGER",
-          "seed": "INTEGER", "accuracy": "REAL", "baseline_accuracy": "REAL", "energy_pj": "REAL",
+          "seed": "INTEGER", "accuracy": "REAL", "baseline_accuracy": "REAL", "sdc_top1": "REAL", "sdc_top5": "REAL", "energy_pj": "REAL",
           "cycles": "INTEGER", "seconds": "REAL"}
 
 
@@ -60,8 +60,20 @@ class Store:
         meta = dict(self.conn.execute("SELECT key, value FROM meta"))
         if meta.get("schema") != SCHEMA:
             raise UserError(f"campaign store {str(self.path)!r} is a foreign SQLite file")
-        if int(meta.get("schema_version", -1)) != SCHEMA_VERSION:
+        version = int(meta.get("schema_version", -1))
+        if version == 1:
+            self._upgrade_from_1()
+        elif version != SCHEMA_VERSION:
             raise UserError(f"campaign store {self.path}: schema version {meta.get('schema_version')} != {SCHEMA_VERSION}")
+
+    def _upgrade_from_1(self) -> None:
+        """Version 1 had no SDC columns: add them (NULL for the trials already there)."""
+        have = {r[1] for r in self.conn.execute("PRAGMA table_info(trials)")}
+        with self.conn:
+            for c in ("sdc_top1", "sdc_top5"):
+                if c not in have:
+                    self.conn.execute(f"ALTER TABLE trials ADD COLUMN {_col(c)}")
+            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     def _create(self) -> None:
         cols = ", ".join(_col(c) for c in PARAM_COLUMNS + RESULT_COLUMNS)

@@ -9,6 +9,7 @@ images, their fault-free predictions and the chip maps.
 from __future__ import annotations
 
 import functools
+import json
 import time
 
 import numpy as np
@@ -27,19 +28,38 @@ def _clean_weights(image_dir: str) -> dict:
 
 
 @functools.lru_cache(maxsize=16)
-def _context(image_dir: str, samples: int):
-    from accelsim.nn import load_digits_split
+def _context(image_dir: str, samples: int, data_json: str | None = None):
+    """The image, its network, the evaluated inputs and labels (None: unlabelled), the
+    fault-free outputs, their top-5 classes and the fault-free accuracy (None: unlabelled)."""
+    from accelsim.nn.data import evaluation_set, parse_data
 
     image = load_image(image_dir)
     net = IntegerNetwork(image)
-    data = load_digits_split()
-    x, y = data.x_test.numpy()[:samples], data.y_test.numpy()[:samples]
+    data = evaluation_set(parse_data(json.loads(data_json)) if data_json else None, samples)
+    x, y = data.x, data.y
     clean = net.forward(x)
-    return image, net, x, y, clean, float(np.mean(_argmax(net, clean) == y))
+    clean_top = top_classes(net, clean)
+    baseline = None if y is None else float(np.mean(clean_top[:, 0] == y))
+    return image, net, x, y, clean, clean_top, baseline
 
 
-def _argmax(net: IntegerNetwork, out: np.ndarray) -> np.ndarray:
-    return (out.astype(np.float64) * net.output_scale()).reshape(len(out), -1).argmax(axis=1)
+TOP_K = 5
+
+
+def top_classes(net: IntegerNetwork, out: np.ndarray, k: int = TOP_K) -> np.ndarray:
+    """(N, min(k, classes)) class indices by descending real-valued output; ties go to the
+    lower class index (stable sort), as argmax does."""
+    real = -(out.astype(np.float64) * net.output_scale()).reshape(len(out), -1)
+    return np.argsort(real, axis=1, kind="stable")[:, :k]
+
+
+def sdc_rates(clean_top: np.ndarray, top: np.ndarray) -> tuple[float, float]:
+    """(top-1 SDC, top-5 SDC): the share of inputs whose top-1 class differs from the
+    fault-free network's, and the share whose fault-free top-1 class is no longer among the
+    faulty top-5 (Li et al., SC'17, SDC-1 / SDC-5)."""
+    sdc1 = float(np.mean(top[:, 0] != clean_top[:, 0]))
+    sdc5 = float(np.mean(~(top == clean_top[:, :1]).any(axis=1)))
+    return sdc1, sdc5
 
 
 @functools.lru_cache(maxsize=64)
@@ -150,7 +170,8 @@ def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decode
 def run_trial(params: dict, image_dir: str) -> dict:
     """Run one trial; returns the result columns of the store (plus per_layer)."""
     t0 = time.perf_counter()
-    image, net, x, y, clean, baseline = _context(image_dir, params["samples"])
+    data_json = json.dumps(params["data"], sort_keys=True) if params.get("data") else None
+    image, net, x, y, clean, clean_top, baseline = _context(image_dir, params["samples"], data_json)
     read = faulty_words(image, params, word_ranges(image, params["layers"]))
     result: dict = {}
     decoded = None
@@ -169,7 +190,10 @@ def run_trial(params: dict, image_dir: str) -> dict:
         out = clean
     else:
         out = net.forward(x, weights)
-    accuracy = float(np.mean(_argmax(net, out) == y))
-    result.update(totals, accuracy=accuracy, baseline_accuracy=baseline, per_layer=per_layer,
+    top = clean_top if out is clean else top_classes(net, out)
+    accuracy = None if y is None else float(np.mean(top[:, 0] == y))
+    sdc_top1, sdc_top5 = sdc_rates(clean_top, top)
+    result.update(totals, accuracy=accuracy, baseline_accuracy=baseline, sdc_top1=sdc_top1, sdc_top5=sdc_top5,
+                  per_layer=per_layer,
                   seconds=time.perf_counter() - t0)
     return result

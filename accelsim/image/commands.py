@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from accelsim.nn.data import add_data_arguments
+
 
 def register(sub) -> None:
     p = sub.add_parser("export", help="quantize and pack a checkpoint into a memory image")
@@ -14,26 +16,42 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing image directory")
     p.add_argument("--project", action="store_true",
                    help="clamp weights that do not fit the layout's throttled slots (WOT projection)")
+    add_data_arguments(p, "calibration data (its training split; default: the model's own, digits or seeded "
+                          "uniform inputs)")
     p.set_defaults(func=cmd_export)
     i = sub.add_parser("inspect", help="verify a memory image and list its layers")
     i.add_argument("image", help="memory image directory")
     i.set_defaults(func=cmd_inspect)
-    f = sub.add_parser("infer", help="integer-exact accuracy of a memory image on the digits test set")
+    f = sub.add_parser("infer", help="integer-exact accuracy of a memory image on a data set (default: digits test)")
     f.add_argument("image", help="memory image directory")
+    f.add_argument("--samples", type=int, default=None, help="evaluate a fixed seeded subset of this many inputs")
+    add_data_arguments(f, "evaluation data (its test split)")
     f.set_defaults(func=cmd_infer)
 
 
 def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: bool = False,
-                      project: bool = False):
-    """Export a zoo checkpoint; calibrates on the digits training split for digits models."""
+                      project: bool = False, data=None):
+    """Export a checkpoint (zoo or ``file.py:factory`` card), calibrated on ``data`` (a
+    DataSpec): by default the digits training split for digits models, else seeded
+    uniform inputs."""
     from accelsim.ecc import get_layout
     from accelsim.image.export import export_image
-    from accelsim.nn import load_checkpoint, load_digits_split, model_info
+    from accelsim.nn import load_checkpoint
+    from accelsim.nn.checkpoint import card_input_shape
+    from accelsim.nn.data import DataSpec, calibration_set, check_fits, load_data
+    from accelsim.nn.modelref import is_factory_ref
+    from accelsim.nn.zoo import model_info
 
     get_layout(layout)
     model, card = load_checkpoint(checkpoint)
-    shape, _, dataset = model_info(card["model"])
-    calibration = load_digits_split().x_train if dataset == "digits" else None
+    shape = card_input_shape(card)
+    if data is not None:
+        check_fits(load_data(data), shape, None, f"checkpoint {checkpoint}")
+        calibration = calibration_set(data)
+    elif (card.get("dataset") or (None if is_factory_ref(card["model"]) else model_info(card["model"])[2])) == "digits":
+        calibration = calibration_set(DataSpec())
+    else:
+        calibration = None
     return export_image(model, out, layout=layout, input_shape=shape, calibration=calibration,
                         bits=card.get("bits"), project=project, force=force,
                         source={"checkpoint": str(checkpoint), "model": card["model"],
@@ -43,7 +61,11 @@ def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: b
 def cmd_export(args) -> int:
     out = args.out or str(Path("images") / f"{Path(args.checkpoint).stem}-{args.layout}")
     t0 = time.perf_counter()
-    image = export_checkpoint(args.checkpoint, args.layout, out, force=args.force, project=args.project)
+    from accelsim.nn.data import data_from_args
+
+    data = data_from_args(args)
+    image = export_checkpoint(args.checkpoint, args.layout, out, force=args.force, project=args.project,
+                              data=None if args.data is None and data.is_default else data)
     moved = image.manifest.get("projected_weights", 0)
     print(f"{out}: {len(image.layers)} layers, {image.n_weights} weights in {image.words.shape[0]} "
           f"{image.layout.word_bits}-bit words ({image.bytes_stored()} bytes), "
@@ -77,16 +99,35 @@ def cmd_inspect(args) -> int:
     return 0
 
 
-def cmd_infer(args) -> int:
-    from accelsim.image import load_image
+def evaluate_image(image, data, samples: int | None = None, weights=None) -> tuple[object, "np.ndarray"]:
+    """(the evaluated Dataset, top-1 predictions) of a memory image on ``data``, after the
+    one-line checks of shape and label range."""
+    from accelsim.campaign.sources import image_classes
     from accelsim.infer import IntegerNetwork
-    from accelsim.nn import load_digits_split
+    from accelsim.nn.data import check_fits, evaluation_set
 
+    ds = evaluation_set(data, samples)
+    check_fits(ds, image.input_shape, image_classes(image), f"image {image.path}")
+    return ds, IntegerNetwork(image).predict(ds.x, weights)
+
+
+def cmd_infer(args) -> int:
+    from accelsim.errors import UserError
+    from accelsim.image import load_image
+    from accelsim.nn.data import data_from_args
+
+    if args.samples is not None and args.samples < 1:
+        raise UserError(f"--samples {args.samples} must be >= 1")
+    data = data_from_args(args)
     image = load_image(args.image)
-    data = load_digits_split()
     t0 = time.perf_counter()
-    pred = IntegerNetwork(image).predict(data.x_test.numpy())
-    acc = float((pred == data.y_test.numpy()).mean())
-    print(f"{args.image}: integer-exact accuracy {acc:.4f} on {len(pred)} digits test samples "
-          f"({(time.perf_counter() - t0) * 1e3:.0f} ms)")
+    ds, pred = evaluate_image(image, data, args.samples)
+    ms = (time.perf_counter() - t0) * 1e3
+    if ds.y is None:
+        print(f"{args.image}: {len(pred)} unlabelled inputs of {data.text}: no accuracy; top-1 classes predicted: "
+              f"{len(set(pred.tolist()))} distinct ({ms:.0f} ms)")
+        return 0
+    acc = float((pred == ds.y).mean())
+    what = "digits test samples" if data.kind == "digits" else f"inputs of {data.text}"
+    print(f"{args.image}: integer-exact accuracy {acc:.4f} on {len(pred)} {what} ({ms:.0f} ms)")
     return 0

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import torch
 import yaml
-from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from accelsim.errors import UserError
 from accelsim.fileio import atomic_write_bytes, atomic_write_text, read_yaml
-from accelsim.nn.zoo import build_model
+from accelsim.nn.modelref import build_any, load_state, read_state
+from accelsim.nn.zoo import model_info
 
 CARD_FIELDS = ("model", "bits", "layout", "accuracy", "seed", "command")
 
@@ -42,26 +42,18 @@ def load_card(path: str | Path) -> dict:
 
 
 def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
-    """(model in eval mode, card). Quantized checkpoints carry their scales as buffers."""
-    weights, _ = checkpoint_paths(path)
+    """(model in eval mode, card). Quantized checkpoints carry their scales as buffers.
+    The card's ``model`` is a zoo name or ``file.py:factory`` relative to the card's folder."""
+    weights, card_path = checkpoint_paths(path)
     card = load_card(path)
-    if not weights.exists():
-        raise UserError(f"checkpoint {str(weights)!r} does not exist")
-    try:
-        state = st_load(weights.read_bytes())
-    except Exception as exc:  # safetensors raises its own error types on bad files
-        raise UserError(f"checkpoint {weights}: not a readable safetensors file ({exc})") from None
-    model = build_model(card["model"], seed=int(card.get("seed", 0)), num_classes=card.get("num_classes"))
-    modules = dict(model.named_modules())
-    for key, value in state.items():
-        if key.endswith(".weight_scale"):
-            owner = modules.get(key[: -len(".weight_scale")])
-            if owner is None:
-                raise UserError(f"checkpoint {weights}: {key} belongs to no layer of {card['model']}")
-            owner.register_buffer("weight_scale", torch.zeros_like(value))
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise UserError(f"checkpoint {weights} does not fit model {card['model']}: {first}") from None
-    return model.eval(), card
+    state = read_state(weights)
+    model = build_any(card["model"], base_dir=card_path.parent, seed=int(card.get("seed", 0)),
+                      num_classes=card.get("num_classes"))
+    return load_state(model, state, str(weights), str(card["model"])), card
+
+
+def card_input_shape(card: dict) -> tuple[int, ...]:
+    """The input shape (C, H, W) a checkpoint's model takes: the card's, else the zoo's."""
+    if card.get("input_shape"):
+        return tuple(int(v) for v in card["input_shape"])
+    return model_info(card["model"])[0]

@@ -22,13 +22,13 @@ from accelsim.report import plots
 CSV_SKIP = ("per_layer", "params")
 
 
-def headline(rows, tolerance: float = 0.01) -> list[dict]:
+def headline(rows, tolerance: float = 0.01, metric: str = "accuracy") -> list[dict]:
     """Per model and scheme: the lowest voltage within ``tolerance`` of the fault-free
-    accuracy, and the energy per inference saved there against the highest (nominal)
-    voltage of the sweep."""
+    accuracy (``metric="sdc"``: whose top-1 SDC rate stays within ``tolerance``), and the
+    energy per inference saved there against the highest (nominal) voltage of the sweep."""
     energy = analyses.group_mean([r for r in rows if r["layers"] == "all"], ("model", "scheme", "vdd"), "energy_pj")
     out = []
-    for h in analyses.lowest_safe_voltage(rows, tolerance):
+    for h in analyses.lowest_safe_voltage(rows, tolerance, metric):
         vdds = sorted({r["vdd"] for r in rows if (r["model"], r["scheme"]) == (h["model"], h["scheme"])})
         v_nom = vdds[-1] if vdds else None
         e_nom = energy.get((h["model"], h["scheme"], v_nom), (None,))[0]
@@ -49,16 +49,20 @@ def _fmt(v, digits=3):
     return str(v)
 
 
+def _pct(v):
+    return "—" if v is None else f"{v * 100:.2f} %"
+
+
 def _headline_rows(head):
-    return [[h["model"], h["scheme"], f"{h['baseline'] * 100:.2f} %", _fmt(h["vmin_safe"], 2) + " V",
-             "—" if h["accuracy_at_vmin"] is None else f"{h['accuracy_at_vmin'] * 100:.2f} %",
+    return [[h["model"], h["scheme"], _pct(h["baseline"]), _fmt(h["vmin_safe"], 2) + " V",
+             _pct(h["accuracy_at_vmin"]), _pct(h.get("sdc_at_vmin")),
              "—" if h["energy_nominal_pj"] is None else f"{h['energy_nominal_pj'] / 1e3:.1f} nJ",
              "—" if h["energy_vmin_pj"] is None else f"{h['energy_vmin_pj'] / 1e3:.1f} nJ",
              "—" if h["energy_saved"] is None else f"{h['energy_saved'] * 100:.1f} %"] for h in head]
 
 
 HEADLINE_COLS = ["model", "scheme", "fault-free accuracy", "lowest safe V", "accuracy there",
-                 "energy at nominal", "energy at lowest safe V", "energy saved"]
+                 "top-1 SDC there", "energy at nominal", "energy at lowest safe V", "energy saved"]
 
 
 def _md_table(cols, rows) -> str:
@@ -86,24 +90,49 @@ figure{margin:1em 0}img{max-width:100%}figcaption{color:#666;font-size:.85em}.no
 .headline{background:#f7fbf7;border:1px solid #cfe6cf;padding:.5em 1em;border-radius:6px}"""
 
 
+def safe_criterion(tolerance: float, metric: str) -> str:
+    """The headline's criterion in words."""
+    if metric == "sdc":
+        return (f"top-1 SDC rate (share of inputs whose top-1 class differs from the fault-free network's) "
+                f"stays within {tolerance * 100:g} %")
+    return f"accuracy stays within {tolerance * 100:g} % of the fault-free model"
+
+
 def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.01, force: bool = False,
-                 meta: dict | None = None) -> Path:
-    """Write the report for ``rows`` into ``out_dir``; returns the path of report.html."""
+                 meta: dict | None = None, metric: str | None = None) -> Path:
+    """Write the report for ``rows`` into ``out_dir``; returns the path of report.html.
+    ``metric`` (accuracy | sdc) picks the headline's criterion (default: the campaign's,
+    else accuracy when the trials have labels, else sdc)."""
     if not rows:
         raise UserError("the campaign store holds no finished trials to report")
+    metric = metric or (meta or {}).get("metric") or default_metric(rows)
     models = sorted({r["model"] for r in rows})
-    head = headline(rows, tolerance)
+    head = headline(rows, tolerance, metric)
+    sdc = analyses.sdc_per_point(rows)
+    labelled = any(r.get("accuracy") is not None for r in rows)
+    if metric == "accuracy" and not labelled:
+        raise UserError("the trials' inputs have no labels, so no accuracy: use metric sdc")
+    if metric not in ("accuracy", "sdc"):
+        raise UserError(f"metric {metric!r} is not one of accuracy, sdc")
     drop = analyses.accuracy_drop(rows)
     resid = analyses.residual_fraction(rows)
     zad = analyses.berzad(rows)
     with atomic_directory(out_dir, force=force) as tmp:
-        figs = [(plots.accuracy_vs_voltage(rows, models, tmp / "accuracy_vs_voltage.png"),
-                 "Accuracy against weight-SRAM voltage per scheme (band: spread over chips)")]
+        figs = []
+        if labelled:
+            figs.append((plots.accuracy_vs_voltage(rows, models, tmp / "accuracy_vs_voltage.png"),
+                         "Accuracy against weight-SRAM voltage per scheme (band: spread over chips)"))
+        if sdc:
+            figs.append((plots.sdc_vs_voltage(rows, models, tmp / "sdc_vs_voltage.png"),
+                         "SDC rate against weight-SRAM voltage: inputs whose top-1 class differs from the "
+                         "fault-free network's (solid, band: spread over chips) or whose fault-free class left "
+                         "the top 5 (dotted)"))
         if any(r.get("energy_pj") is not None for r in rows):
             figs.append((plots.energy_vs_voltage(rows, models, tmp / "energy_vs_voltage.png"),
                          "Energy per inference against weight-SRAM voltage"))
-            figs.append((plots.pareto(rows, models, tmp / "accuracy_energy_pareto.png"),
-                         "Accuracy against energy per inference, every scheme and voltage; Pareto front"))
+            if labelled:
+                figs.append((plots.pareto(rows, models, tmp / "accuracy_energy_pareto.png"),
+                             "Accuracy against energy per inference, every scheme and voltage; Pareto front"))
         figs.append((plots.residual_vs_ber(resid, tmp / "residual_vs_ber.png"),
                      "Faulty weight bits left after correction against BER (points: measured; lines: closed form)"))
         heat_scheme = next((s for s in ("inplace-4b-64", "inplace-8b-64", "ecc-8b-72")
@@ -117,17 +146,23 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         w.writerows(flat)
         (tmp / "results.csv").write_text(buf.getvalue())
         (tmp / "results.json").write_text(json.dumps(
-            {"accelsim_version": __version__, "meta": meta or {}, "tolerance": tolerance, "headline": head,
+            {"accelsim_version": __version__, "meta": meta or {}, "tolerance": tolerance, "metric": metric,
+             "headline": head, "sdc": sdc,
              "berzad": zad, "accuracy_drop": drop, "residual_fraction": resid, "trials": rows},
             indent=1, default=float))
         zad_rows = [[z["model"], z["scheme"], z["layers"], _fmt(z["berzad"]), z["repeats"]] for z in zad]
         drop_rows = [[d["model"], d["scheme"], _fmt(d["vdd"], 2), _fmt(d["ber"]), f"{d['accuracy'] * 100:.2f}",
                       f"{d['accuracy_std'] * 100:.2f}", f"{d['drop'] * 100:+.2f}", d["trials"]]
                      for d in drop if d["layers"] == "all"]
+        sdc_rows = [[d["model"], d["scheme"], _fmt(d["vdd"], 2), _fmt(d["ber"]), f"{d['sdc_top1'] * 100:.2f}",
+                     f"{d['sdc_top1_std'] * 100:.2f}", f"{d['sdc_top5'] * 100:.2f}", d["trials"]]
+                    for d in sdc if d["layers"] == "all"]
+        sdc_cols = ["model", "scheme", "V", "BER", "top-1 SDC %", "std %", "top-5 SDC %", "trials"]
         res_rows = [[t["scheme"], _fmt(t["ber"]), _fmt(t["measured"]), _fmt(t["closed_form"]), t["trials"]] for t in resid]
         title = f"accelsim report — {html.escape(str((meta or {}).get('name', 'campaign')))}"
-        md = [f"# {title}\n", f"Lowest weight-SRAM voltage whose accuracy stays within {tolerance * 100:g} % of the "
-              "fault-free model, and the energy per inference saved there:\n", _md_table(HEADLINE_COLS, _headline_rows(head)),
+        md = [f"# {title}\n", f"Lowest weight-SRAM voltage whose {safe_criterion(tolerance, metric)}, "
+              "and the energy per inference saved there:\n", _md_table(HEADLINE_COLS, _headline_rows(head)),
+              "\n## SDC rate per voltage\n", _md_table(sdc_cols, sdc_rows),
               "\n## BERZAD (highest BER with zero accuracy loss)\n", _md_table(["model", "scheme", "layers", "BERZAD", "trials"], zad_rows),
               "\n## Residual faulty weight bits after correction\n",
               _md_table(["scheme", "BER", "measured", "closed form", "trials"], res_rows),
@@ -135,8 +170,8 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
               _md_table(["model", "scheme", "V", "BER", "accuracy %", "std %", "drop %", "trials"], drop_rows)]
         (tmp / "summary.md").write_text("".join(md))
         body = [f"<h1>{title}</h1>",
-                f'<div class="headline"><p><b>How low can the weight SRAM go?</b> Lowest voltage whose accuracy stays '
-                f"within {tolerance * 100:g} % of the fault-free model, and the energy per inference saved there "
+                f'<div class="headline"><p><b>How low can the weight SRAM go?</b> Lowest voltage whose '
+                f"{safe_criterion(tolerance, metric)}, and the energy per inference saved there "
                 "against nominal.</p>" + _html_table(HEADLINE_COLS, _headline_rows(head)) + "</div>",
                 "<h2>Plots</h2>"] + [_img(p, alt) for p, alt in figs] + [
                 "<h2>BERZAD</h2><p class='note'>Highest BER at which the mean accuracy over chips and repeats shows "
@@ -144,6 +179,10 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
                 _html_table(["model", "scheme", "layers", "BERZAD", "trials"], zad_rows),
                 "<h2>Residual faulty weight bits after correction</h2>",
                 _html_table(["scheme", "BER", "measured", "closed form", "trials"], res_rows),
+                "<h2>SDC rate per voltage</h2><p class='note'>Silent data corruption: the share of inputs whose "
+                "top-1 class differs from the fault-free network's (top-5: whose fault-free class left the faulty "
+                "top 5).</p>",
+                _html_table(sdc_cols, sdc_rows),
                 "<h2>Accuracy per voltage</h2>",
                 _html_table(["model", "scheme", "V", "BER", "accuracy %", "std %", "drop %", "trials"], drop_rows),
                 f"<p class='note'>{len(rows)} trials; accelsim {__version__}. Files: summary.md, results.csv, "
@@ -154,10 +193,16 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
     return Path(out_dir) / "report.html"
 
 
-def report_from_store(store_path, out_dir, *, tolerance: float = 0.01, force: bool = False) -> Path:
+def default_metric(rows) -> str:
+    """accuracy when the trials have labels, else sdc."""
+    return "accuracy" if any(r.get("accuracy") is not None for r in rows) else "sdc"
+
+
+def report_from_store(store_path, out_dir, *, tolerance: float = 0.01, force: bool = False,
+                      metric: str | None = None) -> Path:
     store = Store(store_path, create=False)
     try:
         rows, meta = store.rows(), store.meta()
     finally:
         store.close()
-    return build_report(rows, out_dir, tolerance=tolerance, force=force, meta=meta.get("spec"))
+    return build_report(rows, out_dir, tolerance=tolerance, force=force, meta=meta.get("spec"), metric=metric)
