@@ -163,4 +163,4 @@ def sdc_per_point(rows) -> list[dict]:
     one = group_mean(rows, ("model", "scheme", "layers", "vdd", "ber"), "sdc_top1")
     five = group_mean(rows, ("model", "scheme", "layers", "vdd", "ber"), "sdc_top5")
     return [{"model": g[0], "scheme": g[1], "layers": g[2], "vdd": g[3], "ber": g[4], "sdc_top1": m,
-             "sdc_top1_std": sd, "sdc_top5": five[g][0], "trials": n} for g, (m, sd, n) in sorted(one.items())]
+             "sdc_top1_std": sd, "sdc_top5": five[g][0] if g in five else None, "trials": n} for g, (m, sd, n) in sorted(one.items())]

@@ -175,11 +175,13 @@ def check_sources(sources: dict, data) -> dict[tuple[str, str], ModelSource]:
             check_fits(data, image.input_shape, image_classes(image), f"model {what}")
             src = ModelSource("image", src.path, image_sha256=image.manifest["files"]["image.bin"])
         else:
-            model_obj, shape = load_source_model(src)
+            from accelsim.image.graph import capture
             from accelsim.nn.modelref import probe
+            model_obj, shape = load_source_model(src)
             check_fits(data, shape or data.input_shape, None, f"model {what}")
             classes = probe(model_obj, data.input_shape, what)
             check_fits(data, data.input_shape, classes, f"model {what}")
+            capture(model_obj, data.input_shape)   # an operation the exporter refuses: found here, not mid-run
         out[(model, scheme)] = src
     return out
 

@@ -53,12 +53,15 @@ def top_classes(net: IntegerNetwork, out: np.ndarray, k: int = TOP_K) -> np.ndar
     return np.argsort(real, axis=1, kind="stable")[:, :k]
 
 
-def sdc_rates(clean_top: np.ndarray, top: np.ndarray) -> tuple[float, float]:
+def sdc_rates(clean_top: np.ndarray, top: np.ndarray, classes: int) -> tuple[float, float | None]:
     """(top-1 SDC, top-5 SDC): the share of inputs whose top-1 class differs from the
     fault-free network's, and the share whose fault-free top-1 class is no longer among the
-    faulty top-5 (Li et al., SC'17, SDC-1 / SDC-5)."""
+    faulty top 5 (Li et al., SC'17, SDC-1 / SDC-5). With 5 classes or fewer the top 5 hold
+    every class, so top-5 SDC is None rather than a constant 0."""
     sdc1 = float(np.mean(top[:, 0] != clean_top[:, 0]))
-    sdc5 = float(np.mean(~(top == clean_top[:, :1]).any(axis=1)))
+    if classes <= TOP_K:
+        return sdc1, None
+    sdc5 = float(np.mean(~(top[:, :TOP_K] == clean_top[:, :1]).any(axis=1)))
     return sdc1, sdc5
 
 
@@ -192,7 +195,7 @@ def run_trial(params: dict, image_dir: str) -> dict:
         out = net.forward(x, weights)
     top = clean_top if out is clean else top_classes(net, out)
     accuracy = None if y is None else float(np.mean(top[:, 0] == y))
-    sdc_top1, sdc_top5 = sdc_rates(clean_top, top)
+    sdc_top1, sdc_top5 = sdc_rates(clean_top, top, int(np.prod(clean.shape[1:])))
     result.update(totals, accuracy=accuracy, baseline_accuracy=baseline, sdc_top1=sdc_top1, sdc_top5=sdc_top5,
                   per_layer=per_layer,
                   seconds=time.perf_counter() - t0)

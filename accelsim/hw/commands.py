@@ -88,7 +88,8 @@ def cmd_simulate(args) -> int:
         acc = "no labels" if quality["accuracy"] is None else (
             f"accuracy {quality['accuracy']:.4f} (fault-free {quality['baseline_accuracy']:.4f})")
         console.print(f"{data.text}, {quality['inputs']} inputs at {vdd:.3f} V: {acc}; SDC top-1 "
-                      f"{quality['sdc_top1'] * 100:.2f} %, top-5 {quality['sdc_top5'] * 100:.2f} %")
+                      f"{quality['sdc_top1'] * 100:.2f} %" + ("" if quality["sdc_top5"] is None else
+                                                              f", top-5 {quality['sdc_top5'] * 100:.2f} %"))
     if args.out:
         atomic_write_text(args.out, json.dumps({"image": str(args.image), "ber": ber, "chip": args.chip,
                                                 **result.to_dict(), "energy_per_layer": report.per_layer,
@@ -108,8 +109,9 @@ def output_quality(image, data, samples, weights) -> dict:
 
     ds = evaluation_set(data, samples)
     net = IntegerNetwork(image)
-    clean, faulty = top_classes(net, net.forward(ds.x)), top_classes(net, net.forward(ds.x, weights))
-    sdc1, sdc5 = sdc_rates(clean, faulty)
+    out = net.forward(ds.x)
+    clean, faulty = top_classes(net, out), top_classes(net, net.forward(ds.x, weights))
+    sdc1, sdc5 = sdc_rates(clean, faulty, int(np.prod(out.shape[1:])))
     labelled = ds.y is not None
     return {"inputs": int(len(ds.x)), "accuracy": float(np.mean(faulty[:, 0] == ds.y)) if labelled else None,
             "baseline_accuracy": float(np.mean(clean[:, 0] == ds.y)) if labelled else None,

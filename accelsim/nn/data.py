@@ -382,7 +382,8 @@ def load_image_folder(root: str | Path, resize=None, crop=None) -> tuple[torch.T
         raise UserError(f"image folder {root}: images of different sizes ({files[0][0].name} "
                         f"{arrays[0].shape[1:]}, {first.name} {next(a for a in arrays if a.shape != arrays[0].shape).shape[1:]}); "
                         "declare resize and crop")
-    x = torch.from_numpy(np.stack(arrays).astype(np.float32) / 255.0)
+    # C-contiguous: stacking transposed views would keep their channels-last memory order
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(arrays), dtype=np.float32) / np.float32(255.0))
     if not classes:
         return x, None, None
     return x, torch.tensor([label for _, label in files], dtype=torch.int64), classes
@@ -457,7 +458,7 @@ def _load(spec: DataSpec, split: str) -> Dataset:
     else:
         x, y = load_npz(spec.path)
         ds = Dataset(x, y, spec.text)
-    ds.x = _normalise(ds.x, spec)
+    ds.x = np.ascontiguousarray(_normalise(ds.x, spec), dtype=np.float32)
     ds.x.setflags(write=False)   # cached and shared: nobody may change it in place
     return ds
 

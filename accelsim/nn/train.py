@@ -18,8 +18,9 @@ from torch import nn
 
 from accelsim.ecc import get_layout
 from accelsim.errors import UserError
-from accelsim.nn.data import load_digits_split
-from accelsim.nn.zoo import build_model, model_info
+from accelsim.nn.data import DataSpec, training_split
+from accelsim.nn.modelref import build_any, is_factory_ref, probe
+from accelsim.nn.zoo import model_info
 from accelsim.quant import prune as pruning
 from accelsim.quant import qat
 
@@ -39,11 +40,13 @@ class TrainConfig:
     prune: float = 0.0               # fraction pruned
     structured: bool = False         # per-output-channel pruning
     act_bits: int | None = 8
+    data: DataSpec = DataSpec()      # the training data (accelsim.nn.data spec)
 
     def validate(self) -> None:
-        shape, _, data = model_info(self.model)
-        if data != "digits":
-            raise UserError(f"model {self.model!r} is a full-size {data} topology: train digits models only here")
+        if not is_factory_ref(self.model):
+            shape, _, data = model_info(self.model)
+            if data != "digits" and self.data.is_default:
+                raise UserError(f"model {self.model!r} is a full-size {data} topology: give its --data")
         if self.bits is not None and not 1 <= self.bits <= 8:
             raise UserError(f"bits = {self.bits}: must be 1 to 8 (or omitted for float32)")
         if self.layout:
@@ -105,7 +108,7 @@ def _epochs(model, data, epochs, cfg, gen, after_step, progress, label):
 def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, dict]:
     """Train per ``cfg``; returns the model (quantized weights baked in) and its card."""
     cfg.validate()
-    data = load_digits_split()
+    data = training_split(cfg.data)
     layout = get_layout(cfg.layout) if cfg.layout else None
     t0 = time.perf_counter()
     progress = None
@@ -115,7 +118,11 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
     with _one_thread(), (progress or contextlib.nullcontext()):
         torch.manual_seed(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
-        model = build_model(cfg.model, seed=cfg.seed)
+        model = build_any(cfg.model, seed=cfg.seed)
+        classes = probe(model, data.input_shape, repr(cfg.model))
+        if data.num_classes > classes:
+            raise UserError(f"data {cfg.data.text}: label {data.num_classes - 1} is out of range for model "
+                            f"{cfg.model!r} ({classes} classes)")
         clip = (lambda: qat.clip_weights(model, cfg.clip)) if cfg.clip else (lambda: None)
         _epochs(model, data, cfg.epochs, cfg, gen, clip, progress, f"{cfg.model} fp32")
         fp32_acc = accuracy(model, data.x_test, data.y_test)
@@ -150,8 +157,8 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
     acc = accuracy(model, data.x_test, data.y_test)
     card = {
         "model": cfg.model,
-        "dataset": "digits",
-        "num_classes": data.num_classes,
+        "dataset": cfg.data.text,
+        "num_classes": classes,
         "input_shape": list(data.input_shape),
         "bits": cfg.bits if cfg.bits is not None else 32,
         "scheme": "fp32" if cfg.bits is None else f"int{cfg.bits} symmetric per-channel",
@@ -160,7 +167,7 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
         "sparsity": round(pruning.sparsity(model), 4),
         "seed": cfg.seed,
         "train_seconds": round(time.perf_counter() - t0, 1),
-        "config": asdict(cfg),
+        "config": {**asdict(cfg), "data": cfg.data.to_dict()},
         **card_extra,
     }
     return model, card

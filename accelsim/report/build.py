@@ -155,7 +155,8 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
                       f"{d['accuracy_std'] * 100:.2f}", f"{d['drop'] * 100:+.2f}", d["trials"]]
                      for d in drop if d["layers"] == "all"]
         sdc_rows = [[d["model"], d["scheme"], _fmt(d["vdd"], 2), _fmt(d["ber"]), f"{d['sdc_top1'] * 100:.2f}",
-                     f"{d['sdc_top1_std'] * 100:.2f}", f"{d['sdc_top5'] * 100:.2f}", d["trials"]]
+                     f"{d['sdc_top1_std'] * 100:.2f}", "—" if d["sdc_top5"] is None else f"{d['sdc_top5'] * 100:.2f}",
+                     d["trials"]]
                     for d in sdc if d["layers"] == "all"]
         sdc_cols = ["model", "scheme", "V", "BER", "top-1 SDC %", "std %", "top-5 SDC %", "trials"]
         res_rows = [[t["scheme"], _fmt(t["ber"]), _fmt(t["measured"]), _fmt(t["closed_form"]), t["trials"]] for t in resid]
