@@ -440,8 +440,29 @@ def _normalise(x: np.ndarray, spec: DataSpec) -> np.ndarray:
     return ((x - mean.reshape(1, -1, 1, 1)) / std.reshape(1, -1, 1, 1)).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=4)
+def _signature(spec: DataSpec) -> tuple:
+    """Names, sizes and modification times of the source's files: the cache below is keyed
+    by them, so an edited file is read again."""
+    if spec.path is None:
+        return ()
+    root = Path(spec.path)
+    if root.is_file():
+        st = root.stat()
+        return ((root.name, st.st_size, st.st_mtime_ns),)
+    out = []
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            out.append((str(p.relative_to(root)), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
 def _load(spec: DataSpec, split: str) -> Dataset:
+    return _load_cached(spec, split, _signature(spec))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(spec: DataSpec, split: str, signature: tuple) -> Dataset:
     if spec.kind == "digits":
         xtr, xte, ytr, yte = _digits_arrays()
         x, y = (xtr, ytr) if split == "train" else (xte, yte)
