@@ -126,9 +126,8 @@ def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], where: st
     for key, value in state.items():
         if key.endswith(".weight_scale"):
             owner = modules.get(key[: -len(".weight_scale")])
-            if owner is None:
-                raise UserError(f"checkpoint {where}: {key} belongs to no layer of {what}")
-            owner.register_buffer("weight_scale", torch.zeros_like(value))
+            if owner is not None:   # else: an unexpected key, reported below with the others
+                owner.register_buffer("weight_scale", torch.zeros_like(value))
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
