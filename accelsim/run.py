@@ -62,7 +62,7 @@ def run_job(cfg: dict, out: Path, *, workers: int | None = None, scheduler=None,
     from accelsim.campaign import parse_spec, run_campaign
     from accelsim.energy import load_table
     from accelsim.report import report_from_store
-    from accelsim.report.build import headline
+    from accelsim.report.build import headline, label_models
     from accelsim.campaign.store import Store
 
     tolerance = float(cfg.get("tolerance", 0.01))
@@ -85,8 +85,8 @@ def run_job(cfg: dict, out: Path, *, workers: int | None = None, scheduler=None,
             shutil.rmtree(out, ignore_errors=True)
         raise
     report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True, metric=spec.metric)
-    store = Store(store_path, create=False)
-    rows = store.rows()
+    store = Store(store_path, create=False, readonly=True)
+    rows = label_models(store.rows())
     store.close()
     return {"headline": headline(rows, tolerance, spec.metric), "report": report, "store": store_path,
             "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance, "metric": spec.metric}

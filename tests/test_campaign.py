@@ -232,3 +232,65 @@ def test_measured_fault_map_campaign(tmp_path):
     csv.write_text("word,bit\n0,64\n")
     with pytest.raises(UserError, match=r"line 2: cell \(0, 64\) outside words of 64 bits"):
         parse_spec(spec(fault_model="measured", fault_map=str(csv), chips=1))
+
+
+def _expected_baseline(checkpoint: str, scheme: str, out: Path, samples: int) -> float:
+    """The fault-free accuracy of a checkpoint's image, exported afresh (no cache)."""
+    from accelsim.image.commands import export_checkpoint
+    from accelsim.infer import IntegerNetwork
+    from accelsim.nn import load_digits_split
+
+    data = load_digits_split()
+    pred = IntegerNetwork(export_checkpoint(checkpoint, scheme, out)).predict(data.x_test.numpy()[:samples])
+    return float(np.mean(pred == data.y_test.numpy()[:samples]))
+
+
+def test_cached_images_are_keyed_by_checkpoint_content(tmp_path):
+    """Issue 15: two specs with the same (model, scheme) but different checkpoints, run into
+    one store, each get their own image, baseline and export_sha256; a checkpoint
+    overwritten in place is a new image too."""
+    import shutil
+
+    for name, src in (("a", "lenet5-int8"), ("b", "lenet5-int8-wot-inplace-8b-64")):
+        for ext in (".safetensors", ".yaml"):
+            shutil.copy(f"{MODELS}/{src}{ext}", tmp_path / f"{name}{ext}")
+    want = {n: _expected_baseline(str(tmp_path / n), "none-8b", tmp_path / f"fresh-{n}", 450) for n in "ab"}
+    assert want["a"] != want["b"]            # the two models are told apart by their accuracy
+    store = tmp_path / "s.sqlite"
+    common = dict(schemes=["none-8b"], voltages=[0.6], chips=1, samples=450)
+    for n in "ab":
+        run_campaign(parse_spec(spec(models={"lenet5": {"none-8b": str(tmp_path / n)}}, **common)), store,
+                     progress=False)
+    rows = {Path(r["checkpoint"]).name: r for r in Store(store).rows()}
+    assert set(rows) == {"a", "b"}
+    assert rows["a"]["baseline_accuracy"] == want["a"] and rows["b"]["baseline_accuracy"] == want["b"]
+    assert rows["a"]["export_sha256"] != rows["b"]["export_sha256"]
+    assert len(rows["a"]["export_sha256"]) == 64
+    # the same path, new bytes: a new image and new trials, not the stale ones
+    for ext in (".safetensors", ".yaml"):
+        shutil.copy(tmp_path / f"b{ext}", tmp_path / f"a{ext}")
+    info = run_campaign(parse_spec(spec(models={"lenet5": {"none-8b": str(tmp_path / "a")}}, **common)), store,
+                        progress=False)
+    assert info["ran"] == 1
+    a_rows = [r for r in Store(store).rows() if Path(r["checkpoint"]).name == "a"]
+    new = [r for r in a_rows if r["export_sha256"] == rows["b"]["export_sha256"]]
+    assert len(a_rows) == 2 and len(new) == 1 and new[0]["baseline_accuracy"] == want["b"]
+    # the report tells the two images of (lenet5, none-8b) apart instead of averaging them
+    from accelsim.report.build import label_models
+    labels = {r["model"] for r in label_models(Store(store).rows())}
+    assert labels == {f"lenet5@{rows[n]['export_sha256'][:8]}" for n in "ab"}
+
+
+def test_version_1_store_is_read_but_not_extended(tmp_path):
+    old = tmp_path / "v1.sqlite"
+    Store(old).close()
+    with sqlite3.connect(old) as conn:   # a store as version 1 wrote it: no export_sha256 column
+        conn.execute("DROP TABLE trials")
+        conn.execute("CREATE TABLE trials (key TEXT PRIMARY KEY, model TEXT, scheme TEXT, layers TEXT, vdd REAL, "
+                     "ber REAL, chip INTEGER, repeat INTEGER, accuracy REAL, params TEXT, per_layer TEXT)")
+        conn.execute("INSERT INTO trials VALUES ('k', 'lenet5', 'none-4b', 'all', 0.6, 1e-6, 0, 0, 0.9, '{}', '{}')")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    rows = Store(old, create=False, readonly=True).rows()
+    assert len(rows) == 1 and rows[0]["export_sha256"] is None and rows[0]["accuracy"] == 0.9
+    with pytest.raises(UserError, match="schema version 1 records no export_sha256.*new store"):
+        run_campaign(parse_spec(spec(schemes=["none-4b"], chips=1)), old, progress=False)

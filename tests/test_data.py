@@ -10,8 +10,8 @@ from PIL import Image
 
 from accelsim.cli import main
 from accelsim.errors import UserError
-from accelsim.nn.data import (DataSpec, calibration_set, check_fits, evaluation_set, fingerprint, load_data,
-                              parse_data, training_split)
+from accelsim.nn.data import (DataSpec, calibration_set, check_fits, evaluation_set, fingerprint, fixed_order,
+                              load_data, parse_data, training_split)
 
 
 def write_idx(path, array, compress=False):
@@ -112,6 +112,10 @@ def test_image_folder_png_jpeg_resize_crop_normalise(tmp_path):
     img = Image.open(tmp_path / "g" / "cat" / "1.jpg").convert("RGB").resize((18, 12), Image.BILINEAR)
     want = (np.asarray(img.crop((4, 1, 14, 11)), np.float32).transpose(2, 0, 1) / 255 - 0.5) / 0.25
     assert np.allclose(ds.x[1], want, atol=1e-6)
+    # a subset decodes only its images, and they are the full set's at the same indices
+    sub = evaluation_set(spec, 4)
+    keep = np.sort(fixed_order(6, "samples")[:4])
+    assert np.array_equal(sub.x, ds.x[keep]) and np.array_equal(sub.y, ds.y[keep])
     with pytest.raises(UserError, match="images of different sizes .*declare resize and crop"):
         load_data(parse_data(f"imagefolder:{tmp_path / 'g'}"))
     with pytest.raises(UserError, match="0.png: crop 40x40 is larger than the 15x12 image"):

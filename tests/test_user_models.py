@@ -154,16 +154,20 @@ def test_sdc_rates_by_hand():
     assert top_classes(Net(), out, k=2).tolist() == [[0, 1], [1, 2]]
 
 
-def test_version_1_store_gains_the_sdc_columns(tmp_path):
+def test_version_2_store_gains_the_sdc_columns(tmp_path):
     path = tmp_path / "old.sqlite"
     Store(path).close()
-    with sqlite3.connect(path) as conn:   # what a version-1 store looked like
+    with sqlite3.connect(path) as conn:   # what a version-2 store looked like
         conn.execute("ALTER TABLE trials DROP COLUMN sdc_top1")
         conn.execute("ALTER TABLE trials DROP COLUMN sdc_top5")
-        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        conn.execute("INSERT INTO trials (key, model, accuracy) VALUES ('old', 'm', 0.75)")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    assert Store(path, create=False, readonly=True).rows()[0]["sdc_top1"] is None   # read as it is
     store = Store(path, create=False)
     store.write("k", {"model": "m"}, {"accuracy": 0.5, "sdc_top1": 0.25})
-    assert store.rows()[0]["sdc_top1"] == 0.25 and store.meta()["schema_version"] == 2
+    rows = {r["key"]: r for r in store.rows()}
+    assert rows["k"]["sdc_top1"] == 0.25 and rows["old"]["sdc_top1"] is None and rows["old"]["accuracy"] == 0.75
+    assert store.meta()["schema_version"] == 3
     store.close()
 
 

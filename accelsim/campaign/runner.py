@@ -22,26 +22,68 @@ def image_cache_dir(store_path: Path) -> Path:
     return store_path.with_name(store_path.stem + ".images")
 
 
-def prepare_images(spec: Spec, cache: Path) -> dict[tuple[str, str], str]:
-    """Export (once) the memory image of every (model, scheme) into ``cache``; a user's
-    ready image is used where it is. Returns their dirs. If an export fails, a cache
-    folder made here is removed again: a failed campaign leaves nothing behind."""
+def image_keys(spec: Spec) -> dict[tuple[str, str], str]:
+    """(model, scheme) -> SHA-256 of everything its image is exported from (checkpoint or
+    state dict bytes, model card or model file, layout, export options, calibration data,
+    format and package version; a user's ready image: its manifest and words): the key of
+    the cached image and the ``export_sha256`` of each trial row."""
+    return {(model, scheme): source_key(src, scheme, spec.data)
+            for (model, scheme), src in spec.checkpoints.items()}
+
+
+def source_key(src, scheme: str, data) -> str:
+    """The export key of one ModelSource (see image_keys)."""
+    import hashlib
+
+    from accelsim.fileio import sha256_file
+    from accelsim.image.commands import checkpoint_export_key
+    from accelsim.image.provenance import calibration_sha256, export_key
+    from accelsim.nn.checkpoint import checkpoint_paths
+    from accelsim.nn.data import calibration_set
+
+    if src.kind == "checkpoint":
+        return checkpoint_export_key(src.path, scheme, project=src.project, data=None if data.is_default else data)
+    if src.kind == "image":
+        d = Path(src.path)
+        return hashlib.sha256((sha256_file(d / "manifest.yaml") + sha256_file(d / "image.bin")).encode()).hexdigest()
+    file, _, name = src.factory.rpartition(":")
+    card = checkpoint_paths(src.path)[1]
+    return export_key(src.path, file, scheme, calibration_sha=calibration_sha256(calibration_set(data)),
+                      options={"project": bool(src.project), "per_channel": True, "factory": name,
+                               "card_sha256": sha256_file(card) if card.is_file() else None})
+
+
+def prepare_images(spec: Spec, cache: Path, keys: dict | None = None) -> dict[tuple[str, str], str]:
+    """Export (once) the memory image of every (model, scheme); a user's ready image is
+    used where it is. Returns their dirs.
+
+    A cached image lives in a directory named by its content key and is reused only when
+    it loads (every check of load_image) and its manifest records that same key: a
+    checkpoint whose bytes changed, at the same path or not, gets a fresh image. If an
+    export fails, a cache folder made here is removed again: a failed campaign leaves
+    nothing behind."""
     import shutil
 
     from accelsim.image import load_image
 
+    keys = image_keys(spec) if keys is None else keys
     made = not cache.exists()
     dirs = {}
     try:
         for (model, scheme), src in spec.checkpoints.items():
+            key = keys[(model, scheme)]
             if src.kind == "image":
                 dirs[(model, scheme)] = str(Path(src.path).resolve())
                 continue
-            d = cache / f"{model}-{scheme}"
+            d = cache / f"{model}-{scheme}-{key[:16]}"
             try:
-                load_image(d)
+                fresh = load_image(d).manifest.get("source", {}).get("export_sha256") != key
             except UserError:
-                export_source(src, scheme, d, spec.data)
+                fresh = True
+            if fresh:
+                image = export_source(src, scheme, d, spec.data, key)
+                if image.manifest["source"]["export_sha256"] != key:   # the checkpoint changed while we ran
+                    raise UserError(f"checkpoint {src.path} changed during the campaign's export; run again")
             dirs[(model, scheme)] = str(d)
     except BaseException:
         if made:
@@ -50,7 +92,7 @@ def prepare_images(spec: Spec, cache: Path) -> dict[tuple[str, str], str]:
     return dirs
 
 
-def export_source(src, scheme: str, out: Path, data) -> None:
+def export_source(src, scheme: str, out: Path, data, key: str):
     """Export a checkpoint or factory source at ``scheme``, calibrated on ``data``."""
     from accelsim.campaign.sources import load_source_model, source_bits
     from accelsim.image.commands import export_checkpoint
@@ -58,14 +100,15 @@ def export_source(src, scheme: str, out: Path, data) -> None:
     from accelsim.nn.data import calibration_set
 
     if src.kind == "checkpoint":
-        export_checkpoint(src.path, scheme, out, force=True, project=src.project,
-                          data=None if data.is_default else data)
-        return
+        return export_checkpoint(src.path, scheme, out, force=True, project=src.project,
+                                 data=None if data.is_default else data)
     model, _ = load_source_model(src)
     calibration = calibration_set(data)
-    export_image(model, out, layout=scheme, input_shape=tuple(calibration.shape[1:]), calibration=calibration,
-                 bits=source_bits(src), project=src.project, force=True,
-                 source={"factory": src.factory, "checkpoint": src.path, "data": data.text})
+    return export_image(model, out, layout=scheme, input_shape=tuple(calibration.shape[1:]),
+                        calibration=calibration, bits=source_bits(src), project=src.project, force=True,
+                        source={"factory": src.factory, "checkpoint": src.path, "data": data.text,
+                                "export_sha256": key})
+    return dirs
 
 
 def check_layer_selection(spec: Spec, image_dirs: dict) -> None:
@@ -140,10 +183,13 @@ def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, schedu
         raise UserError(f"workers = {workers} must be >= 1")
     store_path = Path(store_path)
     if store_path.exists():
-        Store(store_path, create=False).close()   # a foreign or unreadable file is refused before any work
-    image_dirs = prepare_images(spec, image_cache_dir(store_path))
+        Store(store_path, create=False).close()   # a foreign, unreadable or old-schema file is refused before any work
+    keys = image_keys(spec)
+    image_dirs = prepare_images(spec, image_cache_dir(store_path), keys)
     check_layer_selection(spec, image_dirs)
     trials = spec.trials(layer_names(image_dirs) if spec.layers == "each" else None)
+    for params in trials:   # part of the trial key: new checkpoint bytes are new trials
+        params["export_sha256"] = keys[(params["model"], params["scheme"])]
     if not trials:
         raise UserError("campaign spec: the sweep names no trials")
     store = Store(store_path)

@@ -16,9 +16,11 @@ from pathlib import Path
 from accelsim.errors import UserError
 
 SCHEMA = "accelsim-campaign"
-SCHEMA_VERSION = 2   # 2: sdc_top1, sdc_top5 (a version-1 store gains them as NULL columns on open)
-PARAM_COLUMNS = ("campaign", "model", "scheme", "checkpoint", "fault_model", "point", "vdd", "ber", "chip",
-                 "repeat", "layers", "samples", "engine", "policy", "seed")
+SCHEMA_VERSION = 3     # 2: column export_sha256 (what the trial's image was made from); 3: sdc_top1, sdc_top5
+READABLE_VERSIONS = (1, 2, 3)   # a version-1 store is read (export_sha256 None), never written to
+UPGRADABLE_VERSIONS = (2,)      # a version-2 store gains the SDC columns (NULL for its trials) when extended
+PARAM_COLUMNS = ("campaign", "model", "scheme", "checkpoint", "export_sha256", "fault_model", "point", "vdd",
+                 "ber", "chip", "repeat", "layers", "samples", "engine", "policy", "seed")
 RESULT_COLUMNS = ("accuracy", "baseline_accuracy", "sdc_top1", "sdc_top5", "injected_bits", "residual_bits", "data_bits", "words",
                   "corrected", "detected", "miscorrected", "undetected", "energy_pj", "cycles", "seconds")
 _TYPES = {"vdd": "REAL", "ber": "REAL", "chip": "INTEGER", "repeat": "INTEGER", "samples": "INTEGER",
@@ -31,8 +33,13 @@ def _col(name: str) -> str:
 
 
 class Store:
-    def __init__(self, path: str | Path, *, create: bool = True):
+    """readonly: open an existing store only to read it (a version-1 store is accepted:
+    its rows have export_sha256 None); otherwise the store must be of SCHEMA_VERSION."""
+
+    def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False):
         self.path = Path(path)
+        self.readonly = readonly
+        self.version = SCHEMA_VERSION
         existed = self.path.exists()
         if not existed and not create:
             raise UserError(f"campaign store {str(self.path)!r} does not exist")
@@ -60,20 +67,30 @@ class Store:
         meta = dict(self.conn.execute("SELECT key, value FROM meta"))
         if meta.get("schema") != SCHEMA:
             raise UserError(f"campaign store {str(self.path)!r} is a foreign SQLite file")
-        version = int(meta.get("schema_version", -1))
-        if version == 1:
-            self._upgrade_from_1()
-        elif version != SCHEMA_VERSION:
-            raise UserError(f"campaign store {self.path}: schema version {meta.get('schema_version')} != {SCHEMA_VERSION}")
+        try:
+            self.version = int(meta.get("schema_version", -1))
+        except ValueError:
+            self.version = -1
+        if self.version == SCHEMA_VERSION or (self.readonly and self.version in READABLE_VERSIONS):
+            return
+        if self.version in UPGRADABLE_VERSIONS:
+            self._add_sdc_columns()
+            return
+        if self.version in READABLE_VERSIONS:
+            raise UserError(f"campaign store {self.path}: schema version {self.version} records no export_sha256 "
+                            f"(which checkpoint made each row); it can be reported but not extended: "
+                            f"run the campaign into a new store")
+        raise UserError(f"campaign store {self.path}: schema version {meta.get('schema_version')} != {SCHEMA_VERSION}")
 
-    def _upgrade_from_1(self) -> None:
-        """Version 1 had no SDC columns: add them (NULL for the trials already there)."""
+    def _add_sdc_columns(self) -> None:
+        """Version 2 had no SDC columns: add them (NULL for the trials already there)."""
         have = {r[1] for r in self.conn.execute("PRAGMA table_info(trials)")}
         with self.conn:
             for c in ("sdc_top1", "sdc_top5"):
                 if c not in have:
                     self.conn.execute(f"ALTER TABLE trials ADD COLUMN {_col(c)}")
             self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        self.version = SCHEMA_VERSION
 
     def _create(self) -> None:
         cols = ", ".join(_col(c) for c in PARAM_COLUMNS + RESULT_COLUMNS)
@@ -89,6 +106,8 @@ class Store:
 
     def write(self, key: str, params: dict, result: dict) -> None:
         """Insert one finished trial in its own transaction (idempotent per key)."""
+        if self.readonly:
+            raise RuntimeError("a store opened readonly is not written to")
         values = [params.get(c) for c in PARAM_COLUMNS] + [result.get(c) for c in RESULT_COLUMNS]
         cols = ", ".join(f'"{c}"' for c in ("key",) + PARAM_COLUMNS + RESULT_COLUMNS + ("params", "per_layer", "created"))
         marks = ", ".join("?" * (len(values) + 4))
@@ -116,6 +135,9 @@ class Store:
         out = []
         for r in cur:
             row = dict(zip(names, r))
+            row.setdefault("export_sha256", None)   # a version-1 store
+            row.setdefault("sdc_top1", None)        # versions 1 and 2
+            row.setdefault("sdc_top5", None)
             row["per_layer"] = json.loads(row["per_layer"] or "{}")
             out.append(row)
         return out

@@ -27,6 +27,23 @@ from accelsim.faults.transient import flip_bits, flip_positions
 from accelsim.seeds import rng as seeded_rng
 
 FLIP, STUCK0, STUCK1 = -1, 0, 1
+CSV_COLUMNS = ("word", "bit", "vmin", "type")
+
+
+def _vmin(text: str | None, path: Path, line: int) -> float:
+    """A measured cell's threshold in volts: a finite number > 0; an empty cell means
+    faulty at every voltage (inf). NaN compared false with every vdd, so such a cell was
+    silently never faulty; an explicit inf or a value <= 0 is as likely a mistake."""
+    if text is None or text.strip() == "":
+        return np.inf
+    try:
+        v = float(text)
+    except ValueError:
+        raise UserError(f"fault map {path}, line {line}: vmin {text!r} is not a number") from None
+    if not np.isfinite(v) or v <= 0:
+        raise UserError(f"fault map {path}, line {line}: vmin {text.strip()!r} must be a finite voltage > 0 "
+                        "(leave it empty for a cell faulty at every voltage)")
+    return v
 
 
 @dataclass
@@ -69,12 +86,21 @@ class ChipFaultMap:
             reader = csv.DictReader(f)
             if not reader.fieldnames or not {"word", "bit"} <= set(reader.fieldnames):
                 raise UserError(f"fault map {path}: header must name at least 'word' and 'bit'")
-            for line, row in enumerate(reader, start=2):
+            unknown = [c for c in reader.fieldnames if c not in CSV_COLUMNS]
+            if unknown:   # a misspelt vmin would silently make every cell always faulty
+                raise UserError(f"fault map {path}: unknown column(s) {', '.join(map(repr, unknown))} "
+                                f"(columns: {', '.join(CSV_COLUMNS)})")
+            for row in reader:
+                line = reader.line_num
+                if None in row:
+                    raise UserError(f"fault map {path}, line {line}: more fields than the header's "
+                                    f"{len(reader.fieldnames)}")
                 try:
                     w, b = int(row["word"]), int(row["bit"])
-                    v = float(row["vmin"]) if row.get("vmin") not in (None, "") else np.inf
                 except (TypeError, ValueError):
-                    raise UserError(f"fault map {path}, line {line}: word/bit/vmin must be numbers") from None
+                    raise UserError(f"fault map {path}, line {line}: word/bit must be integers "
+                                    f"(got {row['word']!r}, {row['bit']!r})") from None
+                v = _vmin(row.get("vmin"), path, line)
                 if not (0 <= w < (n_words if n_words is not None else np.inf) and 0 <= b < width):
                     extent = f"{n_words} x {width}" if n_words is not None else f"words of {width}"
                     raise UserError(f"fault map {path}, line {line}: cell ({w}, {b}) outside {extent} bits")

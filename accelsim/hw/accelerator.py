@@ -278,6 +278,8 @@ def _weight_sram(image: MemoryImage, *, vdd, chip, seed, fault_model, ber, curve
     if fault_model is None:
         fault_model = "transient" if ber is not None else (
             "persistent" if chip is not None or fault_map is not None else None)
+    if v_low is not None and (fault_model in (None, "transient") or fault_map is not None):
+        raise UserError("v_low (the floor of a chip's sampled map) needs a persistent or stuck chip")
     if fault_model is None:
         return WeightSram(image.words, width, vdd=vdd), {"model": None}
     if fault_model == "transient":
@@ -291,16 +293,24 @@ def _weight_sram(image: MemoryImage, *, vdd, chip, seed, fault_model, ber, curve
     if fault_map is None:
         if chip is None:
             raise UserError(f"fault_model {fault_model!r} needs a chip (or a fault map)")
+        if v_low is not None and v_low > vdd:
+            # the map holds only cells failing at v_low and above; read at a lower vdd it
+            # would miss every cell failing between vdd and v_low (a BER it does not apply)
+            raise UserError(f"v_low = {v_low} V is above vdd = {vdd} V: a chip's map is drawn down to v_low, "
+                            "which must be at or below the supply")
         curve = curve or load_curve()
         fault_map = ChipFaultMap.sample(curve, n_words=image.words.shape[0], width=width, chip=int(chip), seed=seed,
                                         v_low=vdd if v_low is None else v_low,
                                         mode="stuck" if fault_model == "stuck" else "flip")
         ber_at = float(curve.ber(vdd))
     else:
+        if curve is not None:
+            raise UserError("a given fault map sets every cell's threshold itself: it takes no curve")
         if (fault_map.n_words, fault_map.width) != (image.words.shape[0], width):
             raise UserError(f"fault map covers {fault_map.n_words} x {fault_map.width} bits, the image "
                             f"{image.words.shape[0]} x {width}")
         ber_at = None
     return (WeightSram(image.words, width, vdd=vdd, fault_map=fault_map, seed=seed),
             {"model": fault_model, "chip": chip, "seed": seed, "ber": ber_at,
-             "faulty_cells": int(np.count_nonzero(fault_map.threshold > vdd))})
+             "faulty_cells": int(np.count_nonzero(fault_map.threshold > vdd)),
+             "bits": int(image.words.shape[0]) * width})

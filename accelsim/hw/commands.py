@@ -11,10 +11,11 @@ def register(sub) -> None:
     p = sub.add_parser("simulate", help="run a memory image through the cycle-level accelerator")
     p.add_argument("--image", required=True, help="memory image directory (accelsim export)")
     p.add_argument("--vdd", type=float, default=None, help="weight-SRAM supply voltage in volts (default: nominal)")
-    p.add_argument("--chip", type=int, default=0, help="simulated chip (its persistent fault map)")
+    p.add_argument("--chip", type=int, default=None, help="simulated chip (its persistent fault map; default 0)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ber", type=float, default=None, help="transient bit error rate instead of the chip's map")
-    p.add_argument("--fault-model", choices=("persistent", "stuck"), default="persistent")
+    p.add_argument("--fault-model", choices=("persistent", "stuck"), default=None,
+                   help="the chip's cells flip or are stuck (default persistent)")
     p.add_argument("--config", default=None, help="accelerator YAML (default: accelsim/configs/accelerator.yaml)")
     p.add_argument("--fault-map", default=None, help="measured fault map CSV (word,bit[,vmin][,type]) instead of --chip")
     p.add_argument("--v-low", type=float, default=None,
@@ -28,8 +29,27 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_simulate)
 
 
+def _check_fault_options(args) -> None:
+    """One fault source per run: an option the chosen source does not use is an error, not
+    silently dropped."""
+    from accelsim.errors import UserError
+
+    chip_opts = [name for name, v in (("--chip", args.chip), ("--fault-model", args.fault_model),
+                                      ("--v-low", args.v_low)) if v is not None]
+    if args.ber is not None and args.fault_map is not None:
+        raise UserError("--ber (transient flips) and --fault-map (a measured chip) are two fault sources: give one")
+    source = "--ber" if args.ber is not None else "--fault-map" if args.fault_map is not None else None
+    if source and chip_opts:
+        raise UserError(f"{', '.join(chip_opts)} describe a sampled chip and are not used with {source}")
+    if args.fault_map is not None and args.curve is not None:
+        raise UserError("--curve is not used with --fault-map (the map gives every cell's threshold)")
+    if args.ber is not None and args.curve is not None:
+        raise UserError("--curve is not used with --ber (the rate is given)")
+
+
 def cmd_simulate(args) -> int:
     from accelsim.console import get_console
+    from accelsim.errors import UserError
     from rich.table import Table
 
     from accelsim.energy import energy_of
@@ -40,6 +60,7 @@ def cmd_simulate(args) -> int:
 
     from accelsim.nn.data import data_from_args
 
+    _check_fault_options(args)
     image = load_image(args.image)
     data = None
     if args.data is not None or args.samples is not None:
@@ -51,20 +72,30 @@ def cmd_simulate(args) -> int:
         from accelsim.nn.data import check_fits, evaluation_set
         check_fits(evaluation_set(data, args.samples), image.input_shape, image_classes(image), f"image {args.image}")
     cfg = load_config(args.config)
-    curve = load_curve(args.curve)
     vdd = cfg.vdd_nominal if args.vdd is None else args.vdd
+    if args.v_low is not None and args.v_low > vdd:
+        raise UserError(f"--v-low {args.v_low} V is above the supply {vdd} V: the chip's map would miss every "
+                        "cell failing between them (use a floor at or below --vdd)")
     if args.ber is not None:        # transient flips at a given rate
         result = simulate(image, cfg, vdd=vdd, ber=args.ber, seed=args.seed, trace=args.trace)
         source = f"transient BER {result.faults['ber']:.2e}"
     elif args.fault_map is not None:   # a measured map
         fmap = ChipFaultMap.from_csv(args.fault_map, n_words=image.words.shape[0], width=image.layout.word_bits)
         result = simulate(image, cfg, vdd=vdd, fault_map=fmap, seed=args.seed, trace=args.trace)
-        source = f"measured map {args.fault_map}"
+        f = result.faults
+        source = (f"measured map {args.fault_map}: {f['faulty_cells']:,} faulty cells at this voltage "
+                  f"(BER {f['faulty_cells'] / f['bits']:.2e})")
     else:                           # the chip's persistent map at vdd
-        result = simulate(image, cfg, vdd=vdd, chip=args.chip, fault_model=args.fault_model, curve=curve,
+        chip, model = args.chip or 0, args.fault_model or "persistent"
+        result = simulate(image, cfg, vdd=vdd, chip=chip, fault_model=model, curve=load_curve(args.curve),
                           v_low=args.v_low, seed=args.seed, trace=args.trace)
-        source = f"chip {args.chip} ({args.fault_model}), BER {result.faults['ber']:.2e}"
+        f = result.faults
+        # the curve's BER is the rate the map applies; the chip's own share is one draw of it
+        source = (f"chip {chip} ({model}), BER {f['ber']:.2e}: {f['faulty_cells']:,} faulty cells "
+                  f"= {f['faulty_cells'] / f['bits']:.2e} of the bits")
     ber = result.faults.get("ber")
+    if ber is None and result.faults.get("bits"):   # a measured map: the share of its cells faulty at vdd
+        ber = result.faults["faulty_cells"] / result.faults["bits"]
     report = energy_of(result, image.layout, vdd=vdd)
     result.energy_pj, result.energy = report.total_pj, report.summary()
     t = Table(title=f"{args.image}: weight SRAM at {vdd:.3f} V, {source}, {cfg.rows}x{cfg.cols} "
@@ -91,7 +122,7 @@ def cmd_simulate(args) -> int:
                       f"{quality['sdc_top1'] * 100:.2f} %" + ("" if quality["sdc_top5"] is None else
                                                               f", top-5 {quality['sdc_top5'] * 100:.2f} %"))
     if args.out:
-        atomic_write_text(args.out, json.dumps({"image": str(args.image), "ber": ber, "chip": args.chip,
+        atomic_write_text(args.out, json.dumps({"image": str(args.image), "ber": ber, "chip": result.faults.get("chip"),
                                                 **result.to_dict(), "energy_per_layer": report.per_layer,
                                                 **({"data": data.text, **quality} if data is not None else {})},
                                                indent=1))

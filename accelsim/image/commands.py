@@ -29,33 +29,56 @@ def register(sub) -> None:
     f.set_defaults(func=cmd_infer)
 
 
+def _calibration(card: dict, data=None):
+    """The calibration batch export uses: ``data``'s training inputs (a DataSpec) when
+    given; else the digits training split for digits models, else None (export's seeded
+    uniform images)."""
+    from accelsim.nn.data import DataSpec, calibration_set
+    from accelsim.nn.modelref import is_factory_ref
+    from accelsim.nn.zoo import model_info
+
+    if data is not None:
+        return calibration_set(data)
+    dataset = card.get("dataset") or (None if is_factory_ref(card["model"]) else model_info(card["model"])[2])
+    return calibration_set(DataSpec()) if dataset == "digits" else None
+
+
+def checkpoint_export_key(checkpoint: str, layout: str, *, project: bool = False, data=None) -> str:
+    """The SHA-256 of everything ``export_checkpoint(checkpoint, layout)`` makes its image
+    from (accelsim.image.provenance); computed without exporting."""
+    from accelsim.image.provenance import calibration_sha256, export_key
+    from accelsim.nn.checkpoint import checkpoint_paths, load_card
+
+    weights, card_path = checkpoint_paths(checkpoint)
+    card = load_card(checkpoint)
+    if not weights.exists():
+        from accelsim.errors import UserError
+        raise UserError(f"checkpoint {str(weights)!r} does not exist")
+    return export_key(weights, card_path, layout, calibration_sha=calibration_sha256(_calibration(card, data)),
+                      options={"project": bool(project), "per_channel": True})
+
+
 def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: bool = False,
                       project: bool = False, data=None):
     """Export a checkpoint (zoo or ``file.py:factory`` card), calibrated on ``data`` (a
-    DataSpec): by default the digits training split for digits models, else seeded
-    uniform inputs."""
+    DataSpec) or by default as :func:`_calibration` says. The manifest's
+    ``source.export_sha256`` is :func:`checkpoint_export_key`."""
     from accelsim.ecc import get_layout
     from accelsim.image.export import export_image
     from accelsim.nn import load_checkpoint
     from accelsim.nn.checkpoint import card_input_shape
-    from accelsim.nn.data import DataSpec, calibration_set, check_fits, load_data
-    from accelsim.nn.modelref import is_factory_ref
-    from accelsim.nn.zoo import model_info
+    from accelsim.nn.data import check_fits, load_data
 
     get_layout(layout)
     model, card = load_checkpoint(checkpoint)
     shape = card_input_shape(card)
     if data is not None:
         check_fits(load_data(data), shape, None, f"checkpoint {checkpoint}")
-        calibration = calibration_set(data)
-    elif (card.get("dataset") or (None if is_factory_ref(card["model"]) else model_info(card["model"])[2])) == "digits":
-        calibration = calibration_set(DataSpec())
-    else:
-        calibration = None
-    return export_image(model, out, layout=layout, input_shape=shape, calibration=calibration,
+    key = checkpoint_export_key(checkpoint, layout, project=project, data=data)
+    return export_image(model, out, layout=layout, input_shape=shape, calibration=_calibration(card, data),
                         bits=card.get("bits"), project=project, force=force,
                         source={"checkpoint": str(checkpoint), "model": card["model"],
-                                "card_accuracy": card.get("accuracy")})
+                                "card_accuracy": card.get("accuracy"), "export_sha256": key})
 
 
 def cmd_export(args) -> int:
@@ -93,7 +116,8 @@ def cmd_inspect(args) -> int:
                   "yes" if layer.relu else "", f"{layer.weight_scale.min():.3g}..{layer.weight_scale.max():.3g}")
     console = get_console()
     console.print(t)
-    console.print(f"checks: sha256 of image.bin and image.hex match; sizes, offsets, shapes, scales and graph "
+    console.print(f"checks: sha256 of image.bin and image.hex match; image.hex holds the words of image.bin; "
+                  f"no bit above the {layout.word_bits}-bit words; sizes, offsets, shapes, scales and graph "
                   f"({len(image.graph)} nodes) are consistent; accelsim {m.get('accelsim_version')}, "
                   f"format {m['format_version']}")
     return 0

@@ -90,6 +90,13 @@ def _quantize_layer(op: Op, bits: int, trained_bits: int | None,
     trained = hasattr(op.module, "weight_scale") and trained_bits is not None and trained_bits <= bits
     if trained and per_channel:
         s = op.module.weight_scale.detach().double().reshape(oc, 1)
+        # a zero scale is exact only on an all-zero channel (BN with gamma 0): its q are 0
+        # at any scale; any other non-positive or non-finite scale is refused, not replaced
+        bad = ~torch.isfinite(s) | (s < 0) | ((s == 0) & (flat.abs().amax(dim=1, keepdim=True) > 0))
+        if bool(bad.any()):
+            c = int(torch.nonzero(bad.reshape(-1))[0])
+            raise UserError(f"layer {op.name!r}: weight_scale of output channel {c} is {float(s[c, 0])} "
+                            "(must be finite and > 0)")
         s = torch.where(s > 0, s, torch.ones_like(s))
     else:
         s = symmetric_scale(flat, bits, per_channel=per_channel, axis=0).expand(oc, 1)

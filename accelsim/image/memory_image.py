@@ -2,7 +2,8 @@
 
 A directory with ``image.bin`` (little-endian uint64 words; a word of more than 64 bits
 takes consecutive lanes), ``image.hex`` (one word per line, most significant digit first,
-for $readmemh) and ``manifest.yaml``. Loading verifies the SHA-256 of both files and
+for $readmemh) and ``manifest.yaml``. Loading verifies the SHA-256 of both files, that
+image.hex holds the words of image.bin, that no word has bits above the code width, and
 every manifest field before anything is used (docs/formats.md).
 """
 
@@ -220,6 +221,57 @@ def _check_graph(graph, layers: list[LayerImage]) -> dict[str, dict]:
     return nodes
 
 
+def lane_masks(word_bits: int, lanes: int) -> np.ndarray:
+    """Per uint64 lane, the bits that belong to a ``word_bits``-wide word."""
+    valid = [min(64, max(0, word_bits - 64 * j)) for j in range(lanes)]
+    return np.array([(1 << v) - 1 for v in valid], dtype=np.uint64)
+
+
+def _check_word_width(words: np.ndarray, word_bits: int, where: Path) -> None:
+    """No bit above the code width (e.g. a 72-bit word's second lane above bit 7): the
+    SRAM has no such cell, and the decoder would silently ignore it."""
+    extra = words & ~lane_masks(word_bits, words.shape[1])
+    bad = np.flatnonzero(extra.any(axis=1))
+    if bad.size:
+        a = int(bad[0])
+        lane = int(np.flatnonzero(extra[a])[0])
+        raise UserError(f"{where}: word at address {a} has bits above its {word_bits} bits "
+                        f"(lane {lane} = {int(words[a, lane]):#x}; {bad.size} such words)")
+
+
+_HEX_VALUE = np.full(256, 255, dtype=np.uint8)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    _HEX_VALUE[_c] = _HEX_VALUE[ord(chr(_c).upper())] = _i
+
+
+def _check_hex(hpath: Path, words: np.ndarray, word_bits: int) -> None:
+    """image.hex must hold the words of image.bin, one per line, MSB first: both files
+    carry their own sha256, so a hex file written from other words would pass unnoticed."""
+    digits = (word_bits + 3) // 4
+    text = np.frombuffer(hpath.read_bytes(), dtype=np.uint8).reshape(len(words), digits + 1)
+    if not np.all(text[:, digits] == ord("\n")):
+        line = int(np.flatnonzero(text[:, digits] != ord("\n"))[0]) + 1
+        raise UserError(f"{hpath}, line {line}: expected {digits} hex digits and a newline")
+    nibbles = _HEX_VALUE[text[:, :digits]]
+    if np.any(nibbles == 255):
+        line, col = (int(v[0]) for v in np.nonzero(nibbles == 255))
+        raise UserError(f"{hpath}, line {line + 1}: {chr(text[line, col])!r} is not a hex digit")
+    parsed = np.zeros_like(words)
+    for i in range(digits):   # digit i (from the left) holds bits 4*(digits-1-i) .. +3
+        pos = 4 * (digits - 1 - i)
+        parsed[:, pos // 64] |= nibbles[:, i].astype(np.uint64) << np.uint64(pos % 64)
+    differ = np.flatnonzero((parsed != words).any(axis=1))
+    if differ.size:
+        a = int(differ[0])
+        raise UserError(f"{hpath}, line {a + 1}: word at address {a} is {_hex_word(parsed[a], digits)} in image.hex "
+                        f"but {_hex_word(words[a], digits)} in image.bin ({differ.size} words differ)")
+
+
+def _hex_word(lanes: np.ndarray, digits: int) -> str:
+    value = sum(int(v) << (64 * j) for j, v in enumerate(lanes))
+    return f"{value:0{digits}x}"
+
+
 def _read_manifest(mpath: Path):
     # libyaml's parser when present: a ResNet-18 manifest parses in ~0.1 s instead of ~2.5 s
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -270,6 +322,8 @@ def load_image(path: str | Path) -> MemoryImage:
             raise UserError(f"{fpath}: sha256 does not match the manifest (file changed)")
     raw = (path / "image.bin").read_bytes()
     words = np.frombuffer(raw, dtype="<u8").astype(np.uint64).reshape(n_words, layout.lanes)
+    _check_word_width(words, layout.word_bits, path / "image.bin")
+    _check_hex(path / "image.hex", words, layout.word_bits)
     entries = _need(manifest, "layers", list, "manifest")
     layers = [_layer(e, i, layout, n_words) for i, e in enumerate(entries)]
     if not layers:

@@ -338,14 +338,11 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def load_image_folder(root: str | Path, resize=None, crop=None) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None]:
-    """``root/<class>/<image>`` (labels: the class folder's index in sorted order, or the
-    folder's name when every name is an integer, e.g. ImageNet class ids ``0``..``999``);
-    images directly in ``root`` and no class folders: unlabelled (labels None).
-
-    Grayscale images give one channel when every image is grayscale, else RGB."""
-    from PIL import Image, UnidentifiedImageError
-
+def image_folder_files(root: str | Path) -> tuple[list[tuple[Path, int]], list[str] | None]:
+    """([(image path, label)], class names) in a fixed order: classes sorted by name, files
+    sorted within a class. Labels: the class folder's index, or the folder's name when every
+    name is an integer (e.g. ImageNet class ids ``0``..``999``); images directly in ``root``
+    and no class folders: unlabelled (label -1, classes None)."""
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"image folder {str(root)!r} does not exist")
@@ -358,18 +355,40 @@ def load_image_folder(root: str | Path, resize=None, crop=None) -> tuple[torch.T
     if not files:
         raise UserError(f"image folder {str(root)!r} holds no PNG/JPEG images "
                         "(expected DIR/<class>/<image>.png|jpg, or images directly in DIR)")
-    images = []
-    for path, _ in files:
+    return files, (classes or None)
+
+
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+def load_image_folder(root: str | Path, resize=None, crop=None, select=None) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None]:
+    """The images of :func:`image_folder_files` (only those at indices ``select``, if given:
+    a large folder's subset is decoded without the rest), as (x, labels or None, classes).
+
+    One channel when every image of the folder is grayscale (read from the file headers),
+    else RGB; decoded one at a time, so memory holds only the resized crops."""
+    from PIL import Image, UnidentifiedImageError
+
+    files, classes = image_folder_files(root)
+
+    def open_image(path):
         try:
-            with Image.open(path) as img:
-                img.load()
-                images.append(img.copy())
+            return Image.open(path)
         except (UnidentifiedImageError, OSError) as exc:
             raise UserError(f"image folder: {path} is not a readable image ({exc.__class__.__name__})") from None
-    gray = all(img.mode in ("1", "L", "LA", "I", "I;16", "F") for img in images)
+
+    gray = True
+    for path, _ in files:
+        with open_image(path) as img:
+            gray = gray and img.mode in GRAY_MODES
+    chosen = files if select is None else [files[i] for i in select]
     arrays = []
-    for (path, _), img in zip(files, images):
-        img = img.convert("L" if gray else "RGB")
+    for path, _ in chosen:
+        with open_image(path) as img:
+            try:
+                img = img.convert("L" if gray else "RGB")
+            except OSError as exc:   # truncated data shows only when decoding
+                raise UserError(f"image folder: {path} is not a readable image ({exc.__class__.__name__})") from None
         try:
             img = _resize_crop(img, resize, crop)
         except UserError as exc:
@@ -378,15 +397,15 @@ def load_image_folder(root: str | Path, resize=None, crop=None) -> tuple[torch.T
         arrays.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
-        first = next(p for (p, _), a in zip(files, arrays) if a.shape != arrays[0].shape)
-        raise UserError(f"image folder {root}: images of different sizes ({files[0][0].name} "
-                        f"{arrays[0].shape[1:]}, {first.name} {next(a for a in arrays if a.shape != arrays[0].shape).shape[1:]}); "
+        other = next(i for i, a in enumerate(arrays) if a.shape != arrays[0].shape)
+        raise UserError(f"image folder {root}: images of different sizes ({chosen[0][0].name} "
+                        f"{arrays[0].shape[1:]}, {chosen[other][0].name} {arrays[other].shape[1:]}); "
                         "declare resize and crop")
     # C-contiguous: stacking transposed views would keep their channels-last memory order
     x = torch.from_numpy(np.ascontiguousarray(np.stack(arrays), dtype=np.float32) / np.float32(255.0))
-    if not classes:
+    if classes is None:
         return x, None, None
-    return x, torch.tensor([label for _, label in files], dtype=torch.int64), classes
+    return x, torch.tensor([label for _, label in chosen], dtype=torch.int64), classes
 
 
 def load_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -457,12 +476,12 @@ def _signature(spec: DataSpec) -> tuple:
     return tuple(out)
 
 
-def _load(spec: DataSpec, split: str) -> Dataset:
-    return _load_cached(spec, split, _signature(spec))
+def _load(spec: DataSpec, split: str, select: tuple[int, ...] | None = None) -> Dataset:
+    return _load_cached(spec, split, _signature(spec), select)
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(spec: DataSpec, split: str, signature: tuple) -> Dataset:
+def _load_cached(spec: DataSpec, split: str, signature: tuple, select: tuple[int, ...] | None) -> Dataset:
     if spec.kind == "digits":
         xtr, xte, ytr, yte = _digits_arrays()
         x, y = (xtr, ytr) if split == "train" else (xte, yte)
@@ -474,7 +493,7 @@ def _load_cached(spec: DataSpec, split: str, signature: tuple) -> Dataset:
         x, y = load_cifar10(spec.path, split)
         ds = Dataset(x.numpy(), y.numpy(), spec.text)
     elif spec.kind == "imagefolder":
-        x, y, classes = load_image_folder(spec.path, spec.resize, spec.crop)
+        x, y, classes = load_image_folder(spec.path, spec.resize, spec.crop, select)
         ds = Dataset(x.numpy(), None if y is None else y.numpy(), spec.text, classes)
     else:
         x, y = load_npz(spec.path)
@@ -513,6 +532,11 @@ def evaluation_set(spec: DataSpec | None, samples: int | None) -> Dataset:
     own (already a seeded stratified shuffle), a seeded permutation for every other source;
     kept in file order, so the same subset on every machine."""
     spec = spec or DataSpec()
+    if spec.kind == "imagefolder":   # decode only the subset of a large folder
+        n = len(image_folder_files(spec.path)[0])
+        if samples is None or samples >= n:
+            return load_data(spec)
+        return _load(spec, "test", tuple(int(i) for i in np.sort(fixed_order(n, "samples")[:samples])))
     ds = load_data(spec)
     if samples is None or samples >= len(ds.x):
         return ds

@@ -199,11 +199,26 @@ def default_metric(rows) -> str:
     return "accuracy" if any(r.get("accuracy") is not None for r in rows) else "sdc"
 
 
+def label_models(rows: list[dict]) -> list[dict]:
+    """Rows of one (model, scheme) made from different images (different checkpoint
+    bytes, export_sha256) are different models: label each ``model@<first 8 hex digits>``
+    instead of averaging them together."""
+    keys: dict[tuple, set] = {}
+    for r in rows:
+        keys.setdefault((r["model"], r["scheme"]), set()).add(r.get("export_sha256"))
+    out = []
+    for r in rows:
+        if len(keys[(r["model"], r["scheme"])]) > 1:
+            r = dict(r, model=f"{r['model']}@{(r.get('export_sha256') or 'unknown')[:8]}")
+        out.append(r)
+    return out
+
+
 def report_from_store(store_path, out_dir, *, tolerance: float = 0.01, force: bool = False,
                       metric: str | None = None) -> Path:
-    store = Store(store_path, create=False)
+    store = Store(store_path, create=False, readonly=True)
     try:
-        rows, meta = store.rows(), store.meta()
+        rows, meta = label_models(store.rows()), store.meta()
     finally:
         store.close()
     return build_report(rows, out_dir, tolerance=tolerance, force=force, meta=meta.get("spec"), metric=metric)
