@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from accelsim.campaign import Store, parse_spec, run_campaign
@@ -152,6 +154,27 @@ def test_sdc_rates_by_hand():
             return np.array([1.0, 1.0, 2.0])
     out = np.array([[2, 2, 1], [0, 3, 1]], dtype=np.int32)
     assert top_classes(Net(), out, k=2).tolist() == [[0, 1], [1, 2]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(6, 12), st.integers(0, 2**32 - 1))
+def test_sdc_bounds_hold_for_any_logits(n, classes, seed):
+    """top-5 SDC <= top-1 SDC (an unchanged top-1 class is in the top 5), and the accuracy
+    change is at most the top-1 SDC rate, for any integer logits (ties included)."""
+    rng = np.random.default_rng(seed)
+
+    class Net:
+        def output_scale(self):
+            return np.ones(classes)
+    clean_out = rng.integers(-3, 4, (n, classes)).astype(np.int32)
+    faulty_out = np.where(rng.random((n, classes)) < 0.3, rng.integers(-3, 4, (n, classes)), clean_out).astype(np.int32)
+    clean, faulty = top_classes(Net(), clean_out), top_classes(Net(), faulty_out)
+    assert np.array_equal(clean[:, 0], clean_out.argmax(axis=1))   # the same tie rule as argmax
+    sdc1, sdc5 = sdc_rates(clean, faulty, classes)
+    labels = rng.integers(0, classes, n)
+    drop = abs(np.mean(clean[:, 0] == labels) - np.mean(faulty[:, 0] == labels))
+    assert sdc5 <= sdc1 and drop <= sdc1 + 1e-12
+    assert sdc_rates(clean, clean, classes) == (0.0, 0.0)
 
 
 def test_version_2_store_gains_the_sdc_columns(tmp_path):
