@@ -118,6 +118,11 @@ def test_memory_images_and_unlabelled_inputs_give_an_sdc_sweep(project, tmp_path
     img = tmp_path / "img"
     assert main(["export", str(project / "ckpt" / "net-fp32"), "--layout", "none-8b", "-o", str(img),
                  "--data", f"imagefolder:{project}/train", "--resize", "12", "--crop", "12"]) == 0
+    # the same state dict through the model file instead of its card: the same words
+    assert main(["export", str(project / "ckpt" / "net-fp32.safetensors"), "--model", f"{project}/net.py:build",
+                 "--layout", "none-8b", "-o", str(tmp_path / "img2"), "--data", f"imagefolder:{project}/train",
+                 "--resize", "12", "--crop", "12"]) == 0
+    assert (tmp_path / "img2" / "image.bin").read_bytes() == (img / "image.bin").read_bytes()
     x = np.random.default_rng(3).random((24, 3, 12, 12)).astype(np.float32)   # synthetic, no labels
     np.savez(tmp_path / "synthetic.npz", x=x)
     spec = parse_spec({"name": "u", "models": {"mine": {"images": {"none-8b": "img"}}}, "schemes": ["none-8b"],

@@ -10,7 +10,10 @@ from accelsim.nn.data import add_data_arguments
 
 def register(sub) -> None:
     p = sub.add_parser("export", help="quantize and pack a checkpoint into a memory image")
-    p.add_argument("checkpoint", help="a trained checkpoint (models/NAME or NAME.safetensors with NAME.yaml)")
+    p.add_argument("checkpoint", help="a trained checkpoint (models/NAME or NAME.safetensors with NAME.yaml), "
+                                      "or with --model a plain safetensors state dict")
+    p.add_argument("--model", default=None, metavar="FILE.py:FACTORY",
+                   help="your own network for a plain state dict (input shape and calibration from --data)")
     p.add_argument("--layout", required=True, help="weight layout, e.g. inplace-4b-64, ecc-8b-72, none-8b")
     p.add_argument("-o", "--out", default=None, help="image directory (default: images/<checkpoint>-<layout>)")
     p.add_argument("--force", action="store_true", help="replace an existing image directory")
@@ -81,14 +84,42 @@ def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: b
                                 "card_accuracy": card.get("accuracy"), "export_sha256": key})
 
 
+def export_state_dict(factory: str, weights: str, layout: str, out, data, *, force: bool = False,
+                      project: bool = False):
+    """Export the user's ``file.py:factory`` with a plain safetensors state dict (a card
+    beside it gives its trained bits); input shape and calibration come from ``data``."""
+    from accelsim.campaign.sources import ModelSource, load_source_model, source_bits
+    from accelsim.ecc import get_layout
+    from accelsim.errors import UserError
+    from accelsim.image.export import export_image
+    from accelsim.nn.data import calibration_set, check_fits, load_data
+    from accelsim.nn.modelref import parse_factory, probe
+
+    get_layout(layout)
+    if not Path(weights).is_file():
+        raise UserError(f"state dict {weights!r} does not exist")
+    src = ModelSource("factory", str(Path(weights).resolve()), parse_factory(factory, ".", "--model").text, project)
+    model, _ = load_source_model(src)
+    ds = load_data(data)
+    check_fits(ds, ds.input_shape, probe(model, ds.input_shape, repr(factory)), f"model {factory!r}")
+    calibration = calibration_set(data)
+    return export_image(model, out, layout=layout, input_shape=ds.input_shape, calibration=calibration,
+                        bits=source_bits(src), project=project, force=force,
+                        source={"factory": src.factory, "checkpoint": src.path, "data": data.text})
+
+
 def cmd_export(args) -> int:
     out = args.out or str(Path("images") / f"{Path(args.checkpoint).stem}-{args.layout}")
     t0 = time.perf_counter()
     from accelsim.nn.data import data_from_args
 
     data = data_from_args(args)
-    image = export_checkpoint(args.checkpoint, args.layout, out, force=args.force, project=args.project,
-                              data=None if args.data is None and data.is_default else data)
+    if args.model is not None:
+        image = export_state_dict(args.model, args.checkpoint, args.layout, out, data, force=args.force,
+                                  project=args.project)
+    else:
+        image = export_checkpoint(args.checkpoint, args.layout, out, force=args.force, project=args.project,
+                                  data=None if args.data is None and data.is_default else data)
     moved = image.manifest.get("projected_weights", 0)
     print(f"{out}: {len(image.layers)} layers, {image.n_weights} weights in {image.words.shape[0]} "
           f"{image.layout.word_bits}-bit words ({image.bytes_stored()} bytes), "
