@@ -130,7 +130,11 @@ def test_memory_images_and_unlabelled_inputs_give_an_sdc_sweep(project, tmp_path
                       tmp_path)
     assert spec.metric == "sdc"
     run_campaign(spec, tmp_path / "s.sqlite", progress=False)
+    run_campaign(spec, tmp_path / "w2.sqlite", workers=2, progress=False)   # spawned workers load the data
     rows = Store(tmp_path / "s.sqlite").rows()
+    volatile = ("seconds", "created")
+    assert [{k: v for k, v in r.items() if k not in volatile} for r in rows] == \
+        [{k: v for k, v in r.items() if k not in volatile} for r in Store(tmp_path / "w2.sqlite").rows()]
     assert len(rows) == 4 and all(r["accuracy"] is None and r["baseline_accuracy"] is None for r in rows)
     assert [r["sdc_top1"] for r in rows if r["vdd"] == 0.9] == [0.0, 0.0]
     assert all(r["sdc_top1"] > 0 for r in rows if r["vdd"] == 0.47)
