@@ -9,7 +9,9 @@ in run and campaign configs):
                         ``DIR`` (unlabelled); resize / center-crop / mean-std normalisation
                         declared beside the spec;
 - ``npz:FILE``          arrays ``x`` (N, C, H, W; float or uint8) and optional ``y`` (int labels),
-                        read with ``allow_pickle=False``.
+                        read with ``allow_pickle=False``;
+- ``synthetic:NxCxHxW`` N seeded uniform [0, 1) inputs of shape (C, H, W), unlabelled (for
+                        full-size networks without a data set: SDC only).
 
 Every loader returns float32 inputs ``x`` of shape (N, C, H, W) (uint8 pixels scaled to
 [0, 1], then normalised if the spec says so) and int64 labels ``y`` or None (unlabelled).
@@ -32,7 +34,8 @@ from accelsim.seeds import derive
 # The fixed split of the 1,797 digits: 25 % test, stratified, random_state 0 -> 1,347/450.
 DIGITS_TEST_FRACTION = 0.25
 DIGITS_SPLIT_SEED = 0
-KINDS = ("digits", "mnist", "cifar10", "imagefolder", "npz")
+KINDS = ("digits", "mnist", "cifar10", "imagefolder", "npz", "synthetic")
+SYNTHETIC_MAX_VALUES = 1 << 27   # 512 MiB of float32: a bigger synthetic set is a typo, not a study
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 # Sources without a train/test split of their own keep this seeded share out of training.
 HOLDOUT_FRACTION = 0.2
@@ -71,6 +74,10 @@ class DataSpec:
     @property
     def text(self) -> str:
         return self.kind if self.path is None else f"{self.kind}:{self.path}"
+
+    @property
+    def is_file_source(self) -> bool:
+        return self.kind not in ("digits", "synthetic")
 
     @property
     def is_default(self) -> bool:
@@ -154,6 +161,8 @@ def parse_data(value=None, base_dir: str | Path = ".", where: str = "data") -> D
         if sep:
             raise UserError(f"{where} = {value!r}: digits is bundled and takes no path")
         resolved = None
+    elif kind == "synthetic":
+        resolved = "x".join(str(v) for v in _synthetic_shape(path, f"{where} = {value!r}"))
     else:
         if not path:
             raise UserError(f"{where} = {value!r}: {kind} needs a path ({kind}:{'FILE' if kind == 'npz' else 'DIR'})")
@@ -181,10 +190,21 @@ def parse_data(value=None, base_dir: str | Path = ".", where: str = "data") -> D
     return spec
 
 
+def _synthetic_shape(text: str, where: str) -> tuple[int, int, int, int]:
+    parts = text.split("x")
+    if len(parts) != 4 or not all(re.fullmatch(r"[1-9]\d*", p) for p in parts):
+        raise UserError(f"{where}: synthetic needs NxCxHxW, e.g. synthetic:64x3x224x224")
+    shape = tuple(int(p) for p in parts)
+    if int(np.prod(shape)) > SYNTHETIC_MAX_VALUES:
+        raise UserError(f"{where}: {int(np.prod(shape)):,} values is more than {SYNTHETIC_MAX_VALUES:,}")
+    return shape
+
+
 def add_data_arguments(parser, what: str) -> None:
     """``--data`` and the imagefolder transform options, the same on every command."""
     parser.add_argument("--data", default=None, metavar="SOURCE",
-                        help=f"{what}: digits (default), mnist:DIR, cifar10:DIR, imagefolder:DIR or npz:FILE")
+                        help=f"{what}: digits (default), mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE "
+                             "or synthetic:NxCxHxW")
     parser.add_argument("--resize", type=int, default=None, metavar="PIXELS",
                         help="imagefolder: resize the shorter side to PIXELS before the crop")
     parser.add_argument("--crop", type=int, default=None, metavar="PIXELS", help="imagefolder: center crop")
@@ -462,7 +482,7 @@ def _normalise(x: np.ndarray, spec: DataSpec) -> np.ndarray:
 def _signature(spec: DataSpec) -> tuple:
     """Names, sizes and modification times of the source's files: the cache below is keyed
     by them, so an edited file is read again."""
-    if spec.path is None:
+    if not spec.is_file_source:
         return ()
     root = Path(spec.path)
     if root.is_file():
@@ -495,6 +515,10 @@ def _load_cached(spec: DataSpec, split: str, signature: tuple, select: tuple[int
     elif spec.kind == "imagefolder":
         x, y, classes = load_image_folder(spec.path, spec.resize, spec.crop, select)
         ds = Dataset(x.numpy(), None if y is None else y.numpy(), spec.text, classes)
+    elif spec.kind == "synthetic":
+        shape = _synthetic_shape(spec.path, spec.text)
+        x = np.random.default_rng(derive(0, "synthetic", spec.path)).random(shape, dtype=np.float32)
+        ds = Dataset(x, None, spec.text)
     else:
         x, y = load_npz(spec.path)
         ds = Dataset(x, y, spec.text)
