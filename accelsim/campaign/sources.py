@@ -59,7 +59,8 @@ def _resolve(value, base_dir: Path, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise UserError(f"{where} = {value!r}: expected a path")
     p = Path(value).expanduser()
-    return str(p if p.is_absolute() else base_dir / p)
+    # absolute: a trial's key must not depend on the folder the campaign was started from
+    return str((p if p.is_absolute() else base_dir / p).resolve())
 
 
 def _per_scheme(entry: dict, single: str, plural: str, schemes: list[str], where: str) -> dict[str, str]:
@@ -145,7 +146,7 @@ def parse_models(field, schemes: list[str], base_dir: Path, models_dir: Path) ->
                                 "checkpoint(s), or checkpoints, or images")
             for scheme in schemes:
                 sources[(model, scheme)] = _card_checkpoint(
-                    model, scheme, str(models_dir / f"{model}-{SCHEME_VARIANT[scheme]}"), project)
+                    model, scheme, str((models_dir / f"{model}-{SCHEME_VARIANT[scheme]}").resolve()), project)
     return list(field), sources
 
 
