@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "accelsim.campaign.commands",  # campaign
     "accelsim.report.commands",    # report
     "accelsim.run",                # run, demo
+    "accelsim.schema.commands",    # schema KIND
 )
 
 

@@ -16,16 +16,11 @@ from pathlib import Path
 
 from accelsim.errors import UserError
 from accelsim.fileio import read_yaml
+from accelsim.schema import RunConfig, validate
 
 PACKAGE = Path(__file__).resolve().parent
 DEFAULT_RUN = PACKAGE / "configs" / "run.yaml"
 QUICK_RUN = PACKAGE / "configs" / "run-quick.yaml"
-RUN_FIELDS = {"name", "output", "models", "schemes", "voltages", "chips", "fault_model", "engine", "policy",
-              "samples", "tolerance", "workers", "models_dir", "accelerator", "energy_table", "ber_curve", "seed",
-              "repeats", "data", "metric"}
-# passed on to the campaign spec; their relative paths resolve against the run config's folder
-SPEC_FIELDS = ("name", "models", "schemes", "voltages", "chips", "fault_model", "engine", "policy", "samples",
-               "accelerator", "ber_curve", "seed", "repeats", "energy_table", "models_dir", "data", "metric")
 
 
 def register(sub) -> None:
@@ -43,34 +38,29 @@ def register(sub) -> None:
     d.set_defaults(func=cmd_demo)
 
 
-def load_run_config(path: str | Path | None) -> dict:
+def load_run_config(path: str | Path | None) -> RunConfig:
+    """The run config of ``path`` (default: the packaged run.yaml), validated by
+    :class:`accelsim.schema.RunConfig`."""
     path = Path(path) if path else DEFAULT_RUN
-    cfg = read_yaml(path, "run config")
-    unknown = set(cfg) - RUN_FIELDS
-    if unknown:
-        raise UserError(f"run config {path}: unknown field(s) {', '.join(sorted(unknown))}")
-    return cfg
+    return validate(RunConfig, read_yaml(path, "run config"), f"run config {path}")
 
 
-def run_job(cfg: dict, out: Path, *, workers: int | None = None, scheduler=None, force: bool = False,
+def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, scheduler=None, force: bool = False,
             progress: bool = True, base_dir: str | Path = ".") -> dict:
     """Run the job described by ``cfg`` into ``out``; returns the headline rows and paths.
     Input paths of ``cfg`` (models, data, accelerator, ...) resolve against ``base_dir``
     (the config file's folder); the bundled models are found from any working directory.
-    Everything is checked before ``out`` is created, and a run that fails before its
-    first trial leaves no ``out`` behind."""
+    Everything (config, models, data, energy table, accelerator) is checked before ``out``
+    is created, and a run that fails before its first trial leaves no ``out`` behind."""
     from accelsim.campaign import parse_spec, run_campaign
-    from accelsim.energy import load_table
     from accelsim.report import report_from_store
     from accelsim.report.build import headline, label_models
     from accelsim.campaign.store import Store
 
-    tolerance = float(cfg.get("tolerance", 0.01))
-    if not 0 <= tolerance < 1:
-        raise UserError(f"run config: tolerance = {tolerance} must be in [0, 1)")
-    if cfg.get("energy_table"):
-        load_table(Path(base_dir) / cfg["energy_table"])   # a missing action fails here, before any trial
-    spec = parse_spec({k: cfg[k] for k in SPEC_FIELDS if k in cfg}, Path(base_dir))
+    if not isinstance(cfg, RunConfig):
+        cfg = validate(RunConfig, cfg, "run config")
+    spec_dict = cfg.model_dump(include=cfg.campaign_fields().keys(), exclude_none=True)
+    spec = parse_spec(spec_dict, Path(base_dir), where="run config")
     if out.exists() and not force:
         raise UserError(f"output directory {str(out)!r} exists; pass --force to reuse it and replace its report")
     made = not out.exists()
@@ -78,18 +68,17 @@ def run_job(cfg: dict, out: Path, *, workers: int | None = None, scheduler=None,
     store_path = out / "campaign.sqlite"
     t0 = time.perf_counter()
     try:
-        info = run_campaign(spec, store_path, workers=workers or int(cfg.get("workers", 1)), scheduler=scheduler,
-                            progress=progress)
+        info = run_campaign(spec, store_path, workers=workers or cfg.workers, scheduler=scheduler, progress=progress)
     except BaseException:
         if made and not store_path.exists():
             shutil.rmtree(out, ignore_errors=True)
         raise
-    report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True, metric=spec.metric)
+    report = report_from_store(store_path, out / "report", tolerance=cfg.tolerance, force=True, metric=spec.metric)
     store = Store(store_path, create=False, readonly=True)
     rows = label_models(store.rows())
     store.close()
-    return {"headline": headline(rows, tolerance, spec.metric), "report": report, "store": store_path,
-            "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance, "metric": spec.metric}
+    return {"headline": headline(rows, cfg.tolerance, spec.metric), "report": report, "store": store_path,
+            "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": cfg.tolerance, "metric": spec.metric}
 
 
 def print_headline(result: dict) -> None:
@@ -114,7 +103,7 @@ def print_headline(result: dict) -> None:
 def cmd_run(args) -> int:
     path = Path(QUICK_RUN if args.quick and not args.config else args.config or DEFAULT_RUN)
     cfg = load_run_config(path)
-    out = Path(args.out or cfg.get("output", "runs/out"))   # the output: relative to the working directory
+    out = Path(args.out or cfg.output)   # the output: relative to the working directory
     print_headline(run_job(cfg, out, workers=args.workers, scheduler=args.scheduler, force=args.force,
                            base_dir=path.parent))
     return 0
@@ -123,7 +112,7 @@ def cmd_run(args) -> int:
 def cmd_demo(args) -> int:
     path = QUICK_RUN if args.quick else DEFAULT_RUN
     cfg = load_run_config(path)
-    out = Path(cfg.get("output", "runs/demo"))
+    out = Path(cfg.output)
     if args.fresh and out.exists():
         shutil.rmtree(out)
     print_headline(run_job(cfg, out, force=True, base_dir=path.parent))

@@ -115,12 +115,12 @@ def test_per_layer_selection_faults_only_that_layer(tmp_path):
 
 
 @pytest.mark.parametrize("change,match", [
-    ({"bers": [-1e-3], "voltages": None}, "bers entry -0.001 is outside"),
-    ({"bers": [2.0], "voltages": None}, "bers entry 2.0 is outside"),
-    ({"schemes": ["inplace-9b-64"]}, "unknown layout 'inplace-9b-64'"),
+    ({"bers": [-1e-3], "voltages": None}, r"campaign spec: bers\[0\]: must be > 0.0 \(got -0.001\)"),
+    ({"bers": [2.0], "voltages": None}, r"campaign spec: bers\[0\]: must be <= 0.5 \(got 2.0\)"),
+    ({"schemes": ["inplace-9b-64"]}, r"schemes\[0\]: must be one of .*\(got 'inplace-9b-64'\)"),
     ({"voltages": [0.3]}, r"voltages entry 0.3 is outside the BER curve's domain"),
     ({"models": ["alexnet"]}, "no checkpoint .*alexnet"),
-    ({"chips": 0}, "chips = 0 must be an integer >= 1"),
+    ({"chips": 0}, r"campaign spec: chips: must be >= 1 \(got 0\)"),
     ({"colour": "red"}, "unknown field"),
 ])
 def test_bad_specs_name_the_field(change, match):
@@ -181,7 +181,7 @@ def test_bad_input_found_before_the_store_is_created(tmp_path):
     assert parse_spec(spec(voltages=None, bers=[1e-20], fault_model="transient")).bers == [1e-20]
     with pytest.raises(UserError, match=r"layer selection 'features.9' matches no layer"):
         run_campaign(parse_spec(spec(layers=["features.9"])), store, progress=False)
-    with pytest.raises(UserError, match=r"p_stuck1 = 'half' must be a number"):
+    with pytest.raises(UserError, match=r"campaign spec: p_stuck1: must be a number \(got 'half'\)"):
         parse_spec(spec(fault_model="stuck", p_stuck1="half"))
     with pytest.raises(UserError, match=r"v_low = 0.55 V is above the sweep's lowest voltage 0.5"):
         parse_spec(spec(v_low=0.55))

@@ -58,7 +58,7 @@ def test_stronger_code_and_wider_words_cost_more(lenet, tmp_path):
 def test_user_table_validation(tmp_path):
     d = yaml.safe_load(open("accelsim/configs/energy.yaml"))
     del d["actions"]["dram_pj_per_byte"]
-    with pytest.raises(UserError, match="missing action 'dram_pj_per_byte'"):
+    with pytest.raises(UserError, match=r"energy table: actions.dram_pj_per_byte: missing \(required\)"):
         table_from_dict(d)
     d = yaml.safe_load(open("accelsim/configs/energy.yaml"))
     d["actions"]["mac_pj"] = {8: 0.3}
@@ -66,6 +66,24 @@ def test_user_table_validation(tmp_path):
     with pytest.raises(UserError, match="no mac_pj entry for 4-bit"):
         t.mac(4)
     p = tmp_path / "bad.yaml"
-    p.write_text("actions: [1, 2]")
-    with pytest.raises(UserError, match="missing 'actions' mapping"):
+    p.write_text("vdd_nominal: 0.9\nactions: [1, 2]")
+    with pytest.raises(UserError, match=r"bad.yaml: actions: must be a mapping \(got \[1, 2\]\)"):
         load_table(p)
+
+
+@pytest.mark.parametrize("edit,match", [
+    # issue 15: a typo in an action name used to leave that energy at its default
+    (lambda d: d["actions"].__setitem__("dram_pj_per_bytes", 100.0),
+     r"actions: unknown field 'dram_pj_per_bytes' \(did you mean 'dram_pj_per_byte'\?\)"),
+    (lambda d: d["actions"].__setitem__("ecc_gate_pj", float("nan")), r"actions.ecc_gate_pj: must be a finite number"),
+    (lambda d: d["actions"]["mac_pj"].__setitem__(8, -0.3), r"actions.mac_pj\[8\]: must be >= 0"),
+    (lambda d: d["actions"]["mac_pj"].__setitem__(16, 0.3), r"actions.mac_pj"),
+    (lambda d: d.__setitem__("vdd_nominal", "0.9"), r"vdd_nominal: must be a number \(got '0.9'\)"),
+    (lambda d: d.__setitem__("count_dram", "Auto"), r"count_dram: .*did you mean 'auto'"),
+    (lambda d: d.__setitem__("leakage", {}), r"unknown field 'leakage' \(did you mean 'leakage_model'\?\)"),
+])
+def test_bad_energy_tables_name_the_field(edit, match):
+    d = yaml.safe_load(open("accelsim/configs/energy.yaml"))
+    edit(d)
+    with pytest.raises(UserError, match=match):
+        table_from_dict(d)

@@ -26,7 +26,7 @@ def test_table_curve_interpolates_in_log(tmp_path):
         curve_from_dict({"table": [[0.5, 1e-6], [0.6, 1e-2]]})
     p = tmp_path / "c.yaml"
     p.write_text(yaml.safe_dump({"mv_per_decade": "steep"}))
-    with pytest.raises(UserError, match="mv_per_decade = 'steep' is not a number"):
+    with pytest.raises(UserError, match=r"c.yaml: mv_per_decade: must be a number \(got 'steep'\)"):
         load_curve(p)
 
 
@@ -121,11 +121,14 @@ def test_curve_from_points_yaml(tmp_path):
     assert c.ber(0.55) == pytest.approx(2.3e-3) and c.ber(0.61) == pytest.approx(2.3e-3 / 10, rel=0.01)
     with pytest.raises(UserError, match="vdd = 0.45 V is outside .*\\[0.5, 1.0\\]"):
         c.ber(0.45)
-    for bad, match in [({"points": [[0.5, 1e-2]]}, "at least 2 points"),
+    for bad, match in [({"points": [[0.5, 1e-2]]}, r"points: must have at least 2 entries"),
                        ({"points": [[0.5, 1e-4], [0.6, 1e-2]]}, "does not fall"),
                        ({"points": [[0.5, 0.7], [0.6, 1e-2]]}, r"in \(0, 0.5\]"),
                        ({"points": [[0.5, 1e-2], [0.6, 1e-4]], "mv_per_decade": 30}, "exclude"),
-                       ({"points": "many"}, "list of \\[vdd, ber\\] pairs")]:
+                       ({"points": "many"}, r"points: must be a list \(got 'many'\)"),
+                       ({"points": [[0.5, float("nan")], [0.6, 1e-4]]}, r"points\[0\]\[1\]: must be a finite number"),
+                       ({"v_ref": 0.5, "v_min": 0.9, "v_max": 0.5}, r"v_min = 0.9 must be below v_max = 0.5"),
+                       ({"table": [[0.5, 1e-2], [0.6, 1e-4]], "v_mn": 0.4}, r"unknown field 'v_mn' \(did you mean 'v_min'\?\)")]:
         with pytest.raises(UserError, match=match):
             curve_from_dict(bad)
 

@@ -157,16 +157,16 @@ def test_simulated_compute_equals_analytical(lenet, dataflow):
 
 
 @pytest.mark.parametrize("override,match", [
-    ({"pe_array": {"rows": 0}}, "pe_array.rows = 0 must be >= 1"),
-    ({"pe_array": {"cols": 2.5}}, "pe_array.cols = 2.5 must be an integer"),
-    ({"pe_array": {"dataflow": "rs"}}, "dataflow 'rs'"),
-    ({"weight_sram": {"banks": 0}}, "weight_sram.banks = 0 must be >= 1"),
+    ({"pe_array": {"rows": 0}}, r"pe_array.rows: must be >= 1 \(got 0\)"),
+    ({"pe_array": {"cols": 2.5}}, r"pe_array.cols: must be an integer \(got 2.5\)"),
+    ({"pe_array": {"dataflow": "rs"}}, r"pe_array.dataflow: must be one of 'ws' or 'os' \(got 'rs'\)"),
+    ({"weight_sram": {"banks": 0}}, r"weight_sram.banks: must be >= 1 \(got 0\)"),
     ({"weight_sram": {"burst_words": 10**9}}, "cannot be double-buffered"),
-    ({"weight_sram": {"interleave": "yes"}}, "interleave = 'yes' must be true or false"),
-    ({"ecc": {"policy": "retry"}}, "ecc.policy 'retry'"),
-    ({"ecc": {"lanes": 0}}, "ecc.lanes = 0 must be >= 1"),
-    ({"dram": {"bytes_per_cycle": "fast"}}, "must be a number"),
-    ({"sram": {}}, "unknown field 'sram'"),
+    ({"weight_sram": {"interleave": "yes"}}, r"weight_sram.interleave: must be true or false \(got 'yes'\)"),
+    ({"ecc": {"policy": "retry"}}, r"ecc.policy: must be one of 'pass', 'zero' or 'reread' \(got 'retry'\)"),
+    ({"ecc": {"lanes": 0}}, r"ecc.lanes: must be >= 1 \(got 0\)"),
+    ({"dram": {"bytes_per_cycle": "fast"}}, r"dram.bytes_per_cycle: must be a number \(got 'fast'\)"),
+    ({"sram": {}}, r"unknown field 'sram' \(did you mean 'weight_sram'\?\)"),
     ({"pe_array": {"rows": 64}, "buffers": {"input_kib": 0.01}}, "input_kib = 0.01 cannot hold one input vector"),
     ({"pe_array": {"cols": 64}, "buffers": {"output_kib": 0.1}}, "output_kib = 0.1 cannot hold one row of partial"),
 ])
@@ -185,7 +185,7 @@ def test_config_file_errors(tmp_path, lenet):
     bad.write_text("pe_array:\n  rows: 0\n")
     r = subprocess.run([sys.executable, "-m", "accelsim", "simulate", "--image", str(lenet.path), "--config",
                         str(bad)], capture_output=True, text=True)
-    assert r.returncode == 2 and "pe_array.rows = 0 must be >= 1" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "acc.yaml: pe_array.rows: must be >= 1 (got 0)" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_simulate_cli_json_and_trace(lenet, tmp_path):

@@ -82,7 +82,7 @@ def test_main_job_end_to_end_and_bad_configs(tmp_path):
     assert again.returncode == 2 and "exists; pass --force" in again.stderr
     resumed = run_cli(["run", "run.yaml", "-o", "out", "--force"], tmp_path)
     assert resumed.returncode == 0 and "(0 run now, 12 resumed)" in resumed.stdout
-    for change, match in [({"models": ["lenet7"]}, "no checkpoint"), ({"schemes": ["ecc-9"]}, "unknown layout"),
+    for change, match in [({"models": ["lenet7"]}, "no checkpoint"), ({"schemes": ["ecc-9"]}, "run config bad.yaml: schemes[0]: must be one of"),
                           ({"voltages": [0.2]}, "outside the BER curve's domain"),
                           ({"energy_table": "missing.yaml"}, "energy table 'missing.yaml' does not exist")]:
         (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**cfg, **change}))
@@ -94,4 +94,4 @@ def test_main_job_end_to_end_and_bad_configs(tmp_path):
     (tmp_path / "energy.yaml").write_text(yaml.safe_dump(table))
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**cfg, "energy_table": "energy.yaml"}))
     r = run_cli(["run", "bad.yaml", "-o", "bad"], tmp_path)
-    assert r.returncode == 2 and "missing action 'ecc_gate_pj'" in r.stderr
+    assert r.returncode == 2 and "energy table energy.yaml: actions.ecc_gate_pj: missing (required)" in r.stderr

@@ -79,11 +79,12 @@ def _per_scheme(entry: dict, single: str, plural: str, schemes: list[str], where
     return mapping
 
 
-def _missing(model: str, scheme: str) -> UserError:
-    return UserError(f"campaign spec: model {model!r} has no checkpoint or image for scheme {scheme}")
+def _missing(model: str, scheme: str, where: str = "campaign spec") -> UserError:
+    return UserError(f"{where}: model {model!r} has no checkpoint or image for scheme {scheme}")
 
 
-def parse_models(field, schemes: list[str], base_dir: Path, models_dir: Path) -> tuple[list[str], dict]:
+def parse_models(field, schemes: list[str], base_dir: Path, models_dir: Path,
+                 spec_where: str = "campaign spec") -> tuple[list[str], dict]:
     """(model labels, {(model, scheme): ModelSource}); checks that every file exists."""
     from accelsim.nn.modelref import parse_factory
     from accelsim.nn.zoo import MODELS
@@ -96,7 +97,7 @@ def parse_models(field, schemes: list[str], base_dir: Path, models_dir: Path) ->
         raise UserError("campaign spec: models must name at least one model")
     sources = {}
     for model, entry in field.items():
-        where = f"campaign spec: models.{model}"
+        where = f"{spec_where}: models.{model}"
         entry = entry or {}
         if not isinstance(entry, dict):
             raise UserError(f"{where} must be a mapping (factory, checkpoint(s), images) or empty")
@@ -115,7 +116,7 @@ def parse_models(field, schemes: list[str], base_dir: Path, models_dir: Path) ->
             paths = _per_scheme(entry, "image", "images", schemes, where)
             for scheme in schemes:
                 if scheme not in paths:
-                    raise _missing(model, scheme)
+                    raise _missing(model, scheme, spec_where)
                 d = _resolve(paths[scheme], base_dir, f"{where}.images.{scheme}")
                 if not Path(d).is_dir():
                     raise UserError(f"{where}.images.{scheme}: memory image {d!r} does not exist")
@@ -125,7 +126,7 @@ def parse_models(field, schemes: list[str], base_dir: Path, models_dir: Path) ->
             paths = _per_scheme(entry, "checkpoint", "checkpoints", schemes, where)
             for scheme in schemes:
                 if scheme not in paths:
-                    raise _missing(model, scheme)
+                    raise _missing(model, scheme, spec_where)
                 weights = Path(_resolve(paths[scheme], base_dir, f"{where}.checkpoints.{scheme}"))
                 if weights.suffix != ".safetensors":
                     weights = weights.with_name(weights.name + ".safetensors")
@@ -136,25 +137,26 @@ def parse_models(field, schemes: list[str], base_dir: Path, models_dir: Path) ->
             paths = _per_scheme(entry, "checkpoint", "checkpoints", schemes, where)
             for scheme in schemes:
                 if scheme not in paths:
-                    raise _missing(model, scheme)
+                    raise _missing(model, scheme, spec_where)
                 stem = _resolve(paths[scheme], base_dir, f"{where}.checkpoints.{scheme}")
-                sources[(model, scheme)] = _card_checkpoint(model, scheme, stem, project)
+                sources[(model, scheme)] = _card_checkpoint(model, scheme, stem, project, spec_where)
         else:
             if model not in MODELS:
-                raise UserError(f"campaign spec: no checkpoint for model {model!r}: not a zoo model "
+                raise UserError(f"{spec_where}: no checkpoint for model {model!r}: not a zoo model "
                                 f"({', '.join(MODELS)}); give models.{model}.factory: FILE.py:NAME with "
                                 "checkpoint(s), or checkpoints, or images")
             for scheme in schemes:
                 sources[(model, scheme)] = _card_checkpoint(
-                    model, scheme, str((models_dir / f"{model}-{SCHEME_VARIANT[scheme]}").resolve()), project)
+                    model, scheme, str((models_dir / f"{model}-{SCHEME_VARIANT[scheme]}").resolve()), project,
+                    spec_where)
     return list(field), sources
 
 
-def _card_checkpoint(model: str, scheme: str, stem: str, project: bool) -> ModelSource:
+def _card_checkpoint(model: str, scheme: str, stem: str, project: bool, where: str = "campaign spec") -> ModelSource:
     p = Path(stem)
     stem = str(p.with_suffix("")) if p.suffix in (".safetensors", ".yaml") else stem
     if not Path(stem + ".yaml").is_file() or not Path(stem + ".safetensors").is_file():
-        raise UserError(f"campaign spec: no checkpoint {stem}(.yaml/.safetensors) for model {model!r}, scheme {scheme}")
+        raise UserError(f"{where}: no checkpoint {stem}(.yaml/.safetensors) for model {model!r}, scheme {scheme}")
     return ModelSource("checkpoint", stem, project=project)
 
 

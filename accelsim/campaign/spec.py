@@ -9,22 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-from accelsim.ecc import get_layout, list_layouts
+from accelsim.ecc import get_layout
 from accelsim.errors import UserError
-from accelsim.fileio import read_yaml
-from accelsim.fileio import sha256_file
-from accelsim.faults import BerCurve, ChipFaultMap, curve_from_dict, curve_params, load_curve
-
+from accelsim.fileio import read_yaml, sha256_file
+from accelsim.faults import BerCurve, ChipFaultMap, curve_params, load_curve
+from accelsim.faults.ber_curve import curve_from_model
+from accelsim.schema import MAX_TRIALS, BerCurveFile, CampaignSpec, validate
 from accelsim.campaign.sources import SCHEME_VARIANT, ModelSource, check_sources, parse_models  # noqa: F401
 from accelsim.nn.data import DataSpec, evaluation_set, fingerprint, parse_data
-
-FAULT_MODELS = ("persistent", "transient", "stuck", "measured")
-ENGINES = ("fast", "cycle")
-POLICIES = ("pass", "zero")
-KNOWN = {"name", "seed", "models", "schemes", "voltages", "bers", "fault_model", "chips", "repeats",
-         "layers", "samples", "engine", "policy", "ber_curve", "models_dir", "p_stuck1", "accelerator",
-         "energy_table", "v_low", "fault_map", "data", "metric"}
-METRICS = ("accuracy", "sdc")
 
 
 @dataclass
@@ -64,11 +56,21 @@ class Spec:
             return min(self.voltages)
         return float(min(self.curve.vdd_for_ber(b) for b in self.bers))
 
+    def n_trials(self, layer_names: dict[str, list[str]] | None = None) -> int:
+        """How many trials :meth:`trials` gives, without building them."""
+        per_point = len(self.voltages or self.bers or ()) * self.chips * self.repeats * len(self.schemes)
+        if self.layers == "each":
+            return sum(len((layer_names or {}).get(m, [])) for m in self.models) * per_point
+        return len(self.models) * per_point * (1 if self.layers == "all" else len(self.layers))
+
     def trials(self, layer_names: dict[str, list[str]] | None = None) -> list[dict]:
         """Every trial's parameters (JSON-able); layer_names: model -> its weight layers
         (needed when layers == 'each')."""
         out = []
         points = ([("vdd", v) for v in self.voltages] if self.voltages else [("ber", b) for b in self.bers])
+        n = self.n_trials(layer_names)
+        if n > MAX_TRIALS:
+            raise UserError(f"campaign spec {self.name!r}: {n:,} trials planned, more than the limit of {MAX_TRIALS:,}")
         for model in self.models:
             for scheme in self.schemes:
                 if self.layers == "all":
@@ -106,132 +108,86 @@ def trial_key(params: dict) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _number_list(d: dict, key: str, lo: float, hi: float, what: str) -> list[float]:
-    values = d[key]
-    if not isinstance(values, list) or not values:
-        raise UserError(f"campaign spec: {key} must be a non-empty list")
-    out = []
+def _in_domain(values: list[float], key: str, curve: BerCurve, where: str) -> list[float]:
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise UserError(f"campaign spec: {key} entry {v!r} is not a number")
-        if not lo <= float(v) <= hi:
-            raise UserError(f"campaign spec: {key} entry {v} is outside {what}")
-        out.append(float(v))
-    return out
+        if not curve.v_min - 1e-12 <= v <= curve.v_max + 1e-12:
+            raise UserError(f"{where}: {key} entry {v} is outside the BER curve's domain "
+                            f"[{curve.v_min}, {curve.v_max}] V")
+    return [float(v) for v in values]
 
 
-def parse_spec(d, base_dir: Path = Path(".")) -> Spec:
-    if not isinstance(d, dict):
-        raise UserError("campaign spec: expected a YAML mapping")
-    unknown = set(d) - KNOWN
-    if unknown:
-        raise UserError(f"campaign spec: unknown field(s) {', '.join(sorted(unknown))}")
-    curve_src = d.get("ber_curve")
-    if isinstance(curve_src, dict):
-        curve = curve_from_dict(curve_src, "campaign spec ber_curve")
+def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> Spec:
+    """A :class:`Spec` from a parsed YAML mapping (validated by
+    :class:`accelsim.schema.CampaignSpec`) or an already validated model; then the
+    checks that need files: the curve's domain, checkpoints, fault map, configs."""
+    if not isinstance(d, CampaignSpec):
+        if not isinstance(d, dict):
+            raise UserError(f"{where}: expected a YAML mapping")
+        d = validate(CampaignSpec, d, where)
+    if isinstance(d.ber_curve, BerCurveFile):
+        curve = curve_from_model(d.ber_curve, f"{where}: ber_curve")
     else:
-        curve = load_curve(base_dir / curve_src if curve_src else None)
-    curve_dict = curve_params(curve)
-    schemes = d.get("schemes")
-    if not isinstance(schemes, list) or not schemes:
-        raise UserError(f"campaign spec: schemes must be a non-empty list of layouts ({', '.join(list_layouts())})")
-    for s in schemes:
-        get_layout(s)
-    if ("voltages" in d) == ("bers" in d):
-        raise UserError("campaign spec: give exactly one of voltages or bers")
+        curve = load_curve(base_dir / d.ber_curve if d.ber_curve else None)
     voltages = bers = None
-    if "voltages" in d:
-        voltages = _number_list(d, "voltages", curve.v_min, curve.v_max,
-                                f"the BER curve's domain [{curve.v_min}, {curve.v_max}] V")
+    if d.voltages is not None:
+        voltages = _in_domain(d.voltages, "voltages", curve, where)
     else:
-        bers = _number_list(d, "bers", 0.0, 0.5, "(0, 0.5]")
-        if any(b <= 0 for b in bers):
-            raise UserError("campaign spec: bers must be > 0")
-        if d.get("fault_model", "persistent") != "transient":
-            _check_bers_on_curve(bers, curve)
+        bers = [float(b) for b in d.bers]
+        if d.fault_model != "transient":
+            _check_bers_on_curve(bers, curve, where)
     from accelsim.nn.modelref import bundled_models_dir
-    models_dir = base_dir / str(d["models_dir"]) if "models_dir" in d else bundled_models_dir()
-    models, sources = parse_models(d.get("models"), list(schemes), base_dir, models_dir)
-    def count(key, default, lo=1):
-        v = d.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise UserError(f"campaign spec: {key} = {v!r} must be an integer >= {lo}")
-        return v
-    fault_model = d.get("fault_model", "persistent")
-    if fault_model not in FAULT_MODELS:
-        raise UserError(f"campaign spec: fault_model {fault_model!r} is not one of {', '.join(FAULT_MODELS)}")
-    engine = d.get("engine", "fast")
-    if engine not in ENGINES:
-        raise UserError(f"campaign spec: engine {engine!r} is not one of {', '.join(ENGINES)}")
-    policy = d.get("policy", "pass")
-    if policy not in POLICIES:
-        raise UserError(f"campaign spec: policy {policy!r} is not one of {', '.join(POLICIES)}")
-    layers = d.get("layers", "all")
-    if not (layers in ("all", "each") or (isinstance(layers, list) and layers and all(isinstance(x, str) for x in layers))):
-        raise UserError("campaign spec: layers must be 'all', 'each' or a list of layer names (or conv, linear)")
-    p1 = d.get("p_stuck1", 0.5)
-    if isinstance(p1, bool) or not isinstance(p1, (int, float)) or not 0 <= p1 <= 1:
-        raise UserError(f"campaign spec: p_stuck1 = {p1!r} must be a number in [0, 1]")
-    p1 = float(p1)
+    models_dir = base_dir / d.models_dir if "models_dir" in d.model_fields_set else bundled_models_dir()
+    entries = {m: (e.model_dump(exclude_none=True, exclude_defaults=True) if e is not None else None)
+               for m, e in d.models.items()}
+    models, sources = parse_models(entries, list(d.schemes), base_dir, models_dir, where)
     map_floor = None
-    if "v_low" in d:
-        map_floor = _number_list({"v_low": [d["v_low"]]}, "v_low", curve.v_min, curve.v_max,
-                                 f"the BER curve's domain [{curve.v_min}, {curve.v_max}] V")[0]
+    if d.v_low is not None:
+        map_floor = _in_domain([d.v_low], "v_low", curve, where)[0]
         lowest = min(voltages) if voltages else min(float(curve.vdd_for_ber(b)) for b in bers)
         if map_floor > lowest + 1e-12:
-            raise UserError(f"campaign spec: v_low = {map_floor} V is above the sweep's lowest voltage {lowest:.6g} V")
+            raise UserError(f"{where}: v_low = {map_floor} V is above the sweep's lowest voltage {lowest:.6g} V")
     fault_map = fault_map_sha = None
-    if fault_model == "measured":
-        fault_map, fault_map_sha = _check_fault_map(d, base_dir, schemes)
-    elif "fault_map" in d:
-        raise UserError("campaign spec: fault_map needs fault_model: measured")
-    accelerator = d.get("accelerator")
-    if accelerator is not None:
-        accelerator = str(base_dir / accelerator)
-        if not Path(accelerator).exists():
-            raise UserError(f"campaign spec: accelerator config {accelerator!r} does not exist")
-    energy_table = d.get("energy_table")
-    if energy_table is not None:
+    if d.fault_model == "measured":
+        fault_map, fault_map_sha = _check_fault_map(d.fault_map, base_dir, d.schemes)
+    accelerator = None
+    if d.accelerator is not None:
+        from accelsim.hw import load_config
+        accelerator = str(base_dir / d.accelerator)
+        load_config(accelerator)          # a bad accelerator fails here, before any store exists
+    energy_table = None
+    if d.energy_table is not None:
         from accelsim.energy import load_table
-        energy_table = str(base_dir / energy_table)
+        energy_table = str(base_dir / d.energy_table)
         load_table(energy_table)
-    samples = count("samples", 450)
-    data_spec = parse_data(d.get("data"), base_dir, "campaign spec: data")
-    data = evaluation_set(data_spec, samples)
-    metric = d.get("metric", "accuracy" if data.labelled else "sdc")
-    if metric not in METRICS:
-        raise UserError(f"campaign spec: metric {metric!r} is not one of {', '.join(METRICS)}")
+    data_value = d.data.model_dump(exclude_none=True) if hasattr(d.data, "model_dump") else d.data
+    data_spec = parse_data(data_value, base_dir, f"{where}: data")
+    data = evaluation_set(data_spec, d.samples)
+    metric = d.metric or ("accuracy" if data.labelled else "sdc")
     if metric == "accuracy" and not data.labelled:
-        raise UserError(f"campaign spec: metric accuracy needs labels, and data {data_spec.text} has none; use metric: sdc")
+        raise UserError(f"{where}: metric accuracy needs labels, and data {data_spec.text} has none; use metric: sdc")
     sources = check_sources(sources, data)
-    spec = Spec(name=str(d.get("name", "campaign")), seed=count("seed", 0, 0), checkpoints=sources,
-                models=models, schemes=list(schemes), voltages=voltages, bers=bers,
-                fault_model=fault_model, chips=count("chips", 1), repeats=count("repeats", 1),
-                layers=layers, samples=samples, engine=engine, policy=policy,
-                curve=curve, curve_dict=curve_dict, p_stuck1=p1, accelerator=accelerator,
-                energy_table=energy_table, map_floor=map_floor, fault_map=fault_map,
-                fault_map_sha256=fault_map_sha, data=data_spec,
+    return Spec(name=d.name, seed=d.seed, checkpoints=sources, models=models, schemes=list(d.schemes),
+                voltages=voltages, bers=bers, fault_model=d.fault_model, chips=d.chips, repeats=d.repeats,
+                layers=d.layers if isinstance(d.layers, str) else list(d.layers), samples=d.samples,
+                engine=d.engine, policy=d.policy, curve=curve, curve_dict=curve_params(curve),
+                p_stuck1=float(d.p_stuck1), accelerator=accelerator, energy_table=energy_table,
+                map_floor=map_floor, fault_map=fault_map, fault_map_sha256=fault_map_sha, data=data_spec,
                 data_sha256=None if data_spec.is_default else fingerprint(data), metric=metric)
-    if fault_model == "measured" and (spec.chips != 1 or spec.repeats != 1):
-        raise UserError("campaign spec: fault_model measured is one measured chip: chips and repeats must be 1")
-    return spec
 
 
-def _check_bers_on_curve(bers: list[float], curve: BerCurve) -> None:
+def _check_bers_on_curve(bers: list[float], curve: BerCurve, where: str = "campaign spec") -> None:
     """Persistent faults need a voltage: each BER must be reached inside the curve's domain."""
     lo, hi = curve.ber(curve.v_max), curve.ber(curve.v_min)
     for b in bers:
         if not lo * (1 - 1e-9) <= b <= hi * (1 + 1e-9):
-            raise UserError(f"campaign spec: bers entry {b} is outside the BER curve's range [{lo:.3g}, {hi:.3g}] "
+            raise UserError(f"{where}: bers entry {b} is outside the BER curve's range [{lo:.3g}, {hi:.3g}] "
                             f"(vdd {curve.v_max}..{curve.v_min} V); persistent faults need a voltage on the curve")
 
 
-def _check_fault_map(d: dict, base_dir: Path, schemes: list[str]) -> tuple[str, str]:
+def _check_fault_map(fault_map: str, base_dir: Path, schemes: list[str]) -> tuple[str, str]:
     """The measured map's path and sha256 (part of the trial key), after checking that
     it parses and fits the words of every scheme."""
-    if "fault_map" not in d:
-        raise UserError("campaign spec: fault_model measured needs fault_map: a CSV (word,bit[,vmin][,type])")
-    path = base_dir / str(d["fault_map"])
+    path = base_dir / fault_map
     for scheme in schemes:
         ChipFaultMap.from_csv(path, width=get_layout(scheme).word_bits)
     return str(path), sha256_file(path)
@@ -239,4 +195,4 @@ def _check_fault_map(d: dict, base_dir: Path, schemes: list[str]) -> tuple[str, 
 
 def load_spec(path: str | Path) -> Spec:
     """A campaign spec file; its relative paths resolve against the file's folder."""
-    return parse_spec(read_yaml(path, "campaign spec"), Path(path).resolve().parent)
+    return parse_spec(read_yaml(path, "campaign spec"), Path(path).resolve().parent, f"campaign spec {path}")

@@ -1,4 +1,4 @@
-"""The per-action energy table (YAML) and its validation."""
+"""The per-action energy table (YAML), validated by :class:`accelsim.schema.EnergyTableFile`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from accelsim.errors import UserError
 from accelsim.fileio import read_yaml
+from accelsim.schema import EnergyTableFile, validate
 
 DEFAULT_TABLE = Path(__file__).resolve().parents[1] / "configs" / "energy.yaml"
 SCALAR_ACTIONS = ("sram_read_pj_per_bit", "sram_leakage_pj_per_kib_cycle", "ecc_gate_pj",
@@ -33,37 +34,16 @@ class EnergyTable:
         raise UserError(f"energy table: no mac_pj entry for {bits}-bit weights (has {sorted(self.mac_pj)})")
 
 
-def _number(d: dict, key: str, where: str) -> float:
-    if key not in d:
-        raise UserError(f"{where}: missing action {key!r}")
-    v = d[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-        raise UserError(f"{where}: {key} = {v!r} must be a number >= 0")
-    return float(v)
-
-
 def table_from_dict(d, where: str = "energy table") -> EnergyTable:
+    """The table of a parsed YAML mapping, validated by :class:`accelsim.schema.EnergyTableFile`
+    (an unknown action name is refused with the nearest valid one)."""
     if not isinstance(d, dict):
         raise UserError(f"{where}: expected a mapping")
-    actions = d.get("actions")
-    if not isinstance(actions, dict):
-        raise UserError(f"{where}: missing 'actions' mapping")
-    kw = {k: _number(actions, k, where) for k in SCALAR_ACTIONS}
-    macs = actions.get("mac_pj")
-    if not isinstance(macs, dict) or not macs:
-        raise UserError(f"{where}: missing action 'mac_pj' (pJ per MAC by weight bits)")
-    try:
-        mac_pj = {int(b): float(v) for b, v in macs.items()}
-    except (TypeError, ValueError):
-        raise UserError(f"{where}: mac_pj must map bit widths to pJ") from None
-    vnom = _number(d, "vdd_nominal", where)
-    leak = d.get("leakage_model") or {}
-    dibl = _number(leak, "dibl_per_volt", f"{where} leakage_model") if leak else 2.6
-    count_dram = str(d.get("count_dram", "auto"))
-    if count_dram not in ("auto", "always", "never"):
-        raise UserError(f"{where}: count_dram {count_dram!r} must be auto, always or never")
-    return EnergyTable(vdd_nominal=vnom, mac_pj=mac_pj, dibl_per_volt=dibl, count_dram=count_dram,
-                       source=str(d.get("technology", "")), **kw)
+    f = validate(EnergyTableFile, d, where)
+    a = f.actions
+    return EnergyTable(vdd_nominal=float(f.vdd_nominal), mac_pj={int(b): float(v) for b, v in a.mac_pj.items()},
+                       dibl_per_volt=float(f.leakage_model.dibl_per_volt), count_dram=f.count_dram,
+                       source=f.technology, **{k: float(getattr(a, k)) for k in SCALAR_ACTIONS})
 
 
 def load_table(path: str | Path | None = None) -> EnergyTable:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from accelsim.errors import UserError
 from accelsim.fileio import read_yaml
+from accelsim.schema import BerCurveFile, validate
 
 DEFAULT_CURVE_FILE = Path(__file__).resolve().parents[1] / "configs" / "ber_curve.yaml"
 
@@ -105,50 +106,47 @@ def fit_log_linear(points, v_ref: float | None = None) -> CurveFit:
 def load_curve(path: str | Path | None = None) -> BerCurve:
     """The default curve, or a user's YAML (parameters, a table, or points to fit)."""
     path = Path(path) if path else DEFAULT_CURVE_FILE
-    return curve_from_dict(read_yaml(path, "BER curve file", mapping=False), str(path))
+    return curve_from_dict(read_yaml(path, "BER curve file", mapping=False), f"BER curve file {path}")
 
 
 def curve_from_dict(d, where: str = "BER curve") -> BerCurve:
-    if not isinstance(d, dict):
-        raise UserError(f"{where}: expected a mapping")
-    known = {"v_ref", "ber_ref", "mv_per_decade", "v_min", "v_max", "table", "points", "source"}
-    unknown = set(d) - known
-    if unknown:
-        raise UserError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    """The curve of a parsed YAML mapping (or an already validated
+    :class:`accelsim.schema.BerCurveFile`)."""
+    if not isinstance(d, BerCurveFile):
+        if not isinstance(d, dict):
+            raise UserError(f"{where}: expected a mapping")
+        d = validate(BerCurveFile, d, where)
+    return curve_from_model(d, where)
+
+
+def curve_from_model(f: BerCurveFile, where: str = "BER curve") -> BerCurve:
     kw = {}
-    if "points" in d:
-        if {"table", "ber_ref", "mv_per_decade"} & set(d):
-            raise UserError(f"{where}: points (fitted) exclude table, ber_ref and mv_per_decade")
-        if not isinstance(d["points"], list):
-            raise UserError(f"{where}: points must be a list of [vdd, ber] pairs")
-        fit = fit_log_linear(d["points"])
-        volts = [float(v) for v, _ in d["points"]]
+    if f.points is not None:
+        try:
+            fit = fit_log_linear(f.points)
+        except UserError as exc:
+            raise UserError(f"{where}: {exc}") from None
+        volts = [v for v, _ in f.points]
         kw.update(v_ref=fit.v_ref, ber_ref=fit.ber_ref, mv_per_decade=fit.mv_per_decade,
                   v_min=float(min(volts)), v_max=float(max(volts)))
     for key in ("v_ref", "ber_ref", "mv_per_decade", "v_min", "v_max"):
-        if key in d:
-            try:
-                kw[key] = float(d[key])
-            except (TypeError, ValueError):
-                raise UserError(f"{where}: {key} = {d[key]!r} is not a number") from None
-    if "points" in d and "v_ref" in d:
+        if getattr(f, key) is not None:
+            kw[key] = float(getattr(f, key))
+    if f.points is not None and f.v_ref is not None:
         kw["ber_ref"] = fit.ber_ref * 10 ** ((fit.v_ref - kw["v_ref"]) * 1000.0 / fit.mv_per_decade)
-    if "table" in d:
-        try:
-            table = tuple((float(v), float(b)) for v, b in d["table"])
-        except (TypeError, ValueError):
-            raise UserError(f"{where}: table must be a list of [vdd, ber] pairs") from None
-        if len(table) < 2 or any(b <= 0 or b > 0.5 for _, b in table):
-            raise UserError(f"{where}: table needs >= 2 points with 0 < ber <= 0.5")
-        table = tuple(sorted(table))
+    if f.table is not None:
+        table = tuple(sorted((float(v), float(b)) for v, b in f.table))
         if any(b2 > b1 for (_, b1), (_, b2) in zip(table, table[1:])):
-            raise UserError(f"{where}: BER must not increase with voltage in the table")
+            raise UserError(f"{where}: table: BER must not increase with voltage")
+        if len({v for v, _ in table}) != len(table):
+            raise UserError(f"{where}: table: a voltage appears twice")
         kw["table"] = table
         kw.setdefault("v_min", table[0][0])
         kw.setdefault("v_max", table[-1][0])
-    curve = BerCurve(**kw, source=str(d.get("source", "")))
-    if not 0 < curve.ber_ref <= 0.5 or curve.mv_per_decade <= 0 or curve.v_min >= curve.v_max:
-        raise UserError(f"{where}: need 0 < ber_ref <= 0.5, mv_per_decade > 0 and v_min < v_max")
+    curve = BerCurve(**kw, source=f.source)
+    if not 0 < curve.ber_ref <= 0.5 or not np.isfinite(curve.ber_ref) or curve.v_min >= curve.v_max:
+        raise UserError(f"{where}: need 0 < ber_ref <= 0.5 and v_min < v_max "
+                        f"(got ber_ref {curve.ber_ref:g}, v_min {curve.v_min}, v_max {curve.v_max})")
     return curve
 
 

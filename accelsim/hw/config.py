@@ -1,4 +1,5 @@
-"""The accelerator configuration (YAML), validated with one clear error per bad field."""
+"""The accelerator configuration (YAML): the packaged defaults overridden by a user's file,
+validated by the typed model :class:`accelsim.schema.AcceleratorFile`."""
 
 from __future__ import annotations
 
@@ -6,14 +7,11 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from accelsim.errors import UserError
 from accelsim.fileio import read_yaml
+from accelsim.schema import AcceleratorFile, validate
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "accelerator.yaml"
-DATAFLOWS = ("ws", "os")
-POLICIES = ("pass", "zero", "reread")
 
 
 @dataclass(frozen=True)
@@ -51,95 +49,32 @@ class AcceleratorConfig:
         return replace(self, word_bits=word_bits)
 
 
-_FIELDS = {  # yaml path -> (attribute, type, minimum)
-    ("clock_mhz",): ("clock_mhz", float, 1e-3),
-    ("pe_array", "rows"): ("rows", int, 1),
-    ("pe_array", "cols"): ("cols", int, 1),
-    ("pe_array", "dataflow"): ("dataflow", str, None),
-    ("weight_sram", "banks"): ("banks", int, 1),
-    ("weight_sram", "words_per_bank"): ("words_per_bank", int, 1),
-    ("weight_sram", "read_latency"): ("read_latency", int, 0),
-    ("weight_sram", "ports"): ("ports", int, 1),
-    ("weight_sram", "interleave"): ("interleave", bool, None),
-    ("weight_sram", "burst_words"): ("burst_words", int, 1),
-    ("weight_sram", "vdd_nominal"): ("vdd_nominal", float, 1e-3),
-    ("weight_sram", "word_bits"): ("word_bits", int, 1),
-    ("ecc", "latency"): ("ecc_latency", int, 0),
-    ("ecc", "lanes"): ("ecc_lanes", int, 1),
-    ("ecc", "policy"): ("policy", str, None),
-    ("ecc", "max_retries"): ("max_retries", int, 0),
-    ("dram", "bytes_per_cycle"): ("dram_bytes_per_cycle", float, 1e-6),
-    ("dram", "latency"): ("dram_latency", int, 0),
-    ("buffers", "input_kib"): ("input_kib", float, 1e-6),
-    ("buffers", "output_kib"): ("output_kib", float, 1e-6),
-}
-
-
-def _merge(base: dict, over: dict, path="") -> dict:
+def _merge(base: dict, over: dict) -> dict:
+    """``over`` on top of ``base``, section by section (a user file gives only what it changes)."""
     out = copy.deepcopy(base)
-    for k, v in (over or {}).items():
-        if k not in base and path + k != "weight_sram.word_bits" and k != "word_bits":
-            raise UserError(f"accelerator config: unknown field {path + k!r}")
-        if isinstance(v, dict) and isinstance(base.get(k), dict):
-            out[k] = _merge(base[k], v, f"{path}{k}.")
-        else:
-            out[k] = v
+    for k, v in over.items():
+        out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
     return out
 
 
-def parse_config(d: dict | None = None) -> AcceleratorConfig:
-    """The default configuration overridden by ``d`` (same nested layout as the YAML)."""
-    base = yaml.safe_load(DEFAULT_CONFIG.read_text())
+def parse_config(d: dict | None = None, where: str = "accelerator config") -> AcceleratorConfig:
+    """The default configuration overridden by ``d`` (same nested layout as the YAML),
+    validated by :class:`accelsim.schema.AcceleratorFile`."""
     if d is not None and not isinstance(d, dict):
-        raise UserError("accelerator config: expected a YAML mapping")
-    merged = _merge(base, d or {})
-    kw = {}
-    for path, (attr, typ, lo) in _FIELDS.items():
-        node = merged
-        for p in path:
-            node = node.get(p) if isinstance(node, dict) else None
-        name = ".".join(path)
-        if node is None:
-            if attr == "word_bits":
-                continue
-            raise UserError(f"accelerator config: missing field {name!r}")
-        if typ is bool:
-            if not isinstance(node, bool):
-                raise UserError(f"accelerator config: {name} = {node!r} must be true or false")
-        elif typ is str:
-            node = str(node)
-        else:
-            if isinstance(node, bool) or not isinstance(node, (int, float)) or (typ is int and int(node) != node):
-                raise UserError(f"accelerator config: {name} = {node!r} must be {'an integer' if typ is int else 'a number'}")
-            node = typ(node)
-            if node < lo:
-                raise UserError(f"accelerator config: {name} = {node} must be >= {lo}")
-        kw[attr] = node
-    if kw["dataflow"] not in DATAFLOWS:
-        raise UserError(f"accelerator config: pe_array.dataflow {kw['dataflow']!r} is not one of {', '.join(DATAFLOWS)}")
-    if kw["policy"] not in POLICIES:
-        raise UserError(f"accelerator config: ecc.policy {kw['policy']!r} is not one of {', '.join(POLICIES)}")
-    cfg = AcceleratorConfig(**kw)
-    _check_buffers(cfg)
-    if cfg.burst_words * 2 > cfg.sram_words:
-        raise UserError(f"accelerator config: weight_sram.burst_words = {cfg.burst_words} cannot be double-buffered "
-                        f"in an SRAM of {cfg.sram_words} words")
-    return cfg
-
-
-def _check_buffers(cfg: AcceleratorConfig) -> None:
-    """The smallest tile the array works on must fit: one 8-bit input per PE row and one
-    32-bit partial sum per PE column (ws; the transpose for os)."""
-    need_in, need_out = (cfg.rows, 4 * cfg.cols) if cfg.dataflow == "ws" else (cfg.cols, 4 * cfg.rows)
-    if cfg.input_kib * 1024 < need_in:
-        raise UserError(f"accelerator config: buffers.input_kib = {cfg.input_kib} cannot hold one input vector "
-                        f"of {need_in} bytes for a {cfg.rows}x{cfg.cols} array")
-    if cfg.output_kib * 1024 < need_out:
-        raise UserError(f"accelerator config: buffers.output_kib = {cfg.output_kib} cannot hold one row of "
-                        f"partial sums ({need_out} bytes) for a {cfg.rows}x{cfg.cols} array")
+        raise UserError(f"{where}: expected a YAML mapping")
+    base = read_yaml(DEFAULT_CONFIG, "packaged accelerator config")
+    f = validate(AcceleratorFile, _merge(base, d or {}), where)
+    pe, sram, ecc = f.pe_array, f.weight_sram, f.ecc
+    return AcceleratorConfig(
+        clock_mhz=float(f.clock_mhz), rows=pe.rows, cols=pe.cols, dataflow=pe.dataflow, banks=sram.banks,
+        words_per_bank=sram.words_per_bank, read_latency=sram.read_latency, ports=sram.ports,
+        interleave=sram.interleave, burst_words=sram.burst_words, vdd_nominal=float(sram.vdd_nominal),
+        ecc_latency=ecc.latency, ecc_lanes=ecc.lanes, policy=ecc.policy, max_retries=ecc.max_retries,
+        dram_bytes_per_cycle=float(f.dram.bytes_per_cycle), dram_latency=f.dram.latency,
+        input_kib=float(f.buffers.input_kib), output_kib=float(f.buffers.output_kib), word_bits=sram.word_bits)
 
 
 def load_config(path: str | Path | None = None) -> AcceleratorConfig:
     if path is None:
         return parse_config(None)
-    return parse_config(read_yaml(path, "accelerator config"))
+    return parse_config(read_yaml(path, "accelerator config"), f"accelerator config {path}")

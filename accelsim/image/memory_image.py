@@ -2,9 +2,10 @@
 
 A directory with ``image.bin`` (little-endian uint64 words; a word of more than 64 bits
 takes consecutive lanes), ``image.hex`` (one word per line, most significant digit first,
-for $readmemh) and ``manifest.yaml``. Loading verifies the SHA-256 of both files, that
-image.hex holds the words of image.bin, that no word has bits above the code width, and
-every manifest field before anything is used (docs/formats.md).
+for $readmemh) and ``manifest.yaml``. Loading validates the manifest with the typed model
+:class:`accelsim.schema.Manifest`, then verifies the SHA-256 of both files, that image.hex
+holds the words of image.bin, that no word has bits above the code width, the sizes and
+the geometry through the graph before anything is used (docs/formats.md).
 """
 
 from __future__ import annotations
@@ -13,15 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from accelsim.ecc import Layout, get_layout
 from accelsim.errors import UserError
-from accelsim.fileio import sha256_file
+from accelsim.fileio import read_yaml, sha256_file
+from accelsim.schema.manifest import OPS, GraphNode, LayerEntry, Manifest
+from accelsim.schema import validate
 
 FORMAT_VERSION = 1
-OPS = ("input", "conv", "linear", "relu", "maxpool", "avgpool", "adaptive_avgpool", "add",
-       "flatten", "cat", "output")
 
 
 @dataclass(frozen=True, eq=False)   # holds arrays: compare fields explicitly
@@ -83,62 +83,41 @@ class MemoryImage:
         return self.words.shape[0] * self.layout.word_bits // 8
 
 
-def _need(d: dict, key: str, kind, where: str):
-    if key not in d:
-        raise UserError(f"{where}: missing field {key!r}")
-    value = d[key]
-    if kind is not None and not isinstance(value, kind) or isinstance(value, bool) and kind in (int, (int, float)):
-        raise UserError(f"{where}: field {key!r} has the wrong type ({type(value).__name__})")
-    return value
-
-
-def _layer(entry: dict, i: int, layout: Layout, n_words: int) -> LayerImage:
-    where = f"manifest layer {i}"
-    if not isinstance(entry, dict):
-        raise UserError(f"{where}: expected a mapping")
-    name = _need(entry, "name", str, where)
-    where = f"manifest layer {name!r}"
-    kind = _need(entry, "kind", str, where)
-    if kind not in ("conv", "linear"):
-        raise UserError(f"{where}: kind {kind!r} is not conv or linear")
-    shape = tuple(_int_list(_need(entry, "weight_shape", list, where), None, where, "weight_shape", minimum=1))
-    n_weights = _need(entry, "n_weights", int, where)
-    offset = _need(entry, "word_offset", int, where)
-    words = _need(entry, "n_words", int, where)
-    if n_weights != int(np.prod(shape)) or n_weights <= 0:
-        raise UserError(f"{where}: n_weights {n_weights} does not match weight_shape {list(shape)}")
-    if words != layout.n_words(n_weights):
-        raise UserError(f"{where}: n_words {words} != {layout.n_words(n_weights)} for {n_weights} weights")
-    if offset < 0 or offset + words > n_words:
-        raise UserError(f"{where}: words [{offset}, {offset + words}) lie outside the image of {n_words} words")
+def _layer(entry: LayerEntry, layout: Layout, n_words: int) -> LayerImage:
+    """The typed layer after the checks between its fields (types and ranges are the schema's)."""
+    where = f"manifest layer {entry.name!r}"
+    shape = tuple(entry.weight_shape)
+    if entry.n_weights != int(np.prod(shape)):
+        raise UserError(f"{where}: n_weights {entry.n_weights} does not match weight_shape {list(shape)}")
+    if entry.n_words != layout.n_words(entry.n_weights):
+        raise UserError(f"{where}: n_words {entry.n_words} != {layout.n_words(entry.n_weights)} "
+                        f"for {entry.n_weights} weights")
+    if entry.word_offset + entry.n_words > n_words:
+        raise UserError(f"{where}: words [{entry.word_offset}, {entry.word_offset + entry.n_words}) lie outside "
+                        f"the image of {n_words} words")
     oc = shape[0]
-    scale = _need(entry, "weight_scale", list, where)
-    if (len(scale) != oc or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale)
-            or not np.all(np.isfinite(scale)) or np.any(np.asarray(scale) <= 0)):
-        raise UserError(f"{where}: weight_scale must be {oc} finite positive numbers")
-    bias = _need(entry, "bias", list, where)
-    if (len(bias) != oc or not all(isinstance(v, int) and not isinstance(v, bool) for v in bias)
-            or any(not -2**31 <= v <= 2**31 - 1 for v in bias)):
-        raise UserError(f"{where}: bias must be {oc} int32 values")
-    scale, bias = np.asarray(scale, dtype=np.float64), np.asarray(bias, dtype=np.int64)
-    in_scale = float(_need(entry, "input_scale", (int, float), where))
-    if not np.isfinite(in_scale) or in_scale <= 0:
-        raise UserError(f"{where}: input_scale {in_scale} must be finite and > 0")
-    gemm = tuple(int(v) for v in _need(entry, "gemm", list, where))
-    common = dict(name=name, kind=kind, weight_shape=shape, n_weights=n_weights, word_offset=offset,
-                  n_words=words, weight_scale=scale, bias=bias.astype(np.int32),
-                  input=_need(entry, "input", str, where), input_scale=in_scale,
-                  relu=bool(_need(entry, "relu", bool, where)), gemm=gemm,
-                  in_channels=int(_need(entry, "in_channels", int, where)),
-                  out_channels=int(_need(entry, "out_channels", int, where)))
-    if common["out_channels"] != shape[0] or common["in_channels"] != shape[1]:
-        raise UserError(f"{where}: in/out channels {common['in_channels']}/{common['out_channels']} "
+    if len(entry.weight_scale) != oc:
+        raise UserError(f"{where}: weight_scale must be {oc} finite positive numbers (got {len(entry.weight_scale)})")
+    if len(entry.bias) != oc:
+        raise UserError(f"{where}: bias must be {oc} int32 values (got {len(entry.bias)})")
+    if entry.out_channels != shape[0] or entry.in_channels != shape[1]:
+        raise UserError(f"{where}: in/out channels {entry.in_channels}/{entry.out_channels} "
                         f"do not match weight_shape {list(shape)}")
-    if kind == "conv":
+    gemm = tuple(entry.gemm)
+    common = dict(name=entry.name, kind=entry.kind, weight_shape=shape, n_weights=entry.n_weights,
+                  word_offset=entry.word_offset, n_words=entry.n_words,
+                  weight_scale=np.asarray(entry.weight_scale, dtype=np.float64),
+                  bias=np.asarray(entry.bias, dtype=np.int64).astype(np.int32), input=entry.input,
+                  input_scale=float(entry.input_scale), relu=entry.relu, gemm=gemm,
+                  in_channels=entry.in_channels, out_channels=entry.out_channels)
+    conv_fields = ("kernel", "stride", "padding", "input_hw", "output_hw")
+    if entry.kind == "conv":
         if len(shape) != 4:
             raise UserError(f"{where}: a conv weight must have 4 dimensions, got {list(shape)}")
-        extra = {k: tuple(_int_list(_need(entry, k, list, where), 2, where, k, minimum=0 if k == "padding" else 1))
-                 for k in ("kernel", "stride", "padding", "input_hw", "output_hw")}
+        for key in conv_fields:
+            if getattr(entry, key) is None:
+                raise UserError(f"{where}: missing field {key!r}")
+        extra = {k: tuple(getattr(entry, k)) for k in conv_fields}
         if extra["kernel"] != shape[2:]:
             raise UserError(f"{where}: kernel {list(extra['kernel'])} does not match weight_shape {list(shape)}")
         expect = tuple((size + 2 * p - k) // st + 1 for size, k, st, p in
@@ -149,76 +128,154 @@ def _layer(entry: dict, i: int, layout: Layout, n_words: int) -> LayerImage:
         if gemm != (expect[0] * expect[1], int(np.prod(shape[1:])), shape[0]):
             raise UserError(f"{where}: gemm {list(gemm)} does not match the layer geometry")
         return LayerImage(**common, **extra)
+    for key in conv_fields + ("groups",):
+        if getattr(entry, key) is not None:
+            raise UserError(f"{where}: field {key!r} does not apply to a linear layer")
     if len(shape) != 2 or gemm != (1, shape[1], shape[0]):
         raise UserError(f"{where}: linear weight_shape {list(shape)} / gemm {list(gemm)} inconsistent")
     return LayerImage(**common)
 
 
-# op -> the parameters its graph node must carry, each a list of this many ints
-_NODE_PARAMS = {"maxpool": {"kernel": 2, "stride": 2, "padding": 2}, "avgpool": {"kernel": 2, "stride": 2},
-                "adaptive_avgpool": {"output_size": 2}}
+# op -> the parameters its graph node carries (each required); any other parameter is refused
+_NODE_PARAMS = {"conv": {"kernel", "stride", "padding"}, "maxpool": {"kernel", "stride", "padding", "ceil_mode"},
+                "avgpool": {"kernel", "stride"}, "adaptive_avgpool": {"output_size"}}
+_OPTIONAL = {"conv": {"relu"}, "linear": {"relu"}, "add": {"relu"}, "cat": {"relu"}}
+_PARAM_FIELDS = ("relu", "kernel", "stride", "padding", "ceil_mode", "output_size")
 _ARITY = {"input": (0, 0), "output": (1, 1), "add": (2, 2), "cat": (2, None)}
 
 
-def _int_list(value, length: int | None, where: str, key: str, minimum: int = 0) -> list[int]:
-    if (not isinstance(value, list) or (length is not None and len(value) != length)
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in value)):
-        want = f"{length} " if length is not None else ""
-        raise UserError(f"{where}: field {key!r} must be a list of {want}integers >= {minimum}, got {value!r}")
-    return value
+def _pool_out(size: int, k: int, s: int, p: int, ceil_mode: bool) -> int:
+    """Output size of max/avg pooling, as torch computes it."""
+    span = size + 2 * p - k
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:   # the last window must start inside the input
+        out -= 1
+    return out
 
 
-def _check_node(node, i: int, seen: set[str], layer_names: set[str]) -> None:
-    if not isinstance(node, dict):
-        raise UserError(f"manifest graph node {i}: expected a mapping")
-    name = _need(node, "name", str, f"manifest graph node {i}")
-    where = f"manifest graph node {name!r}"
-    op = _need(node, "op", str, where)
-    if op not in OPS:
-        raise UserError(f"{where}: unknown op {op!r}")
-    if name in seen:
+def _node_shape(node: GraphNode, ins: list[tuple[int, ...]], layer: LayerImage | None,
+                input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape the node's op gives from its inputs' shapes (the manifest's own shape must equal it)."""
+    where = f"manifest graph node {node.name!r}"
+    op = node.op
+
+    def chw(shape):
+        if len(shape) != 3:
+            raise UserError(f"{where}: op {op} needs a (C, H, W) input, got shape {list(shape)}")
+        return shape
+
+    if op == "input":
+        return input_shape
+    if op in ("relu", "output"):
+        return ins[0]
+    if op == "flatten":
+        return (int(np.prod(ins[0])),)
+    if op == "add":
+        if ins[0] != ins[1]:
+            raise UserError(f"{where}: add of shapes {list(ins[0])} and {list(ins[1])}")
+        return ins[0]
+    if op == "cat":
+        if any(len(s) != 3 or s[1:] != ins[0][1:] for s in ins):
+            raise UserError(f"{where}: cat of shapes {[list(s) for s in ins]} (channels only)")
+        return (sum(s[0] for s in ins), *ins[0][1:])
+    if op == "conv":
+        c, h, w = chw(ins[0])
+        if (c, h, w) != (layer.in_channels, *layer.input_hw):
+            raise UserError(f"{where}: input shape {[c, h, w]} != in_channels/input_hw "
+                            f"{[layer.in_channels, *layer.input_hw]} of its layer")
+        for key in ("kernel", "stride", "padding"):
+            if tuple(getattr(node, key)) != getattr(layer, key):
+                raise UserError(f"{where}: {key} {getattr(node, key)} != {list(getattr(layer, key))} of its layer")
+        return (layer.out_channels, *layer.output_hw)
+    if op == "linear":
+        if ins[0] != (layer.in_channels,):
+            raise UserError(f"{where}: input shape {list(ins[0])} != [{layer.in_channels}] (flatten first)")
+        return (layer.out_channels,)
+    c, h, w = chw(ins[0])
+    if op == "adaptive_avgpool":
+        return (c, *node.output_size)
+    pad = node.padding if op == "maxpool" else [0, 0]
+    ceil_mode = bool(node.ceil_mode) if op == "maxpool" else False
+    out = tuple(_pool_out(size, k, st, p, ceil_mode) for size, k, st, p in zip((h, w), node.kernel, node.stride, pad))
+    if min(out) < 1 or any(p > k // 2 for p, k in zip(pad, node.kernel)):
+        raise UserError(f"{where}: kernel {node.kernel} / padding {pad} do not fit an input of {[h, w]}")
+    return (c, *out)
+
+
+def _check_node(node: GraphNode, seen: dict[str, tuple[int, ...]], layers: dict[str, LayerImage],
+                input_shape: tuple[int, ...]) -> None:
+    where = f"manifest graph node {node.name!r}"
+    op = node.op
+    if node.name in seen:
         raise UserError(f"{where}: the name appears twice")
-    inputs = _need(node, "inputs", list, where)
     lo, hi = _ARITY.get(op, (1, 1))
-    if len(inputs) < lo or (hi is not None and len(inputs) > hi):
-        raise UserError(f"{where}: op {op} cannot take {len(inputs)} input(s)")
-    for src in inputs:
+    if len(node.inputs) < lo or (hi is not None and len(node.inputs) > hi):
+        raise UserError(f"{where}: op {op} cannot take {len(node.inputs)} input(s)")
+    for src in node.inputs:
         if src not in seen:
             raise UserError(f"{where}: input {src!r} is not an earlier node")
-    _int_list(_need(node, "shape", list, where), None, where, "shape", minimum=1)
     if op != "output":
-        scale = _need(node, "scale", (int, float), where)
-        if not np.isfinite(scale) or scale <= 0:
-            raise UserError(f"{where}: activation scale {scale!r} must be finite and > 0")
-        _need(node, "signed", bool, where)
-    for key, length in _NODE_PARAMS.get(op, {}).items():
-        _int_list(_need(node, key, list, where), length, where, key, minimum=0 if key == "padding" else 1)
-    if op == "maxpool":
-        _need(node, "ceil_mode", bool, where)
-    if op in ("conv", "linear") and name not in layer_names:
-        raise UserError(f"{where} has no entry in 'layers'")
+        if node.scale is None:
+            raise UserError(f"{where}: missing field 'scale'")
+        if node.signed is None:
+            raise UserError(f"{where}: missing field 'signed'")
+    elif node.scale is not None or node.signed is not None:
+        raise UserError(f"{where}: the output node carries no scale or signed")
+    need = _NODE_PARAMS.get(op, set())
+    for key in _PARAM_FIELDS:
+        given = getattr(node, key) is not None
+        if key in need and not given:
+            raise UserError(f"{where}: missing field {key!r}")
+        if given and key not in need | _OPTIONAL.get(op, set()):
+            raise UserError(f"{where}: field {key!r} does not apply to op {op}")
+    layer = layers.get(node.name) if op in ("conv", "linear") else None
+    if op in ("conv", "linear"):
+        if layer is None:
+            raise UserError(f"{where} has no entry in 'layers'")
+        if bool(node.relu) != layer.relu:
+            raise UserError(f"{where}: relu {bool(node.relu)} != relu {layer.relu} of its layer")
+    expect = _node_shape(node, [seen[s] for s in node.inputs], layer, input_shape)
+    if op == "input" and tuple(node.shape) != tuple(expect):
+        raise UserError(f"{where}: shape {node.shape} != the manifest's input_shape {list(expect)}")
+    if tuple(node.shape) != tuple(expect):
+        raise UserError(f"{where}: shape {node.shape} does not follow from its inputs ({list(expect)})")
+    seen[node.name] = tuple(expect)
 
 
-def _check_graph(graph, layers: list[LayerImage]) -> dict[str, dict]:
-    if not isinstance(graph, list) or not graph:
-        raise UserError("manifest: field 'graph' must be a non-empty list")
-    seen: set[str] = set()
-    for i, node in enumerate(graph):
-        _check_node(node, i, seen, {layer.name for layer in layers})
-        seen.add(node["name"])
-    if graph[0]["op"] != "input" or graph[-1]["op"] != "output":
+def _check_graph(m: Manifest, layers: list[LayerImage]) -> None:
+    graph = m.graph
+    by_name = {layer.name: layer for layer in layers}
+    seen: dict[str, tuple[int, ...]] = {}
+    for node in graph:
+        _check_node(node, seen, by_name, tuple(m.input_shape))
+    if graph[0].op != "input" or graph[-1].op != "output":
         raise UserError("manifest: the graph must start with an input node and end with an output node")
-    nodes = {node["name"]: node for node in graph}
+    if sum(node.op == "input" for node in graph) != 1 or sum(node.op == "output" for node in graph) != 1:
+        raise UserError("manifest: the graph must have exactly one input and one output node")
+    nodes = {node.name: node for node in graph}
     for layer in layers:
         where = f"manifest layer {layer.name!r}"
-        if layer.name not in nodes or nodes[layer.name]["op"] != layer.kind:
+        if layer.name not in nodes or nodes[layer.name].op != layer.kind:
             raise UserError(f"{where}: no {layer.kind} node of that name in 'graph'")
         src = nodes.get(layer.input)
-        if src is None or layer.input not in nodes[layer.name]["inputs"]:
+        if src is None or layer.input not in nodes[layer.name].inputs:
             raise UserError(f"{where}: input {layer.input!r} is not the input of its graph node")
-        if not np.isclose(src["scale"], layer.input_scale, rtol=1e-12, atol=0):
-            raise UserError(f"{where}: input_scale {layer.input_scale} != scale {src['scale']} of node {layer.input!r}")
-    return nodes
+        if not np.isclose(src.scale, layer.input_scale, rtol=1e-12, atol=0):
+            raise UserError(f"{where}: input_scale {layer.input_scale} != scale {src.scale} of node {layer.input!r}")
+
+
+def read_manifest(path: str | Path) -> tuple[dict, Manifest]:
+    """(the parsed dict, the typed :class:`accelsim.schema.Manifest`) of an image directory."""
+    path = Path(path)
+    mpath = path / "manifest.yaml"
+    if not mpath.is_file():
+        raise UserError(f"memory image {str(path)!r}: no manifest.yaml")
+    raw = read_yaml(mpath, "memory image manifest")
+    if raw.get("format") != "accelsim-memory-image":
+        raise UserError(f"{mpath}: not an accelsim memory image manifest")
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise UserError(f"{mpath}: format_version {raw.get('format_version')!r} != {FORMAT_VERSION}")
+    return raw, validate(Manifest, raw, f"manifest {mpath}")
 
 
 def lane_masks(word_bits: int, lanes: int) -> np.ndarray:
@@ -272,68 +329,53 @@ def _hex_word(lanes: np.ndarray, digits: int) -> str:
     return f"{value:0{digits}x}"
 
 
-def _read_manifest(mpath: Path):
-    # libyaml's parser when present: a ResNet-18 manifest parses in ~0.1 s instead of ~2.5 s
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        return yaml.load(mpath.read_text(), Loader=loader)
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UserError(f"memory image manifest {mpath}: not valid YAML ({exc.__class__.__name__})") from None
-
-
 def load_image(path: str | Path) -> MemoryImage:
-    """Read and verify a memory image directory."""
+    """Read and verify a memory image directory (read only: nothing is written); a
+    problem is one UserError naming the directory."""
     path = Path(path)
-    mpath = path / "manifest.yaml"
-    if not mpath.exists():
-        raise UserError(f"memory image {str(path)!r}: no manifest.yaml")
-    manifest = _read_manifest(mpath)
-    if not isinstance(manifest, dict) or manifest.get("format") != "accelsim-memory-image":
-        raise UserError(f"{mpath}: not an accelsim memory image manifest")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise UserError(f"{mpath}: format_version {manifest.get('format_version')!r} != {FORMAT_VERSION}")
-    layout = get_layout(_need(manifest, "layout", str, "manifest"))
+    try:
+        return _load(path)
+    except UserError as exc:
+        if str(path) in str(exc):
+            raise
+        raise UserError(f"memory image {path}: {exc}") from None
+
+
+def _load(path: Path) -> MemoryImage:
+    raw, m = read_manifest(path)
+    layout = get_layout(m.layout)
     for key, want in (("word_bits", layout.word_bits), ("lanes", layout.lanes),
                       ("weight_bits", layout.weight_bits), ("weights_per_word", layout.weights_per_word)):
-        if _need(manifest, key, int, "manifest") != want:
-            raise UserError(f"manifest: {key} = {manifest[key]} does not match layout {layout.name} ({want})")
-    if "code" not in manifest:
-        raise UserError("manifest: missing field 'code'")
-    code = manifest["code"]
-    if code != (layout.code.name if layout.code else None):
-        raise UserError(f"manifest: code {code!r} does not match layout {layout.name}")
-    n_words = _need(manifest, "n_words", int, "manifest")
-    if n_words < 1:
-        raise UserError(f"manifest: n_words {n_words} must be >= 1")
-    files = _need(manifest, "files", dict, "manifest")
+        if getattr(m, key) != want:
+            raise UserError(f"manifest: {key} = {getattr(m, key)} does not match layout {layout.name} ({want})")
+    if m.code != (layout.code.name if layout.code else None):
+        raise UserError(f"manifest: code {m.code!r} does not match layout {layout.name}")
+    n_words = m.n_words
     hex_digits = (layout.word_bits + 3) // 4
     sizes = {"image.bin": n_words * layout.lanes * 8, "image.hex": n_words * (hex_digits + 1)}
+    shas = {"image.bin": m.files.image_bin, "image.hex": m.files.image_hex}
     for fname in ("image.bin", "image.hex"):
         fpath = path / fname
-        if not fpath.exists():
+        if not fpath.is_file():
             raise UserError(f"memory image {str(path)!r}: {fname} is missing")
-        if not isinstance(files.get(fname), str):
-            raise UserError(f"manifest: no sha256 for {fname}")
         size = fpath.stat().st_size
         if size != sizes[fname]:
             raise UserError(f"{fpath}: {size} bytes, expected {sizes[fname]} for {n_words} words "
                             "(truncated or extended)")
-        if sha256_file(fpath) != files[fname]:
+        if sha256_file(fpath) != shas[fname]:
             raise UserError(f"{fpath}: sha256 does not match the manifest (file changed)")
-    raw = (path / "image.bin").read_bytes()
-    words = np.frombuffer(raw, dtype="<u8").astype(np.uint64).reshape(n_words, layout.lanes)
+    raw_words = (path / "image.bin").read_bytes()
+    words = np.frombuffer(raw_words, dtype="<u8").astype(np.uint64).reshape(n_words, layout.lanes)
     _check_word_width(words, layout.word_bits, path / "image.bin")
     _check_hex(path / "image.hex", words, layout.word_bits)
-    entries = _need(manifest, "layers", list, "manifest")
-    layers = [_layer(e, i, layout, n_words) for i, e in enumerate(entries)]
-    if not layers:
-        raise UserError("manifest: no layers")
+    layers = [_layer(e, layout, n_words) for e in m.layers]
     ends = [layer.word_offset for layer in layers[1:]] + [n_words]
     for layer, nxt in zip(layers, ends):
         if layer.word_offset + layer.n_words != nxt:
             raise UserError(f"manifest layer {layer.name!r}: words are not contiguous with the next layer")
     if layers[0].word_offset != 0:
         raise UserError("manifest: the first layer must start at word 0")
-    _check_graph(_need(manifest, "graph", list, "manifest"), layers)
-    _int_list(_need(manifest, "input_shape", list, "manifest"), None, "manifest", "input_shape", minimum=1)
-    return MemoryImage(path, manifest, layout, words, layers)
+    if len({layer.name for layer in layers}) != len(layers):
+        raise UserError("manifest: a layer name appears twice in 'layers'")
+    _check_graph(m, layers)
+    return MemoryImage(path, raw, layout, words, layers)

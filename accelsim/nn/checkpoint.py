@@ -9,12 +9,11 @@ import torch
 import yaml
 from safetensors.torch import save as st_save
 
-from accelsim.errors import UserError
 from accelsim.fileio import atomic_write_bytes, atomic_write_text, read_yaml
 from accelsim.nn.modelref import build_any, load_state, read_state
 from accelsim.nn.zoo import model_info
+from accelsim.schema import ModelCard, validate
 
-CARD_FIELDS = ("model", "bits", "layout", "accuracy", "seed", "command")
 
 
 def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
@@ -32,27 +31,23 @@ def save_checkpoint(model: torch.nn.Module, path: str | Path, card: dict) -> tup
     return weights, card_path
 
 
-def load_card(path: str | Path) -> dict:
+def load_card(path: str | Path) -> ModelCard:
+    """The model card next to a checkpoint, validated by :class:`accelsim.schema.ModelCard`."""
     _, card_path = checkpoint_paths(path)
-    card = read_yaml(card_path, "model card")
-    missing = [f for f in CARD_FIELDS if f not in card]
-    if missing:
-        raise UserError(f"model card {card_path}: missing field(s) {', '.join(missing)}")
-    return card
+    return validate(ModelCard, read_yaml(card_path, "model card"), f"model card {card_path}")
 
 
-def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
+def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, ModelCard]:
     """(model in eval mode, card). Quantized checkpoints carry their scales as buffers.
     The card's ``model`` is a zoo name or ``file.py:factory`` relative to the card's folder."""
     weights, card_path = checkpoint_paths(path)
     card = load_card(path)
     state = read_state(weights)
-    model = build_any(card["model"], base_dir=card_path.parent, seed=int(card.get("seed", 0)),
-                      num_classes=card.get("num_classes"))
-    return load_state(model, state, str(weights), str(card["model"])), card
+    model = build_any(card.model, base_dir=card_path.parent, seed=card.seed, num_classes=card.num_classes)
+    return load_state(model, state, str(weights), card.model), card
 
 
-def card_input_shape(card: dict) -> tuple[int, ...]:
+def card_input_shape(card: ModelCard) -> tuple[int, ...]:
     """The input shape (C, H, W) a checkpoint's model takes: the card's, else the zoo's."""
     if card.get("input_shape"):
         return tuple(int(v) for v in card["input_shape"])

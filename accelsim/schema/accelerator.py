@@ -1,0 +1,82 @@
+"""The accelerator configuration file (``--config``, a campaign's ``accelerator:``).
+
+A user file overrides the packaged ``configs/accelerator.yaml`` section by section; the
+merged document is validated here. Sources of the default numbers: docs/hardware.md.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+from typing_extensions import Annotated
+
+from accelsim.schema.base import ConfigModel, Count, PositiveFloat
+
+Cycles = Annotated[int, Field(ge=0, le=10**9)]
+
+
+class PeArray(ConfigModel):
+    rows: Annotated[int, Field(ge=1, le=4096)] = Field(description="PE rows R")
+    cols: Annotated[int, Field(ge=1, le=4096)] = Field(description="PE columns C")
+    dataflow: Literal["ws", "os"] = Field(description="ws (weight stationary) | os (output stationary)")
+
+
+class WeightSram(ConfigModel):
+    banks: Annotated[int, Field(ge=1, le=4096)]
+    words_per_bank: Annotated[int, Field(ge=1, le=2**32)]
+    read_latency: Cycles = Field(description="cycles from address to data")
+    ports: Annotated[int, Field(ge=1, le=64)] = Field(description="reads per bank per cycle")
+    interleave: bool = Field(description="word i in bank i % banks (false: bank i // words_per_bank)")
+    burst_words: Annotated[int, Field(ge=1, le=2**32)] = Field(description="words per read burst")
+    vdd_nominal: PositiveFloat = Field(description="volts")
+    word_bits: Annotated[int, Field(ge=1, le=128)] | None = Field(
+        None, description="fixed by the image's layout; if given it must match")
+
+
+class EccStage(ConfigModel):
+    latency: Cycles = Field(description="decoder pipeline stages (cycles)")
+    lanes: Annotated[int, Field(ge=1, le=4096)] = Field(description="words decoded per cycle")
+    policy: Literal["pass", "zero", "reread"] = Field(description="uncorrectable words: pass (raw) | zero | reread")
+    max_retries: Annotated[int, Field(ge=0, le=1000)] = Field(description="re-reads before passing a word on")
+
+
+class Dram(ConfigModel):
+    bytes_per_cycle: Annotated[float, Field(ge=1e-6)] = Field(description="weight bandwidth, bytes per cycle")
+    latency: Cycles = Field(description="cycles per transfer")
+
+
+class Buffers(ConfigModel):
+    input_kib: Annotated[float, Field(ge=1e-6)]
+    output_kib: Annotated[float, Field(ge=1e-6)]
+
+
+class AcceleratorFile(ConfigModel):
+    """The accelerator: PE array, weight SRAM, ECC stage, DRAM and buffers."""
+
+    clock_mhz: Annotated[float, Field(ge=1e-3)] = Field(description="reporting only: cycles -> seconds")
+    pe_array: PeArray
+    weight_sram: WeightSram
+    ecc: EccStage
+    dram: Dram
+    buffers: Buffers
+
+    @model_validator(mode="after")
+    def _fits(self):
+        pe, sram, buf = self.pe_array, self.weight_sram, self.buffers
+        words = sram.banks * sram.words_per_bank
+        if sram.burst_words * 2 > words:
+            raise PydanticCustomError("fit", "weight_sram.burst_words = {b} cannot be double-buffered in an SRAM "
+                                      "of {w} words", {"b": sram.burst_words, "w": words})
+        # one 8-bit input per PE row and one 32-bit partial sum per PE column (ws; transposed for os)
+        need_in, need_out = (pe.rows, 4 * pe.cols) if pe.dataflow == "ws" else (pe.cols, 4 * pe.rows)
+        if buf.input_kib * 1024 < need_in:
+            raise PydanticCustomError("fit", "buffers.input_kib = {v} cannot hold one input vector of {n} bytes "
+                                      "for a {r}x{c} array", {"v": buf.input_kib, "n": need_in, "r": pe.rows,
+                                                              "c": pe.cols})
+        if buf.output_kib * 1024 < need_out:
+            raise PydanticCustomError("fit", "buffers.output_kib = {v} cannot hold one row of partial sums "
+                                      "({n} bytes) for a {r}x{c} array", {"v": buf.output_kib, "n": need_out,
+                                                                          "r": pe.rows, "c": pe.cols})
+        return self

@@ -1,0 +1,180 @@
+"""The campaign specification (``accelsim campaign SPEC``) and the run config
+(``accelsim run CONFIG``), which shares the sweep fields."""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from typing_extensions import Annotated
+
+from accelsim.ecc import list_layouts
+from accelsim.schema.ber_curve import BerCurveFile
+from accelsim.schema.base import ConfigModel, Count, FiniteFloat, Name, Probability, Seed
+
+SchemeName = Literal[tuple(list_layouts())]          # exact names: no case folding
+PathText = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[^\x00]*$")]
+Voltage = Annotated[float, Field(gt=0, le=100)]
+FaultModel = Literal["persistent", "transient", "stuck", "measured"]
+# one campaign may plan at most this many trials (checked before anything is planned)
+MAX_TRIALS = 1_000_000
+SweepCount = Annotated[int, Field(ge=1, le=MAX_TRIALS)]
+
+
+def _models_mapping(value):
+    """``models: [a, b]`` is short for ``models: {a: {}, b: {}}``; the legacy entry
+    ``{scheme: stem, ...}`` is short for ``{checkpoints: {scheme: stem, ...}}``."""
+    if isinstance(value, list) and all(isinstance(m, str) for m in value):
+        return {m: None for m in value}
+    if isinstance(value, dict):
+        layouts = set(list_layouts())
+        return {m: ({"checkpoints": e} if isinstance(e, dict) and e and set(e) <= layouts else e)
+                for m, e in value.items()}
+    return value
+
+
+def _factory_ref(value: str) -> str:
+    from accelsim.nn.modelref import is_factory_ref
+    if not is_factory_ref(value) or "\x00" in value:
+        raise PydanticCustomError("factory", "expected path/to/file.py:factory (got {v})", {"v": repr(value)[:80]})
+    return value
+
+
+FactoryRef = Annotated[str, Field(max_length=4096), AfterValidator(_factory_ref)]
+
+
+class ModelEntry(ConfigModel):
+    """Which weights serve each scheme of one model (docs/campaigns.md, Model entries)."""
+
+    factory: FactoryRef | None = Field(None, description="your network: path/to/file.py:function (no arguments)")
+    checkpoint: PathText | None = Field(None, description="one checkpoint for every scheme (a stem with a model "
+                                                          "card, or with factory a .safetensors state dict)")
+    checkpoints: dict[SchemeName, PathText] | None = Field(None, description="scheme -> checkpoint")
+    images: dict[SchemeName, PathText] | None = Field(None, description="scheme -> memory image directory")
+    project: bool = Field(False, description="clamp weights into an in-place layout's throttled slots at export")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if self.checkpoint is not None and self.checkpoints is not None:
+            raise PydanticCustomError("model_entry", "give checkpoint or checkpoints, not both")
+        if self.images is not None and (self.factory or self.checkpoint or self.checkpoints):
+            raise PydanticCustomError("model_entry", "images stand alone (no factory or checkpoints beside them)")
+        if self.factory is not None and self.checkpoint is None and self.checkpoints is None:
+            raise PydanticCustomError("model_entry", "factory needs checkpoint: or checkpoints: (state dicts)")
+        return self
+
+
+class DataSource(ConfigModel):
+    """A data source with the imagefolder transform (docs/models.md, Data)."""
+
+    source: PathText = Field(description="digits, mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE or "
+                                         "synthetic:NxCxHxW")
+    resize: Annotated[int, Field(ge=1)] | Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)] | None = \
+        Field(None, description="imagefolder: shorter side in pixels, or [height, width]")
+    crop: Annotated[int, Field(ge=1)] | Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)] | None = \
+        Field(None, description="imagefolder: center crop, pixels or [height, width]")
+    mean: Annotated[list[FiniteFloat], Field(min_length=1, max_length=64)] | None = Field(
+        None, description="per-channel mean subtracted after scaling pixels to [0, 1]")
+    std: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1, max_length=64)] | None = Field(
+        None, description="per-channel standard deviation divided by")
+
+
+class _Sweep(ConfigModel):
+    name: Name = Field("campaign", description="campaign name (stored with every trial)")
+    seed: Seed = Field(0, description="root seed, 0 .. 2^63-1; every trial's seed derives from it")
+    models: Annotated[dict[Name, ModelEntry | None], Field(min_length=1, max_length=1000)] = Field(
+        description="zoo model names (a list), or model -> entry: factory + checkpoint(s), checkpoints "
+                    "(stems with model cards) or images, per scheme")
+    schemes: Annotated[list[SchemeName], Field(min_length=1, max_length=100)] = Field(
+        description="weight layouts (ECC schemes), exact names")
+    voltages: Annotated[list[Voltage], Field(min_length=1, max_length=100_000)] | None = Field(
+        None, description="weight-SRAM supply voltages, V (inside the BER curve's domain)")
+    chips: SweepCount = Field(1, description="simulated chips (persistent fault maps) per point")
+    repeats: SweepCount = Field(1, description="repeats per chip")
+    fault_model: FaultModel = "persistent"
+    engine: Literal["fast", "cycle"] = Field("fast", description="fast (numpy) or cycle (SimPy accelerator)")
+    policy: Literal["pass", "zero"] = Field("pass", description="uncorrectable words: pass raw or zero")
+    samples: Annotated[int, Field(ge=1, le=10**7)] = Field(450, description="test samples per trial")
+    models_dir: PathText = Field("models", description="where <model>-<variant> checkpoints are found "
+                                                       "(default: the bundled models/, from any folder)")
+    data: Union[PathText, DataSource, None] = Field(None, description="evaluation data: digits (default), "
+                                                    "mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE, "
+                                                    "synthetic:NxCxHxW, or {source, resize, crop, mean, std}")
+    metric: Literal["accuracy", "sdc"] | None = Field(
+        None, description="headline criterion: accuracy, or sdc (top-1 SDC rate within the tolerance); "
+                          "default: accuracy with labelled data, sdc without")
+    accelerator: PathText | None = Field(None, description="accelerator config YAML")
+    energy_table: PathText | None = Field(None, description="energy table YAML")
+    ber_curve: Union[PathText, BerCurveFile, None] = Field(None, description="BER curve YAML path or mapping")
+
+    _models = field_validator("models", mode="before")(_models_mapping)
+
+    @field_validator("ber_curve", mode="before")
+    @classmethod
+    def _curve_kind(cls, v):
+        if v is not None and not isinstance(v, (str, dict)):
+            raise PydanticCustomError("curve_type", "must be a path or a mapping (got {v})", {"v": repr(v)[:60]})
+        return v
+
+
+class CampaignSpec(_Sweep):
+    """models x schemes x voltages (or BERs) x chips x repeats x layer selections."""
+
+    bers: Annotated[list[Annotated[float, Field(gt=0, le=0.5)]], Field(min_length=1, max_length=100_000)] | None = \
+        Field(None, description="bit error rates in (0, 0.5] instead of voltages")
+    layers: Union[Literal["all", "each"], Annotated[list[Name], Field(min_length=1, max_length=10_000)]] = Field(
+        "all", description="'all', 'each' (one selection per layer) or a list of layer names (or conv, linear)")
+    p_stuck1: Probability = Field(0.5, description="stuck-at model: probability a faulty cell reads 1")
+    v_low: Voltage | None = Field(None, description="pinned floor of every chip's map, V (<= lowest voltage)")
+    fault_map: PathText | None = Field(None, description="measured map CSV (fault_model: measured)")
+
+    @model_validator(mode="after")
+    def _rules(self):
+        if (self.voltages is None) == (self.bers is None):
+            raise PydanticCustomError("sweep", "give exactly one of voltages or bers")
+        if self.fault_map is not None and self.fault_model != "measured":
+            raise PydanticCustomError("sweep", "fault_map needs fault_model: measured")
+        if self.fault_model == "measured" and self.fault_map is None:
+            raise PydanticCustomError("sweep", "fault_model measured needs fault_map: a CSV (word,bit[,vmin][,type])")
+        if self.fault_model == "measured" and (self.chips != 1 or self.repeats != 1):
+            raise PydanticCustomError("sweep", "fault_model measured is one measured chip: chips and repeats must be 1")
+        if self.v_low is not None and self.voltages is not None and self.v_low > min(self.voltages) + 1e-12:
+            raise PydanticCustomError("sweep", "v_low = {v} V is above the sweep's lowest voltage {lo} V",
+                                      {"v": self.v_low, "lo": min(self.voltages)})
+        n = self.planned_trials()
+        if n > MAX_TRIALS:
+            raise PydanticCustomError("sweep", "{n} trials planned, more than the limit of {m}",
+                                      {"n": f"{n:,}", "m": f"{MAX_TRIALS:,}"})
+        return self
+
+    def planned_trials(self, layers_per_model: int = 1) -> int:
+        """Trials before any is planned (``layers: each`` counts ``layers_per_model``)."""
+        points = len(self.voltages or self.bers or ())
+        sel = len(self.layers) if isinstance(self.layers, list) else (layers_per_model if self.layers == "each" else 1)
+        return len(self.models) * len(self.schemes) * points * self.chips * self.repeats * sel
+
+
+class RunConfig(_Sweep):
+    """The main job: a voltage sweep, then the report and the headline."""
+
+    name: Name = "run"
+    output: PathText = Field("runs/out", description="directory: campaign store, image cache and report/")
+    voltages: Annotated[list[Voltage], Field(min_length=1, max_length=100_000)] = Field(
+        description="weight-SRAM supply voltages, V")
+    tolerance: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.01, description="accuracy loss (metric sdc: top-1 SDC rate) allowed for the headline, in [0, 1)")
+    workers: Annotated[int, Field(ge=1, le=1024)] = Field(1, description="local worker processes")
+
+    @model_validator(mode="after")
+    def _size(self):
+        n = len(self.models) * len(self.schemes) * len(self.voltages) * self.chips * self.repeats
+        if n > MAX_TRIALS:
+            raise PydanticCustomError("sweep", "{n} trials planned, more than the limit of {m}",
+                                      {"n": f"{n:,}", "m": f"{MAX_TRIALS:,}"})
+        return self
+
+    def campaign_fields(self) -> dict:
+        """The fields a campaign spec shares with this run, as the user gave them."""
+        keep = set(_Sweep.model_fields) & self.model_fields_set
+        return {k: getattr(self, k) for k in keep}

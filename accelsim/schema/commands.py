@@ -1,0 +1,20 @@
+"""``accelsim schema KIND``: the JSON Schema of a config kind (for editors)."""
+
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    from accelsim.schema import KINDS
+
+    p = sub.add_parser("schema", help="print the JSON Schema of a config kind (docs/config-reference.md)")
+    p.add_argument("kind", choices=list(KINDS), help="config kind")
+    p.set_defaults(func=cmd_schema)
+
+
+def cmd_schema(args) -> int:
+    from accelsim.schema import KINDS
+
+    print(json.dumps(KINDS[args.kind].model_json_schema(by_alias=True), indent=2))
+    return 0
