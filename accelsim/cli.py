@@ -43,16 +43,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) if "\n" in text else text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:   # a usage error (one line, status 2), --help or --version
+        return exc.code if isinstance(exc.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
-        print(f"accelsim: error: {exc}", file=sys.stderr)
+        print(f"accelsim: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:   # an output path the OS refuses (disk full, permissions, ...)
+        where = f"{exc.filename!r}: " if exc.filename is not None else ""
+        print(f"accelsim: error: {where}{_one_line(exc.strerror or str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("accelsim: interrupted", file=sys.stderr)

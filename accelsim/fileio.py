@@ -16,20 +16,69 @@ from pathlib import Path
 from accelsim.errors import UserError
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+def _os_error(exc: OSError, path) -> UserError:
+    """An OS error on an output path as one user line naming the path."""
+    where = exc.filename if exc.filename is not None else path
+    return UserError(f"cannot write {str(where)!r}: {exc.strerror or exc}")
+
+
+def check_output_file(path, what: str) -> Path:
+    """Refuse, before anything is created, an output file path that cannot be written:
+    not a path, an existing directory, a parent that is a file, a read-only directory."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise UserError(f"{what}: expected a file path, got {path!r}"[:200])
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise UserError(f"{what} {str(path)!r} is a directory")
+    _check_parent(path, what)
+    return path
+
+
+def check_output_dir(path, what: str, *, force: bool = False) -> Path:
+    """Refuse, before anything is created, an output directory that cannot be made:
+    an existing file, an existing directory without ``force``, a parent that is a file,
+    a read-only directory."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise UserError(f"{what}: expected a directory path, got {path!r}"[:200])
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{what} {str(path)!r} exists and is not a directory")
+    if path.exists() and not force:
+        raise UserError(f"output directory {str(path)!r} exists; pass --force to replace it")
+    _check_parent(path, what)
+    return path
+
+
+def _check_parent(path: Path, what: str) -> None:
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserError(f"{what} {str(path)!r}: {str(parent)!r} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {str(path)!r}: directory {str(parent)!r} is not writable")
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename; an OS error
+    (disk full, read-only directory, ...) is one UserError naming the path, and the
+    old file, if any, is left as it was."""
+    path = check_output_file(path, "output file")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _os_error(exc, path) from None
         raise
 
 
@@ -42,14 +91,14 @@ def atomic_directory(path: str | os.PathLike, *, force: bool = False):
     """Build a directory under a temporary name and move it into place on success.
 
     Yields the temporary directory (a ``Path``). An existing ``path`` is refused unless
-    ``force``; with ``force`` it is replaced only once the new one is complete.
+    ``force``; with ``force`` it is replaced only once the new one is complete. An OS
+    error is one UserError naming the path; the old directory is left as it was.
     """
-    path = Path(path)
-    if path.exists() and not force:
-        raise UserError(f"output directory {str(path)!r} exists; pass --force to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    path = check_output_dir(path, "output directory", force=force)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         yield tmp
         if path.exists():
             old = path.with_name(f".{path.name}.old.{os.getpid()}")
@@ -58,8 +107,11 @@ def atomic_directory(path: str | os.PathLike, *, force: bool = False):
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as exc:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _os_error(exc, path) from None
         raise
 
 

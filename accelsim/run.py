@@ -10,12 +10,14 @@ stays within it) and the energy per inference saved there against nominal.
 
 from __future__ import annotations
 
+from accelsim import cliargs
+
 import shutil
 import time
 from pathlib import Path
 
 from accelsim.errors import UserError
-from accelsim.fileio import read_yaml
+from accelsim.fileio import check_output_dir, read_yaml
 from accelsim.schema import RunConfig, validate
 
 PACKAGE = Path(__file__).resolve().parent
@@ -28,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("config", nargs="?", default=None, help=f"run config YAML (default: {DEFAULT_RUN.name} in the package)")
     p.add_argument("--quick", action="store_true", help="the small packaged config (run-quick.yaml)")
     p.add_argument("-o", "--out", default=None, help="output directory (default: the config's 'output')")
-    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: the config's)")
+    p.add_argument("--workers", type=cliargs.workers, default=None, help="local worker processes (default: the config's)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address")
     p.add_argument("--force", action="store_true", help="reuse an existing output directory and replace its report")
     p.set_defaults(func=cmd_run)
@@ -64,7 +66,7 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
     if out.exists() and not force:
         raise UserError(f"output directory {str(out)!r} exists; pass --force to reuse it and replace its report")
     made = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_dir(out, "output directory", force=True)   # created by the campaign once all input is checked
     store_path = out / "campaign.sqlite"
     t0 = time.perf_counter()
     try:
@@ -101,7 +103,9 @@ def print_headline(result: dict) -> None:
 
 
 def cmd_run(args) -> int:
-    path = Path(QUICK_RUN if args.quick and not args.config else args.config or DEFAULT_RUN)
+    if args.quick and args.config:   # --quick used to be dropped silently when a config was given
+        raise UserError("give a run config or --quick (the packaged small config), not both")
+    path = Path(QUICK_RUN if args.quick else args.config or DEFAULT_RUN)
     cfg = load_run_config(path)
     out = Path(args.out or cfg.output)   # the output: relative to the working directory
     print_headline(run_job(cfg, out, workers=args.workers, scheduler=args.scheduler, force=args.force,

@@ -117,7 +117,7 @@ def test_per_layer_selection_faults_only_that_layer(tmp_path):
 @pytest.mark.parametrize("change,match", [
     ({"bers": [-1e-3], "voltages": None}, r"campaign spec: bers\[0\]: must be > 0.0 \(got -0.001\)"),
     ({"bers": [2.0], "voltages": None}, r"campaign spec: bers\[0\]: must be <= 0.5 \(got 2.0\)"),
-    ({"schemes": ["inplace-9b-64"]}, r"schemes\[0\]: must be one of .*\(got 'inplace-9b-64'\)"),
+    ({"schemes": ["inplace-9b-64"]}, r"schemes\[0\]: must be one of .*\(got 'inplace-9b-64'; did you mean 'inplace-8b-64'\?\)"),
     ({"voltages": [0.3]}, r"voltages entry 0.3 is outside the BER curve's domain"),
     ({"models": ["alexnet"]}, "no checkpoint .*alexnet"),
     ({"chips": 0}, r"campaign spec: chips: must be >= 1 \(got 0\)"),
@@ -279,6 +279,12 @@ def test_cached_images_are_keyed_by_checkpoint_content(tmp_path):
     from accelsim.report.build import label_models
     labels = {r["model"] for r in label_models(Store(store).rows())}
     assert labels == {f"lenet5@{rows[n]['export_sha256'][:8]}" for n in "ab"}
+    from accelsim.report import report_from_store
+    report_from_store(store, tmp_path / "rep")
+    summary = (tmp_path / "rep" / "summary.md").read_text()
+    assert summary.startswith("# accelsim report — t\n")
+    for n in "ab":
+        assert f"| lenet5@{rows[n]['export_sha256'][:8]} | none-8b | {want[n] * 100:.2f} % |" in summary
 
 
 def test_version_1_store_is_read_but_not_extended(tmp_path):

@@ -282,6 +282,13 @@ BAD_IMAGES = {
                   r"layers\['features.3'\].weight_scale\[0\]: must be a finite number"),
     "scale count": (lambda d: _edit_manifest(d, lambda m: m["layers"][1]["weight_scale"].pop()),
                     r"layer 'features.3': weight_scale must be 16 finite positive numbers \(got 15\)"),
+    # issue 12: the manifest's own hash covers the layer table, scales and biases
+    "edited scale": (lambda d: _edit_manifest(d, lambda m: m["layers"][1]["weight_scale"].__setitem__(
+        2, m["layers"][1]["weight_scale"][2] * 1.1)), r"manifest_sha256 does not match the manifest's content"),
+    "edited bias": (lambda d: _edit_manifest(d, lambda m: m["layers"][0]["bias"].__setitem__(0, 7)),
+                    r"manifest_sha256 does not match the manifest's content"),
+    "no manifest hash": (lambda d: _edit_manifest(d, lambda m: m.pop("manifest_sha256")),
+                         r"manifest_sha256: missing \(required\)"),
     "upper-case layout": (lambda d: _edit_manifest(d, lambda m: m.__setitem__("layout", "INPLACE-4b-64")),
                           r"layout: .*\(got 'INPLACE-4b-64'; did you mean 'inplace-4b-64'\?\)"),
 }
@@ -316,7 +323,7 @@ def test_export_cli_writes_inspect_reads(tmp_path, capsys):
     for argv, match in ((["inspect", str(tmp_path)], "no manifest.yaml"),
                         (["export", "models/nope", "--layout", "none-8b", "-o", str(tmp_path / "n")], "nope"),
                         (["export", "models/lenet5-int8", "--layout", "bogus", "-o", str(tmp_path / "b")],
-                         "unknown layout 'bogus'")):
+                         "argument --layout: invalid choice: 'bogus'")):
         assert cli_main(argv) == 2
         err = capsys.readouterr().err
         assert match in err and err.count("\n") == 1

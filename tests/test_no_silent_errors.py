@@ -56,14 +56,23 @@ def test_simulate_prints_the_ber_it_applies(lenet8, tmp_path, capsys):
     n_words = lenet8.words.shape[0]
     fmap = ChipFaultMap.sample(curve, n_words=n_words, width=64, chip=0, seed=0, v_low=0.48)
     faulty = int(np.count_nonzero(fmap.threshold > 0.5))
-    printed = re.search(r"BER (\S+): ([\d,]+) faulty cells = (\S+) of the bits", " ".join(out.split()))
+    printed = re.search(r"BER (\S+): ([\d,]+) faulty cells = (\S+) of the bits, ([\d,]+) stored bits read wrong",
+                        " ".join(out.split()))
     assert float(printed.group(1)) == pytest.approx(curve.ber(0.5), rel=5e-3)
     assert int(printed.group(2).replace(",", "")) == faulty > 1000
     assert float(printed.group(3)) == pytest.approx(faulty / (n_words * 64), rel=5e-3)
+    assert int(printed.group(4).replace(",", "")) == faulty   # flips: every faulty cell reads wrong
     d = json.loads(out_json.read_text())
     # every faulty cell is read at least once: the applied faults are the printed ones
     assert d["faults"]["faulty_cells"] == faulty and d["faults"]["faulty_bits_read"] >= faulty
     assert d["ber"] == pytest.approx(curve.ber(0.5))
+    # stuck-at cells: the rate printed is the cells', and the wrong bits are those that differ
+    code, out, _ = run_cli(["simulate", "--image", lenet8.path, "--vdd", "0.5", "--fault-model", "stuck"], capsys)
+    stuck = ChipFaultMap.sample(curve, n_words=n_words, width=64, chip=0, seed=0, v_low=0.5, mode="stuck")
+    wrong = int(np.bitwise_count(stuck.apply(lenet8.words, 0.5) ^ lenet8.words).sum())
+    printed = re.search(r"cell fault rate (\S+): ([\d,]+) faulty cells .* ([\d,]+) stored bits read wrong",
+                        " ".join(out.split()))
+    assert int(printed.group(3).replace(",", "")) == wrong < 0.6 * int(printed.group(2).replace(",", ""))
 
 
 @pytest.mark.parametrize("extra,match", [
@@ -194,7 +203,7 @@ def test_hex_must_hold_the_words_of_bin(images, tmp_path, capsys):
     _rewrite(d, "image.hex", b"\n".join(lines))
     code, out, err = run_cli(["inspect", d], capsys)
     assert code == 2 and out == "" and err.count("\n") == 1
-    assert "image.hex, line 41: word at address 40 is" in err and "(1 words differ)" in err
+    assert "image.hex, line 41: word at address 40 is" in err and "(1 of 2452 words differ)" in err
     lines[40] = b"zz" + lines[40][2:]
     _rewrite(d, "image.hex", b"\n".join(lines))
     with pytest.raises(UserError, match=r"image.hex, line 41: 'z' is not a hex digit"):
@@ -216,3 +225,127 @@ def test_bits_above_the_code_width_are_refused(images, tmp_path, layout, address
     _rewrite(d, "image.hex", _hex_lines(words, int(layout.split("-")[-1])))   # hex written from the same words
     with pytest.raises(UserError, match=match):
         load_image(d)
+
+
+# --- campaign specs: values that were silently replaced or ignored ------------------------
+
+def _spec(tmp_path, **kw):
+    from accelsim.campaign import parse_spec
+    d = {"name": "t", "models": ["lenet5"], "schemes": ["none-4b"], "voltages": [0.55], "chips": 1,
+         "models_dir": str(MODELS), "samples": 50}
+    d.update(kw)
+    return parse_spec({k: v for k, v in d.items() if v is not None}, tmp_path)
+
+
+def test_campaign_policy_comes_from_the_accelerator_config(tmp_path):
+    (tmp_path / "acc.yaml").write_text("ecc:\n  policy: reread\n")
+    # the spec's default policy used to replace the accelerator's reread without a word
+    assert _spec(tmp_path, engine="cycle", accelerator="acc.yaml").policy == "reread"
+    assert _spec(tmp_path, engine="cycle").policy == "pass"
+    with pytest.raises(UserError, match=r"policy zero but accelerator config .*acc.yaml sets ecc.policy reread"):
+        _spec(tmp_path, engine="cycle", accelerator="acc.yaml", policy="zero")
+    with pytest.raises(UserError, match=r"policy reread needs engine: cycle"):
+        _spec(tmp_path, policy="reread")
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"models": {"lenet5": {"inplace-4b-64": "models/lenet5-int4"}}},   # meant for a scheme not swept
+     r"models.lenet5 names scheme\(s\) inplace-4b-64 that are not in schemes \(none-4b\)"),
+    ({"samples": 1000}, r"samples = 1000 is more than the 450 test images"),
+    ({"accelerator": "acc.yaml"}, r"accelerator is used only with engine: cycle \(engine is fast\)"),
+    ({"energy_table": "e.yaml"}, r"energy_table is used only with engine: cycle"),
+    ({"engine": "cycle", "accelerator": "bad.yaml"}, r"bad.yaml: pe_array.rows: must be >= 1 \(got 0\)"),
+    ({"p_stuck1": 0.9}, r"p_stuck1 applies to fault_model: stuck only \(fault_model is persistent\)"),
+    ({"fault_model": "transient", "v_low": 0.5}, r"v_low .* applies to fault_model: persistent or stuck only"),
+])
+def test_campaign_spec_refuses_what_it_would_ignore(tmp_path, change, match):
+    (tmp_path / "acc.yaml").write_text("ecc:\n  policy: pass\n")
+    (tmp_path / "bad.yaml").write_text("pe_array:\n  rows: 0\n")
+    with pytest.raises(UserError, match=match):
+        _spec(tmp_path, **change)
+
+
+# --- BER curves -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("d,match", [   # (NaN/Inf and duplicate voltages: the typed schema, tests/test_schema.py)
+    ({"table": [[0.5, 1e-2], [0.6, 1e-6]], "v_min": 0.4}, r"\[0.4, 0.6\] V reaches beyond the table's voltages \[0.5, 0.6\]"),
+    ({"table": [[0.5, 1e-2], [0.6, 1e-6]], "v_max": 0.9}, r"\[0.5, 0.9\] V reaches beyond the table's voltages"),
+])
+def test_ber_curve_refuses_values_it_would_misuse(d, match):
+    from accelsim.faults import curve_from_dict
+    with pytest.raises(UserError, match=match):
+        curve_from_dict(d)
+
+
+def test_trial_cache_follows_an_image_re_exported_in_place(tmp_path):
+    """A worker's per-process image cache is keyed by content, not by the directory path."""
+    from accelsim.campaign import parse_spec
+    from accelsim.campaign.trial import run_trial
+
+    s = parse_spec({"models": ["lenet5"], "schemes": ["none-8b"], "voltages": [0.9], "models_dir": str(MODELS),
+                    "samples": 450})
+    params = s.trials()[0]
+    d = tmp_path / "img"
+    export_checkpoint(str(MODELS / "lenet5-int8"), "none-8b", d)
+    first = run_trial(params, str(d))["baseline_accuracy"]
+    export_checkpoint(str(MODELS / WOT8), "none-8b", d, force=True)
+    second = run_trial(params, str(d))["baseline_accuracy"]
+    assert (first, second) == (pytest.approx(439 / 450), pytest.approx(436 / 450))
+
+
+def test_run_refuses_quick_with_a_config(tmp_path, capsys):
+    code, out, err = run_cli(["run", tmp_path / "my.yaml", "--quick", "-o", tmp_path / "o"], capsys)
+    assert code == 2 and "give a run config or --quick" in err and not (tmp_path / "o").exists()
+
+
+def test_report_keeps_rows_that_measure_different_things_apart():
+    from accelsim.report.build import label_models
+    base = {"model": "lenet5", "scheme": "none-4b", "export_sha256": "ab" * 32, "samples": 450,
+            "fault_model": "persistent", "engine": "fast", "policy": "pass"}
+    rows = [dict(base), dict(base, samples=200), dict(base, scheme="inplace-4b-64")]
+    assert [r["model"] for r in label_models(rows)] == ["lenet5[samples=450]", "lenet5[samples=200]", "lenet5"]
+    rows = [dict(base), dict(base, export_sha256="cd" * 32, fault_model="transient")]
+    assert [r["model"] for r in label_models(rows)] == ["lenet5@abababab[fault_model=persistent]",
+                                                        "lenet5@cdcdcdcd[fault_model=transient]"]
+
+
+@pytest.mark.parametrize("p1", [float("nan"), 1.5, -0.1])
+def test_stuck_share_must_be_a_probability(p1):
+    with pytest.raises(UserError, match=r"p_stuck1 = .* must be a probability in \[0, 1\]"):
+        ChipFaultMap.sample(load_curve(), n_words=100, width=64, chip=0, v_low=0.5, mode="stuck", p_stuck1=p1)
+
+
+def test_headline_names_the_voltage_its_energy_saving_is_measured_against():
+    from accelsim.report.build import HEADLINE_COLS, _headline_rows, headline
+    rows = [{"model": "lenet5", "scheme": "none-8b", "layers": "all", "vdd": v, "accuracy": 0.97,
+             "baseline_accuracy": 0.97, "energy_pj": e} for v, e in ((0.60, 2000.0), (0.50, 1500.0))]
+    (row,) = _headline_rows(headline(rows))
+    cells = dict(zip(HEADLINE_COLS, row))
+    # a sweep that stops at 0.60 V used to print its energy as the one "at nominal"
+    assert cells["energy at highest swept V"] == "2.0 nJ at 0.60 V" and cells["energy saved"] == "25.0 %"
+
+
+def test_measured_map_edited_after_the_spec_is_refused(tmp_path):
+    from accelsim.campaign.trial import _measured_map
+    p = tmp_path / "m.csv"
+    p.write_text("word,bit,vmin\n0,1,0.6\n")
+    from accelsim.fileio import sha256_file
+    sha = sha256_file(p)           # as parse_spec records it in every trial's key
+    p.write_text("word,bit,vmin\n0,2,0.6\n")
+    _measured_map.cache_clear()    # a fresh worker
+    with pytest.raises(UserError, match="changed since the campaign spec was read"):
+        _measured_map(str(p), sha, 64)
+    assert _measured_map(str(p), sha256_file(p), 64).cell.tolist() == [2]
+
+
+def test_export_refuses_nan_calibration_before_writing(tmp_path):
+    from accelsim.image import export_image
+    from accelsim.nn import load_checkpoint
+
+    model, _ = load_checkpoint(str(MODELS / "lenet5-int8"))
+    x = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    x[3, 0, 2, 2] = float("nan")
+    # this used to write an image whose manifest then failed to load (input_scale inf)
+    with pytest.raises(UserError, match="calibration data: sample 3 holds NaN or Inf"):
+        export_image(model, tmp_path / "i", layout="none-8b", input_shape=(1, 8, 8), calibration=x)
+    assert not (tmp_path / "i").exists()

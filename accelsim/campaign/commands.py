@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from accelsim import cliargs
+
 
 def register(sub) -> None:
     p = sub.add_parser("campaign", help="run a fault-injection campaign into an SQLite store (resumable)")
     p.add_argument("spec", help="campaign spec YAML (docs/campaigns.md)")
     p.add_argument("--store", required=True, help="SQLite store; finished trials are skipped on re-run")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes")
+    p.add_argument("--workers", type=cliargs.workers, default=1, help="local worker processes")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_campaign)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 from accelsim.campaign.spec import Spec, trial_key
 from accelsim.campaign.store import Store
 from accelsim.errors import UserError
+from accelsim.fileio import check_output_dir, check_output_file
 
 
 def image_cache_dir(store_path: Path) -> Path:
@@ -179,11 +181,53 @@ class _Progress:
 def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, scheduler: str | None = None,
                  progress: bool = True, limit: int | None = None) -> dict:
     """Run every pending trial; returns {"total", "skipped", "ran", "seconds"}."""
-    if workers < 1:
-        raise UserError(f"workers = {workers} must be >= 1")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UserError(f"workers = {workers!r} must be an integer >= 1")
+    if not isinstance(store_path, (str, os.PathLike)) or not str(store_path):
+        raise UserError(f"campaign store: expected a file path, got {store_path!r}"[:200])
     store_path = Path(store_path)
-    if store_path.exists():
-        Store(store_path, create=False).close()   # a foreign, unreadable or old-schema file is refused before any work
+    # every input is checked before anything is written: the store (an existing one must be
+    # ours and of this schema, a new one's directory writable), the image cache's place,
+    # each checkpoint's tensors and the scheduler
+    if store_path.exists() and not (store_path.is_file() and store_path.stat().st_size == 0):
+        # a foreign, unreadable or old-schema file is refused before any work, read only
+        Store(store_path, create=False, readonly=True, for_writing=True).close()
+    else:
+        check_output_file(store_path, "campaign store")
+    check_output_dir(image_cache_dir(store_path), "image cache", force=True)
+    _check_checkpoints(spec)
+    client = _connect(scheduler) if scheduler and not hasattr(scheduler, "submit") else scheduler
+    try:
+        return _run_campaign(spec, store_path, workers, client, progress, limit)
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def _check_checkpoints(spec: Spec) -> None:
+    """Every model loads (parse_spec checked them; a Spec made otherwise is checked here)."""
+    from accelsim.campaign.sources import load_source_model
+
+    for src in sorted({s for s in spec.checkpoints.values() if s.kind != "image"}, key=lambda s: s.key):
+        load_source_model(src)
+
+
+_ADDRESS = re.compile(r"^(?:(?:tcp|tls|inproc|ucx|ws|wss)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
+
+
+def _connect(address):
+    """A Dask client for ``address`` (tcp://host:port); UserError if it is malformed or
+    nothing answers there within a few seconds, before any store exists."""
+    if not isinstance(address, str) or not _ADDRESS.match(address):
+        raise UserError(f"Dask scheduler address {address!r} is not of the form tcp://host:port")
+    from dask.distributed import Client
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UserError(f"cannot reach the Dask scheduler at {address!r} ({exc.__class__.__name__})") from None
+
+
+def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progress: bool, limit: int | None) -> dict:
     keys = image_keys(spec)
     image_dirs = prepare_images(spec, image_cache_dir(store_path), keys)
     check_layer_selection(spec, image_dirs)
@@ -193,6 +237,11 @@ def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, schedu
     if not trials:
         raise UserError("campaign spec: the sweep names no trials")
     store = Store(store_path)
+    try:
+        store.lock()
+    except UserError:
+        store.close()
+        raise
     store.set_meta("spec", {"name": spec.name, "models": spec.models, "schemes": spec.schemes,
                             "fault_model": spec.fault_model, "engine": spec.engine,
                             "curve": spec.curve_dict, "accelerator": spec.accelerator,
@@ -241,22 +290,17 @@ def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, schedu
             "seconds": time.perf_counter() - t0}
 
 
-def _run_dask(jobs, store: Store, bar: _Progress, scheduler) -> None:
-    from dask.distributed import Client, as_completed as dask_completed
+def _run_dask(jobs, store: Store, bar: _Progress, client) -> None:
+    from dask.distributed import as_completed as dask_completed
 
-    client = scheduler if hasattr(scheduler, "submit") else Client(scheduler)
+    futures = {}
+    for key, params, d in jobs:
+        futures[client.submit(_run, (params, d), key=f"trial-{key}", pure=False)] = (key, params)
     try:
-        futures = {}
-        for key, params, d in jobs:
-            futures[client.submit(_run, (params, d), key=f"trial-{key}", pure=False)] = (key, params)
-        try:
-            for fut in dask_completed(list(futures)):
-                key, params = futures[fut]
-                store.write(key, params, fut.result())
-                bar.advance()
-        except BaseException:
-            client.cancel(list(futures))
-            raise
-    finally:
-        if not hasattr(scheduler, "submit"):
-            client.close()
+        for fut in dask_completed(list(futures)):
+            key, params = futures[fut]
+            store.write(key, params, fut.result())
+            bar.advance()
+    except BaseException:
+        client.cancel(list(futures))
+        raise

@@ -16,7 +16,7 @@ from accelsim.faults import BerCurve, ChipFaultMap, curve_params, load_curve
 from accelsim.faults.ber_curve import curve_from_model
 from accelsim.schema import MAX_TRIALS, BerCurveFile, CampaignSpec, validate
 from accelsim.campaign.sources import SCHEME_VARIANT, ModelSource, check_sources, parse_models  # noqa: F401
-from accelsim.nn.data import DataSpec, evaluation_set, fingerprint, parse_data
+from accelsim.nn.data import DataSpec, data_size, evaluation_set, fingerprint, parse_data
 
 
 @dataclass
@@ -149,11 +149,16 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     fault_map = fault_map_sha = None
     if d.fault_model == "measured":
         fault_map, fault_map_sha = _check_fault_map(d.fault_map, base_dir, d.schemes)
-    accelerator = None
+    accelerator, policy = None, d.policy
     if d.accelerator is not None:
         from accelsim.hw import load_config
         accelerator = str(base_dir / d.accelerator)
-        load_config(accelerator)          # a bad accelerator fails here, before any store exists
+        acc_policy = load_config(accelerator).policy   # a bad accelerator fails here, before any store exists
+        # the spec's default policy used to replace the accelerator's (e.g. reread) without a word
+        if "policy" in d.model_fields_set and d.policy != acc_policy:
+            raise UserError(f"{where}: policy {d.policy} but accelerator config {accelerator} sets "
+                            f"ecc.policy {acc_policy}: make them agree (or drop one)")
+        policy = acc_policy
     energy_table = None
     if d.energy_table is not None:
         from accelsim.energy import load_table
@@ -161,6 +166,10 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
         load_table(energy_table)
     data_value = d.data.model_dump(exclude_none=True) if hasattr(d.data, "model_dump") else d.data
     data_spec = parse_data(data_value, base_dir, f"{where}: data")
+    available = data_size(data_spec)
+    if d.samples > available:   # the trials would silently score fewer inputs than the row says
+        what = "test images" if data_spec.is_default else f"inputs of {data_spec.text}"
+        raise UserError(f"{where}: samples = {d.samples} is more than the {available} {what}")
     data = evaluation_set(data_spec, d.samples)
     metric = d.metric or ("accuracy" if data.labelled else "sdc")
     if metric == "accuracy" and not data.labelled:
@@ -169,7 +178,7 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     return Spec(name=d.name, seed=d.seed, checkpoints=sources, models=models, schemes=list(d.schemes),
                 voltages=voltages, bers=bers, fault_model=d.fault_model, chips=d.chips, repeats=d.repeats,
                 layers=d.layers if isinstance(d.layers, str) else list(d.layers), samples=d.samples,
-                engine=d.engine, policy=d.policy, curve=curve, curve_dict=curve_params(curve),
+                engine=d.engine, policy=policy, curve=curve, curve_dict=curve_params(curve),
                 p_stuck1=float(d.p_stuck1), accelerator=accelerator, energy_table=energy_table,
                 map_floor=map_floor, fault_map=fault_map, fault_map_sha256=fault_map_sha, data=data_spec,
                 data_sha256=None if data_spec.is_default else fingerprint(data), metric=metric)

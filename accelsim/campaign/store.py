@@ -13,7 +13,10 @@ import sqlite3
 import time
 from pathlib import Path
 
+from urllib.parse import quote
+
 from accelsim.errors import UserError
+from accelsim.fileio import check_output_file
 
 SCHEMA = "accelsim-campaign"
 SCHEMA_VERSION = 3     # 2: column export_sha256 (what the trial's image was made from); 3: sdc_top1, sdc_top5
@@ -36,30 +39,66 @@ class Store:
     """readonly: open an existing store only to read it (a version-1 store is accepted:
     its rows have export_sha256 None); otherwise the store must be of SCHEMA_VERSION."""
 
-    def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False):
+    def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False, for_writing: bool = False):
+        """for_writing (with readonly): open read only, but refuse what a writer would refuse."""
         self.path = Path(path)
         self.readonly = readonly
+        self._for_writing = for_writing
         self.version = SCHEMA_VERSION
+        self._lock_file = None
         existed = self.path.exists()
-        if not existed and not create:
+        if not existed and (not create or readonly):
             raise UserError(f"campaign store {str(self.path)!r} does not exist")
-        if existed and self.path.is_dir():
-            raise UserError(f"campaign store {str(self.path)!r} is a directory")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if existed and not self.path.is_file():
+            raise UserError(f"campaign store {str(self.path)!r} is a directory" if self.path.is_dir()
+                            else f"campaign store {str(self.path)!r} is not a regular file")
+        if existed and readonly and self.path.stat().st_size == 0:
+            raise UserError(f"campaign store {str(self.path)!r} is empty, not a campaign store")
+        if not existed:
+            check_output_file(self.path, "campaign store")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = sqlite3.connect(self.path, timeout=30)
+            self.conn = self._connect()
             tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
             raise UserError(f"campaign store {str(self.path)!r} is not a readable SQLite file ({exc})") from None
+        except sqlite3.Error as exc:   # OperationalError: cannot open (permissions, path)
+            raise UserError(f"campaign store {str(self.path)!r}: cannot open ({exc})") from None
         if existed and tables:
             self._check(tables)
         elif existed and self.path.stat().st_size and not tables:
             raise UserError(f"campaign store {str(self.path)!r} is not an accelsim campaign store")
         else:
             self._create()
-        # WAL: a commit survives the process being killed, without a full sync per trial
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
+        if not readonly:
+            # WAL: a commit survives the process being killed, without a full sync per trial
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.readonly:
+            return sqlite3.connect(self.path, timeout=30)
+        # read only (SQLite URI mode=ro): nothing is ever written into the file. Without a
+        # -wal file no writer is active, and immutable=1 also keeps SQLite from creating
+        # the -wal/-shm side files next to a store it only reads.
+        wal = self.path.with_name(self.path.name + "-wal").exists()
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro" + ("" if wal else "&immutable=1")
+        return sqlite3.connect(uri, uri=True, timeout=30)
+
+    def lock(self) -> None:
+        """Take the store for this process's campaign: a second campaign writing the same
+        store at the same time is refused (flock; released when the store is closed or the
+        process dies, so a killed campaign never leaves a stale lock)."""
+        import fcntl
+
+        f = open(self.path, "rb")   # the store's own file: no lock file to create or leave behind
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            raise UserError(f"campaign store {str(self.path)!r} is being written by another campaign; "
+                            "wait for it to finish (finished trials are kept and skipped)") from None
+        self._lock_file = f
 
     def _check(self, tables: set[str]) -> None:
         if "meta" not in tables or "trials" not in tables:
@@ -71,15 +110,19 @@ class Store:
             self.version = int(meta.get("schema_version", -1))
         except ValueError:
             self.version = -1
-        if self.version == SCHEMA_VERSION or (self.readonly and self.version in READABLE_VERSIONS):
+        if self.version == SCHEMA_VERSION or (self.readonly and not self._for_writing
+                                              and self.version in READABLE_VERSIONS):
+            self._check_columns()
             return
         if self.version in UPGRADABLE_VERSIONS:
-            self._add_sdc_columns()
+            if not self.readonly:   # a writer extends it; a read-only check (for_writing) accepts it as is
+                self._add_sdc_columns()
+            self._check_columns()
             return
         if self.version in READABLE_VERSIONS:
             raise UserError(f"campaign store {self.path}: schema version {self.version} records no export_sha256 "
                             f"(which checkpoint made each row); it can be reported but not extended: "
-                            f"run the campaign into a new store")
+                            f"run the campaign into a new store (accelsim demo: --fresh)")
         raise UserError(f"campaign store {self.path}: schema version {meta.get('schema_version')} != {SCHEMA_VERSION}")
 
     def _add_sdc_columns(self) -> None:
@@ -91,6 +134,16 @@ class Store:
                     self.conn.execute(f"ALTER TABLE trials ADD COLUMN {_col(c)}")
             self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
         self.version = SCHEMA_VERSION
+
+    def _check_columns(self) -> None:
+        """Every column this version writes must be there (a hand-edited or truncated store
+        would otherwise fail half-way through a report)."""
+        have = {r[1] for r in self.conn.execute('PRAGMA table_info("trials")')}
+        params = PARAM_COLUMNS if self.version >= 2 else tuple(c for c in PARAM_COLUMNS if c != "export_sha256")
+        results = RESULT_COLUMNS if self.version >= 3 else tuple(c for c in RESULT_COLUMNS if not c.startswith("sdc_"))
+        missing = [c for c in ("key",) + params + results + ("params", "per_layer") if c not in have]
+        if missing:
+            raise UserError(f"campaign store {self.path}: table trials has no column(s) {', '.join(missing)}")
 
     def _create(self) -> None:
         cols = ", ".join(_col(c) for c in PARAM_COLUMNS + RESULT_COLUMNS)
@@ -138,9 +191,20 @@ class Store:
             row.setdefault("export_sha256", None)   # a version-1 store
             row.setdefault("sdc_top1", None)        # versions 1 and 2
             row.setdefault("sdc_top5", None)
-            row["per_layer"] = json.loads(row["per_layer"] or "{}")
+            for col, kind in _TYPES.items():
+                if col in row and row[col] is not None and (isinstance(row[col], (str, bytes))
+                                                            or (kind == "INTEGER" and isinstance(row[col], float))):
+                    raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: {col} = {row[col]!r} "
+                                    f"is not {'an integer' if kind == 'INTEGER' else 'a number'}"[:300])
+            try:
+                row["per_layer"] = json.loads(row["per_layer"] or "{}")
+            except (json.JSONDecodeError, TypeError):
+                raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: per_layer is not JSON") from None
             out.append(row)
         return out
 
     def close(self) -> None:
         self.conn.close()
+        if self._lock_file is not None:   # after the connection: closing it drops SQLite's own locks
+            self._lock_file.close()
+            self._lock_file = None

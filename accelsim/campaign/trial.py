@@ -3,7 +3,8 @@ run the integer network, compare with the truth.
 
 Randomness comes only from the trial's parameters (accelsim.seeds.derive), so a trial
 gives the same bits on any worker, in any order. Per-process caches hold the loaded
-images, their fault-free predictions and the chip maps.
+images, their fault-free predictions and the chip maps, each keyed by content (the
+image's manifest digest, the map's parameters or the measured CSV's sha256).
 """
 
 from __future__ import annotations
@@ -21,22 +22,38 @@ from accelsim.infer import IntegerNetwork
 from accelsim.seeds import derive
 
 
+def _content(image_dir: str) -> str:
+    """SHA-256 of the image's manifest, which holds the sha256 of image.bin and image.hex
+    (verified by load_image): the per-process caches below are keyed by the image's
+    content, not only by its path, so an image re-exported in place is loaded afresh."""
+    import hashlib
+    from pathlib import Path
+    try:
+        return hashlib.sha256((Path(image_dir) / "manifest.yaml").read_bytes()).hexdigest()
+    except OSError:
+        return ""   # load_image reports the missing manifest
+
+
 @functools.lru_cache(maxsize=16)
-def _clean_weights(image_dir: str) -> dict:
+def _clean_weights(image_dir: str, content: str) -> dict:
     from accelsim.infer import decode_weights
     return decode_weights(load_image(image_dir))[0]
 
 
 @functools.lru_cache(maxsize=16)
-def _context(image_dir: str, samples: int, data_json: str | None = None):
+def _context(image_dir: str, content: str, samples: int, data_json: str | None = None):
     """The image, its network, the evaluated inputs and labels (None: unlabelled), the
-    fault-free outputs, their top-5 classes and the fault-free accuracy (None: unlabelled)."""
+    fault-free outputs, their top-5 classes and the fault-free accuracy (None: unlabelled).
+    ``content`` (the image's digest) keys the cache: a changed image is loaded again."""
     from accelsim.nn.data import evaluation_set, parse_data
 
     image = load_image(image_dir)
     net = IntegerNetwork(image)
     data = evaluation_set(parse_data(json.loads(data_json)) if data_json else None, samples)
     x, y = data.x, data.y
+    if len(x) != samples:   # a row must score the inputs it says it scored
+        from accelsim.errors import UserError
+        raise UserError(f"samples = {samples} but the data has {len(x)} inputs")
     clean = net.forward(x)
     clean_top = top_classes(net, clean)
     baseline = None if y is None else float(np.mean(clean_top[:, 0] == y))
@@ -75,8 +92,14 @@ def _chip_map(curve_items: tuple, n_words: int, width: int, chip: int, seed: int
 
 @functools.lru_cache(maxsize=8)
 def _measured_map(path: str, sha256: str, width: int) -> ChipFaultMap:
-    # sha256 is part of the cache key: an edited CSV is a different chip
-    return ChipFaultMap.from_csv(path, width=width)
+    # sha256 is part of the cache key: an edited CSV is a different chip, and a CSV edited
+    # since the spec was read is not the chip the trial's key names
+    from accelsim.errors import UserError
+    from accelsim.fileio import sha256_file
+    cmap = ChipFaultMap.from_csv(path, width=width)
+    if sha256_file(path) != sha256:
+        raise UserError(f"fault map {path} changed since the campaign spec was read; run the campaign again")
+    return cmap
 
 
 def data_mask(layout: Layout) -> np.ndarray:
@@ -174,7 +197,8 @@ def run_trial(params: dict, image_dir: str) -> dict:
     """Run one trial; returns the result columns of the store (plus per_layer)."""
     t0 = time.perf_counter()
     data_json = json.dumps(params["data"], sort_keys=True) if params.get("data") else None
-    image, net, x, y, clean, clean_top, baseline = _context(image_dir, params["samples"], data_json)
+    content = _content(image_dir)
+    image, net, x, y, clean, clean_top, baseline = _context(image_dir, content, params["samples"], data_json)
     read = faulty_words(image, params, word_ranges(image, params["layers"]))
     result: dict = {}
     decoded = None
@@ -184,10 +208,10 @@ def run_trial(params: dict, image_dir: str) -> dict:
         decoded = (sim.decoded_words, sim.status)   # what left the ECC stage, burst by burst
         result.update(cycles=int(sim.total_cycles), energy_pj=sim.energy_pj)
     weights, per_layer, totals = decode_and_compare(image, read, params["policy"], decoded)
-    if totals["residual_bits"] == 0 and params["policy"] == "pass":
+    if totals["residual_bits"] == 0 and params["policy"] in ("pass", "reread"):
         # no wrong data bit left: the weights are the fault-free ones, and so are the logits
         # (tests/test_campaign.py checks this invariant through the full forward pass)
-        clean_weights = _clean_weights(image_dir)
+        clean_weights = _clean_weights(image_dir, content)
         if not all(np.array_equal(w, clean_weights[name]) for name, w in weights.items()):
             raise AssertionError("zero residual faulty bits but the weights differ from the fault-free image")
         out = clean

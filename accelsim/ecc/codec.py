@@ -25,6 +25,24 @@ STATUS_CLEAN = 0
 STATUS_CORRECTED = 1
 STATUS_DETECTED = 2
 
+# How a nonzero syndrome is classified (the decoder's ``err_o``):
+#   strict: corrected only when the syndrome equals a column of H (a single error);
+#           any other nonzero syndrome is uncorrectable.
+#   parity: corrected when the syndrome's overall parity (u . s, u with u . h_j = 1 for every
+#           column) is odd, i.e. an odd number of bits flipped; OpenTitan prim_secded's rule.
+# Both correct a bit only where the syndrome equals its column, so they differ only on
+# odd-weight syndromes that match no column (3+ errors). docs/rtl.md gives the trade-off.
+RULES = ("strict", "parity")
+DEFAULT_RULE = "strict"
+
+
+def check_rule(rule: str, where: str = "ecc rule") -> str:
+    """The rule name, or UserError naming the bad value."""
+    if rule not in RULES:
+        from accelsim.errors import UserError
+        raise UserError(f"{where} {rule!r} is not one of {', '.join(RULES)}")
+    return rule
+
 _CHUNK = 16
 _ONE = np.uint64(1)
 
@@ -94,9 +112,13 @@ class SecDedEngine:
     position p (zero for positions outside the code, e.g. unused bits).
     G_phys: (r, width) 0/1, check bit i = XOR of the data bits p with G_phys[i, p].
     check_positions: the r physical positions holding the check bits.
+    parity_mask: the r-bit vector u with u . h_j = 1 for every column (the parity rule).
+    invert_mask: (lanes,) uint64 of the physical bits stored inverted (inverted codes: the
+    encoder XORs them in, the decoder XORs them out before the syndrome); None for none.
     """
 
-    def __init__(self, h_phys: np.ndarray, g_phys: np.ndarray, check_positions, lanes: int):
+    def __init__(self, h_phys: np.ndarray, g_phys: np.ndarray, check_positions, lanes: int,
+                 parity_mask: int = 0, invert_mask: np.ndarray | None = None):
         r, width = h_phys.shape
         self.r, self.width, self.lanes = r, width, lanes
         self.check_positions = np.asarray(check_positions, dtype=np.int64)
@@ -104,20 +126,28 @@ class SecDedEngine:
         self.columns = cols              # syndrome of a single error at each physical position
         self._syndrome = XorTables(cols, lanes)
         self._checks = XorTables(gf2.column_values(g_phys), lanes)
-        # status / error position for every possible syndrome
-        self.status_table = np.full(1 << r, STATUS_DETECTED, dtype=np.uint8)
-        self.pos_table = np.full(1 << r, -1, dtype=np.int16)
+        # status (per rule) / error position for every possible syndrome
         used = np.flatnonzero(h_phys.any(axis=0))
-        self.status_table[cols[used]] = STATUS_CORRECTED
+        self.pos_table = np.full(1 << r, -1, dtype=np.int16)
         self.pos_table[cols[used]] = used
-        self.status_table[0] = STATUS_CLEAN
+        strict = np.full(1 << r, STATUS_DETECTED, dtype=np.uint8)
+        strict[cols[used]] = STATUS_CORRECTED
+        syndromes = np.arange(1 << r, dtype=np.int64)
+        odd = (np.bitwise_count(syndromes & int(parity_mask)) & 1).astype(bool)
+        parity = np.where(odd, STATUS_CORRECTED, STATUS_DETECTED).astype(np.uint8)
+        strict[0] = parity[0] = STATUS_CLEAN
+        self.status_tables = {"strict": strict, "parity": parity}
+        self.status_table = self.status_tables[DEFAULT_RULE]
+        self.invert_mask = (None if invert_mask is None or not np.any(invert_mask)
+                            else np.asarray(invert_mask, dtype=np.uint64))
         # mask of the check-bit positions per lane (cleared before check bits are set)
         self.check_mask = np.zeros(lanes, dtype=np.uint64)
         for p in self.check_positions:
             self.check_mask[p // 64] |= _ONE << np.uint64(p % 64)
 
     def syndrome(self, words: np.ndarray) -> np.ndarray:
-        return self._syndrome(words)
+        """(N,) uint16 syndromes of the stored words (after undoing any inversion)."""
+        return self._syndrome(words if self.invert_mask is None else words ^ self.invert_mask)
 
     def encode(self, words: np.ndarray) -> np.ndarray:
         """Words with data bits set (check positions ignored) -> full codewords."""
@@ -127,14 +157,17 @@ class SecDedEngine:
         contiguous = np.array_equal(self.check_positions, np.arange(first, first + self.r))
         if contiguous and first // 64 == (first + self.r - 1) // 64:
             out[:, first // 64] |= checks << np.uint64(first % 64)  # systematic: one shift
-            return out
-        for i, p in enumerate(self.check_positions):
-            out[:, p // 64] |= ((checks >> np.uint64(i)) & _ONE) << np.uint64(p % 64)
+        else:
+            for i, p in enumerate(self.check_positions):
+                out[:, p // 64] |= ((checks >> np.uint64(i)) & _ONE) << np.uint64(p % 64)
+        if self.invert_mask is not None:
+            out ^= self.invert_mask
         return out
 
-    def decode(self, words: np.ndarray) -> Decoded:
-        """Correct single errors in place on a copy; report status per word."""
-        syndrome = self._syndrome(words)
+    def decode(self, words: np.ndarray, rule: str = DEFAULT_RULE) -> Decoded:
+        """Correct single errors in place on a copy; report status per word under ``rule``."""
+        table = self.status_tables[check_rule(rule)]
+        syndrome = self.syndrome(words)
         n = words.shape[0]
         status = np.zeros(n, dtype=np.uint8)
         error_pos = np.full(n, -1, dtype=np.int16)
@@ -142,7 +175,7 @@ class SecDedEngine:
         nz = np.flatnonzero(syndrome)
         if nz.size:
             s = syndrome[nz]
-            status[nz] = self.status_table[s]
+            status[nz] = table[s]
             pos = self.pos_table[s]
             fix = pos >= 0
             rows, pos = nz[fix], pos[fix].astype(np.int64)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accelsim.ecc.codec import Decoded, SecDedEngine, as_words
+from accelsim.ecc.codec import DEFAULT_RULE, Decoded, SecDedEngine, as_words
 from accelsim.ecc.codes import Code, get_code
 from accelsim.errors import UserError
 
@@ -123,11 +123,13 @@ class Layout:
             words = self._engine.encode(words)
         return words
 
-    def unpack_detail(self, words, count: int | None = None) -> tuple[np.ndarray, Decoded]:
-        """Decode (if the layout has a code) and unpack; Decoded.data is the corrected words."""
+    def unpack_detail(self, words, count: int | None = None,
+                      rule: str = DEFAULT_RULE) -> tuple[np.ndarray, Decoded]:
+        """Decode (if the layout has a code; status under the ``err_o`` rule ``rule``) and
+        unpack; Decoded.data is the corrected words."""
         words = as_words(words, self.lanes)
         if self._engine is not None:
-            decoded = self._engine.decode(words)
+            decoded = self._engine.decode(words, rule)
         else:
             n = words.shape[0]
             decoded = Decoded(words, np.zeros(n, np.uint8), np.zeros(n, np.uint16),
@@ -137,9 +139,10 @@ class Layout:
             q = q[:count]
         return q, decoded
 
-    def unpack(self, words, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def unpack(self, words, count: int | None = None,
+               rule: str = DEFAULT_RULE) -> tuple[np.ndarray, np.ndarray]:
         """(N, lanes) words -> (int8 weights, (N,) uint8 status)."""
-        q, d = self.unpack_detail(words, count)
+        q, d = self.unpack_detail(words, count, rule)
         return q, d.status
 
     @functools.cached_property

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from accelsim.ecc.codec import DEFAULT_RULE
 from accelsim.energy.table import EnergyTable, load_table
 
 RTL_STATS = Path(__file__).resolve().parents[1] / "configs" / "rtl_stats.yaml"
@@ -28,23 +29,27 @@ GATE_AREA_UM2 = {"xor": 1.596, "and": 1.064, "or": 1.064, "not": 0.532, "mux": 1
 
 
 @functools.lru_cache(maxsize=None)
-def decoder_area_um2(code_name: str | None) -> float:
-    """Area of the code's decoder: Yosys cells by type x the 45 nm X1 cell areas."""
+def _decoder_stats(code_name: str, rule: str) -> dict:
+    stats = yaml.safe_load(RTL_STATS.read_text())
+    if code_name not in stats or rule not in stats[code_name]["dec"]:
+        raise KeyError(f"no Yosys statistics for the {code_name} decoder ({rule} rule) in {RTL_STATS}")
+    return stats[code_name]["dec"][rule]
+
+
+def decoder_area_um2(code_name: str | None, rule: str = DEFAULT_RULE) -> float:
+    """Area of the code's decoder under the err_o ``rule``: Yosys cells by type x the
+    45 nm X1 cell areas (um^2)."""
     if code_name is None:
         return 0.0
-    dec = yaml.safe_load(RTL_STATS.read_text())[code_name]["dec"]
+    dec = _decoder_stats(code_name, rule)
     return float(sum(dec[g] * a for g, a in GATE_AREA_UM2.items()))
 
 
-@functools.lru_cache(maxsize=None)
-def decoder_cells(code_name: str | None) -> int:
-    """Yosys cell count of the code's decoder (0 without ECC)."""
+def decoder_cells(code_name: str | None, rule: str = DEFAULT_RULE) -> int:
+    """Yosys cell count of the code's decoder under the err_o ``rule`` (0 without ECC)."""
     if code_name is None:
         return 0
-    stats = yaml.safe_load(RTL_STATS.read_text())
-    if code_name not in stats:
-        raise KeyError(f"no Yosys statistics for {code_name} in {RTL_STATS}")
-    return int(stats[code_name]["dec"]["total"])
+    return int(_decoder_stats(code_name, rule)["total"])
 
 
 def voltage_factors(table: EnergyTable, vdd: float | None) -> tuple[float, float]:
@@ -75,7 +80,7 @@ def energy_of(result, layout, *, vdd: float | None, table: EnergyTable | None = 
     dyn, leak = voltage_factors(table, vdd)
     cfg = result.config
     sram_kib = cfg.sram_words * layout.word_bits / 8 / 1024
-    cells = decoder_cells(layout.code.name if layout.code else None)
+    cells = decoder_cells(layout.code.name if layout.code else None, getattr(cfg, "ecc_rule", DEFAULT_RULE))
     image_words = len(result.decoded_words)
     resident = image_words <= cfg.sram_words
     count_dram = table.count_dram == "always" or (table.count_dram == "auto" and not resident)

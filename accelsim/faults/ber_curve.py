@@ -147,6 +147,10 @@ def curve_from_model(f: BerCurveFile, where: str = "BER curve") -> BerCurve:
     if not 0 < curve.ber_ref <= 0.5 or not np.isfinite(curve.ber_ref) or curve.v_min >= curve.v_max:
         raise UserError(f"{where}: need 0 < ber_ref <= 0.5 and v_min < v_max "
                         f"(got ber_ref {curve.ber_ref:g}, v_min {curve.v_min}, v_max {curve.v_max})")
+    if curve.table and (curve.v_min < curve.table[0][0] or curve.v_max > curve.table[-1][0]):
+        # outside its points the table would hold its end value flat: a BER it never measured
+        raise UserError(f"{where}: v_min..v_max [{curve.v_min}, {curve.v_max}] V reaches beyond the table's "
+                        f"voltages [{curve.table[0][0]}, {curve.table[-1][0]}] V")
     return curve
 
 

@@ -62,6 +62,8 @@ class ChipFaultMap:
                v_low: float | None = None, mode: str = "flip", p_stuck1: float = 0.5) -> "ChipFaultMap":
         if mode not in ("flip", "stuck"):
             raise UserError(f"fault mode {mode!r}: expected 'flip' or 'stuck'")
+        if not 0.0 <= p_stuck1 <= 1.0:   # NaN fails too: `u < nan` would make every cell stuck-at-0
+            raise UserError(f"p_stuck1 = {p_stuck1!r} must be a probability in [0, 1]")
         v_low = curve.v_min if v_low is None else v_low
         rng = seeded_rng(seed, "chip", chip, width)
         cells = flip_positions(int(n_words) * int(width), curve.ber(v_low), rng)
@@ -80,9 +82,20 @@ class ChipFaultMap:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"fault map {str(path)!r} does not exist")
+        try:
+            return cls._read_csv(path, width, n_words)
+        except UnicodeDecodeError:
+            raise UserError(f"fault map {path}: not UTF-8 text") from None
+        except csv.Error as exc:
+            raise UserError(f"fault map {path}: not a readable CSV ({exc})") from None
+        except OSError as exc:
+            raise UserError(f"fault map {str(path)!r}: cannot read ({exc.strerror or exc})") from None
+
+    @classmethod
+    def _read_csv(cls, path: Path, width: int, n_words: int | None) -> "ChipFaultMap":
         cells, thr, kinds = [], [], []
         names = {"flip": FLIP, "stuck0": STUCK0, "stuck1": STUCK1}
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
             if not reader.fieldnames or not {"word", "bit"} <= set(reader.fieldnames):
                 raise UserError(f"fault map {path}: header must name at least 'word' and 'bit'")

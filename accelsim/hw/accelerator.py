@@ -313,4 +313,6 @@ def _weight_sram(image: MemoryImage, *, vdd, chip, seed, fault_model, ber, curve
     return (WeightSram(image.words, width, vdd=vdd, fault_map=fault_map, seed=seed),
             {"model": fault_model, "chip": chip, "seed": seed, "ber": ber_at,
              "faulty_cells": int(np.count_nonzero(fault_map.threshold > vdd)),
+             # stuck-at cells err only where the stored bit differs: the bits actually wrong
+             "wrong_bits": int(np.bitwise_count(fault_map.apply(image.words, vdd) ^ image.words).sum()),
              "bits": int(image.words.shape[0]) * width})

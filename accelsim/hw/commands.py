@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from accelsim import cliargs
+
 import json
 
 from accelsim.nn.data import add_data_arguments
@@ -10,15 +12,15 @@ from accelsim.nn.data import add_data_arguments
 def register(sub) -> None:
     p = sub.add_parser("simulate", help="run a memory image through the cycle-level accelerator")
     p.add_argument("--image", required=True, help="memory image directory (accelsim export)")
-    p.add_argument("--vdd", type=float, default=None, help="weight-SRAM supply voltage in volts (default: nominal)")
-    p.add_argument("--chip", type=int, default=None, help="simulated chip (its persistent fault map; default 0)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--ber", type=float, default=None, help="transient bit error rate instead of the chip's map")
+    p.add_argument("--vdd", type=cliargs.number(0, 100, lo_open=True), default=None, help="weight-SRAM supply voltage in volts (default: nominal)")
+    p.add_argument("--chip", type=cliargs.integer(0, 2**31 - 1), default=None, help="simulated chip (its persistent fault map; default 0)")
+    p.add_argument("--seed", type=cliargs.seed, default=0)
+    p.add_argument("--ber", type=cliargs.number(0, 0.5), default=None, help="transient bit error rate instead of the chip's map")
     p.add_argument("--fault-model", choices=("persistent", "stuck"), default=None,
                    help="the chip's cells flip or are stuck (default persistent)")
     p.add_argument("--config", default=None, help="accelerator YAML (default: accelsim/configs/accelerator.yaml)")
     p.add_argument("--fault-map", default=None, help="measured fault map CSV (word,bit[,vmin][,type]) instead of --chip")
-    p.add_argument("--v-low", type=float, default=None,
+    p.add_argument("--v-low", type=cliargs.number(0, 100, lo_open=True), default=None,
                    help="lowest voltage the chip's map is sampled for (default: --vdd); fix it to compare "
                         "one chip at several voltages (maps are nested)")
     p.add_argument("--curve", default=None, help="BER(V) curve YAML (default: accelsim/configs/ber_curve.yaml)")
@@ -61,6 +63,10 @@ def cmd_simulate(args) -> int:
     from accelsim.nn.data import data_from_args
 
     _check_fault_options(args)
+    from accelsim.fileio import check_output_file
+    for option, path in (("-o", args.out), ("--trace", args.trace)):
+        if path is not None:      # refused before the run, not after it
+            check_output_file(path, f"{option} file")
     image = load_image(args.image)
     data = None
     if args.data is not None or args.samples is not None:
@@ -84,15 +90,17 @@ def cmd_simulate(args) -> int:
         result = simulate(image, cfg, vdd=vdd, fault_map=fmap, seed=args.seed, trace=args.trace)
         f = result.faults
         source = (f"measured map {args.fault_map}: {f['faulty_cells']:,} faulty cells at this voltage "
-                  f"(BER {f['faulty_cells'] / f['bits']:.2e})")
+                  f"(rate {f['faulty_cells'] / f['bits']:.2e}), {f['wrong_bits']:,} stored bits read wrong")
     else:                           # the chip's persistent map at vdd
         chip, model = args.chip or 0, args.fault_model or "persistent"
         result = simulate(image, cfg, vdd=vdd, chip=chip, fault_model=model, curve=load_curve(args.curve),
                           v_low=args.v_low, seed=args.seed, trace=args.trace)
         f = result.faults
-        # the curve's BER is the rate the map applies; the chip's own share is one draw of it
-        source = (f"chip {chip} ({model}), BER {f['ber']:.2e}: {f['faulty_cells']:,} faulty cells "
-                  f"= {f['faulty_cells'] / f['bits']:.2e} of the bits")
+        # the curve's rate is what the map applies to cells; the chip's own share is one draw
+        # of it, and a stuck-at cell makes an error only where the stored bit differs
+        rate = "BER" if model == "persistent" else "cell fault rate"
+        source = (f"chip {chip} ({model}), {rate} {f['ber']:.2e}: {f['faulty_cells']:,} faulty cells "
+                  f"= {f['faulty_cells'] / f['bits']:.2e} of the bits, {f['wrong_bits']:,} stored bits read wrong")
     ber = result.faults.get("ber")
     if ber is None and result.faults.get("bits"):   # a measured map: the share of its cells faulty at vdd
         ber = result.faults["faulty_cells"] / result.faults["bits"]

@@ -31,6 +31,7 @@ class AcceleratorConfig:
     ecc_lanes: int
     policy: str
     max_retries: int
+    ecc_rule: str
     dram_bytes_per_cycle: float
     dram_latency: int
     input_kib: float
@@ -70,6 +71,7 @@ def parse_config(d: dict | None = None, where: str = "accelerator config") -> Ac
         words_per_bank=sram.words_per_bank, read_latency=sram.read_latency, ports=sram.ports,
         interleave=sram.interleave, burst_words=sram.burst_words, vdd_nominal=float(sram.vdd_nominal),
         ecc_latency=ecc.latency, ecc_lanes=ecc.lanes, policy=ecc.policy, max_retries=ecc.max_retries,
+        ecc_rule=ecc.rule,
         dram_bytes_per_cycle=float(f.dram.bytes_per_cycle), dram_latency=f.dram.latency,
         input_kib=float(f.buffers.input_kib), output_kib=float(f.buffers.output_kib), word_bits=sram.word_bits)
 

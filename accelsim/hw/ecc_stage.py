@@ -1,6 +1,7 @@
 """The ECC decoder pipeline stage: ``lanes`` words per cycle, ``latency`` cycles deep,
 decoding each burst with the same vectorized codec as the fast path
-(``layout.unpack_detail``).
+(``layout.unpack_detail``), its status under the ``err_o`` rule ``ecc.rule`` (strict or
+parity, docs/rtl.md).
 
 Uncorrectable words (status 2) follow the policy: ``pass`` the raw word on, ``zero`` it,
 or ``reread`` it from the SRAM (a stall of read latency + decode per retry, up to
@@ -52,7 +53,7 @@ class EccStage:
     def decode_burst(self, words: np.ndarray, start: int, burst_id: int) -> BurstResult:
         """Decode one burst of words read from SRAM addresses start..start+n."""
         layout, cfg = self.layout, self.cfg
-        q, dec = layout.unpack_detail(words)
+        q, dec = layout.unpack_detail(words, rule=cfg.ecc_rule)
         if layout.code is None:
             return BurstResult(words, q, dec.status, 0, 0)
         out, status = dec.data, dec.status
@@ -66,7 +67,7 @@ class EccStage:
                 rereads += bad.size
                 stall += cfg.read_latency + self.cycles(bad.size)
                 again = self.sram.reread(start + bad, burst_id=burst_id, attempt=attempt)
-                q2, d2 = layout.unpack_detail(again)
+                q2, d2 = layout.unpack_detail(again, rule=cfg.ecc_rule)
                 ok = d2.status != STATUS_DETECTED
                 out[bad[ok]] = d2.data[ok]
                 status[bad[ok]] = d2.status[ok]

@@ -14,7 +14,9 @@ def register(sub) -> None:
                                       "or with --model a plain safetensors state dict")
     p.add_argument("--model", default=None, metavar="FILE.py:FACTORY",
                    help="your own network for a plain state dict (input shape and calibration from --data)")
-    p.add_argument("--layout", required=True, help="weight layout, e.g. inplace-4b-64, ecc-8b-72, none-8b")
+    from accelsim.ecc import list_layouts
+    p.add_argument("--layout", required=True, choices=list_layouts(), metavar="LAYOUT",
+                   help=f"weight layout, exact name: {', '.join(list_layouts())}")
     p.add_argument("-o", "--out", default=None, help="image directory (default: images/<checkpoint>-<layout>)")
     p.add_argument("--force", action="store_true", help="replace an existing image directory")
     p.add_argument("--project", action="store_true",

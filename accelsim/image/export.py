@@ -23,7 +23,7 @@ from accelsim.ecc import Layout, get_layout
 from accelsim.errors import UserError
 from accelsim.fileio import atomic_directory, sha256_file
 from accelsim.image.graph import Op, capture
-from accelsim.image.memory_image import FORMAT_VERSION, MemoryImage, load_image
+from accelsim.image.memory_image import FORMAT_VERSION, MemoryImage, load_image, manifest_digest
 from accelsim.quant.fixed import quantize_symmetric, symmetric_scale
 
 WEIGHT_OPS = ("conv", "linear")
@@ -161,6 +161,9 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
         calibration = torch.rand(64, *input_shape, generator=gen)
     if tuple(calibration.shape[1:]) != input_shape:
         raise UserError(f"calibration data shape {tuple(calibration.shape[1:])} != input shape {input_shape}")
+    finite = torch.isfinite(calibration.reshape(len(calibration), -1)).all(dim=1)
+    if not bool(finite.all()):   # NaN/Inf inputs give NaN/Inf activation scales: an image that never loads
+        raise UserError(f"calibration data: sample {int(torch.nonzero(~finite)[0])} holds NaN or Inf values")
     scales = _act_scales(ops, _calibrate(gm, calibration))
     shapes = {op.name: op.shape for op in ops}
     nodes, layers, chunks = [], [], []
@@ -204,6 +207,10 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
         layers.append(entry)
         chunks.append(words)
         offset += int(words.shape[0])
+    for name, (scale, _) in scales.items():   # after the weights' own NaN/Inf check, which names the weight
+        if not np.isfinite(scale):
+            raise UserError(f"calibration: the activations of {name!r} overflow (scale {scale}); "
+                            "check the model's weights and the calibration data")
     all_words = np.concatenate(chunks).astype("<u8")
     with atomic_directory(out_dir, force=force) as tmp:
         (tmp / "image.bin").write_bytes(all_words.tobytes())
@@ -221,6 +228,7 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
             "layers": layers, "graph": nodes,
             "export_seconds": round(time.perf_counter() - t0, 3),
         }
+        manifest["manifest_sha256"] = manifest_digest(manifest)
         # lists of numbers in flow style (one line each); libyaml's emitter when present
         (tmp / "manifest.yaml").write_text(yaml.dump(manifest, Dumper=_ManifestDumper, sort_keys=False,
                                                      width=120, default_flow_style=None))

@@ -10,6 +10,8 @@ the geometry through the graph before anything is used (docs/formats.md).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -264,6 +266,15 @@ def _check_graph(m: Manifest, layers: list[LayerImage]) -> None:
             raise UserError(f"{where}: input_scale {layer.input_scale} != scale {src.scale} of node {layer.input!r}")
 
 
+def manifest_digest(manifest: dict) -> str:
+    """SHA-256 of the manifest's own content (every field but ``manifest_sha256``, in a
+    canonical JSON form): it covers the layer table, scales and biases and, through
+    ``files``, image.bin and image.hex, so an edited scale or bias is detected."""
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def read_manifest(path: str | Path) -> tuple[dict, Manifest]:
     """(the parsed dict, the typed :class:`accelsim.schema.Manifest`) of an image directory."""
     path = Path(path)
@@ -321,7 +332,7 @@ def _check_hex(hpath: Path, words: np.ndarray, word_bits: int) -> None:
     if differ.size:
         a = int(differ[0])
         raise UserError(f"{hpath}, line {a + 1}: word at address {a} is {_hex_word(parsed[a], digits)} in image.hex "
-                        f"but {_hex_word(words[a], digits)} in image.bin ({differ.size} words differ)")
+                        f"but {_hex_word(words[a], digits)} in image.bin ({differ.size} of {len(words)} words differ)")
 
 
 def _hex_word(lanes: np.ndarray, digits: int) -> str:
@@ -378,4 +389,8 @@ def _load(path: Path) -> MemoryImage:
     if len({layer.name for layer in layers}) != len(layers):
         raise UserError("manifest: a layer name appears twice in 'layers'")
     _check_graph(m, layers)
+    # last: any edit that passes every check above (a scale, a bias) is still detected
+    if manifest_digest(raw) != m.manifest_sha256:
+        raise UserError(f"{path / 'manifest.yaml'}: manifest_sha256 does not match the manifest's content "
+                        "(a layer, scale or bias was edited)")
     return MemoryImage(path, raw, layout, words, layers)

@@ -551,6 +551,14 @@ def load_data(spec: DataSpec | None = None) -> Dataset:
     return _load(spec, "test")
 
 
+def data_size(spec: DataSpec | None = None) -> int:
+    """How many inputs the evaluation set holds (an image folder: counted, not decoded)."""
+    spec = spec or DataSpec()
+    if spec.kind == "imagefolder":
+        return len(image_folder_files(spec.path)[0])
+    return int(len(load_data(spec).x))
+
+
 def evaluation_set(spec: DataSpec | None, samples: int | None) -> Dataset:
     """The first ``samples`` inputs of the evaluation set in a fixed order: the digits split's
     own (already a seeded stratified shuffle), a seeded permutation for every other source;

@@ -56,13 +56,14 @@ def _pct(v):
 def _headline_rows(head):
     return [[h["model"], h["scheme"], _pct(h["baseline"]), _fmt(h["vmin_safe"], 2) + " V",
              _pct(h["accuracy_at_vmin"]), _pct(h.get("sdc_at_vmin")),
-             "—" if h["energy_nominal_pj"] is None else f"{h['energy_nominal_pj'] / 1e3:.1f} nJ",
+             # the reference is the sweep's highest voltage, which need not be the nominal one
+             "—" if h["energy_nominal_pj"] is None else f"{h['energy_nominal_pj'] / 1e3:.1f} nJ at {h['v_nominal']:.2f} V",
              "—" if h["energy_vmin_pj"] is None else f"{h['energy_vmin_pj'] / 1e3:.1f} nJ",
              "—" if h["energy_saved"] is None else f"{h['energy_saved'] * 100:.1f} %"] for h in head]
 
 
 HEADLINE_COLS = ["model", "scheme", "fault-free accuracy", "lowest safe V", "accuracy there",
-                 "top-1 SDC there", "energy at nominal", "energy at lowest safe V", "energy saved"]
+                 "top-1 SDC there", "energy at highest swept V", "energy at lowest safe V", "energy saved"]
 
 
 def _md_table(cols, rows) -> str:
@@ -160,9 +161,12 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
                     for d in sdc if d["layers"] == "all"]
         sdc_cols = ["model", "scheme", "V", "BER", "top-1 SDC %", "std %", "top-5 SDC %", "trials"]
         res_rows = [[t["scheme"], _fmt(t["ber"]), _fmt(t["measured"]), _fmt(t["closed_form"]), t["trials"]] for t in resid]
-        title = f"accelsim report — {html.escape(str((meta or {}).get('name', 'campaign')))}"
+        # the campaigns whose rows are reported (a store may hold several), not only the last spec's name
+        names = sorted({str(r["campaign"]) for r in rows if r.get("campaign")}) or [str((meta or {}).get("name", "campaign"))]
+        title = f"accelsim report — {html.escape(', '.join(names))}"
         md = [f"# {title}\n", f"Lowest weight-SRAM voltage whose {safe_criterion(tolerance, metric)}, "
-              "and the energy per inference saved there:\n", _md_table(HEADLINE_COLS, _headline_rows(head)),
+              "and the energy per inference saved there against the highest voltage of the sweep:\n",
+              _md_table(HEADLINE_COLS, _headline_rows(head)),
               "\n## SDC rate per voltage\n", _md_table(sdc_cols, sdc_rows),
               "\n## BERZAD (highest BER with zero accuracy loss)\n", _md_table(["model", "scheme", "layers", "BERZAD", "trials"], zad_rows),
               "\n## Residual faulty weight bits after correction\n",
@@ -173,7 +177,7 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         body = [f"<h1>{title}</h1>",
                 f'<div class="headline"><p><b>How low can the weight SRAM go?</b> Lowest voltage whose '
                 f"{safe_criterion(tolerance, metric)}, and the energy per inference saved there "
-                "against nominal.</p>" + _html_table(HEADLINE_COLS, _headline_rows(head)) + "</div>",
+                "against the highest voltage of the sweep.</p>" + _html_table(HEADLINE_COLS, _headline_rows(head)) + "</div>",
                 "<h2>Plots</h2>"] + [_img(p, alt) for p, alt in figs] + [
                 "<h2>BERZAD</h2><p class='note'>Highest BER at which the mean accuracy over chips and repeats shows "
                 "no loss, with every lower BER clean too.</p>",
@@ -199,17 +203,44 @@ def default_metric(rows) -> str:
     return "accuracy" if any(r.get("accuracy") is not None for r in rows) else "sdc"
 
 
+# what, besides the sweep point, chip and repeat, changes what a row measures
+VARIANT_FIELDS = ("export_sha256", "samples", "fault_model", "engine", "policy", "data")
+
+
+def _variant(r: dict, f: str):
+    """A row's value of a VARIANT_FIELDS entry; ``data`` (the evaluated data set) lives in
+    the params JSON (digits trials have none)."""
+    if f != "data":
+        return r.get(f)
+    params = r.get("params")
+    if isinstance(params, str):
+        try:
+            params = json.loads(params)
+        except json.JSONDecodeError:
+            return None
+    data = (params or {}).get("data") if isinstance(params, dict) else None
+    return data.get("source") if isinstance(data, dict) else None
+
+
 def label_models(rows: list[dict]) -> list[dict]:
-    """Rows of one (model, scheme) made from different images (different checkpoint
-    bytes, export_sha256) are different models: label each ``model@<first 8 hex digits>``
-    instead of averaging them together."""
-    keys: dict[tuple, set] = {}
+    """Rows of one (model, scheme) that differ in what they measure (another image, i.e.
+    other checkpoint bytes, export_sha256; another sample count, fault model, engine or
+    policy) are different series: label each by what differs, ``model@<8 hex digits>``
+    and/or ``model[samples=200]``, instead of averaging them together."""
+    seen: dict[tuple, dict[str, set]] = {}
     for r in rows:
-        keys.setdefault((r["model"], r["scheme"]), set()).add(r.get("export_sha256"))
+        fields = seen.setdefault((r["model"], r["scheme"]), {f: set() for f in VARIANT_FIELDS})
+        for f in VARIANT_FIELDS:
+            fields[f].add(_variant(r, f))
     out = []
     for r in rows:
-        if len(keys[(r["model"], r["scheme"])]) > 1:
-            r = dict(r, model=f"{r['model']}@{(r.get('export_sha256') or 'unknown')[:8]}")
+        varying = [f for f, values in seen[(r["model"], r["scheme"])].items() if len(values) > 1]
+        if varying:
+            label = r["model"]
+            if "export_sha256" in varying:
+                label += f"@{(r.get('export_sha256') or 'unknown')[:8]}"
+            rest = [f"{f}={_variant(r, f)}" for f in varying if f != "export_sha256"]
+            r = dict(r, model=label + (f"[{','.join(rest)}]" if rest else ""))
         out.append(r)
     return out
 

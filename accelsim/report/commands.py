@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from accelsim import cliargs
+
 
 def register(sub) -> None:
     p = sub.add_parser("report", help="rebuild the HTML/Markdown/CSV/JSON report from a campaign store")
     p.add_argument("store", help="campaign SQLite store")
     p.add_argument("-o", "--out", required=True, help="report directory")
     p.add_argument("--force", action="store_true", help="replace an existing report directory")
-    p.add_argument("--tolerance", type=float, default=0.01,
+    p.add_argument("--tolerance", type=cliargs.number(0, 1, hi_open=True), default=0.01,
                    help="accuracy loss (or, with --metric sdc, top-1 SDC rate) allowed for the headline (0.01 = 1 %%)")
     p.add_argument("--metric", choices=("accuracy", "sdc"), default=None,
                    help="headline criterion (default: the campaign's)")

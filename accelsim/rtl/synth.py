@@ -55,20 +55,44 @@ def synthesize(sources: list[Path], top: str) -> dict:
     return out
 
 
-def code_stats(code, hdl_dir: Path) -> dict:
-    from accelsim.rtl.generate import module_name
-    return {
-        kind: synthesize([hdl_dir / f"{module_name(code, kind)}.v"], module_name(code, kind))
-        for kind in ("dec", "enc")
-    }
+def code_stats(code) -> dict:
+    """{"enc": figures, "dec": {rule: figures}} for the RTL the generator writes for ``code``."""
+    from accelsim.ecc.codec import RULES
+    from accelsim.rtl.generate import module_name, render_decoder, render_encoder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        enc = Path(tmp) / "enc.v"
+        enc.write_text(render_encoder(code))
+        out = {"enc": synthesize([enc], module_name(code, "enc")), "dec": {}}
+        for rule in RULES:
+            dec = Path(tmp) / f"dec_{rule}.v"
+            dec.write_text(render_decoder(code, rule))
+            out["dec"][rule] = synthesize([dec], module_name(code, "dec"))
+    return out
+
+
+# OpenTitan prim_secded_*_dec synthesized with this module's Yosys script (Yosys 0.23),
+# as reported in issue 13 (docs/rtl.md): code -> (cells, depth).
+OPENTITAN = {"hsiao-72-64": (354, 11), "hsiao-64-57": (322, 11), "hsiao-39-32": (190, 10),
+             "hsiao-22-16": (107, 9), "hamming-72-64": (336, 12)}
 
 
 def markdown_table(stats: dict) -> str:
     rows = ["| code | block | XOR/XNOR | AND/NAND/ANDNOT | OR/NOR/ORNOT | NOT | MUX | total cells | depth |",
             "|---|---|---|---|---|---|---|---|---|"]
     for name, kinds in stats.items():
-        for kind, s in kinds.items():
-            label = "decoder" if kind == "dec" else "encoder"
+        blocks = [("encoder", kinds["enc"])] + [(f"decoder ({rule})", s) for rule, s in kinds["dec"].items()]
+        for label, s in blocks:
             rows.append(f"| {name} | {label} | {s['xor']} | {s['and']} | {s['or']} | {s['not']} | "
                         f"{s['mux']} | {s['total']} | {s['depth']} |")
+    return "\n".join(rows) + "\n"
+
+
+def opentitan_table(stats: dict) -> str:
+    """Decoder cells / depth: OpenTitan's prim_secded next to ours under each rule."""
+    rows = ["| code | OpenTitan cells / depth | accelsim parity | accelsim strict |", "|---|---|---|---|"]
+    for name, (cells, depth) in OPENTITAN.items():
+        dec = stats[name]["dec"]
+        rows.append(f"| {name} | {cells} / {depth} | {dec['parity']['total']} / {dec['parity']['depth']} | "
+                    f"{dec['strict']['total']} / {dec['strict']['depth']} |")
     return "\n".join(rows) + "\n"

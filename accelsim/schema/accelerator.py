@@ -40,6 +40,9 @@ class EccStage(ConfigModel):
     lanes: Annotated[int, Field(ge=1, le=4096)] = Field(description="words decoded per cycle")
     policy: Literal["pass", "zero", "reread"] = Field(description="uncorrectable words: pass (raw) | zero | reread")
     max_retries: Annotated[int, Field(ge=0, le=1000)] = Field(description="re-reads before passing a word on")
+    rule: Literal["strict", "parity"] = Field(
+        "strict", description="err_o rule of the decoder: strict (a syndrome matching no column of H is "
+                              "uncorrectable) | parity (odd syndrome = corrected, OpenTitan's); docs/rtl.md")
 
 
 class Dram(ConfigModel):

@@ -94,7 +94,9 @@ class _Sweep(ConfigModel):
     repeats: SweepCount = Field(1, description="repeats per chip")
     fault_model: FaultModel = "persistent"
     engine: Literal["fast", "cycle"] = Field("fast", description="fast (numpy) or cycle (SimPy accelerator)")
-    policy: Literal["pass", "zero"] = Field("pass", description="uncorrectable words: pass raw or zero")
+    policy: Literal["pass", "zero", "reread"] = Field(
+        "pass", description="uncorrectable words: pass raw, zero, or reread (engine cycle); default: the "
+                            "accelerator config's ecc.policy, else pass")
     samples: Annotated[int, Field(ge=1, le=10**7)] = Field(450, description="test samples per trial")
     models_dir: PathText = Field("models", description="where <model>-<variant> checkpoints are found "
                                                        "(default: the bundled models/, from any folder)")
@@ -139,6 +141,26 @@ class CampaignSpec(_Sweep):
             raise PydanticCustomError("sweep", "fault_model measured needs fault_map: a CSV (word,bit[,vmin][,type])")
         if self.fault_model == "measured" and (self.chips != 1 or self.repeats != 1):
             raise PydanticCustomError("sweep", "fault_model measured is one measured chip: chips and repeats must be 1")
+        # values that would be silently ignored or replaced (issue 15)
+        for model, entry in self.models.items():
+            named = list((entry.checkpoints or {}) | (entry.images or {})) if entry is not None else []
+            stray = [k for k in named if k not in self.schemes]
+            if stray:   # a misspelt scheme would run the default checkpoint instead
+                raise PydanticCustomError("sweep", "models.{m} names scheme(s) {s} that are not in schemes ({all})",
+                                          {"m": model, "s": ", ".join(stray), "all": ", ".join(self.schemes)})
+        for key in ("accelerator", "energy_table"):
+            if getattr(self, key) is not None and self.engine != "cycle":   # the fast engine simulates no hardware
+                raise PydanticCustomError("sweep", "{k} is used only with engine: cycle (engine is {e})",
+                                          {"k": key, "e": self.engine})
+        if self.policy == "reread" and self.engine != "cycle":
+            raise PydanticCustomError("sweep", "policy reread needs engine: cycle (the fast engine reads each word once)")
+        # fields of one fault model only: with another they would change the trial keys and nothing else
+        if "p_stuck1" in self.model_fields_set and self.fault_model != "stuck":
+            raise PydanticCustomError("sweep", "p_stuck1 applies to fault_model: stuck only (fault_model is {f})",
+                                      {"f": self.fault_model})
+        if self.v_low is not None and self.fault_model not in ("persistent", "stuck"):
+            raise PydanticCustomError("sweep", "v_low (the floor of sampled chip maps) applies to fault_model: "
+                                      "persistent or stuck only (fault_model is {f})", {"f": self.fault_model})
         if self.v_low is not None and self.voltages is not None and self.v_low > min(self.voltages) + 1e-12:
             raise PydanticCustomError("sweep", "v_low = {v} V is above the sweep's lowest voltage {lo} V",
                                       {"v": self.v_low, "lo": min(self.voltages)})

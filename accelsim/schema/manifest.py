@@ -97,3 +97,5 @@ class Manifest(ConfigModel):
     layers: Annotated[list[LayerEntry], Field(min_length=1)]
     graph: Annotated[list[GraphNode], Field(min_length=2)]
     export_seconds: Annotated[float, Field(ge=0)] | None = None
+    manifest_sha256: Sha256 = Field(description="SHA-256 of this manifest without this field (canonical JSON): "
+                                                "an edited layer, scale or bias is detected")

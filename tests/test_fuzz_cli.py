@@ -1,0 +1,605 @@
+"""Hostile input through the real CLI: every case must end with exit status 2, exactly one
+line on stderr (``accelsim: error: ...``, no traceback) and no file created or changed.
+
+Property-based cases (hypothesis) mutate a valid config of every kind (run, campaign,
+accelerator, energy table, BER curve, manifest, model card) with a value of the wrong
+type, NaN/inf, or an unknown key; a hand-made corpus covers YAML bombs, non-string keys,
+bad paths, bad stores, images, CSVs, checkpoints and command-line values. Cases run
+in-process through accelsim.cli.main for speed; a few go through real subprocesses.
+"""
+
+import contextlib
+import hashlib
+import io
+import json
+import math
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from safetensors.torch import save as st_save
+
+from accelsim.campaign.store import Store
+from accelsim.cli import main as cli_main
+from accelsim.image.commands import export_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = str(ROOT / "models")
+CASES = {"n": 0}          # cases run in this session (the report quotes it)
+
+
+# fixtures ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """Valid inputs every case starts from (never written by a case: snapshotted too)."""
+    d = tmp_path_factory.mktemp("fuzz-base")
+    export_checkpoint(f"{MODELS}/lenet5-int8", "none-8b", d / "img")
+    for ext in ("safetensors", "yaml"):
+        shutil.copy(f"{MODELS}/lenet5-int8.{ext}", d / f"lenet.{ext}")
+    Store(d / "store.sqlite").close()
+    write_yaml(d / "spec.yaml", campaign_spec())
+    (d / "map.csv").write_text("word,bit,vmin\n0,3,0.6\n5,1,0.55\n")
+    return d
+
+
+@pytest.fixture
+def cases(tmp_path, base):
+    counter = {"i": 0}
+
+    def new_dir() -> Path:
+        counter["i"] += 1
+        d = tmp_path / f"c{counter['i']}"
+        d.mkdir()
+        return d
+    return new_dir
+
+
+def _snapshot(*roots: Path) -> dict:
+    out = {}
+    for root in roots:
+        for p in sorted(root.rglob("*")):
+            st_ = p.lstat()
+            digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            out[str(p)] = (st_.st_size if p.is_file() else 0, st_.st_mtime_ns if p.is_file() else 0, digest)
+    return out
+
+
+def check_refused(argv: list[str], workdir: Path, base_dir: Path, expect: str | None = None) -> str:
+    """Run the CLI in-process in ``workdir``: exit 2, one stderr line, nothing written."""
+    CASES["n"] += 1
+    before = _snapshot(workdir, base_dir)
+    err, out = io.StringIO(), io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(workdir)
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            try:
+                rc = cli_main([str(a) for a in argv])
+            except SystemExit as exc:   # argparse's own errors
+                rc = exc.code
+    finally:
+        os.chdir(cwd)
+    text = err.getvalue()
+    assert rc == 2, (argv, rc, text, out.getvalue()[-500:])
+    assert text.endswith("\n") and text.count("\n") == 1 and text.startswith("accelsim: error: "), (argv, text)
+    assert "Traceback" not in text
+    if expect is not None:
+        assert expect in text, (argv, text)
+    assert _snapshot(workdir, base_dir) == before, (argv, "files changed")
+    return text
+
+
+def write_yaml(path: Path, data) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+# valid starting points -------------------------------------------------------------------
+def campaign_spec():
+    return {"name": "f", "models": ["lenet5"], "schemes": ["none-8b"], "voltages": [0.9, 0.6], "chips": 1,
+            "samples": 5, "models_dir": MODELS}
+
+
+def run_config():
+    return {**campaign_spec(), "output": "out", "tolerance": 0.01, "workers": 1}
+
+
+ACCEL = yaml.safe_load((ROOT / "accelsim/configs/accelerator.yaml").read_text())
+ENERGY = yaml.safe_load((ROOT / "accelsim/configs/energy.yaml").read_text())
+CURVE = {k: v for k, v in yaml.safe_load((ROOT / "accelsim/configs/ber_curve.yaml").read_text()).items()}
+CARD = yaml.safe_load((ROOT / "models/lenet5-int8.yaml").read_text())
+FREE_FORM = {("source",), ("config",)}     # manifest source, card config: any mapping is valid
+
+
+def _paths(node, prefix=()):
+    """Every (path, value) in a nested document, skipping free-form subtrees."""
+    if prefix in FREE_FORM:
+        return
+    yield prefix, node
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node[:3]):
+            yield from _paths(v, prefix + (i,))
+
+
+def _wrong_values(value) -> list:
+    """Values a strict model must refuse where ``value`` is valid: wrong type, NaN, inf."""
+    nan, inf = float("nan"), float("inf")
+    if isinstance(value, bool):
+        return [0, 1, "true", "yes", [True], 1.0]
+    if isinstance(value, int):
+        return [str(value), True, [value], {"v": value}, nan, inf, -inf]
+    if isinstance(value, float):
+        return [str(value), True, [value], {"v": value}, nan, inf, -inf]
+    if isinstance(value, str):
+        return [1, 2.5, True, [value], {"v": value}]
+    if isinstance(value, list):
+        return ["x", 3, True]
+    if isinstance(value, dict):
+        return ["x", 3, [1, 2], True]
+    return []
+
+
+def _set(doc, path, value):
+    node = doc
+    for p in path[:-1]:
+        node = node[p]
+    node[path[-1]] = value
+
+
+@st.composite
+def mutation(draw, doc: dict):
+    """(mutated copy, description): one leaf replaced by a wrong value, or an unknown key added."""
+    doc = json.loads(json.dumps(doc))
+    paths = [(p, v) for p, v in _paths(doc) if p and _wrong_values(v)]
+    maps = [(p, v) for p, v in _paths(doc) if isinstance(v, dict)]
+    if draw(st.integers(0, 5)) == 0:
+        path, node = draw(st.sampled_from(maps))
+        key = draw(st.from_regex(r"\A[a-z]{2,8}_zz[a-z]{0,4}\Z"))
+        node[key] = draw(st.sampled_from([1, "x", [1], {"a": 1}]))
+        return doc, f"unknown key {'.'.join(map(str, path + (key,)))}"
+    path, value = draw(st.sampled_from(paths))
+    bad = draw(st.sampled_from(_wrong_values(value)))
+    _set(doc, path, bad)
+    return doc, f"{'.'.join(map(str, path))} = {bad!r}"
+
+
+FUZZ = settings(max_examples=70, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                       HealthCheck.data_too_large])
+
+
+# property-based cases: one per config kind ---------------------------------------------------
+@FUZZ
+@given(m=mutation(campaign_spec()))
+def test_fuzz_campaign_spec(cases, base, m):
+    d = cases()
+    write_yaml(d / "spec.yaml", m[0])
+    check_refused(["campaign", "spec.yaml", "--store", "s.sqlite", "--no-progress"], d, base)
+
+
+@FUZZ
+@given(m=mutation(run_config()))
+def test_fuzz_run_config(cases, base, m):
+    d = cases()
+    write_yaml(d / "run.yaml", m[0])
+    check_refused(["run", "run.yaml", "-o", "out"], d, base)
+
+
+@FUZZ
+@given(m=mutation(ACCEL))
+def test_fuzz_accelerator(cases, base, m):
+    d = cases()
+    write_yaml(d / "acc.yaml", m[0])
+    check_refused(["simulate", "--image", base / "img", "--config", "acc.yaml", "-o", "r.json"], d, base)
+
+
+@FUZZ
+@given(m=mutation(ENERGY))
+def test_fuzz_energy_table(cases, base, m):
+    d = cases()
+    write_yaml(d / "energy.yaml", m[0])
+    write_yaml(d / "spec.yaml", {**campaign_spec(), "energy_table": "energy.yaml"})
+    check_refused(["campaign", "spec.yaml", "--store", "s.sqlite", "--no-progress"], d, base)
+
+
+@FUZZ
+@given(m=mutation(CURVE))
+def test_fuzz_ber_curve(cases, base, m):
+    d = cases()
+    write_yaml(d / "curve.yaml", m[0])
+    check_refused(["simulate", "--image", base / "img", "--curve", "curve.yaml", "--vdd", "0.6"], d, base)
+
+
+@pytest.fixture(scope="module")
+def manifest(base):
+    return yaml.safe_load((base / "img" / "manifest.yaml").read_text())
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_manifest(cases, base, manifest, data):
+    doc, _ = data.draw(mutation(manifest))
+    d = cases()
+    shutil.copytree(base / "img", d / "img")
+    write_yaml(d / "img" / "manifest.yaml", doc)
+    check_refused(["inspect", "img"], d, base)
+
+
+@FUZZ
+@given(m=mutation(CARD))
+def test_fuzz_model_card(cases, base, m):
+    d = cases()
+    shutil.copy(base / "lenet.safetensors", d / "m.safetensors")
+    write_yaml(d / "m.yaml", m[0])
+    check_refused(["export", "m", "--layout", "none-8b", "-o", "img"], d, base)
+
+
+# the hand-made corpus -----------------------------------------------------------------------
+BOMB = ("a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)))
+YAML_TEXTS = {
+    "alias bomb": BOMB, "alias": "models: &m [lenet5]\nschemes: *m\n", "non-string key": "{1.5: a}\n",
+    "list key": "? [a, b]\n: 1\n", "null key": "~: 1\n", "bool key": "yes: 1\n", "deep": "a: " + "[" * 60 + "]" * 60,
+    "two documents": "a: 1\n---\nb: 2\n", "python tag": "a: !!python/object/apply:os.system [ls]\n",
+    "unclosed": "a: [1, 2\n", "tab": "a:\n\t- 1\n", "a list": "- 1\n- 2\n", "a scalar": "42\n", "empty": "",
+    "binary": b"\xff\xfe\x00garbage\x80", "date key": "2024-01-01: 1\n", "merge key": "<<: {a: 1}\n",
+    "NUL in text": "a: b\x00c\n", "huge int": f"chips: {10**40}\n",
+}
+YAML_COMMANDS = {   # file name -> argv that reads it
+    "campaign": ["campaign", "f.yaml", "--store", "s.sqlite", "--no-progress"],
+    "run": ["run", "f.yaml", "-o", "out"],
+    "accelerator": ["simulate", "--image", "{img}", "--config", "f.yaml"],
+    "curve": ["simulate", "--image", "{img}", "--curve", "f.yaml"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(YAML_COMMANDS))
+@pytest.mark.parametrize("name", sorted(YAML_TEXTS))
+def test_hostile_yaml_files(cases, base, command, name):
+    d = cases()
+    text = YAML_TEXTS[name]
+    (d / "f.yaml").write_bytes(text if isinstance(text, bytes) else text.encode())
+    argv = [a.replace("{img}", str(base / "img")) for a in YAML_COMMANDS[command]]
+    check_refused(argv, d, base)
+
+
+def _campaign_case(d, **edit):
+    write_yaml(d / "spec.yaml", {**campaign_spec(), **edit})
+    return ["campaign", "spec.yaml", "--store", "s.sqlite", "--no-progress"]
+
+
+CAMPAIGN_EDITS = {
+    "upper-case scheme": ({"schemes": ["NONE-8B"]}, "did you mean 'none-8b'"),
+    "seed 2^64": ({"seed": 2**64}, "seed: must be <= 9223372036854775807"),
+    "seed -1": ({"seed": -1}, "seed: must be >= 0"),
+    "chips 10^12": ({"chips": 10**12}, "chips: must be <= 1000000"),
+    "too many trials": ({"chips": 1000, "repeats": 1000}, "trials planned, more than the limit"),
+    "workers field": ({"workers": 2}, "unknown field 'workers'"),
+    "nan voltage": ({"voltages": [float("nan")]}, "voltages[0]: must be a finite number"),
+    "inf voltage": ({"voltages": [float("inf")]}, "voltages[0]: must be a finite number"),
+    "voltage outside curve": ({"voltages": [0.2]}, "outside the BER curve's domain"),
+    "bers and voltages": ({"bers": [1e-3]}, "exactly one of voltages or bers"),
+    "ber 0": ({"bers": [0.0], "voltages": None}, "bers[0]: must be > 0"),
+    "list as accelerator path": ({"accelerator": ["a.yaml"]}, "accelerator: must be a string"),
+    "mapping as energy path": ({"energy_table": {"a": 1}}, "energy_table: must be a string"),
+    "number as curve": ({"ber_curve": 3}, "ber_curve: must be a path or a mapping"),
+    "missing accelerator": ({"accelerator": "nope.yaml"}, "does not exist"),
+    "missing curve": ({"ber_curve": "nope.yaml"}, "does not exist"),
+    "missing fault map": ({"fault_model": "measured", "fault_map": "nope.csv"}, "does not exist"),
+    "fault map without measured": ({"fault_map": "map.csv"}, "fault_map needs fault_model: measured"),
+    "unknown model": ({"models": ["alexnet"]}, "no checkpoint"),
+    "p_stuck1 nan": ({"p_stuck1": float("nan")}, "p_stuck1: must be a finite number"),
+    "v_low above sweep": ({"v_low": 0.95}, "v_low"),
+    "layers empty": ({"layers": []}, "layers"),
+    "engine upper": ({"engine": "CYCLE"}, "did you mean 'cycle'"),
+    "samples 0": ({"samples": 0}, "samples: must be >= 1"),
+    "samples 1.5": ({"samples": 1.5}, "samples: must be an integer"),
+    "name list": ({"name": ["a"]}, "name: must be a string"),
+    "models_dir int": ({"models_dir": 5}, "models_dir: must be a string"),
+    "models override not a path": ({"models": {"lenet5": {"none-8b": [1]}}}, "models.lenet5.none-8b"),
+    "NUL in path": ({"accelerator": "a\x00b.yaml"}, "accelerator"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CAMPAIGN_EDITS))
+def test_hostile_campaign_fields(cases, base, case):
+    d = cases()
+    edit, expect = CAMPAIGN_EDITS[case]
+    edit = {k: v for k, v in edit.items()}
+    spec = {**campaign_spec(), **edit}
+    write_yaml(d / "spec.yaml", {k: v for k, v in spec.items() if v is not None})
+    check_refused(["campaign", "spec.yaml", "--store", "s.sqlite", "--no-progress"], d, base, expect)
+
+
+def _nan_checkpoint(d: Path, base: Path):
+    from safetensors.torch import load
+    state = load((base / "lenet.safetensors").read_bytes())
+    key = next(k for k in state if k.endswith(".weight") and state[k].dim() > 1)
+    state[key] = state[key].clone()
+    state[key].view(-1)[3] = float("nan")
+    (d / "m.safetensors").write_bytes(st_save(state))
+    shutil.copy(base / "lenet.yaml", d / "m.yaml")
+
+
+def _scale_checkpoint(d: Path, base: Path, value: float):
+    from safetensors.torch import load
+    state = load((base / "lenet.safetensors").read_bytes())
+    key = next(k for k in state if k.endswith("weight_scale"))
+    state[key] = state[key].clone()
+    state[key].view(-1)[0] = value
+    (d / "m.safetensors").write_bytes(st_save(state))
+    shutil.copy(base / "lenet.yaml", d / "m.yaml")
+
+
+def _int_checkpoint(d: Path, base: Path):
+    from safetensors.torch import load
+    state = load((base / "lenet.safetensors").read_bytes())
+    key = next(k for k in state if k.endswith(".weight"))
+    state[key] = state[key].to(torch.int32)
+    (d / "m.safetensors").write_bytes(st_save(state))
+    shutil.copy(base / "lenet.yaml", d / "m.yaml")
+
+
+def _card(d: Path, base: Path, **edit):
+    shutil.copy(base / "lenet.safetensors", d / "m.safetensors")
+    write_yaml(d / "m.yaml", {**CARD, **edit})
+
+
+def _image(d: Path, base: Path, fn):
+    shutil.copytree(base / "img", d / "img")
+    fn(d / "img")
+
+
+def _edit_manifest(img: Path, fn):
+    m = yaml.safe_load((img / "manifest.yaml").read_text())
+    fn(m)
+    write_yaml(img / "manifest.yaml", m)
+
+
+def _truncate(path: Path, n: int):
+    path.write_bytes(path.read_bytes()[:-n])
+
+
+def _foreign_store(path: Path):
+    c = sqlite3.connect(path)
+    c.execute("CREATE TABLE people (name TEXT)")
+    c.commit()
+    c.close()
+
+
+def _store_missing_column(path: Path):
+    c = sqlite3.connect(path)
+    c.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    c.execute("CREATE TABLE trials (key TEXT PRIMARY KEY, model TEXT)")
+    c.executemany("INSERT INTO meta VALUES (?, ?)", [("schema", "accelsim-campaign"), ("schema_version", "2")])
+    c.commit()
+    c.close()
+
+
+def _store_bad_row(path: Path, base: Path):
+    shutil.copy(base / "store.sqlite", path)
+    c = sqlite3.connect(path)
+    c.execute("INSERT INTO trials (key, model, scheme, layers, vdd, accuracy, per_layer) "
+              "VALUES ('k', 'm', 's', 'all', 'high', 0.5, '{}')")
+    c.commit()
+    c.close()
+
+
+# name -> (setup(d, base), argv, expected text)
+CORPUS = {
+    # command-line values
+    "--workers 0": (None, ["campaign", "{base}/spec.yaml", "--store", "s.sqlite", "--workers", "0"], "--workers"),
+    "--workers 1.5": (None, ["campaign", "{base}/spec.yaml", "--store", "s.sqlite", "--workers", "1.5"],
+                      "not an integer"),
+    "run --workers -1": (None, ["run", "--quick", "--workers", "-1"], "--workers"),
+    "--clip nan": (None, ["train", "--clip", "nan", "-o", "m"], "not a finite number"),
+    "--lr inf": (None, ["train", "--lr", "inf", "-o", "m"], "not a finite number"),
+    "--bits 0": (None, ["train", "--bits", "0", "-o", "m"], "--bits"),
+    "--bits 99": (None, ["train", "--bits", "99", "-o", "m"], "--bits"),
+    "--seed 2^64": (None, ["train", "--seed", str(2**64), "-o", "m"], "--seed"),
+    "train bad model": (None, ["train", "--model", "alexnet", "-o", "m"], "alexnet"),
+    "train out parent is a file": (lambda d, b: (d / "f").write_text("x"), ["train", "-o", "f/m"], "is a file"),
+    "train out is a dir": (lambda d, b: (d / "m.safetensors").mkdir(), ["train", "-o", "m"], "m.safetensors"),
+    "--vdd nan": (None, ["simulate", "--image", "{base}/img", "--vdd", "nan"], "not a finite number"),
+    "--vdd -1": (None, ["simulate", "--image", "{base}/img", "--vdd", "-1"], "--vdd"),
+    "--v-low above --vdd": (None, ["simulate", "--image", "{base}/img", "--vdd", "0.6", "--v-low", "0.7"],
+                            "above the supply"),
+    "--ber 2": (None, ["simulate", "--image", "{base}/img", "--ber", "2"], "--ber"),
+    "--chip -1": (None, ["simulate", "--image", "{base}/img", "--chip", "-1"], "--chip"),
+    "--tolerance nan": (None, ["report", "{base}/store.sqlite", "-o", "rep", "--tolerance", "nan"], "finite"),
+    "--tolerance 1": (None, ["report", "{base}/store.sqlite", "-o", "rep", "--tolerance", "1"], "--tolerance"),
+    "schema unknown kind": (None, ["schema", "spec"], "invalid choice"),
+    "export unknown layout": (None, ["export", "{base}/lenet", "--layout", "none-9b", "-o", "img"], "none-9b"),
+    "export upper-case layout": (None, ["export", "{base}/lenet", "--layout", "NONE-8B", "-o", "img"], "invalid choice"),
+    "scheduler garbage": (None, ["campaign", "{base}/spec.yaml", "--store", "s.sqlite", "--scheduler", "not an address"],
+                          "Dask scheduler address"),
+    "scheduler nobody": (None, ["campaign", "{base}/spec.yaml", "--store", "s.sqlite", "--scheduler",
+                                "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+    # output paths
+    "export out parent is a file": (lambda d, b: (d / "f").write_text("x"),
+                                    ["export", "{base}/lenet", "--layout", "none-8b", "-o", "f/img"], "is a file"),
+    "export out is a file": (lambda d, b: (d / "f").write_text("x"),
+                             ["export", "{base}/lenet", "--layout", "none-8b", "-o", "f", "--force"], "not a directory"),
+    "export out exists": (lambda d, b: (d / "img").mkdir(),
+                          ["export", "{base}/lenet", "--layout", "none-8b", "-o", "img"], "pass --force"),
+    "report out exists": (lambda d, b: (d / "rep").mkdir(), ["report", "{base}/store.sqlite", "-o", "rep"], None),
+    "report out parent is a file": (lambda d, b: (d / "f").write_text("x"),
+                                    ["report", "{base}/store.sqlite", "-o", "f/rep"], None),
+    "store is a directory": (lambda d, b: (d / "s.sqlite").mkdir(),
+                             ["campaign", "{base}/spec.yaml", "--store", "s.sqlite"], "is a directory"),
+    "store parent is a file": (lambda d, b: (d / "f").write_text("x"),
+                               ["campaign", "{base}/spec.yaml", "--store", "f/s.sqlite"], "is a file"),
+    "simulate -o is a directory": (lambda d, b: (d / "r.json").mkdir(),
+                                   ["simulate", "--image", "{base}/img", "-o", "r.json"], "is a directory"),
+    "simulate --trace parent is a file": (lambda d, b: (d / "f").write_text("x"),
+                                          ["simulate", "--image", "{base}/img", "--trace", "f/t.json"], "is a file"),
+    "run out parent is a file": (lambda d, b: (d / "f").write_text("x"), ["run", "--quick", "-o", "f/out"], "is a file"),
+    "run out is a file": (lambda d, b: (d / "f").write_text("x"), ["run", "--quick", "-o", "f", "--force"],
+                          "not a directory"),
+    # stores
+    "report on empty file": (lambda d, b: (d / "e.sqlite").write_bytes(b""), ["report", "e.sqlite", "-o", "rep"],
+                             "empty"),
+    "report on text file": (lambda d, b: (d / "t.sqlite").write_text("not a database " * 50),
+                            ["report", "t.sqlite", "-o", "rep"], "not a readable SQLite file"),
+    "report on foreign store": (lambda d, b: _foreign_store(d / "x.sqlite"), ["report", "x.sqlite", "-o", "rep"],
+                                "foreign"),
+    "report on store without columns": (lambda d, b: _store_missing_column(d / "x.sqlite"),
+                                        ["report", "x.sqlite", "-o", "rep"], "has no column(s)"),
+    "report on store with a bad row": (lambda d, b: _store_bad_row(d / "x.sqlite", b),
+                                       ["report", "x.sqlite", "-o", "rep"], "is not a number"),
+    "report on missing store": (None, ["report", "nope.sqlite", "-o", "rep"], "does not exist"),
+    "report on a directory": (lambda d, b: (d / "x.sqlite").mkdir(), ["report", "x.sqlite", "-o", "rep"], None),
+    "campaign on foreign store": (lambda d, b: _foreign_store(d / "x.sqlite"),
+                                  ["campaign", "{base}/spec.yaml", "--store", "x.sqlite"], "foreign"),
+    "campaign on store without columns": (lambda d, b: _store_missing_column(d / "x.sqlite"),
+                                          ["campaign", "{base}/spec.yaml", "--store", "x.sqlite"], "no column"),
+    "campaign on text store": (lambda d, b: (d / "t.sqlite").write_text("hello " * 100),
+                               ["campaign", "{base}/spec.yaml", "--store", "t.sqlite"], "not a readable SQLite"),
+    # images
+    "truncated image.bin": (lambda d, b: _image(d, b, lambda i: _truncate(i / "image.bin", 8)), ["inspect", "img"],
+                            "truncated"),
+    "truncated image.hex": (lambda d, b: _image(d, b, lambda i: _truncate(i / "image.hex", 5)), ["inspect", "img"],
+                            "image.hex"),
+    "bad hex digit": (lambda d, b: _image(d, b, lambda i: (i / "image.hex").write_bytes(
+        b"g" + (i / "image.hex").read_bytes()[1:])), ["inspect", "img"], "image.hex"),
+    "flipped bin bit": (lambda d, b: _image(d, b, lambda i: (i / "image.bin").write_bytes(
+        bytes([(i / "image.bin").read_bytes()[0] ^ 1]) + (i / "image.bin").read_bytes()[1:])), ["infer", "img"],
+        "sha256"),
+    "missing manifest": (lambda d, b: _image(d, b, lambda i: (i / "manifest.yaml").unlink()), ["inspect", "img"],
+                         "no manifest.yaml"),
+    "manifest is a list": (lambda d, b: _image(d, b, lambda i: (i / "manifest.yaml").write_text("- 1\n")),
+                           ["inspect", "img"], "expected a mapping"),
+    "manifest alias bomb": (lambda d, b: _image(d, b, lambda i: (i / "manifest.yaml").write_text(BOMB)),
+                            ["inspect", "img"], "aliases"),
+    "manifest byte_order big": (lambda d, b: _image(d, b, lambda i: _edit_manifest(
+        i, lambda m: m.__setitem__("byte_order", "big"))), ["infer", "img"], "byte_order"),
+    "manifest groups 2": (lambda d, b: _image(d, b, lambda i: _edit_manifest(
+        i, lambda m: m["layers"][0].__setitem__("groups", 2))), ["inspect", "img"], "groups"),
+    "manifest node shape": (lambda d, b: _image(d, b, lambda i: _edit_manifest(
+        i, lambda m: m["graph"][1].__setitem__("shape", [1, 2, 3]))), ["inspect", "img"], "shape"),
+    "manifest edited scale": (lambda d, b: _image(d, b, lambda i: _edit_manifest(
+        i, lambda m: m["layers"][0]["weight_scale"].__setitem__(0, 1.5))), ["inspect", "img"], None),
+    "image is a file": (lambda d, b: (d / "img").write_text("x"), ["inspect", "img"], "no manifest.yaml"),
+    "image missing": (None, ["infer", "nope"], "no manifest.yaml"),
+    # fault maps
+    "fault map vmin nan": (lambda d, b: (d / "m.csv").write_text("word,bit,vmin\n0,1,nan\n"),
+                           ["simulate", "--image", "{base}/img", "--fault-map", "m.csv"], "vmin"),
+    "fault map text": (lambda d, b: (d / "m.csv").write_text("word,bit\nzero,one\n"),
+                       ["simulate", "--image", "{base}/img", "--fault-map", "m.csv"], "line 2"),
+    "fault map no header": (lambda d, b: (d / "m.csv").write_text(""),
+                            ["simulate", "--image", "{base}/img", "--fault-map", "m.csv"], "header"),
+    "fault map binary": (lambda d, b: (d / "m.csv").write_bytes(b"word,bit\n\xff\xfe\x00,\x80\n"),
+                         ["simulate", "--image", "{base}/img", "--fault-map", "m.csv"], "m.csv"),
+    "fault map extra field": (lambda d, b: (d / "m.csv").write_text("word,bit\n1,2,3\n"),
+                              ["simulate", "--image", "{base}/img", "--fault-map", "m.csv"], "line 2"),
+    "fault map bit too high": (lambda d, b: (d / "m.csv").write_text("word,bit\n1,64\n"),
+                               ["simulate", "--image", "{base}/img", "--fault-map", "m.csv"], "outside"),
+    "fault map unknown column": (lambda d, b: (d / "m.csv").write_text("word,bit,vmn\n1,2,0.5\n"),
+                                 ["simulate", "--image", "{base}/img", "--fault-map", "m.csv"], "unknown column"),
+    "fault map is a directory": (lambda d, b: (d / "m.csv").mkdir(),
+                                 ["simulate", "--image", "{base}/img", "--fault-map", "m.csv"], "m.csv"),
+    # checkpoints
+    "checkpoint garbage": (lambda d, b: ((d / "m.safetensors").write_bytes(b"\x00" * 64),
+                                        shutil.copy(b / "lenet.yaml", d / "m.yaml")),
+                           ["export", "m", "--layout", "none-8b", "-o", "img"], "safetensors"),
+    "checkpoint NaN weight": (lambda d, b: _nan_checkpoint(d, b), ["export", "m", "--layout", "none-8b", "-o", "img"],
+                              "NaN"),
+    "checkpoint negative scale": (lambda d, b: _scale_checkpoint(d, b, -0.5),
+                                  ["export", "m", "--layout", "none-8b", "-o", "img"], "weight_scale"),
+    "checkpoint NaN scale": (lambda d, b: _scale_checkpoint(d, b, float("nan")),
+                             ["export", "m", "--layout", "none-8b", "-o", "img"], "weight_scale"),
+    "checkpoint int32 weight": (lambda d, b: _int_checkpoint(d, b), ["export", "m", "--layout", "none-8b", "-o", "img"],
+                                "int32"),
+    "checkpoint missing card": (lambda d, b: shutil.copy(b / "lenet.safetensors", d / "m.safetensors"),
+                                ["export", "m", "--layout", "none-8b", "-o", "img"], "does not exist"),
+    "card bits 0": (lambda d, b: _card(d, b, bits=0), ["export", "m", "--layout", "none-8b", "-o", "img"], "bits"),
+    "card bits 99": (lambda d, b: _card(d, b, bits=99), ["export", "m", "--layout", "none-8b", "-o", "img"], "bits"),
+    "card unknown model": (lambda d, b: _card(d, b, model="alexnet"),
+                           ["export", "m", "--layout", "none-8b", "-o", "img"], "alexnet"),
+    "card seed 2^64": (lambda d, b: _card(d, b, seed=2**64), ["export", "m", "--layout", "none-8b", "-o", "img"],
+                       "seed"),
+    "checkpoint nan in campaign": (lambda d, b: (_nan_checkpoint(d, b), write_yaml(
+        d / "spec.yaml", {**campaign_spec(), "models": {"lenet5": {"none-8b": "m"}}})),
+        ["campaign", "spec.yaml", "--store", "s.sqlite", "--no-progress"], "NaN"),
+    # run configs
+    "run workers 1.5": (lambda d, b: write_yaml(d / "r.yaml", {**run_config(), "workers": 1.5}),
+                        ["run", "r.yaml"], "workers: must be an integer"),
+    "run tolerance 1": (lambda d, b: write_yaml(d / "r.yaml", {**run_config(), "tolerance": 1.0}),
+                        ["run", "r.yaml"], "tolerance"),
+    "run bad energy table": (lambda d, b: (write_yaml(d / "e.yaml", {**ENERGY, "actions": {
+        **ENERGY["actions"], "mac_pj": {8: -1.0}}}), write_yaml(d / "r.yaml", {**run_config(), "energy_table": "e.yaml"})),
+        ["run", "r.yaml"], "mac_pj"),
+    "run energy action typo": (lambda d, b: (write_yaml(d / "e.yaml", {**ENERGY, "actions": {
+        **ENERGY["actions"], "dram_pj_per_bytes": 1.0}}),
+        write_yaml(d / "r.yaml", {**run_config(), "energy_table": "e.yaml"})), ["run", "r.yaml"], "did you mean"),
+    "run config is a directory": (lambda d, b: (d / "r.yaml").mkdir(), ["run", "r.yaml"], "is not a file"),
+    "run config missing": (None, ["run", "nope.yaml"], "does not exist"),
+    "campaign spec huge": (lambda d, b: (d / "big.yaml").write_bytes(b"a: " + b"x" * (33 * 1024 * 1024)),
+                           ["campaign", "big.yaml", "--store", "s.sqlite"], "more than the limit"),
+    "accelerator bool rows": (lambda d, b: write_yaml(d / "a.yaml", {"pe_array": {"rows": True}}),
+                              ["simulate", "--image", "{base}/img", "--config", "a.yaml"], "rows"),
+    "accelerator word bits mismatch": (lambda d, b: write_yaml(d / "a.yaml", {"weight_sram": {"word_bits": 72}}),
+                                       ["simulate", "--image", "{base}/img", "--config", "a.yaml"], "word_bits"),
+    "curve nan point": (lambda d, b: write_yaml(d / "c.yaml", {"points": [[0.5, float("nan")], [0.6, 1e-4]]}),
+                        ["simulate", "--image", "{base}/img", "--curve", "c.yaml"], "finite"),
+    "curve rising": (lambda d, b: write_yaml(d / "c.yaml", {"table": [[0.5, 1e-6], [0.6, 1e-2]]}),
+                     ["simulate", "--image", "{base}/img", "--curve", "c.yaml"], "must not increase"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_hand_made_corpus(cases, base, name):
+    setup, argv, expect = CORPUS[name]
+    d = cases()
+    if setup is not None:
+        setup(d, base)
+    argv = [a.replace("{base}", str(base)) for a in argv]
+    check_refused(argv, d, base, expect)
+
+
+def test_edited_scale_is_detected_by_the_manifest_hash(cases, base):
+    d = cases()
+    _image(d, base, lambda i: _edit_manifest(i, lambda m: m["layers"][0]["bias"].__setitem__(0, 7)))
+    text = check_refused(["inspect", "img"], d, base)
+    assert "manifest_sha256" in text or "changed" in text
+
+
+SUBPROCESS = {   # through a real process: the console script's exit status and stderr
+    "alias bomb": (lambda d: (d / "f.yaml").write_text(BOMB), ["campaign", "f.yaml", "--store", "s.sqlite"]),
+    "--workers 0": (lambda d: write_yaml(d / "f.yaml", campaign_spec()),
+                    ["campaign", "f.yaml", "--store", "s.sqlite", "--workers", "0"]),
+    "report on empty file": (lambda d: (d / "e.sqlite").write_bytes(b""), ["report", "e.sqlite", "-o", "rep"]),
+    "export out parent is a file": (lambda d: (d / "f").write_text("x"),
+                                    ["export", f"{MODELS}/lenet5-int8", "--layout", "none-8b", "-o", "f/img"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SUBPROCESS))
+def test_hostile_input_through_a_real_process(tmp_path, name):
+    setup, argv = SUBPROCESS[name]
+    setup(tmp_path)
+    CASES["n"] += 1
+    before = _snapshot(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "accelsim", *argv], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("accelsim: error: "), r.stderr
+    assert "Traceback" not in r.stderr
+    assert _snapshot(tmp_path) == before
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_case_count():
+    yield
+    print(f"\nfuzz cases run in {__name__}: {CASES['n']}")
