@@ -228,10 +228,10 @@ BAD_NET = {"syntax.py": "def build(:\n", "noclass.py": "def other():\n    return
     ({"checkpoints": {"none-8b": "ckpt/net-fp32"}}, "has no checkpoint or image for scheme inplace-8b-64"),
     ({"checkpoints": {"none-8b": "lenet.safetensors", "inplace-8b-64": "ckpt/net-int8"}},
      "does not fit model .*missing key\\(s\\), first 'conv1.weight'"),
-    ({"checkpoints": {"ecc-8b-72": "ckpt/net-int8"}}, "ecc-8b-72 are not in the campaign's schemes"),
+    ({"checkpoints": {"ecc-8b-72": "ckpt/net-int8"}}, "models.mynet names scheme\\(s\\) ecc-8b-72 that are not in schemes"),
     ({"colour": "red"}, "models.mynet: unknown field 'colour' \\(known: checkpoint, checkpoints, factory"),
     ({"project": "yes"}, "models.mynet.project: must be true or false \\(got 'yes'\\)"),
-    ({"data": "imagefolder:numeric"}, "inputs of shape \\(3, 14, 14\\) do not match model 'mynet'"),
+    ({"data": "npz:big.npz"}, "inputs of shape \\(3, 14, 14\\) do not match model 'mynet'"),
     ({"data": "digits"}, "inputs of shape \\(1, 8, 8\\) do not match model 'mynet'"),
     ({"data": {"source": "imagefolder:numeric", "resize": 12, "crop": 12}}, "label 7 is out of range for model 'mynet' \\(none-8b\\) \\(3 classes"),
     ({"metric": "mse"}, "metric: must be one of 'accuracy' or 'sdc' \\(got 'mse'\\)"),
@@ -243,8 +243,9 @@ BAD_NET = {"syntax.py": "def build(:\n", "noclass.py": "def other():\n    return
 def test_bad_model_and_data_references_are_one_line_with_nothing_written(project, tmp_path, capsys, change, match):
     for name, text in BAD_NET.items():
         (project / name).write_text(text)
+    np.savez(project / "big.npz", x=np.zeros((20, 3, 14, 14), np.float32))
     if not (project / "numeric").exists():
-        colour_folder(project / "numeric", 1, 4, classes=("0", "1", "7"))
+        colour_folder(project / "numeric", 7, 4, classes=("0", "1", "7"))
     (project / "lenet.safetensors").write_bytes((ROOT / "models" / "lenet5-int8.safetensors").read_bytes())
     entry = dict(RUN["models"]["mynet"])
     top = {k: change[k] for k in ("data", "metric") if k in change}

@@ -167,17 +167,19 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     data_value = d.data.model_dump(exclude_none=True) if hasattr(d.data, "model_dump") else d.data
     data_spec = parse_data(data_value, base_dir, f"{where}: data")
     available = data_size(data_spec)
-    if d.samples > available:   # the trials would silently score fewer inputs than the row says
+    # unset, samples is the default 450 or all of a smaller data set; set, it must fit
+    samples = d.samples if "samples" in d.model_fields_set else min(d.samples, available)
+    if samples > available:   # the trials would silently score fewer inputs than the row says
         what = "test images" if data_spec.is_default else f"inputs of {data_spec.text}"
-        raise UserError(f"{where}: samples = {d.samples} is more than the {available} {what}")
-    data = evaluation_set(data_spec, d.samples)
+        raise UserError(f"{where}: samples = {samples} is more than the {available} {what}")
+    data = evaluation_set(data_spec, samples)
     metric = d.metric or ("accuracy" if data.labelled else "sdc")
     if metric == "accuracy" and not data.labelled:
         raise UserError(f"{where}: metric accuracy needs labels, and data {data_spec.text} has none; use metric: sdc")
     sources = check_sources(sources, data)
     return Spec(name=d.name, seed=d.seed, checkpoints=sources, models=models, schemes=list(d.schemes),
                 voltages=voltages, bers=bers, fault_model=d.fault_model, chips=d.chips, repeats=d.repeats,
-                layers=d.layers if isinstance(d.layers, str) else list(d.layers), samples=d.samples,
+                layers=d.layers if isinstance(d.layers, str) else list(d.layers), samples=samples,
                 engine=d.engine, policy=policy, curve=curve, curve_dict=curve_params(curve),
                 p_stuck1=float(d.p_stuck1), accelerator=accelerator, energy_table=energy_table,
                 map_floor=map_floor, fault_map=fault_map, fault_map_sha256=fault_map_sha, data=data_spec,
