@@ -39,7 +39,7 @@ tools:
 	fi
 
 rtl: setup
-	$(VPY) -m accelsim rtl generate --out hdl
+	$(VPY) -m accelsim rtl generate --c --out hdl
 
 bench: setup
 	for b in benchmarks/*.py; do $(VPY) $$b || exit 1; done

@@ -10,12 +10,11 @@ stays within it) and the energy per inference saved there against nominal.
 
 from __future__ import annotations
 
-from accelsim import cliargs
-
 import shutil
 import time
 from pathlib import Path
 
+from accelsim import cliargs
 from accelsim.errors import UserError
 from accelsim.fileio import check_output_dir, read_yaml
 from accelsim.schema import RunConfig, validate

@@ -210,7 +210,7 @@ def test_fuzz_accelerator(cases, base, m):
 def test_fuzz_energy_table(cases, base, m):
     d = cases()
     write_yaml(d / "energy.yaml", m[0])
-    write_yaml(d / "spec.yaml", {**campaign_spec(), "energy_table": "energy.yaml"})
+    write_yaml(d / "spec.yaml", {**campaign_spec(), "engine": "cycle", "energy_table": "energy.yaml"})
     check_refused(["campaign", "spec.yaml", "--store", "s.sqlite", "--no-progress"], d, base)
 
 
@@ -295,7 +295,8 @@ CAMPAIGN_EDITS = {
     "list as accelerator path": ({"accelerator": ["a.yaml"]}, "accelerator: must be a string"),
     "mapping as energy path": ({"energy_table": {"a": 1}}, "energy_table: must be a string"),
     "number as curve": ({"ber_curve": 3}, "ber_curve: must be a path or a mapping"),
-    "missing accelerator": ({"accelerator": "nope.yaml"}, "does not exist"),
+    "missing accelerator": ({"accelerator": "nope.yaml", "engine": "cycle"}, "does not exist"),
+    "accelerator with engine fast": ({"accelerator": "nope.yaml"}, "used only with engine: cycle"),
     "missing curve": ({"ber_curve": "nope.yaml"}, "does not exist"),
     "missing fault map": ({"fault_model": "measured", "fault_map": "nope.csv"}, "does not exist"),
     "fault map without measured": ({"fault_map": "map.csv"}, "fault_map needs fault_model: measured"),
@@ -539,11 +540,13 @@ CORPUS = {
     "run tolerance 1": (lambda d, b: write_yaml(d / "r.yaml", {**run_config(), "tolerance": 1.0}),
                         ["run", "r.yaml"], "tolerance"),
     "run bad energy table": (lambda d, b: (write_yaml(d / "e.yaml", {**ENERGY, "actions": {
-        **ENERGY["actions"], "mac_pj": {8: -1.0}}}), write_yaml(d / "r.yaml", {**run_config(), "energy_table": "e.yaml"})),
+        **ENERGY["actions"], "mac_pj": {8: -1.0}}}),
+        write_yaml(d / "r.yaml", {**run_config(), "engine": "cycle", "energy_table": "e.yaml"})),
         ["run", "r.yaml"], "mac_pj"),
     "run energy action typo": (lambda d, b: (write_yaml(d / "e.yaml", {**ENERGY, "actions": {
         **ENERGY["actions"], "dram_pj_per_bytes": 1.0}}),
-        write_yaml(d / "r.yaml", {**run_config(), "energy_table": "e.yaml"})), ["run", "r.yaml"], "did you mean"),
+        write_yaml(d / "r.yaml", {**run_config(), "engine": "cycle", "energy_table": "e.yaml"})), ["run", "r.yaml"],
+        "did you mean"),
     "run config is a directory": (lambda d, b: (d / "r.yaml").mkdir(), ["run", "r.yaml"], "is not a file"),
     "run config missing": (None, ["run", "nope.yaml"], "does not exist"),
     "campaign spec huge": (lambda d, b: (d / "big.yaml").write_bytes(b"a: " + b"x" * (33 * 1024 * 1024)),
@@ -603,3 +606,27 @@ def test_hostile_input_through_a_real_process(tmp_path, name):
 def _report_case_count():
     yield
     print(f"\nfuzz cases run in {__name__}: {CASES['n']}")
+
+
+def _small_files():
+    """In the child: files may not grow past 4 KiB, and writing past it fails with EFBIG
+    instead of killing the process (a real OS error on the output, as a full disk gives)."""
+    import resource
+    import signal
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+
+@pytest.mark.parametrize("argv", [
+    ["export", f"{MODELS}/lenet5-int8", "--layout", "none-8b", "-o", "img"],
+    ["simulate", "--image", "{img}", "-o", "r.json"],
+])
+def test_write_failure_is_one_line_and_leaves_nothing(tmp_path, base, argv):
+    CASES["n"] += 1
+    argv = [a.replace("{img}", str(base / "img")) for a in argv]
+    before = _snapshot(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "accelsim", *argv], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=300, preexec_fn=_small_files)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("accelsim: error: cannot write ") and "File too large" in r.stderr, r.stderr
+    assert _snapshot(tmp_path) == before    # no half-written output, no temporary left behind

@@ -52,15 +52,22 @@ def test_fold_formulas_hand_derived():
     # ws: K=25 on 16 rows -> 2 row folds, N=6 -> 1 column fold; per fold 2*16 + 16 + 64 - 2 = 110
     p = plan(64, 25, 6, 16, 16, "ws")
     assert (p.folds, p.cycles_per_fold, p.compute_cycles, p.weight_passes) == (2, 110, 220, 1)
-    # os: M=64 -> 4 row folds, N=6 -> 1; per fold K + 2R + C - 2 = 25 + 32 + 16 - 2 = 71
+    # os: M=64 -> 4 row folds, N=6 -> 1; per fold K + R + C - 2 = 25 + 16 + 16 - 2 = 55 (SCALE-Sim);
+    # the serial drain adds R = 16 per fold
     p = plan(64, 25, 6, 16, 16, "os")
-    assert (p.folds, p.cycles_per_fold, p.compute_cycles, p.weight_passes) == (4, 71, 284, 4)
+    assert (p.folds, p.cycles_per_fold, p.compute_cycles, p.weight_passes) == (4, 55, 220, 4)
+    assert plan(64, 25, 6, 16, 16, "os", os_drain="serial").compute_cycles == 4 * 71
+    # is: K=25 on rows -> 2 row folds, M=64 on columns -> 4 column folds; per fold
+    # 2R + C + N - 2 = 32 + 16 + 6 - 2 = 52; the weights stream once per column fold
+    p = plan(64, 25, 6, 16, 16, "is")
+    assert (p.folds, p.cycles_per_fold, p.compute_cycles, p.weight_passes) == (8, 52, 416, 4)
     # a fully connected layer on a 4 x 8 array: K=120 -> 30 row folds, N=84 -> 11 column folds
     p = plan(1, 120, 84, 4, 8, "ws")
     assert (p.folds, p.cycles_per_fold) == (330, 15)
     # a GEMM that fills the array exactly once: 2R + C + M - 2 = 32 + 16 + 100 - 2
     assert plan(100, 16, 16, 16, 16, "ws").compute_cycles == 146
-    assert plan(16, 100, 16, 16, 16, "os").compute_cycles == 100 + 32 + 16 - 2
+    assert plan(16, 100, 16, 16, 16, "os").compute_cycles == 100 + 16 + 16 - 2
+    assert plan(16, 16, 100, 16, 16, "is").compute_cycles == 32 + 16 + 100 - 2
 
 
 def test_tiny_layer_timeline_exact(tiny):
@@ -81,10 +88,16 @@ def test_tiny_layer_timeline_exact(tiny):
 
 
 def test_output_stationary_tiny_exact(tiny):
-    # os: M=1 on rows -> 1 row fold, N=16 -> 4 column folds of K + 2R + C - 2 = 42 cycles
+    # os: M=1 on rows -> 1 row fold, N=16 -> 4 column folds of K + R + C - 2 = 38 cycles
     r = simulate(tiny, tiny_config(pe_array={"dataflow": "os"}))
-    assert r.layers[0].compute_cycles == 4 * 42
-    assert r.total_cycles == TINY_CYCLES - 352 + 168
+    assert r.layers[0].compute_cycles == 4 * 38
+    assert r.total_cycles == TINY_CYCLES - 352 + 152
+    # serial drain: + R = 4 per fold
+    r = simulate(tiny, tiny_config(pe_array={"dataflow": "os", "os_drain": "serial"}))
+    assert (r.layers[0].compute_cycles, r.total_cycles) == (4 * 42, TINY_CYCLES - 352 + 168)
+    # is: K=32 on 4 rows -> 8 row folds, M=1 on columns -> 1 column fold of 2R + C + N - 2 = 26
+    r = simulate(tiny, tiny_config(pe_array={"dataflow": "is"}))
+    assert (r.layers[0].compute_cycles, r.total_cycles) == (8 * 26, TINY_CYCLES - 352 + 208)
 
 
 def test_memory_bound_layer_exact(tiny):
@@ -143,7 +156,7 @@ def test_tiles_refetched_when_layer_exceeds_sram(lenet):
     assert np.array_equal(r.decoded_words, lenet.words)
 
 
-@pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
 def test_simulated_compute_equals_analytical(lenet, dataflow):
     cfg = parse_config({"pe_array": {"dataflow": dataflow, "rows": 8, "cols": 4}})
     r = simulate(lenet, cfg)
@@ -159,7 +172,9 @@ def test_simulated_compute_equals_analytical(lenet, dataflow):
 @pytest.mark.parametrize("override,match", [
     ({"pe_array": {"rows": 0}}, r"pe_array.rows: must be >= 1 \(got 0\)"),
     ({"pe_array": {"cols": 2.5}}, r"pe_array.cols: must be an integer \(got 2.5\)"),
-    ({"pe_array": {"dataflow": "rs"}}, r"pe_array.dataflow: must be one of 'ws' or 'os' \(got 'rs'\)"),
+    ({"pe_array": {"dataflow": "rs"}}, r"pe_array.dataflow: must be one of 'ws', 'os' or 'is' \(got 'rs'\)"),
+    ({"pe_array": {"os_drain": "never"}}, r"pe_array.os_drain: must be one of 'overlapped' or 'serial'"),
+    ({"activation_buffers": {"scaled": "yes"}}, r"activation_buffers.scaled: must be true or false \(got 'yes'\)"),
     ({"weight_sram": {"banks": 0}}, r"weight_sram.banks: must be >= 1 \(got 0\)"),
     ({"weight_sram": {"burst_words": 10**9}}, "cannot be double-buffered"),
     ({"weight_sram": {"interleave": "yes"}}, r"weight_sram.interleave: must be true or false \(got 'yes'\)"),
@@ -204,10 +219,10 @@ def test_simulate_cli_json_and_trace(lenet, tmp_path):
     assert sum(x["corrected"] for x in d["layers"]) > 0
     events = json.loads(trace.read_text())["traceEvents"]
     spans = [e for e in events if e["ph"] == "X"]
-    assert {e["tid"] for e in spans} == {0, 1, 2, 3}   # DRAM, SRAM, ECC, PE tracks
+    assert {e["tid"] for e in spans} == {0, 1, 2, 3, 4}   # DRAM, SRAM, ECC, PE, PE folds tracks
     pe = [e for e in spans if e["tid"] == 3]
     assert [e["name"] for e in pe] == [layer.name for layer in lenet.layers]
-    assert pe[-1]["ts"] + pe[-1]["dur"] == pytest.approx(d["total_cycles"] / 500)   # us at 500 MHz
+    assert pe[-1]["ts"] + pe[-1]["dur"] == d["total_cycles"]   # one trace microsecond per cycle
     bad = subprocess.run([sys.executable, "-m", "accelsim", "simulate", "--image", str(lenet.path), "--vdd", "0.1"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "outside the BER curve's domain" in bad.stderr and "Traceback" not in bad.stderr

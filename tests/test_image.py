@@ -163,14 +163,15 @@ class _Gated(nn.Module):
 
 @pytest.mark.parametrize("model,match", [
     (nn.Sequential(nn.Conv2d(1, 2, 3), nn.Sigmoid(), nn.Flatten(), nn.Linear(72, 10)),
-     r"layer '1' of type Sigmoid is not supported"),
-    (build_model("vgg-small-gn"), r"of type GroupNorm is not supported"),
-    (nn.Sequential(nn.Conv2d(1, 4, 3, groups=1), nn.Conv2d(4, 4, 3, groups=2)), r"layer '1' \(Conv2d\): groups"),
+     r"^layer '1' of type Sigmoid is not supported by the accelerator; use nn.ReLU / nn.ReLU6"),
+    (build_model("vgg-small-gn"), r"^layer 'features.1' of type GroupNorm is not supported.*; use BatchNorm2d right after"),
+    (nn.Sequential(nn.Conv2d(1, 4, 3), nn.Hardtanh(-1.0, 1.0)), r"^layer '1' \(Hardtanh\): only a clamp to \[0, max\]"),
     (nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect")), r"padding_mode 'reflect'"),
-    (nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(6, 3)), r"layer '1' \(Linear\): its input must be flattened"),
-    (nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(0)), r"flatten is supported from dim 1"),
+    (nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(6, 3)),
+     r"^layer '1' \(Linear\): its input must be flattened.*write torch.flatten\(x, 1\)"),
+    (nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(0)), r"^layer '1' \(Flatten\): flattens from dim 0 to -1"),
     (nn.Sequential(nn.Conv2d(1, 2, 3), nn.AvgPool2d(2, ceil_mode=True)), r"AvgPool2d\): padding, ceil_mode"),
-    (_Gated(), r"operation 'sigmoid' \(sigmoid\) is not supported"),
+    (_Gated(), r"^the model's forward: operation torch.sigmoid \('sigmoid'\) is not supported by the accelerator; use"),
     (nn.Sequential(nn.ReLU(), nn.MaxPool2d(2)), r"no Conv2d or Linear layer"),
 ])
 def test_unsupported_layers_are_refused_by_name(model, match, tmp_path):
@@ -260,12 +261,17 @@ BAD_IMAGES = {
     # issue 15: fields the loader used to ignore are honoured (checked) or refused naming the field
     "byte order": (lambda d: _edit_manifest(d, lambda m: m.__setitem__("byte_order", "big")),
                    r"manifest.yaml: byte_order: must be 'little' \(got 'big'\)"),
-    "activation bits": (lambda d: _edit_manifest(d, lambda m: m.__setitem__("activation_bits", 4)),
-                        r"manifest.yaml: activation_bits: must be 8 \(got 4\)"),
+    "activation bits": (lambda d: _edit_manifest(d, lambda m: m.__setitem__("activation_bits", 9)),
+                        r"manifest.yaml: activation_bits: must be <= 8 \(got 9\)"),
+    "node bits": (lambda d: _edit_manifest(d, lambda m: m["graph"][1].__setitem__("bits", 1)),
+                  r"manifest.yaml: graph\['features.0'\].bits: must be >= 2 \(got 1\)"),
+    "relu_max without relu": (lambda d: _edit_manifest(d, lambda m: m["layers"][-1].__setitem__("relu_max", 6.0)),
+                              r"manifest layer 'classifier.4': relu_max 6.0 on a layer without relu"),
     "accumulator bits": (lambda d: _edit_manifest(d, lambda m: m.__setitem__("accumulator_bits", 16)),
                          r"manifest.yaml: accumulator_bits: must be 32 \(got 16\)"),
     "groups": (lambda d: _edit_manifest(d, lambda m: m["layers"][0].__setitem__("groups", 2)),
-               r"layers\['features.0'\].groups: must be 1 \(got 2\)"),
+               r"manifest layer 'features.0': in/out channels 1/6 do not match weight_shape \[6, 1, 5, 5\] "
+               r"with groups 2"),
     "node shape": (lambda d: _edit_manifest(d, lambda m: m["graph"][2].__setitem__("shape", [6, 5, 5])),
                    r"graph node 'features.2': shape \[6, 5, 5\] does not follow from its inputs \(\[6, 4, 4\]\)"),
     "input shape": (lambda d: _edit_manifest(d, lambda m: m.__setitem__("input_shape", [1, 16, 16])),

@@ -70,9 +70,8 @@ def test_cli_generate_writes_the_same_files_and_refuses_a_bad_rule(tmp_path, cap
     assert main(["rtl", "generate", "--out", str(tmp_path / "p"), "--rule", "parity", "--c"]) == 0
     assert "err_o rule: parity" in (tmp_path / "p" / "secded_72_64_dec.v").read_text()
     assert (tmp_path / "p" / "secded.h").read_text() == (HDL_DIR / "secded.h").read_text()
-    with pytest.raises(SystemExit) as exc:
-        main(["rtl", "generate", "--out", str(tmp_path / "b"), "--rule", "lenient"])
-    assert exc.value.code == 2 and "lenient" in capsys.readouterr().err and not (tmp_path / "b").exists()
+    assert main(["rtl", "generate", "--out", str(tmp_path / "b"), "--rule", "lenient"]) == 2
+    assert "lenient" in capsys.readouterr().err and not (tmp_path / "b").exists()
 
 
 needs_yosys = pytest.mark.skipif(not yosys_available() and os.environ.get("ACCELSIM_REQUIRE_HDL") != "1",

@@ -96,7 +96,7 @@ def prepare_images(spec: Spec, cache: Path, keys: dict | None = None) -> dict[tu
 
 def export_source(src, scheme: str, out: Path, data, key: str):
     """Export a checkpoint or factory source at ``scheme``, calibrated on ``data``."""
-    from accelsim.campaign.sources import load_source_model, source_bits
+    from accelsim.campaign.sources import load_source_model, source_activation_bits, source_bits
     from accelsim.image.commands import export_checkpoint
     from accelsim.image.export import export_image
     from accelsim.nn.data import calibration_set
@@ -108,6 +108,7 @@ def export_source(src, scheme: str, out: Path, data, key: str):
     calibration = calibration_set(data)
     return export_image(model, out, layout=scheme, input_shape=tuple(calibration.shape[1:]),
                         calibration=calibration, bits=source_bits(src), project=src.project, force=True,
+                        activation_bits=source_activation_bits(src),
                         source={"factory": src.factory, "checkpoint": src.path, "data": data.text,
                                 "export_sha256": key})
     return dirs

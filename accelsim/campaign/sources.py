@@ -201,7 +201,8 @@ def image_classes(image) -> int:
 def load_source_model(src: ModelSource):
     """(float model, input shape or None) of a checkpoint or factory source."""
     from accelsim.nn.checkpoint import card_input_shape, checkpoint_paths, load_card, load_checkpoint
-    from accelsim.nn.modelref import build_factory, load_state, parse_factory, read_state
+    from accelsim.nn.checkpoint import load_state, read_state
+    from accelsim.nn.modelref import build_factory, parse_factory
 
     if src.kind == "checkpoint":
         model, card = load_checkpoint(src.path)
@@ -222,3 +223,10 @@ def source_bits(src: ModelSource) -> int | None:
         return None
     bits = load_card(card).get("bits")
     return None if bits in (None, 32) else int(bits)
+
+
+def source_activation_bits(src: ModelSource) -> int:
+    """The activation bits a factory's state dict was trained for (a card beside it), else 8."""
+    from accelsim.nn.checkpoint import checkpoint_paths, load_card
+    card = checkpoint_paths(src.path)[1]
+    return (load_card(card).activation_bits or 8) if card.is_file() else 8

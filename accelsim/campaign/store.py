@@ -58,8 +58,17 @@ class Store:
             check_output_file(self.path, "campaign store")
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = self._connect()
-            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            try:
+                self.conn = self._connect()
+                tables = self._tables()
+            except sqlite3.OperationalError as exc:
+                if not (readonly and for_writing and "readonly" in str(exc).lower()):
+                    raise
+                # a campaign killed mid-write left a journal that only a writer may recover;
+                # the writer about to use the store does exactly that, so the probe may too
+                self.readonly = False
+                self.conn = self._connect()
+                tables = self._tables()
         except sqlite3.DatabaseError as exc:
             raise UserError(f"campaign store {str(self.path)!r} is not a readable SQLite file ({exc})") from None
         except sqlite3.Error as exc:   # OperationalError: cannot open (permissions, path)
@@ -68,12 +77,16 @@ class Store:
             self._check(tables)
         elif existed and self.path.stat().st_size and not tables:
             raise UserError(f"campaign store {str(self.path)!r} is not an accelsim campaign store")
-        else:
-            self._create()
-        if not readonly:
-            # WAL: a commit survives the process being killed, without a full sync per trial
+        if not self.readonly:
+            # WAL (set only on our own store, before its tables exist if it is new): a commit
+            # survives the process being killed, without a full sync per trial
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
+        if not tables:
+            self._create()
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
     def _connect(self) -> sqlite3.Connection:
         if not self.readonly:
@@ -81,7 +94,7 @@ class Store:
         # read only (SQLite URI mode=ro): nothing is ever written into the file. Without a
         # -wal file no writer is active, and immutable=1 also keeps SQLite from creating
         # the -wal/-shm side files next to a store it only reads.
-        wal = self.path.with_name(self.path.name + "-wal").exists()
+        wal = any(self.path.with_name(self.path.name + side).exists() for side in ("-wal", "-journal"))
         uri = f"file:{quote(str(self.path.resolve()))}?mode=ro" + ("" if wal else "&immutable=1")
         return sqlite3.connect(uri, uri=True, timeout=30)
 
@@ -139,9 +152,13 @@ class Store:
         """Every column this version writes must be there (a hand-edited or truncated store
         would otherwise fail half-way through a report)."""
         have = {r[1] for r in self.conn.execute('PRAGMA table_info("trials")')}
-        params = PARAM_COLUMNS if self.version >= 2 else tuple(c for c in PARAM_COLUMNS if c != "export_sha256")
-        results = RESULT_COLUMNS if self.version >= 3 else tuple(c for c in RESULT_COLUMNS if not c.startswith("sdc_"))
-        missing = [c for c in ("key",) + params + results + ("params", "per_layer") if c not in have]
+        if self.version >= 2:
+            results = RESULT_COLUMNS if self.version >= 3 else tuple(c for c in RESULT_COLUMNS if not c.startswith("sdc_"))
+            need = ("key",) + PARAM_COLUMNS + results + ("params", "per_layer")
+        else:   # read only: what a row needs to be read and sorted
+            need = ("key", "model", "scheme", "layers", "vdd", "ber", "chip", "repeat", "accuracy", "params",
+                    "per_layer")
+        missing = [c for c in need if c not in have]
         if missing:
             raise UserError(f"campaign store {self.path}: table trials has no column(s) {', '.join(missing)}")
 

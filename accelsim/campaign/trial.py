@@ -3,8 +3,10 @@ run the integer network, compare with the truth.
 
 Randomness comes only from the trial's parameters (accelsim.seeds.derive), so a trial
 gives the same bits on any worker, in any order. Per-process caches hold the loaded
-images, their fault-free predictions and the chip maps, each keyed by content (the
-image's manifest digest, the map's parameters or the measured CSV's sha256).
+images, their fault-free activations and predictions and the chip maps, each keyed by
+content (the image's manifest digest, the map's parameters or the measured CSV's sha256);
+a trial recomputes the network only from the first layer whose decoded weights changed
+(accelsim.infer.fast.IncrementalRun).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from accelsim.ecc import Layout
 from accelsim.faults import ChipFaultMap, curve_from_dict, inject
 from accelsim.image import MemoryImage, load_image
 from accelsim.infer import IntegerNetwork
+from accelsim.infer.fast import FastIntegerNetwork, IncrementalRun
 from accelsim.seeds import derive
 
 
@@ -40,24 +43,24 @@ def _clean_weights(image_dir: str, content: str) -> dict:
     return decode_weights(load_image(image_dir))[0]
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=8)
 def _context(image_dir: str, content: str, samples: int, data_json: str | None = None):
-    """The image, its network, the evaluated inputs and labels (None: unlabelled), the
-    fault-free outputs, their top-5 classes and the fault-free accuracy (None: unlabelled).
-    ``content`` (the image's digest) keys the cache: a changed image is loaded again."""
+    """The image, its incremental run (fault-free activations cached), the evaluated inputs
+    and labels (None: unlabelled), the fault-free outputs, their top-5 classes and the
+    fault-free accuracy (None: unlabelled). ``content`` (the image's digest) keys the cache:
+    a changed image is loaded again."""
     from accelsim.nn.data import evaluation_set, parse_data
 
     image = load_image(image_dir)
-    net = IntegerNetwork(image)
     data = evaluation_set(parse_data(json.loads(data_json)) if data_json else None, samples)
     x, y = data.x, data.y
     if len(x) != samples:   # a row must score the inputs it says it scored
         from accelsim.errors import UserError
         raise UserError(f"samples = {samples} but the data has {len(x)} inputs")
-    clean = net.forward(x)
-    clean_top = top_classes(net, clean)
+    run = IncrementalRun(FastIntegerNetwork(image), x, weights=_clean_weights(image_dir, content))
+    clean_top = top_classes(run.net, run.clean)
     baseline = None if y is None else float(np.mean(clean_top[:, 0] == y))
-    return image, net, x, y, clean, clean_top, baseline
+    return image, run, x, y, run.clean, clean_top, baseline
 
 
 TOP_K = 5
@@ -193,12 +196,24 @@ def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decode
     return weights, per_layer, totals
 
 
+def _activation_faults(params: dict):
+    """The activation buffers' bit errors of a trial whose accelerator config puts them in
+    the weight SRAM's voltage domain (activation_buffers.scaled), at the trial's BER."""
+    from accelsim.hw import load_config
+    if not load_config(params.get("accelerator")).activations_scaled:
+        return None
+    from accelsim.hw.activations import ActivationFaults
+    return ActivationFaults(params["ber"], seed=derive(params["seed"], "activations", params["model"],
+                                                       params["scheme"], params["vdd"], params["chip"],
+                                                       params["repeat"]))
+
+
 def run_trial(params: dict, image_dir: str) -> dict:
     """Run one trial; returns the result columns of the store (plus per_layer)."""
     t0 = time.perf_counter()
     data_json = json.dumps(params["data"], sort_keys=True) if params.get("data") else None
     content = _content(image_dir)
-    image, net, x, y, clean, clean_top, baseline = _context(image_dir, content, params["samples"], data_json)
+    image, run, x, y, clean, clean_top, baseline = _context(image_dir, content, params["samples"], data_json)
     read = faulty_words(image, params, word_ranges(image, params["layers"]))
     result: dict = {}
     decoded = None
@@ -208,6 +223,7 @@ def run_trial(params: dict, image_dir: str) -> dict:
         decoded = (sim.decoded_words, sim.status)   # what left the ECC stage, burst by burst
         result.update(cycles=int(sim.total_cycles), energy_pj=sim.energy_pj)
     weights, per_layer, totals = decode_and_compare(image, read, params["policy"], decoded)
+    act = _activation_faults(params)
     if totals["residual_bits"] == 0 and params["policy"] in ("pass", "reread"):
         # no wrong data bit left: the weights are the fault-free ones, and so are the logits
         # (tests/test_campaign.py checks this invariant through the full forward pass)
@@ -216,8 +232,14 @@ def run_trial(params: dict, image_dir: str) -> dict:
             raise AssertionError("zero residual faulty bits but the weights differ from the fault-free image")
         out = clean
     else:
-        out = net.forward(x, weights)
-    top = clean_top if out is clean else top_classes(net, out)
+        out = None if act is not None else run.forward(weights)   # from the first changed layer on
+    if act is not None:   # activation buffers at the scaled vdd: their reads get bit errors too
+        run.net.input_faults = act
+        try:
+            out = run.net.forward(x, weights)
+        finally:
+            run.net.input_faults = None   # the network is cached for the next trial
+    top = clean_top if out is clean else top_classes(run.net, out)
     accuracy = None if y is None else float(np.mean(top[:, 0] == y))
     sdc_top1, sdc_top5 = sdc_rates(clean_top, top, int(np.prod(clean.shape[1:])))
     result.update(totals, accuracy=accuracy, baseline_accuracy=baseline, sdc_top1=sdc_top1, sdc_top5=sdc_top5,

@@ -136,6 +136,8 @@ class SecDedEngine:
         odd = (np.bitwise_count(syndromes & int(parity_mask)) & 1).astype(bool)
         parity = np.where(odd, STATUS_CORRECTED, STATUS_DETECTED).astype(np.uint8)
         strict[0] = parity[0] = STATUS_CLEAN
+        for table in (strict, parity):
+            table.setflags(write=False)   # shared with Code.status_table and the RTL generator
         self.status_tables = {"strict": strict, "parity": parity}
         self.status_table = self.status_tables[DEFAULT_RULE]
         self.invert_mask = (None if invert_mask is None or not np.any(invert_mask)

@@ -84,6 +84,8 @@ def energy_of(result, layout, *, vdd: float | None, table: EnergyTable | None = 
     image_words = len(result.decoded_words)
     resident = image_words <= cfg.sram_words
     count_dram = table.count_dram == "always" or (table.count_dram == "auto" and not resident)
+    # activation buffers in the weight SRAM's voltage domain (activation_buffers.scaled) scale alike
+    buf = dyn if getattr(cfg, "activations_scaled", False) else 1.0
     report = EnergyReport(vdd)
     totals = dict.fromkeys(COMPONENTS, 0.0)
     for s in result.layers:
@@ -92,7 +94,8 @@ def energy_of(result, layout, *, vdd: float | None, table: EnergyTable | None = 
             "sram_leakage": s.cycles * sram_kib * table.sram_leakage_pj_per_kib_cycle * leak,
             "mac": s.macs * table.mac(layout.weight_bits),
             "ecc": s.ecc_decodes * cells * table.ecc_gate_pj,
-            "buffers": s.input_reads * table.input_buffer_read_pj_per_byte + s.output_writes * table.output_buffer_write_pj,
+            "buffers": (s.input_reads * table.input_buffer_read_pj_per_byte
+                        + s.output_writes * table.output_buffer_write_pj) * buf,
             "dram": s.dram_bytes * table.dram_pj_per_byte if count_dram else 0.0,
         }
         report.per_layer.append({"layer": s.name, **e, "total": sum(e.values())})

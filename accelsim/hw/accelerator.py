@@ -1,7 +1,8 @@
 """The accelerator, wired in one place: DRAM -> weight SRAM -> ECC stage -> PE array.
 
 ``simulate`` streams every word of a memory image through the SimPy model (events per
-tile, per burst and per run of folds, never per MAC) and returns per-layer cycles,
+tile and per run of folds; each burst's read and decode times from the read path's
+recurrence; never per MAC) and returns per-layer cycles,
 utilization, the action counts of the energy model, and the words and weights that left
 the ECC stage — bit for bit those of the fast numpy path (faults -> layout.unpack).
 """
@@ -9,6 +10,7 @@ the ECC stage — bit for bit those of the fast numpy path (faults -> layout.unp
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from accelsim.hw.config import AcceleratorConfig, load_config, parse_config
 from accelsim.hw.controller import tile_schedule
 from accelsim.hw.dram import dram_process
 from accelsim.hw.ecc_stage import EccStage
-from accelsim.hw.pe_array import PeCounters, buffer_accesses, pe_process, plan
+from accelsim.hw.pe_array import Arrivals, PeCounters, buffer_accesses, pe_process, plan
 from accelsim.hw.sram import WeightSram, burst_read_cycles
 from accelsim.hw.trace import Trace
 from accelsim.image import MemoryImage
@@ -57,6 +59,12 @@ class LayerStats:
     input_reads: int = 0
     output_writes: int = 0
     output_reads: int = 0
+    start_cycle: int = 0     # the PE array starts the layer (after the previous layer)
+    end_cycle: int = 0
+    sram_start: int = -1     # first and last weight-SRAM read of the layer
+    sram_end: int = -1
+    dram_start: int = -1     # first and last DRAM transfer of its weights
+    dram_end: int = -1
 
 
 ACTION_KEYS = ("macs", "sram_read_words", "sram_read_bits", "dram_bytes", "ecc_decodes", "input_reads",
@@ -102,7 +110,7 @@ def simulate(image: MemoryImage, config: AcceleratorConfig | dict | str | Path |
              vdd: float | None = None, chip: int | None = None, seed: int = 0, fault_model: str | None = None,
              ber: float | None = None, curve=None, v_low: float | None = None, fault_map=None,
              read_words: np.ndarray | None = None, transient_ber: float | None = None,
-             trace=None, trace_path=None) -> SimResult:
+             trace=None, trace_path=None, trace_folds: bool = False) -> SimResult:
     """Run the cycle-level model of one inference's weight stream.
 
     vdd: the weight SRAM's supply (volts; default the config's nominal). Faults, at most
@@ -113,7 +121,8 @@ def simulate(image: MemoryImage, config: AcceleratorConfig | dict | str | Path |
       ber (fault_model 'transient'): per-read transient flips; without ber, BER(vdd);
       read_words: the image's words as the SRAM first delivers them (the campaigns' path),
         with transient_ber set when re-reads should draw afresh.
-    trace (or trace_path): write a Chrome trace-event timeline there.
+    trace (or trace_path): write a Chrome trace-event timeline there; trace_folds: one event
+      per fold of the PE array (else one per run of folds).
     """
     t_wall = time.perf_counter()
     cfg = _as_config(config).for_layout(image.layout.word_bits)
@@ -124,7 +133,7 @@ def simulate(image: MemoryImage, config: AcceleratorConfig | dict | str | Path |
                                 curve=curve, v_low=v_low, fault_map=fault_map, read_words=read_words,
                                 transient_ber=transient_ber)
     trace_to = trace if trace is not None else trace_path
-    run = _Run(image, cfg, sram, Trace(trace_to is not None, cfg.clock_mhz))
+    run = _Run(image, cfg, sram, Trace(trace_to is not None, cfg.clock_mhz, folds=trace_folds))
     run.run()
     faults["faulty_bits_read"] = sram.faulty_bits_read
     result = SimResult(run.stats, int(run.env.now), run.out_words, run.status, cfg, time.perf_counter() - t_wall,
@@ -134,6 +143,18 @@ def simulate(image: MemoryImage, config: AcceleratorConfig | dict | str | Path |
     return result
 
 
+@dataclass(frozen=True)
+class _SeenBurst:
+    """What a later pass needs of a burst already read and decoded once."""
+    faulty_bits: int                 # bits the read delivered wrong
+    status_counts: np.ndarray | None  # (corrected, detected) words, for the trace
+
+
+def layer_groups(layer) -> int:
+    """Groups of a conv layer (1 for a layer of a manifest without the field)."""
+    return int(getattr(layer, "groups", 1) or 1)
+
+
 class _Run:
     """One simulation: the SimPy environment, the blocks and their processes."""
 
@@ -141,7 +162,8 @@ class _Run:
         self.image, self.cfg, self.sram, self.trace = image, cfg, sram, trace
         self.env = simpy.Environment()
         layout = image.layout
-        self.plans = [plan(*layer.gemm, cfg.rows, cfg.cols, cfg.dataflow) for layer in image.layers]
+        self.plans = [plan(*layer.gemm, cfg.rows, cfg.cols, cfg.dataflow, groups=layer_groups(layer),
+                           os_drain=cfg.os_drain) for layer in image.layers]
         self.stats = []
         for layer, p in zip(image.layers, self.plans):
             s = LayerStats(layer.name, layer.kind, tuple(layer.gemm), weight_bits=layout.weight_bits,
@@ -160,84 +182,127 @@ class _Run:
         env = self.env
         self.sram_free = simpy.Container(env, capacity=cfg.sram_words, init=cfg.sram_words)
         self.tile_loaded = {t.key: env.event() for t in self.tiles}
-        self.to_ecc = simpy.Store(env, capacity=2)   # SRAM -> ECC: the SRAM stalls when the decoder is busy
-        self.ready = [simpy.Container(env, init=0) for _ in image.layers]   # decoded words per layer
+        self.arrivals = [Arrivals(env) for _ in image.layers]   # decoded words reaching the PE array
+        self.read_timing: dict[tuple[int, int], tuple[int, int]] = {}
+        self.burst_cache: dict[tuple[int, int], _SeenBurst] = {}
+        self.reuse = sram.deterministic
+        # the decoder: when it finishes its current burst, and when it took the last two
+        # bursts (the SRAM -> ECC queue holds two: the SRAM stalls while it is full)
+        self.ecc_free = 0
+        self.ecc_taken = deque([-1, -1], maxlen=2)
 
     def run(self) -> None:
         env = self.env
         env.process(dram_process(env, self.tiles, self.cfg, self.sram_free, self.tile_loaded, self.stats,
                                  self.trace))
-        env.process(self.sram_reader())
-        env.process(self.ecc_stage())
+        env.process(self.weight_stream())
         env.run(until=env.process(self.pe_array()))
 
-    def sram_reader(self):
-        cfg, env = self.cfg, self.env
+    def weight_stream(self):
+        """The SRAM reader and the ECC stage, one tile at a time.
+
+        Once a tile is in the SRAM, nothing outside the read path decides its timing: the
+        reader reads burst j in r_j cycles (bank conflicts) and puts it into the two-deep
+        queue to the decoder, waiting while the queue is full (until the decoder took
+        burst j - 2); the decoder takes burst j when it has finished burst j - 1 and decodes
+        it in d_j cycles (lanes, re-read stalls); its words reach the PE array ``latency``
+        cycles later. The tile's bursts are therefore computed by that recurrence when the
+        tile is loaded — the same times as a process per block exchanging one event per
+        burst — and the process only advances SimPy time to the tile's last read, when
+        the tile's SRAM space is handed back to the DRAM."""
+        cfg, env, sram, ecc, trace = self.cfg, self.env, self.sram, self.ecc, self.trace
         burst_id = 0
         for tile in self.tiles:
             yield self.tile_loaded[tile.key]
             t0 = env.now
-            yield env.timeout(cfg.read_latency)   # the read path's pipeline fill, once per tile
+            t = env.now + cfg.read_latency   # the read path's pipeline fill, once per tile
+            s = self.stats[tile.layer]
+            arrivals = self.arrivals[tile.layer]
             for r in range(tile.reads):
+                first = tile.pass_index + r == 0
                 for start in range(tile.start, tile.start + tile.n_words, cfg.burst_words):
                     n = min(cfg.burst_words, tile.start + tile.n_words - start)
-                    cycles, conflict = burst_read_cycles(np.arange(start, start + n) % cfg.sram_words, cfg)
-                    yield env.timeout(cycles)
-                    first = tile.pass_index + r == 0
-                    words = self.sram.read(start, n, first=first, burst_id=burst_id)
-                    s = self.stats[tile.layer]
+                    key = (start, n)
+                    timing = self.read_timing.get(key)
+                    if timing is None:   # the same addresses always meet the same banks
+                        timing = self.read_timing[key] = burst_read_cycles(
+                            np.arange(start, start + n) % cfg.sram_words, cfg)
+                    if s.sram_start < 0:
+                        s.sram_start = t
+                    read_at, t = t, t + timing[0]
+                    s.sram_end = t
                     s.sram_read_words += n
                     s.sram_read_bits += n * cfg.word_bits
-                    s.sram_conflict_cycles += conflict
-                    yield self.to_ecc.put((tile, start, words, first, burst_id))
+                    s.sram_conflict_cycles += timing[1]
+                    if trace.enabled:
+                        trace.sram_burst(read_at, t, n * cfg.word_bits)
+                    t = max(t, self.ecc_taken[0])          # the queue holds the two bursts before
+                    taken = max(t, self.ecc_free)          # the decoder is free
+                    stall, status_counts = self._decode(tile, s, start, n, first, burst_id)
+                    self.ecc_free = done = taken + ecc.cycles(n) + stall
+                    self.ecc_taken.append(taken)
+                    arrivals.add(done + ecc.latency, n)
+                    if trace.enabled:
+                        trace.burst(tile.layer_name, burst_id, taken, done, n, status_counts, reread=stall > 0)
                     burst_id += 1
                     self.events += 1
-            self.trace.add("SRAM", f"{tile.layer_name} tile {tile.index}", t0, env.now)
+            for a in self.arrivals:
+                a.notify()
+            yield env.timeout(t - env.now)   # the tile's last burst has left the SRAM
+            trace.add("SRAM", f"{tile.layer_name} tile {tile.index}", t0, env.now)
+            trace.sram_idle(env.now)
             yield self.sram_free.put(tile.n_words)
-        yield self.to_ecc.put(None)
 
-    def ecc_stage(self):
-        env = self.env
-        while True:
-            item = yield self.to_ecc.get()
-            if item is None:
-                return
-            tile, start, words, first, burst_id = item
-            t0, n = env.now, len(words)
-            res = self.ecc.decode_burst(words, start, burst_id)
-            yield env.timeout(self.ecc.cycles(n) + res.stall)
-            s = self.stats[tile.layer]
-            if self.ecc.present:
-                s.ecc_decodes += n + res.rereads
-            s.rereads += res.rereads
-            s.reread_stall_cycles += res.stall
-            s.sram_read_words += res.rereads
-            s.sram_read_bits += res.rereads * self.cfg.word_bits
-            if first:   # the functional result: each word's first pass
-                sl = slice(start, start + n)
-                self.out_words[sl], self.status[sl] = res.words, res.status
-                wpw = self.image.layout.weights_per_word
-                self.q[start * wpw:(start + n) * wpw] = res.q
-                for k, v in self.ecc.classify(res.words, self.image.words[sl], res.status).items():
-                    setattr(s, k, getattr(s, k) + v)
-            env.process(self._deliver(tile.layer, n))
-            if self.trace.enabled:
-                self.trace.add("ECC", f"{tile.layer_name} burst {burst_id}" + (" re-read" if res.stall else ""),
-                               t0, env.now)
-
-    def _deliver(self, layer: int, n: int):
-        yield self.env.timeout(self.ecc.latency)   # the decoder's pipeline depth
-        yield self.ready[layer].put(n)
+    def _decode(self, tile, s: LayerStats, start: int, n: int, first: bool, burst_id: int):
+        """Read (or reuse) and decode one burst; its counts. Returns (re-read stall cycles,
+        (corrected, detected) words for the trace or None)."""
+        ecc, sram = self.ecc, self.sram
+        key = (start, n)
+        seen = None if first else self.burst_cache.get(key)
+        if seen is not None:   # the same stored words read the same way: the decoded burst is reused
+            sram.faulty_bits_read += seen.faulty_bits
+            if ecc.present:
+                s.ecc_decodes += n
+            return 0, seen.status_counts
+        before = sram.faulty_bits_read
+        words = sram.read(start, n, first=first, burst_id=burst_id)
+        bits = sram.faulty_bits_read - before
+        res = ecc.decode_burst(words, start, burst_id)
+        if ecc.present:
+            s.ecc_decodes += n + res.rereads
+        s.rereads += res.rereads
+        s.reread_stall_cycles += res.stall
+        s.sram_read_words += res.rereads
+        s.sram_read_bits += res.rereads * self.cfg.word_bits
+        status_counts = np.bincount(res.status, minlength=3)[1:3] if self.trace.enabled else None
+        if first:   # the functional result: each word's first pass
+            sl = slice(start, start + n)
+            self.out_words[sl], self.status[sl] = res.words, res.status
+            wpw = self.image.layout.weights_per_word
+            self.q[start * wpw:(start + n) * wpw] = res.q
+            for k, v in ecc.classify(res.words, self.image.words[sl], res.status).items():
+                setattr(s, k, getattr(s, k) + v)
+            # a burst that needed no re-read reads and decodes the same way on every later
+            # pass when faults are persistent (transient ones are drawn afresh per read)
+            if self.reuse and res.rereads == 0 and self.plans[tile.layer].weight_passes > 1:
+                self.burst_cache[key] = _SeenBurst(bits, status_counts)
+        return res.stall, status_counts
 
     def pe_array(self):
         env, cfg = self.env, self.cfg
         for li, (layer, p) in enumerate(zip(self.image.layers, self.plans)):
             t0 = env.now
             counters = PeCounters()
-            yield env.process(pe_process(env, p, self.ready[li], layer.n_words, counters))
+            on_run = None
+            if self.trace.enabled:
+                util = layer.macs / max(p.compute_cycles * cfg.rows * cfg.cols, 1)
+                on_run = (lambda first, n, at, name=layer.name, per=p.cycles_per_fold, u=util:
+                          self.trace.fold_run(name, first, n, at, per, u))
+            yield env.process(pe_process(env, p, self.arrivals[li], layer.n_words, counters, on_run))
             s = self.stats[li]
             s.compute_cycles, s.pe_wait_cycles = counters.compute_cycles, counters.pe_wait_cycles
             s.cycles = env.now - t0
+            s.start_cycle, s.end_cycle = t0, env.now
             s.stall_cycles = s.cycles - s.compute_cycles
             s.utilization = s.macs / max(s.compute_cycles * cfg.rows * cfg.cols, 1)
             self.trace.add("PE", layer.name, t0, env.now)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from accelsim import cliargs
-
 import json
 
+from accelsim import cliargs
 from accelsim.nn.data import add_data_arguments
 
 
 def register(sub) -> None:
     p = sub.add_parser("simulate", help="run a memory image through the cycle-level accelerator")
-    p.add_argument("--image", required=True, help="memory image directory (accelsim export)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--image", help="memory image directory (accelsim export)")
+    src.add_argument("--topology", help="SCALE-Sim topology CSV (conv and GEMM rows); weights are seeded (--seed)")
+    p.add_argument("--layout", default="ecc-8b-72", help="ECC layout of a --topology's seeded weights")
+    p.add_argument("--scalesim-config", default=None,
+                   help="SCALE-Sim .cfg: its array, dataflow and SRAM sizes override the accelerator config")
+    p.add_argument("--reports", default=None,
+                   help="directory for SCALE-Sim style COMPUTE/BANDWIDTH/DETAILED_ACCESS_REPORT.csv")
     p.add_argument("--vdd", type=cliargs.number(0, 100, lo_open=True), default=None, help="weight-SRAM supply voltage in volts (default: nominal)")
     p.add_argument("--chip", type=cliargs.integer(0, 2**31 - 1), default=None, help="simulated chip (its persistent fault map; default 0)")
     p.add_argument("--seed", type=cliargs.seed, default=0)
@@ -26,6 +32,7 @@ def register(sub) -> None:
     p.add_argument("--curve", default=None, help="BER(V) curve YAML (default: accelsim/configs/ber_curve.yaml)")
     p.add_argument("-o", "--out", default=None, help="write the per-layer results as JSON")
     p.add_argument("--trace", default=None, help="write a Chrome trace-event timeline (Perfetto)")
+    p.add_argument("--trace-folds", action="store_true", help="one trace event per PE-array fold")
     add_data_arguments(p, "also report accuracy and SDC at this voltage on this data (its test split)")
     p.add_argument("--samples", type=int, default=None, help="with --data: a fixed seeded subset of this many inputs")
     p.set_defaults(func=cmd_simulate)
@@ -57,8 +64,7 @@ def cmd_simulate(args) -> int:
     from accelsim.energy import energy_of
     from accelsim.faults import ChipFaultMap, load_curve
     from accelsim.fileio import atomic_write_text
-    from accelsim.hw import load_config, simulate
-    from accelsim.image import load_image
+    from accelsim.hw import simulate
 
     from accelsim.nn.data import data_from_args
 
@@ -67,7 +73,7 @@ def cmd_simulate(args) -> int:
     for option, path in (("-o", args.out), ("--trace", args.trace)):
         if path is not None:      # refused before the run, not after it
             check_output_file(path, f"{option} file")
-    image = load_image(args.image)
+    image, cfg = _image_and_config(args)
     data = None
     if args.data is not None or args.samples is not None:
         from accelsim.errors import UserError
@@ -76,25 +82,25 @@ def cmd_simulate(args) -> int:
         data = data_from_args(args)
         from accelsim.campaign.sources import image_classes
         from accelsim.nn.data import check_fits, evaluation_set
-        check_fits(evaluation_set(data, args.samples), image.input_shape, image_classes(image), f"image {args.image}")
-    cfg = load_config(args.config)
+        check_fits(evaluation_set(data, args.samples), image.input_shape, image_classes(image), f"image {image.path}")
     vdd = cfg.vdd_nominal if args.vdd is None else args.vdd
     if args.v_low is not None and args.v_low > vdd:
         raise UserError(f"--v-low {args.v_low} V is above the supply {vdd} V: the chip's map would miss every "
                         "cell failing between them (use a floor at or below --vdd)")
+    trace = dict(trace=args.trace, trace_folds=args.trace_folds)
     if args.ber is not None:        # transient flips at a given rate
-        result = simulate(image, cfg, vdd=vdd, ber=args.ber, seed=args.seed, trace=args.trace)
+        result = simulate(image, cfg, vdd=vdd, ber=args.ber, seed=args.seed, **trace)
         source = f"transient BER {result.faults['ber']:.2e}"
     elif args.fault_map is not None:   # a measured map
         fmap = ChipFaultMap.from_csv(args.fault_map, n_words=image.words.shape[0], width=image.layout.word_bits)
-        result = simulate(image, cfg, vdd=vdd, fault_map=fmap, seed=args.seed, trace=args.trace)
+        result = simulate(image, cfg, vdd=vdd, fault_map=fmap, seed=args.seed, **trace)
         f = result.faults
         source = (f"measured map {args.fault_map}: {f['faulty_cells']:,} faulty cells at this voltage "
                   f"(rate {f['faulty_cells'] / f['bits']:.2e}), {f['wrong_bits']:,} stored bits read wrong")
     else:                           # the chip's persistent map at vdd
         chip, model = args.chip or 0, args.fault_model or "persistent"
         result = simulate(image, cfg, vdd=vdd, chip=chip, fault_model=model, curve=load_curve(args.curve),
-                          v_low=args.v_low, seed=args.seed, trace=args.trace)
+                          v_low=args.v_low, seed=args.seed, **trace)
         f = result.faults
         # the curve's rate is what the map applies to cells; the chip's own share is one draw
         # of it, and a stuck-at cell makes an error only where the stored bit differs
@@ -106,7 +112,8 @@ def cmd_simulate(args) -> int:
         ber = result.faults["faulty_cells"] / result.faults["bits"]
     report = energy_of(result, image.layout, vdd=vdd)
     result.energy_pj, result.energy = report.total_pj, report.summary()
-    t = Table(title=f"{args.image}: weight SRAM at {vdd:.3f} V, {source}, {cfg.rows}x{cfg.cols} "
+    name = args.image or args.topology
+    t = Table(title=f"{name}: weight SRAM at {vdd:.3f} V, {source}, {cfg.rows}x{cfg.cols} "
                     f"{cfg.dataflow.upper()}, layout {image.layout.name}")
     cols = ("layer", "GEMM MxKxN", "cycles", "compute", "stall", "util", "SRAM words", "DRAM B",
             "corr", "det", "miscorr", "undet", "re-reads", "energy nJ")
@@ -130,11 +137,43 @@ def cmd_simulate(args) -> int:
                       f"{quality['sdc_top1'] * 100:.2f} %" + ("" if quality["sdc_top5"] is None else
                                                               f", top-5 {quality['sdc_top5'] * 100:.2f} %"))
     if args.out:
-        atomic_write_text(args.out, json.dumps({"image": str(args.image), "ber": ber, "chip": result.faults.get("chip"),
+        atomic_write_text(args.out, json.dumps({"image": str(name), "ber": ber, "chip": result.faults.get("chip"),
                                                 **result.to_dict(), "energy_per_layer": report.per_layer,
                                                 **({"data": data.text, **quality} if data is not None else {})},
                                                indent=1))
+    if args.reports:
+        from accelsim.hw.scalesim import write_reports
+        write_reports(args.reports, result, image, report.per_layer)
     return 0
+
+
+def _image_and_config(args):
+    """The image (exported, or seeded weights of a SCALE-Sim topology) and the accelerator
+    config (YAML, then a SCALE-Sim .cfg on top), all validated before anything is written."""
+    from accelsim.ecc import get_layout
+    from accelsim.errors import UserError
+    from accelsim.fileio import read_yaml
+    from accelsim.hw import parse_config
+    from accelsim.hw.scalesim import deep_update, scalesim_overrides
+    from accelsim.image import load_image
+
+    if args.reports is not None:   # SCALE-Sim writes its reports into an existing run directory too
+        from accelsim.fileio import check_output_dir
+        check_output_dir(args.reports, "--reports directory", force=True)
+    if args.image is not None:
+        image = load_image(args.image)
+    else:
+        from accelsim.hw.topology import read_topology, topology_image
+        layout = get_layout(args.layout)
+        image = topology_image(read_topology(args.topology), layout, seed=args.seed, path=args.topology)
+    where = f"accelerator config {args.config}" if args.config else "accelerator config"
+    d = read_yaml(args.config, "accelerator config") if args.config else {}
+    if d is not None and not isinstance(d, dict):
+        raise UserError(f"{where}: expected a YAML mapping")
+    if args.scalesim_config:
+        d = deep_update(d or {}, scalesim_overrides(args.scalesim_config, image.layout.word_bits))
+        where += f" with SCALE-Sim config {args.scalesim_config}"
+    return image, parse_config(d or None, where)
 
 
 def output_quality(image, data, samples, weights) -> dict:

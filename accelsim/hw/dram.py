@@ -16,6 +16,9 @@ def dram_process(env, tiles, cfg, sram_free, tile_loaded, stats, trace):
         t0 = env.now
         n_bytes = ceil(tile.n_words * cfg.word_bits / 8)
         yield env.timeout(transfer_cycles(n_bytes, cfg.dram_bytes_per_cycle, cfg.dram_latency))
-        stats[tile.layer].dram_bytes += n_bytes
+        s = stats[tile.layer]
+        s.dram_bytes += n_bytes
+        s.dram_start = t0 if s.dram_start < 0 else s.dram_start
+        s.dram_end = env.now
         trace.add("DRAM", f"{tile.layer_name} tile {tile.index}", t0, env.now)
         tile_loaded[tile.key].succeed()

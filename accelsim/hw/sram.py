@@ -69,6 +69,12 @@ class WeightSram:
             self._first = inject(stored, ber, seed=seed, width=self.width)
         self.faulty_bits_read = 0   # bits that differed from the stored word, over all reads
 
+    @property
+    def deterministic(self) -> bool:
+        """Every read of a word returns the same bits (persistent faults, a fixed read
+        image, or none): a later pass may reuse what the first read decoded to."""
+        return self.transient_ber is None
+
     def read(self, start: int, n: int, *, first: bool, burst_id: int) -> np.ndarray:
         """Words start..start+n as read now; ``first``: the first read of these words."""
         if self._map is not None:

@@ -81,7 +81,8 @@ def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: b
         check_fits(load_data(data), shape, None, f"checkpoint {checkpoint}")
     key = checkpoint_export_key(checkpoint, layout, project=project, data=data)
     return export_image(model, out, layout=layout, input_shape=shape, calibration=_calibration(card, data),
-                        bits=card.get("bits"), project=project, force=force,
+                        bits=card.bits, project=project, force=force,
+                        activation_bits=card.activation_bits or 8,
                         source={"checkpoint": str(checkpoint), "model": card["model"],
                                 "card_accuracy": card.get("accuracy"), "export_sha256": key})
 
@@ -90,7 +91,7 @@ def export_state_dict(factory: str, weights: str, layout: str, out, data, *, for
                       project: bool = False):
     """Export the user's ``file.py:factory`` with a plain safetensors state dict (a card
     beside it gives its trained bits); input shape and calibration come from ``data``."""
-    from accelsim.campaign.sources import ModelSource, load_source_model, source_bits
+    from accelsim.campaign.sources import ModelSource, load_source_model, source_activation_bits, source_bits
     from accelsim.ecc import get_layout
     from accelsim.errors import UserError
     from accelsim.image.export import export_image
@@ -107,6 +108,7 @@ def export_state_dict(factory: str, weights: str, layout: str, out, data, *, for
     calibration = calibration_set(data)
     return export_image(model, out, layout=layout, input_shape=ds.input_shape, calibration=calibration,
                         bits=source_bits(src), project=project, force=force,
+                        activation_bits=source_activation_bits(src),
                         source={"factory": src.factory, "checkpoint": src.path, "data": data.text})
 
 

@@ -1,8 +1,8 @@
 """Export a PyTorch model to a memory image: quantized, packed weight words + manifest.
 
-Steps: capture the graph (BN folded, ReLU fused), calibrate the 8-bit activation scale of
+Steps: capture the graph (BN folded, ReLU/ReLU6 fused), calibrate the activation scale of
 every tensor on a calibration batch (max |x| over the batch; unsigned when the tensor is
-never negative), quantize each Conv2d/Linear weight symmetric per output channel at the
+never negative; 8-bit, or ``activation_bits`` for unsigned tensors), quantize each Conv2d/Linear weight symmetric per output channel at the
 layout's weight width (reusing the trained scales of a QAT/WOT checkpoint), quantize
 biases to int32 at scale s_w * s_in, pack the weights with the layout and write
 ``image.bin``, ``image.hex`` and ``manifest.yaml`` into a new directory atomically.
@@ -21,7 +21,7 @@ import yaml
 from accelsim import __version__
 from accelsim.ecc import Layout, get_layout
 from accelsim.errors import UserError
-from accelsim.fileio import atomic_directory, sha256_file
+from accelsim.fileio import atomic_directory, check_output_dir, sha256_file
 from accelsim.image.graph import Op, capture
 from accelsim.image.memory_image import FORMAT_VERSION, MemoryImage, load_image, manifest_digest
 from accelsim.quant.fixed import quantize_symmetric, symmetric_scale
@@ -51,24 +51,32 @@ def _calibrate(gm, calibration: torch.Tensor) -> _Recorder:
     rec = _Recorder(gm)
     with torch.no_grad():
         for i in range(0, len(calibration), 256):
-            rec.run(calibration[i:i + 256])
+            # standard strides: a (N, 1, H, W) tensor with channels-last strides makes convs return
+            # channels-last outputs, on which the model's own x.view(x.size(0), -1) would fail
+            rec.run(calibration[i:i + 256].clone(memory_format=torch.contiguous_format))
     return rec
 
 
-def _act_scales(ops: list[Op], rec: _Recorder) -> dict[str, tuple[float, bool]]:
-    """op name -> (scale, signed) of its 8-bit output."""
-    out: dict[str, tuple[float, bool]] = {}
+def _act_scales(ops: list[Op], rec: _Recorder, activation_bits: int) -> dict[str, tuple[float, bool, int]]:
+    """op name -> (scale, signed, bits) of its output.
+
+    Unsigned tensors (after a ReLU) get ``activation_bits``; signed tensors and the network
+    input stay 8-bit (QAT observes only ReLU outputs, so only those were trained at the
+    lower width). Pooling, flatten and ReLU keep their input's scale and width."""
+    out: dict[str, tuple[float, bool, int]] = {}
     for op in ops:
         if op.op == "output":
             continue
         if op.op in SCALE_PRESERVING:
-            s, signed = out[op.inputs[0]]
-            out[op.name] = (s, signed and op.op != "relu")
+            s, signed, bits = out[op.inputs[0]]
+            out[op.name] = (s, signed and op.op != "relu", bits)
             continue
         lo, hi = rec.lo[op.value_node], rec.hi[op.value_node]
         signed = lo < 0
+        bits = 8 if signed or op.op == "input" else activation_bits
+        levels = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1
         peak = max(abs(lo), abs(hi))
-        out[op.name] = ((peak / (127 if signed else 255)) if peak > 0 else 1.0, signed)
+        out[op.name] = ((peak / levels) if peak > 0 else 1.0, signed, bits)
     return out
 
 
@@ -138,7 +146,7 @@ def _hex_lines(words: np.ndarray, word_bits: int) -> bytes:
 def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | Layout,
                  input_shape: tuple[int, ...], calibration: torch.Tensor | None = None,
                  bits: int | None = None, per_channel: bool = True, project: bool = False,
-                 force: bool = False, source: dict | None = None) -> MemoryImage:
+                 force: bool = False, source: dict | None = None, activation_bits: int = 8) -> MemoryImage:
     """Write the memory image of ``model`` to ``out_dir``; returns it loaded back.
 
     input_shape: (C, H, W) of one sample. calibration: float inputs (N, C, H, W) whose
@@ -148,12 +156,14 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
     integers are stored exactly). per_channel: one weight scale per output channel
     (default) or one per layer. project: clamp weights that do not fit the layout's
     throttled slots (WOT projection) instead of refusing them; the manifest's
-    ``projected_weights`` counts how many moved.
+    ``projected_weights`` counts how many moved. activation_bits: width of the unsigned
+    (post-ReLU) activations, 2..8 (signed tensors and the input stay 8-bit).
     """
     t0 = time.perf_counter()
-    if Path(out_dir).exists() and not force:
-        raise UserError(f"output directory {str(out_dir)!r} exists; pass --force to replace it")
+    check_output_dir(out_dir, "output directory", force=force)   # before any work, not after it
     layout = get_layout(layout) if isinstance(layout, str) else layout
+    if not isinstance(activation_bits, int) or not 2 <= activation_bits <= 8:
+        raise UserError(f"activation_bits = {activation_bits!r}: must be an integer 2..8")
     input_shape = tuple(int(v) for v in input_shape)
     ops, gm = capture(model, input_shape)
     if calibration is None:  # seeded uniform [0, 1) inputs, documented in docs/formats.md
@@ -164,7 +174,7 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
     finite = torch.isfinite(calibration.reshape(len(calibration), -1)).all(dim=1)
     if not bool(finite.all()):   # NaN/Inf inputs give NaN/Inf activation scales: an image that never loads
         raise UserError(f"calibration data: sample {int(torch.nonzero(~finite)[0])} holds NaN or Inf values")
-    scales = _act_scales(ops, _calibrate(gm, calibration))
+    scales = _act_scales(ops, _calibrate(gm, calibration), activation_bits)
     shapes = {op.name: op.shape for op in ops}
     nodes, layers, chunks = [], [], []
     offset = moved = 0
@@ -172,7 +182,8 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
         node = {"name": op.name, "op": op.op, "inputs": list(op.inputs), "shape": list(op.shape)}
         node.update({k: v for k, v in op.params.items()})
         if op.op != "output":
-            node["scale"], node["signed"] = float(scales[op.name][0]), bool(scales[op.name][1])
+            node["scale"], node["signed"], node["bits"] = (float(scales[op.name][0]), bool(scales[op.name][1]),
+                                                           int(scales[op.name][2]))
         nodes.append(node)
         if op.op not in WEIGHT_OPS:
             continue
@@ -197,9 +208,15 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
             "weight_scale": [float(v) for v in s_w], "bias": [int(v) for v in bias],
             "input": op.inputs[0], "input_scale": float(s_in), "relu": bool(op.params.get("relu", False)),
         }
+        if "relu_max" in op.params:
+            entry["relu_max"] = float(op.params["relu_max"])
         if op.op == "conv":
-            entry.update({"in_channels": w_shape[1], "out_channels": w_shape[0], "kernel": op.params["kernel"],
-                          "stride": op.params["stride"], "padding": op.params["padding"], "groups": 1,
+            groups = int(op.params["groups"])
+            # gemm: (output pixels, reduction length per output = C_in/groups*kh*kw, output channels);
+            # a grouped conv is `groups` independent GEMMs of N/groups columns each (docs/formats.md)
+            entry.update({"in_channels": w_shape[1] * groups, "out_channels": w_shape[0],
+                          "kernel": op.params["kernel"], "stride": op.params["stride"],
+                          "padding": op.params["padding"], "dilation": op.params["dilation"], "groups": groups,
                           "input_hw": list(in_shape[1:]), "output_hw": list(op.shape[1:]),
                           "gemm": [int(op.shape[1] * op.shape[2]), int(np.prod(w_shape[1:])), w_shape[0]]})
         else:
@@ -207,7 +224,7 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
         layers.append(entry)
         chunks.append(words)
         offset += int(words.shape[0])
-    for name, (scale, _) in scales.items():   # after the weights' own NaN/Inf check, which names the weight
+    for name, (scale, _, _) in scales.items():   # after the weights' own NaN/Inf check, which names the weight
         if not np.isfinite(scale):
             raise UserError(f"calibration: the activations of {name!r} overflow (scale {scale}); "
                             "check the model's weights and the calibration data")
@@ -222,7 +239,7 @@ def export_image(model: torch.nn.Module, out_dir: str | Path, *, layout: str | L
             "word_bits": layout.word_bits, "lanes": layout.lanes, "weight_bits": layout.weight_bits,
             "weights_per_word": layout.weights_per_word, "n_words": int(all_words.shape[0]),
             "byte_order": "little", "input_shape": list(input_shape),
-            "activation_bits": 8, "accumulator_bits": 32, "per_channel": bool(per_channel),
+            "activation_bits": activation_bits, "accumulator_bits": 32, "per_channel": bool(per_channel),
             "projected_weights": moved, "source": source or {},
             "files": {"image.bin": sha256_file(tmp / "image.bin"), "image.hex": sha256_file(tmp / "image.hex")},
             "layers": layers, "graph": nodes,

@@ -49,6 +49,9 @@ class LayerImage:
     padding: tuple[int, int] = (0, 0)
     input_hw: tuple[int, int] = (1, 1)
     output_hw: tuple[int, int] = (1, 1)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1           # grouped conv: weight_shape[1] = in_channels / groups (depthwise: 1)
+    relu_max: float | None = None  # fused ReLU6-style upper clamp (real units), None: plain ReLU
 
     @property
     def macs(self) -> int:
@@ -102,16 +105,21 @@ def _layer(entry: LayerEntry, layout: Layout, n_words: int) -> LayerImage:
         raise UserError(f"{where}: weight_scale must be {oc} finite positive numbers (got {len(entry.weight_scale)})")
     if len(entry.bias) != oc:
         raise UserError(f"{where}: bias must be {oc} int32 values (got {len(entry.bias)})")
-    if entry.out_channels != shape[0] or entry.in_channels != shape[1]:
+    groups = entry.groups or 1
+    if shape[0] % groups:
+        raise UserError(f"{where}: groups {groups} does not divide out_channels {shape[0]}")
+    if entry.out_channels != shape[0] or entry.in_channels != shape[1] * groups:
         raise UserError(f"{where}: in/out channels {entry.in_channels}/{entry.out_channels} "
-                        f"do not match weight_shape {list(shape)}")
+                        f"do not match weight_shape {list(shape)} with groups {groups}")
+    if entry.relu_max is not None and not entry.relu:
+        raise UserError(f"{where}: relu_max {entry.relu_max} on a layer without relu")
     gemm = tuple(entry.gemm)
     common = dict(name=entry.name, kind=entry.kind, weight_shape=shape, n_weights=entry.n_weights,
                   word_offset=entry.word_offset, n_words=entry.n_words,
                   weight_scale=np.asarray(entry.weight_scale, dtype=np.float64),
                   bias=np.asarray(entry.bias, dtype=np.int64).astype(np.int32), input=entry.input,
                   input_scale=float(entry.input_scale), relu=entry.relu, gemm=gemm,
-                  in_channels=entry.in_channels, out_channels=entry.out_channels)
+                  in_channels=entry.in_channels, out_channels=entry.out_channels, relu_max=entry.relu_max)
     conv_fields = ("kernel", "stride", "padding", "input_hw", "output_hw")
     if entry.kind == "conv":
         if len(shape) != 4:
@@ -120,17 +128,18 @@ def _layer(entry: LayerEntry, layout: Layout, n_words: int) -> LayerImage:
             if getattr(entry, key) is None:
                 raise UserError(f"{where}: missing field {key!r}")
         extra = {k: tuple(getattr(entry, k)) for k in conv_fields}
+        extra["dilation"] = tuple(entry.dilation or (1, 1))
         if extra["kernel"] != shape[2:]:
             raise UserError(f"{where}: kernel {list(extra['kernel'])} does not match weight_shape {list(shape)}")
-        expect = tuple((size + 2 * p - k) // st + 1 for size, k, st, p in
-                       zip(extra["input_hw"], extra["kernel"], extra["stride"], extra["padding"]))
+        expect = tuple((size + 2 * p - d * (k - 1) - 1) // st + 1 for size, k, st, p, d in
+                       zip(extra["input_hw"], extra["kernel"], extra["stride"], extra["padding"], extra["dilation"]))
         if extra["output_hw"] != expect:
             raise UserError(f"{where}: output_hw {list(extra['output_hw'])} does not follow from the input "
-                            f"and kernel/stride/padding ({list(expect)})")
+                            f"and kernel/stride/padding/dilation ({list(expect)})")
         if gemm != (expect[0] * expect[1], int(np.prod(shape[1:])), shape[0]):
             raise UserError(f"{where}: gemm {list(gemm)} does not match the layer geometry")
-        return LayerImage(**common, **extra)
-    for key in conv_fields + ("groups",):
+        return LayerImage(**common, **extra, groups=groups)
+    for key in conv_fields + ("groups", "dilation"):
         if getattr(entry, key) is not None:
             raise UserError(f"{where}: field {key!r} does not apply to a linear layer")
     if len(shape) != 2 or gemm != (1, shape[1], shape[0]):
@@ -141,8 +150,11 @@ def _layer(entry: LayerEntry, layout: Layout, n_words: int) -> LayerImage:
 # op -> the parameters its graph node carries (each required); any other parameter is refused
 _NODE_PARAMS = {"conv": {"kernel", "stride", "padding"}, "maxpool": {"kernel", "stride", "padding", "ceil_mode"},
                 "avgpool": {"kernel", "stride"}, "adaptive_avgpool": {"output_size"}}
-_OPTIONAL = {"conv": {"relu"}, "linear": {"relu"}, "add": {"relu"}, "cat": {"relu"}}
-_PARAM_FIELDS = ("relu", "kernel", "stride", "padding", "ceil_mode", "output_size")
+# relu_max: a fused ReLU6-style clamp; max: the clamp of an unfused relu node
+_OPTIONAL = {"conv": {"relu", "relu_max", "dilation", "groups"}, "linear": {"relu", "relu_max"},
+             "add": {"relu", "relu_max"}, "cat": {"relu", "relu_max"}, "relu": {"max"}}
+_PARAM_FIELDS = ("relu", "relu_max", "max", "kernel", "stride", "padding", "dilation", "groups", "ceil_mode",
+                 "output_size")
 _ARITY = {"input": (0, 0), "output": (1, 1), "add": (2, 2), "cat": (2, None)}
 
 
@@ -188,6 +200,9 @@ def _node_shape(node: GraphNode, ins: list[tuple[int, ...]], layer: LayerImage |
         for key in ("kernel", "stride", "padding"):
             if tuple(getattr(node, key)) != getattr(layer, key):
                 raise UserError(f"{where}: {key} {getattr(node, key)} != {list(getattr(layer, key))} of its layer")
+        if tuple(node.dilation or (1, 1)) != layer.dilation or (node.groups or 1) != layer.groups:
+            raise UserError(f"{where}: dilation/groups {node.dilation}/{node.groups} != "
+                            f"{list(layer.dilation)}/{layer.groups} of its layer")
         return (layer.out_channels, *layer.output_hw)
     if op == "linear":
         if ins[0] != (layer.in_channels,):
@@ -221,8 +236,8 @@ def _check_node(node: GraphNode, seen: dict[str, tuple[int, ...]], layers: dict[
             raise UserError(f"{where}: missing field 'scale'")
         if node.signed is None:
             raise UserError(f"{where}: missing field 'signed'")
-    elif node.scale is not None or node.signed is not None:
-        raise UserError(f"{where}: the output node carries no scale or signed")
+    elif node.scale is not None or node.signed is not None or node.bits is not None:
+        raise UserError(f"{where}: the output node carries no scale, signed or bits")
     need = _NODE_PARAMS.get(op, set())
     for key in _PARAM_FIELDS:
         given = getattr(node, key) is not None
@@ -236,6 +251,8 @@ def _check_node(node: GraphNode, seen: dict[str, tuple[int, ...]], layers: dict[
             raise UserError(f"{where} has no entry in 'layers'")
         if bool(node.relu) != layer.relu:
             raise UserError(f"{where}: relu {bool(node.relu)} != relu {layer.relu} of its layer")
+        if node.relu_max != layer.relu_max:
+            raise UserError(f"{where}: relu_max {node.relu_max} != relu_max {layer.relu_max} of its layer")
     expect = _node_shape(node, [seen[s] for s in node.inputs], layer, input_shape)
     if op == "input" and tuple(node.shape) != tuple(expect):
         raise UserError(f"{where}: shape {node.shape} != the manifest's input_shape {list(expect)}")

@@ -1,8 +1,10 @@
 """Integer-exact inference, computed as the accelerator computes.
 
-8-bit activations (unsigned after ReLU, signed otherwise) times integer weights, 32-bit
-accumulation (saturating), int32 bias, fixed-point requantization to the next tensor's
-8-bit scale (accelsim.infer.requant); pooling, residual add and concat on integers. The
+8-bit activations (unsigned after ReLU, signed otherwise; unsigned ones may be narrower,
+each graph node's ``bits``) times integer weights, 32-bit accumulation (saturating),
+int32 bias, fixed-point requantization to the next tensor's scale and width, clamped by
+ReLU6-style upper bounds (accelsim.infer.requant); grouped/depthwise and dilated
+convolutions; pooling, residual add and concat on integers. The
 last weight layer, when nothing follows it but the output, returns its int32
 accumulators (the logits) with a per-class scale.
 
@@ -19,7 +21,7 @@ import numpy as np
 
 from accelsim.errors import UserError
 from accelsim.image.memory_image import LayerImage, MemoryImage
-from accelsim.infer.requant import act_range, fixed_multiplier, requantize, saturate32
+from accelsim.infer.requant import act_range, fixed_multiplier, relu_cap, requantize, saturate32
 
 _ADD_FRACTION = 24  # fixed-point fraction bits of the add/concat rescaling multipliers
 
@@ -38,15 +40,29 @@ def decode_weights(image: MemoryImage, words: np.ndarray | None = None) -> tuple
     return weights, stats
 
 
-def _im2col(x: np.ndarray, kernel, stride, padding, pad_value=0) -> tuple[np.ndarray, int, int]:
+def _im2col(x: np.ndarray, kernel, stride, padding, pad_value=0, dilation=(1, 1)) -> tuple[np.ndarray, int, int]:
+    """(N*Ho*Wo, C*kh*kw) patches, columns in (channel, kh, kw) order as PyTorch's weights."""
     n, c, h, w = x.shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
     if ph or pw:
         x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
-    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    # a dilated kernel reads every d-th element of a (d*(k-1)+1)-wide window
+    win = np.lib.stride_tricks.sliding_window_view(x, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
+    win = win[:, :, ::sh, ::sw, ::dh, ::dw]
     ho, wo = win.shape[2], win.shape[3]
     cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * kh * kw)
     return cols, ho, wo
+
+
+def _grouped_gemm(cols: np.ndarray, wmat: np.ndarray, groups: int) -> np.ndarray:
+    """cols (P, G*K) @ block-diagonal weights: wmat (K, G*Og) holds group g's K x Og block
+    in columns g*Og..; the result (P, G*Og) keeps PyTorch's output-channel order."""
+    if groups == 1:
+        return cols @ wmat
+    p, k = cols.shape[0], wmat.shape[0]
+    a = cols.reshape(p, groups, k).transpose(1, 0, 2)           # (G, P, K)
+    b = wmat.reshape(k, groups, -1).transpose(1, 0, 2)          # (G, K, Og)
+    return np.matmul(a, b).transpose(1, 0, 2).reshape(p, -1)
 
 
 def _pool_out(size, k, s, p, ceil_mode) -> int:
@@ -70,8 +86,14 @@ class Tensor:
 class IntegerNetwork:
     """The image's graph as integer operations. ``forward(x, weights)``."""
 
+    add_fraction = _ADD_FRACTION
+
     def __init__(self, image: MemoryImage):
         self.image = image
+        # optional fault hook on every conv/linear input read from the activation buffer:
+        # (layer, 8-bit activations, index of the batch's first sample, signed) -> activations
+        # (accelsim.hw.activations.ActivationFaults); None keeps the exact fault-free path
+        self.input_faults = None
         self.graph = image.graph
         self.layers: dict[str, LayerImage] = {layer.name: layer for layer in image.layers}
         self.nodes = {node["name"]: node for node in self.graph}
@@ -96,7 +118,7 @@ class IntegerNetwork:
         x = np.asarray(x, dtype=np.float64)
         if tuple(x.shape[1:]) != self.image.input_shape:
             raise UserError(f"input shape {tuple(x.shape[1:])} != image input shape {self.image.input_shape}")
-        lo, hi = act_range(node["signed"])
+        lo, hi = act_range(node["signed"], node.get("bits", 8))
         return np.clip(np.round(x / node["scale"]), lo, hi).astype(np.int64)
 
     def forward(self, x, weights: dict[str, np.ndarray] | None = None, *, batch: int = 512) -> np.ndarray:
@@ -105,7 +127,7 @@ class IntegerNetwork:
         if weights is None:
             weights = decode_weights(self.image)[0]
         wmat = {name: w.reshape(w.shape[0], -1).T.astype(np.float64) for name, w in weights.items()}
-        outs = [self._run(self.quantize_input(x[i:i + batch]), wmat) for i in range(0, len(x), batch)]
+        outs = [self._run(self.quantize_input(x[i:i + batch]), wmat, i) for i in range(0, len(x), batch)]
         return np.concatenate(outs)
 
     def output_scale(self) -> np.ndarray:
@@ -120,7 +142,7 @@ class IntegerNetwork:
         return out.reshape(len(out), -1).argmax(axis=1)
 
     # -- the graph ------------------------------------------------------------------------
-    def _run(self, xq: np.ndarray, wmat: dict[str, np.ndarray]) -> np.ndarray:
+    def _run(self, xq: np.ndarray, wmat: dict[str, np.ndarray], first_sample: int = 0) -> np.ndarray:
         values: dict[str, np.ndarray] = {}
         for node in self.graph:
             op, name = node["op"], node["name"]
@@ -129,25 +151,36 @@ class IntegerNetwork:
             elif op == "output":
                 return values[node["inputs"][0]]
             else:
-                values[name] = getattr(self, f"_{op}")(node, [values[s] for s in node["inputs"]], wmat)
+                ins = [values[s] for s in node["inputs"]]
+                if self.input_faults is not None and op in ("conv", "linear"):
+                    src = self.nodes[node["inputs"][0]]
+                    ins = [self.input_faults(name, ins[0], first_sample, bool(src.get("signed", False)))]
+                values[name] = getattr(self, f"_{op}")(node, ins, wmat)
         raise AssertionError("graph has no output")
+
+    def _clamp_range(self, node, relu: bool, relu_max: float | None) -> tuple[int, int]:
+        lo, hi = act_range(node["signed"], node.get("bits", 8))
+        if relu:
+            lo = max(lo, 0)
+        if relu_max is not None:
+            hi = min(hi, relu_cap(relu_max, node["scale"]))
+        return lo, hi
 
     def _weight_layer(self, node, x, wmat, cols, shape_out):
         layer = self.layers[node["name"]]
-        acc = np.rint(cols.astype(np.float64) @ wmat[node["name"]]).astype(np.int64) + layer.bias
-        acc = saturate32(acc)
+        # float64 products and sums are exact here (module docstring)
+        acc = np.rint(_grouped_gemm(cols.astype(np.float64), wmat[node["name"]], layer.groups)).astype(np.int64)
+        acc = saturate32(acc + layer.bias)
         if node["name"] == self.logit_layer:
             return acc.reshape(shape_out)
         m0, shift = self._requant[node["name"]]
-        lo, hi = act_range(node["signed"])
-        if layer.relu:
-            lo = max(lo, 0)
+        lo, hi = self._clamp_range(node, layer.relu, layer.relu_max)
         return requantize(acc, m0, shift, lo, hi).reshape(shape_out)
 
     def _conv(self, node, ins, wmat):
         x = ins[0]
         layer = self.layers[node["name"]]
-        cols, ho, wo = _im2col(x, layer.kernel, layer.stride, layer.padding)
+        cols, ho, wo = _im2col(x, layer.kernel, layer.stride, layer.padding, dilation=layer.dilation)
         y = self._weight_layer(node, x, wmat, cols, (x.shape[0], ho, wo, layer.out_channels))
         return np.ascontiguousarray(y.transpose(0, 3, 1, 2))
 
@@ -156,7 +189,10 @@ class IntegerNetwork:
         return self._weight_layer(node, x, wmat, x, (x.shape[0], self.layers[node["name"]].out_channels))
 
     def _relu(self, node, ins, wmat):
-        return np.maximum(ins[0], 0)
+        y = np.maximum(ins[0], 0)
+        if "max" in node:   # ReLU6: the clamp at the (shared) input scale
+            y = np.minimum(y, relu_cap(node["max"], node["scale"]))
+        return y
 
     def _flatten(self, node, ins, wmat):
         return ins[0].reshape(len(ins[0]), -1)
@@ -196,18 +232,16 @@ class IntegerNetwork:
                 out[:, :, i, j] = self._round_div(x[:, :, h0:h1, w0:w1].sum(axis=(2, 3)), (h1 - h0) * (w1 - w0))
         return out
 
+    def _rescale_multipliers(self, node) -> list[int]:
+        """Per input, the 24-bit fixed-point multiplier to the node's output scale."""
+        return [int(round(self.nodes[src]["scale"] / node["scale"] * (1 << _ADD_FRACTION))) for src in node["inputs"]]
+
     def _rescale(self, node, ins):
         """Each input rescaled to the node's output scale with a 24-bit fixed-point multiplier."""
-        parts = []
-        for src, q in zip(node["inputs"], ins):
-            m = int(round(self.nodes[src]["scale"] / node["scale"] * (1 << _ADD_FRACTION)))
-            parts.append(q.astype(np.int64) * m)
-        return parts
+        return [q.astype(np.int64) * m for q, m in zip(ins, self._rescale_multipliers(node))]
 
     def _finish(self, node, total):
-        lo, hi = act_range(node["signed"])
-        if node.get("relu"):
-            lo = max(lo, 0)
+        lo, hi = self._clamp_range(node, node.get("relu", False), node.get("relu_max"))
         y = (total + (1 << (_ADD_FRACTION - 1))) >> _ADD_FRACTION
         return np.clip(y, lo, hi)
 

@@ -19,12 +19,25 @@ from accelsim.infer.integer import decode_weights
 from accelsim.infer.requant import act_range
 
 
-def _fq(x: torch.Tensor, node: dict, relu: bool = False) -> torch.Tensor:
-    lo, hi = act_range(node["signed"])
+def _fq(x: torch.Tensor, node: dict, relu: bool = False, relu_max: float | None = None) -> torch.Tensor:
+    lo, hi = act_range(node["signed"], node.get("bits", 8))
     if relu:
         lo = max(lo, 0)
+    if relu_max is not None:   # the network's own ReLU6, in real units
+        x = torch.clamp(x, max=relu_max)
     s = node["scale"]
     return torch.clamp(torch.round(x / s), lo, hi) * s
+
+
+def _fq_mean(pool, x: torch.Tensor, node: dict) -> torch.Tensor:
+    """Fake-quantized average pooling at the input's scale: the mean of the input's integer
+    levels, rounded half away from zero as the accelerator's integer division does (a 2x2
+    mean lands on .5 often; half-to-even, or float error near .5, would differ there)."""
+    lo, hi = act_range(node["signed"], node.get("bits", 8))
+    s = node["scale"]
+    m = pool(torch.round(x / s))       # exact: small integers and their mean in float64
+    q = torch.sign(m) * torch.floor(torch.abs(m) + 0.5)
+    return torch.clamp(q, lo, hi) * s
 
 
 @torch.no_grad()
@@ -48,24 +61,25 @@ def fake_quant_forward(image: MemoryImage, x, weights: dict[str, np.ndarray] | N
                 -1, *([1] * (len(layer.weight_shape) - 1)))
             b = torch.as_tensor(layer.bias.astype(np.float64) * layer.weight_scale * layer.input_scale)
             if op == "conv":
-                y = F.conv2d(ins[0], w, b, stride=layer.stride, padding=layer.padding)
+                y = F.conv2d(ins[0], w, b, stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
+                             groups=layer.groups)
             else:
                 y = F.linear(ins[0].reshape(len(ins[0]), -1), w, b)
-            v[name] = y if (name == last and not layer.relu) else _fq(y, node, layer.relu)
+            v[name] = y if (name == last and not layer.relu) else _fq(y, node, layer.relu, layer.relu_max)
         elif op == "relu":
-            v[name] = torch.relu(ins[0])
+            v[name] = torch.relu(ins[0]) if "max" not in node else _fq(torch.clamp(ins[0], 0, node["max"]), node)
         elif op == "flatten":
             v[name] = ins[0].reshape(len(ins[0]), -1)
         elif op == "maxpool":
             v[name] = F.max_pool2d(ins[0], node["kernel"], node["stride"], node["padding"], ceil_mode=node["ceil_mode"])
         elif op == "avgpool":
-            v[name] = _fq(F.avg_pool2d(ins[0], node["kernel"], node["stride"]), node)
+            v[name] = _fq_mean(lambda t: F.avg_pool2d(t, node["kernel"], node["stride"]), ins[0], node)
         elif op == "adaptive_avgpool":
-            v[name] = _fq(F.adaptive_avg_pool2d(ins[0], node["output_size"]), node)
+            v[name] = _fq_mean(lambda t: F.adaptive_avg_pool2d(t, node["output_size"]), ins[0], node)
         elif op == "add":
-            v[name] = _fq(ins[0] + ins[1], node, node.get("relu", False))
+            v[name] = _fq(ins[0] + ins[1], node, node.get("relu", False), node.get("relu_max"))
         elif op == "cat":
-            v[name] = _fq(torch.cat(ins, 1), node, node.get("relu", False))
+            v[name] = _fq(torch.cat(ins, 1), node, node.get("relu", False), node.get("relu_max"))
         elif op == "output":
             return ins[0].reshape(len(ins[0]), -1)
     raise AssertionError("graph has no output")

@@ -13,9 +13,16 @@ import numpy as np
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
 
-def act_range(signed: bool) -> tuple[int, int]:
-    """8-bit activations: signed [-127, 127] (symmetric) or unsigned [0, 255]."""
-    return (-127, 127) if signed else (0, 255)
+def act_range(signed: bool, bits: int = 8) -> tuple[int, int]:
+    """Activations of ``bits`` bits: signed symmetric [-(2^(b-1)-1), 2^(b-1)-1] (8 bits:
+    [-127, 127]) or unsigned [0, 2^b - 1] (8 bits: [0, 255])."""
+    return (-((1 << (bits - 1)) - 1), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+
+
+def relu_cap(upper: float, scale: float) -> int:
+    """Integer level of a ReLU6-style upper clamp ``upper`` (real units) at ``scale``:
+    min(round(y / s), round(upper / s)) == round(min(y, upper) / s) as rounding is monotone."""
+    return int(np.floor(upper / scale + 0.5))
 
 
 def fixed_multiplier(m) -> tuple[np.ndarray, np.ndarray]:

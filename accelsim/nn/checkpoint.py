@@ -7,10 +7,12 @@ from pathlib import Path
 
 import torch
 import yaml
+from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from accelsim.errors import UserError
 from accelsim.fileio import atomic_write_bytes, atomic_write_text, read_yaml
-from accelsim.nn.modelref import build_any, load_state, read_state
+from accelsim.nn.modelref import build_any
 from accelsim.nn.zoo import model_info
 from accelsim.schema import ModelCard, validate
 
@@ -35,6 +37,76 @@ def load_card(path: str | Path) -> ModelCard:
     """The model card next to a checkpoint, validated by :class:`accelsim.schema.ModelCard`."""
     _, card_path = checkpoint_paths(path)
     return validate(ModelCard, read_yaml(card_path, "model card"), f"model card {card_path}")
+
+
+def _check_float(weights: Path, key: str, value: torch.Tensor) -> None:
+    """A float tensor of the model (weight, bias, BN statistics) must be stored as floats:
+    load_state_dict would silently convert int32 or bool values into float weights."""
+    if not value.is_floating_point():
+        raise UserError(f"checkpoint {weights}: tensor {key} has dtype {str(value.dtype).removeprefix('torch.')}, "
+                        "expected a floating-point type")
+    finite = torch.isfinite(value)
+    if not bool(finite.all()):
+        i = int(torch.nonzero(~finite.reshape(-1))[0])
+        raise UserError(f"checkpoint {weights}: tensor {key} holds {float(value.reshape(-1)[i])} at index {i} "
+                        "(NaN or Inf)")
+
+
+def _check_scale(weights: Path, key: str, value: torch.Tensor, out_channels: int) -> None:
+    """A trained per-channel scale: one finite, positive float per output channel (export
+    used to replace a NaN, zero or negative scale by 1.0 silently)."""
+    _check_float(weights, key, value)
+    if value.numel() != out_channels:
+        raise UserError(f"checkpoint {weights}: tensor {key} has {value.numel()} values, the layer "
+                        f"{out_channels} output channels")
+    bad = value.reshape(-1) <= 0
+    if bool(bad.any()):
+        i = int(torch.nonzero(bad)[0])
+        raise UserError(f"checkpoint {weights}: tensor {key} holds {float(value.reshape(-1)[i])} at channel {i}; "
+                        "a weight scale must be > 0")
+
+
+def read_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file (never pickle)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        return st_load(path.read_bytes())
+    except Exception as exc:  # safetensors raises its own error types on bad files
+        raise UserError(f"checkpoint {path}: not a readable safetensors file ({str(exc).splitlines()[0]})") from None
+
+
+def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], where: str, what: str) -> torch.nn.Module:
+    """Strict load of ``state`` into ``model`` (eval mode); QAT ``weight_scale`` buffers are
+    added to their layers first. A mismatch is one line naming the first bad key."""
+    weights = Path(where)
+    modules = dict(model.named_modules())
+    expected = model.state_dict()
+    for key, value in state.items():
+        if key.endswith(".weight_scale"):
+            owner = modules.get(key[: -len(".weight_scale")])
+            if not isinstance(owner, (torch.nn.Conv2d, torch.nn.Linear)):
+                raise UserError(f"checkpoint {weights}: {key} belongs to no Conv2d/Linear layer of {what}")
+            _check_scale(weights, key, value, owner.weight.shape[0])
+            owner.register_buffer("weight_scale", torch.zeros_like(value))
+        elif key in expected and expected[key].is_floating_point():
+            _check_float(weights, key, value)
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or shapes:
+        if shapes:
+            k = shapes[0]
+            why = f"tensor {k} has shape {list(state[k].shape)}, the model's {list(expected[k].shape)}"
+        else:
+            why = "; ".join(part for part in (f"missing key {missing[0]!r}" if missing else "",
+                                              f"unexpected key {unexpected[0]!r}" if unexpected else "") if part)
+        counts = f" ({len(missing)} missing, {len(unexpected)} unexpected, {len(shapes)} misshapen)"
+        raise UserError(f"checkpoint {weights} does not fit model {what}: {why}{counts}")
+    model.load_state_dict(state, strict=True)
+    return model.eval()
 
 
 def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, ModelCard]:

@@ -5,8 +5,9 @@
   ``factory()`` (no arguments) returns the ``nn.Module``; relative paths resolve against
   the folder of the config (or model card) that names them.
 
-Weights come from a safetensors state dict; a QAT checkpoint's per-channel
-``weight_scale`` buffers are registered before the strict load. The bundled checkpoints
+Weights come from a safetensors state dict, loaded strictly by
+:func:`accelsim.nn.checkpoint.load_state` (a QAT checkpoint's per-channel
+``weight_scale`` buffers are registered first). The bundled checkpoints
 live in ``models/`` beside the package (:func:`bundled_models_dir`), found from any
 working directory.
 """
@@ -21,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load as st_load
 
 from accelsim.errors import UserError
 
@@ -107,77 +107,6 @@ def build_any(model: str, base_dir: str | Path = ".", seed: int = 0, num_classes
         return build_factory(parse_factory(model, base_dir), seed)
     from accelsim.nn.zoo import build_model
     return build_model(model, seed=seed, num_classes=num_classes)
-
-
-def read_state(path: str | Path) -> dict[str, torch.Tensor]:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"checkpoint {str(path)!r} does not exist")
-    try:
-        return st_load(path.read_bytes())
-    except Exception as exc:  # safetensors raises its own error types on bad files
-        raise UserError(f"checkpoint {path}: not a readable safetensors file ({str(exc).splitlines()[0]})") from None
-
-
-def check_float(weights, key: str, value: torch.Tensor) -> None:
-    """A float tensor of the model (weight, bias, BN statistics) must be stored as floats:
-    load_state_dict would silently convert int32 or bool values into float weights."""
-    if not value.is_floating_point():
-        raise UserError(f"checkpoint {weights}: tensor {key} has dtype {str(value.dtype).removeprefix('torch.')}, "
-                        "expected a floating-point type")
-    finite = torch.isfinite(value)
-    if not bool(finite.all()):
-        i = int(torch.nonzero(~finite.reshape(-1))[0])
-        raise UserError(f"checkpoint {weights}: tensor {key} holds {float(value.reshape(-1)[i])} at index {i} "
-                        "(NaN or Inf)")
-
-
-def check_scale(weights, key: str, value: torch.Tensor, out_channels: int) -> None:
-    """A trained per-channel scale: one finite, positive float per output channel (export
-    used to replace a NaN, zero or negative scale by 1.0 silently)."""
-    check_float(weights, key, value)
-    if value.numel() != out_channels:
-        raise UserError(f"checkpoint {weights}: tensor {key} has {value.numel()} values, the layer "
-                        f"{out_channels} output channels")
-    bad = value.reshape(-1) <= 0
-    if bool(bad.any()):
-        i = int(torch.nonzero(bad)[0])
-        raise UserError(f"checkpoint {weights}: tensor {key} holds {float(value.reshape(-1)[i])} at channel {i}; "
-                        "a weight scale must be > 0")
-
-
-def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], where: str, what: str) -> torch.nn.Module:
-    """Strict load of ``state`` into ``model``; QAT ``weight_scale`` buffers are added to
-    their layers first. A mismatch is one line naming the first missing/unexpected key."""
-    modules = dict(model.named_modules())
-    expected = model.state_dict()
-    for key, value in state.items():
-        if key.endswith(".weight_scale"):
-            owner = modules.get(key[: -len(".weight_scale")])
-            if owner is None:       # an unexpected key, reported below with the others
-                continue
-            if not isinstance(owner, (torch.nn.Conv2d, torch.nn.Linear)):
-                raise UserError(f"checkpoint {where}: {key} belongs to no Conv2d/Linear layer of {what}")
-            check_scale(where, key, value, owner.weight.shape[0])
-            owner.register_buffer("weight_scale", torch.zeros_like(value))
-        elif key in expected and expected[key].is_floating_point():
-            check_float(where, key, value)
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing key(s), first {missing[0]!r}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s), first {unexpected[0]!r}")
-        raise UserError(f"checkpoint {where} does not fit model {what}: {'; '.join(parts)}")
-    for k, v in state.items():
-        if tuple(own[k].shape) != tuple(v.shape):
-            raise UserError(f"checkpoint {where} does not fit model {what}: {k} has shape {tuple(v.shape)}, "
-                            f"the model's is {tuple(own[k].shape)}")
-    model.load_state_dict(state, strict=True)
-    return model.eval()
 
 
 def probe(model: torch.nn.Module, input_shape, what: str) -> int:

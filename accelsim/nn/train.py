@@ -1,5 +1,6 @@
-"""Training on the digits: float pre-training, then (optionally) pruning, QAT, WOT,
-weight clipping and random bit error training, ending in a checkpoint and a model card.
+"""Training on the digits: float pre-training (or fine-tuning from a checkpoint), then
+(optionally) pruning, QAT, WOT, weight clipping and random bit error training, ending in a
+checkpoint and a model card.
 
 Deterministic: a run is a function of its arguments and seed (one intra-op thread,
 seeded initialisation, seeded shuffling, seeded bit errors).
@@ -19,7 +20,8 @@ from torch import nn
 from accelsim.ecc import get_layout
 from accelsim.errors import UserError
 from accelsim.nn.data import DataSpec, training_split
-from accelsim.nn.modelref import build_any, is_factory_ref, probe
+from accelsim.nn.checkpoint import checkpoint_paths, load_checkpoint, load_state, read_state
+from accelsim.nn.modelref import build_any, is_factory_ref, parse_factory, probe
 from accelsim.nn.zoo import model_info
 from accelsim.quant import prune as pruning
 from accelsim.quant import qat
@@ -39,7 +41,8 @@ class TrainConfig:
     randbet: float = 0.0             # random bit error rate p during QAT
     prune: float = 0.0               # fraction pruned
     structured: bool = False         # per-output-channel pruning
-    act_bits: int | None = 8
+    init: str | None = None          # --from: start from this checkpoint / safetensors state dict
+    act_bits: int | None = 8         # QAT: ReLU/ReLU6 outputs fake-quantized to this many unsigned bits
     data: DataSpec = DataSpec()      # the training data (accelsim.nn.data spec)
 
     def validate(self) -> None:
@@ -61,6 +64,10 @@ class TrainConfig:
             raise UserError("random bit error training needs --bits")
         if self.clip is not None and self.clip <= 0:
             raise UserError(f"clip = {self.clip}: must be > 0")
+        if self.act_bits is not None and not 2 <= self.act_bits <= 8:
+            raise UserError(f"activation bits = {self.act_bits}: must be 2 to 8")
+        if self.act_bits is not None and self.act_bits != 8 and self.bits is None:
+            raise UserError(f"--activation-bits {self.act_bits} needs --bits (activations are quantized in QAT)")
         if self.epochs < 0 or self.qat_epochs < 0:
             raise UserError("epochs must be >= 0")
 
@@ -105,6 +112,26 @@ def _epochs(model, data, epochs, cfg, gen, after_step, progress, label):
     model.eval()
 
 
+def start_model(cfg: TrainConfig) -> nn.Module:
+    """The network training starts from: seeded, or the weights of ``cfg.init`` (a
+    checkpoint with its card, or a bare safetensors state dict such as a converted
+    torchvision checkpoint, loaded into ``cfg.model`` with its key names unchanged)."""
+    if cfg.init is None:
+        return build_any(cfg.model, seed=cfg.seed)
+    weights, card_path = checkpoint_paths(cfg.init)
+    if card_path.exists():
+        model, card = load_checkpoint(cfg.init)
+        if _model_identity(card["model"], card_path.parent) != _model_identity(cfg.model, "."):
+            raise UserError(f"--from {cfg.init}: a {card['model']} checkpoint, not {cfg.model}")
+        return model
+    return load_state(build_any(cfg.model, seed=cfg.seed), read_state(weights), str(weights), cfg.model)
+
+
+def _model_identity(model: str, base_dir) -> str:
+    """A zoo name, or a model file's absolute path and factory (cards name it relatively)."""
+    return parse_factory(model, base_dir).text if is_factory_ref(model) else model
+
+
 def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, dict]:
     """Train per ``cfg``; returns the model (quantized weights baked in) and its card."""
     cfg.validate()
@@ -118,7 +145,7 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
     with _one_thread(), (progress or contextlib.nullcontext()):
         torch.manual_seed(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
-        model = build_any(cfg.model, seed=cfg.seed)
+        model = start_model(cfg)
         classes = probe(model, data.input_shape, repr(cfg.model))
         if data.num_classes > classes:
             raise UserError(f"data {cfg.data.text}: label {data.num_classes - 1} is out of range for model "
@@ -147,6 +174,8 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
 
             _epochs(model, data, cfg.qat_epochs, cfg, gen, after_step, progress,
                     f"{cfg.model} int{cfg.bits} QAT" + (f" WOT {cfg.layout}" if layout else ""))
+            if cfg.act_bits:   # with the activations still fake-quantized, as the integer path computes
+                card_extra["accuracy_quantized_activations"] = round(accuracy(model, data.x_test, data.y_test), 4)
             handle.detach()
             proj = qat.project_weights(model, cfg.bits, layout)
             card_extra["weights"] = proj["weights"]
@@ -163,9 +192,12 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
         "bits": cfg.bits if cfg.bits is not None else 32,
         "scheme": "fp32" if cfg.bits is None else f"int{cfg.bits} symmetric per-channel",
         "layout": cfg.layout,
+        # export quantizes unsigned activations to this width (8 unless QAT trained fewer)
+        "activation_bits": cfg.act_bits if cfg.bits is not None and cfg.act_bits else 8,
         "accuracy": round(acc, 4),
         "sparsity": round(pruning.sparsity(model), 4),
         "seed": cfg.seed,
+        "from": cfg.init,
         "train_seconds": round(time.perf_counter() - t0, 1),
         "config": {**asdict(cfg), "data": cfg.data.to_dict()},
         **card_extra,

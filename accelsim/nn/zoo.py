@@ -1,10 +1,11 @@
-"""Model zoo: small networks for the 8x8 digits, and full-size ImageNet topologies
-(ResNet-18, VGG-16-bn, SqueezeNet 1.0/1.1) written here for timing and energy studies
-with seeded weights.
+"""Model zoo: small networks for the 8x8 digits, and the full-size ImageNet topologies
+(ResNet-18, VGG-16-bn, SqueezeNet 1.0/1.1, MobileNetV2) with torchvision's state-dict
+keys (accelsim.nn.imagenet_models), built with seeded weights for timing and energy
+studies or loaded from a user's torchvision checkpoint.
 
-Every network is built only from what the memory-image exporter accepts: Conv2d,
-Linear, BatchNorm2d (folded at export), ReLU, max/average pooling, residual add,
-flatten, torch.cat and Dropout.
+Every network is built only from what the memory-image exporter accepts: Conv2d (also
+grouped/depthwise and dilated), Linear, BatchNorm2d (folded at export), ReLU, ReLU6,
+max/average pooling, residual add, flatten, torch.cat and Dropout.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import torch
 from torch import nn
 
 from accelsim.errors import UserError
+from accelsim.nn import imagenet_models as imagenet
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -90,18 +92,12 @@ class BasicBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    """ResNet with basic blocks. ``small=True``: a 3x3 stem for 8x8 digits."""
+    """ResNet with basic blocks and a 3x3 stem, for 8x8 digits."""
 
-    def __init__(self, blocks=(2, 2, 2, 2), widths=(64, 128, 256, 512), num_classes: int = 1000,
-                 in_channels: int = 3, small: bool = False):
+    def __init__(self, blocks=(1, 1), widths=(16, 32), num_classes: int = 10, in_channels: int = 1):
         super().__init__()
-        if small:
-            self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False),
-                                      nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
-        else:
-            self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 7, 2, 3, bias=False),
-                                      nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True),
-                                      nn.MaxPool2d(3, 2, 1))
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False),
+                                  nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
         layers, c = [], widths[0]
         for i, (n, w) in enumerate(zip(blocks, widths)):
             for j in range(n):
@@ -129,54 +125,23 @@ class Fire(nn.Module):
 
 
 class SqueezeNet(nn.Module):
-    """SqueezeNet 1.0 / 1.1 (Iandola et al. 2016), and a small variant for digits."""
+    """A small SqueezeNet (Iandola et al. 2016) for 8x8 digits."""
 
-    def __init__(self, version: str = "1_0", num_classes: int = 1000, in_channels: int = 3):
+    def __init__(self, num_classes: int = 10, in_channels: int = 1):
         super().__init__()
-        pool = lambda: nn.MaxPool2d(3, 2, ceil_mode=True)  # noqa: E731
-        if version == "1_0":
-            self.features = nn.Sequential(
-                nn.Conv2d(in_channels, 96, 7, 2), nn.ReLU(inplace=True), pool(),
-                Fire(96, 16, 64, 64), Fire(128, 16, 64, 64), Fire(128, 32, 128, 128), pool(),
-                Fire(256, 32, 128, 128), Fire(256, 48, 192, 192), Fire(384, 48, 192, 192),
-                Fire(384, 64, 256, 256), pool(), Fire(512, 64, 256, 256))
-            final = 512
-        elif version == "1_1":
-            self.features = nn.Sequential(
-                nn.Conv2d(in_channels, 64, 3, 2), nn.ReLU(inplace=True), pool(),
-                Fire(64, 16, 64, 64), Fire(128, 16, 64, 64), pool(),
-                Fire(128, 32, 128, 128), Fire(256, 32, 128, 128), pool(),
-                Fire(256, 48, 192, 192), Fire(384, 48, 192, 192), Fire(384, 64, 256, 256),
-                Fire(512, 64, 256, 256))
-            final = 512
-        elif version == "small":
-            self.features = nn.Sequential(
-                nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(inplace=True),
-                Fire(32, 8, 16, 16), nn.MaxPool2d(2), Fire(32, 8, 16, 16), Fire(32, 16, 32, 32))
-            final = 64
-        else:
-            raise UserError(f"SqueezeNet version {version!r}: expected 1_0, 1_1 or small")
-        self.classifier = nn.Sequential(nn.Dropout(0.5), nn.Conv2d(final, num_classes, 1),
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(inplace=True),
+            Fire(32, 8, 16, 16), nn.MaxPool2d(2), Fire(32, 8, 16, 16), Fire(32, 16, 32, 32))
+        self.classifier = nn.Sequential(nn.Dropout(0.5), nn.Conv2d(64, num_classes, 1),
                                         nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1))
 
     def forward(self, x):
         return torch.flatten(self.classifier(self.features(x)), 1)
 
 
-class VGG16BN(nn.Module):
-    """VGG-16 with batch norm (Simonyan and Zisserman 2015, configuration D)."""
-
-    def __init__(self, num_classes: int = 1000, in_channels: int = 3):
-        super().__init__()
-        cfg = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
-        self.features = _vgg_features(cfg, in_channels, "batch")
-        self.pool = nn.AdaptiveAvgPool2d(7)
-        self.classifier = nn.Sequential(
-            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(inplace=True), nn.Dropout(),
-            nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(), nn.Linear(4096, num_classes))
-
-    def forward(self, x):
-        return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+# MobileNetV2 for 8x8 digits: stride-1 stem, three stages (8x8 -> 4x4 -> 2x2), two of
+# them with an identity shortcut, so depthwise convs, ReLU6 and signed residual adds all occur
+MOBILENET_DIGITS = ((1, 8, 1, 1), (4, 16, 2, 2), (4, 24, 2, 2))
 
 
 # name -> (constructor, input shape (C, H, W), number of classes, data set)
@@ -184,12 +149,17 @@ MODELS = {
     "lenet5": (lambda **kw: LeNet5(**kw), (1, 8, 8), 10, "digits"),
     "vgg-small": (lambda **kw: VGGSmall(**kw), (1, 8, 8), 10, "digits"),
     "vgg-small-gn": (lambda **kw: VGGSmall(norm="group", **kw), (1, 8, 8), 10, "digits"),
-    "resnet-small": (lambda **kw: ResNet((1, 1), (16, 32), small=True, in_channels=1, **kw), (1, 8, 8), 10, "digits"),
-    "squeezenet-small": (lambda **kw: SqueezeNet("small", in_channels=1, **kw), (1, 8, 8), 10, "digits"),
-    "resnet18": (lambda **kw: ResNet(**kw), (3, 224, 224), 1000, "imagenet"),
-    "vgg16-bn": (lambda **kw: VGG16BN(**kw), (3, 224, 224), 1000, "imagenet"),
-    "squeezenet1_0": (lambda **kw: SqueezeNet("1_0", **kw), (3, 224, 224), 1000, "imagenet"),
-    "squeezenet1_1": (lambda **kw: SqueezeNet("1_1", **kw), (3, 224, 224), 1000, "imagenet"),
+    "resnet-small": (lambda **kw: ResNet(**kw), (1, 8, 8), 10, "digits"),
+    "squeezenet-small": (lambda **kw: SqueezeNet(**kw), (1, 8, 8), 10, "digits"),
+    "mobilenet-v2-small": (lambda **kw: imagenet.MobileNetV2(in_channels=1, setting=MOBILENET_DIGITS, stem_stride=1,
+                                                             first=16, last=64, dropout=0.1, **kw),
+                           (1, 8, 8), 10, "digits"),
+    # torchvision's key names and shapes (accelsim/nn/imagenet_models.py)
+    "resnet18": (lambda **kw: imagenet.ResNet(**kw), (3, 224, 224), 1000, "imagenet"),
+    "vgg16-bn": (lambda **kw: imagenet.VGG16BN(**kw), (3, 224, 224), 1000, "imagenet"),
+    "squeezenet1_0": (lambda **kw: imagenet.SqueezeNet("1_0", **kw), (3, 224, 224), 1000, "imagenet"),
+    "squeezenet1_1": (lambda **kw: imagenet.SqueezeNet("1_1", **kw), (3, 224, 224), 1000, "imagenet"),
+    "mobilenet_v2": (lambda **kw: imagenet.MobileNetV2(**kw), (3, 224, 224), 1000, "imagenet"),
 }
 
 

@@ -88,8 +88,8 @@ class FakeQuantWeight(nn.Module):
 
 
 class ActObserver:
-    """Forward hook on ReLU: fake-quantizes the (non-negative) output to unsigned 8 bits
-    with a running-max scale (EMA 0.9 in training)."""
+    """Forward hook on ReLU/ReLU6: fake-quantizes the (non-negative) output to unsigned
+    ``bits`` bits with a running-max scale (EMA 0.9 in training), as export will."""
 
     def __init__(self, bits: int = 8, momentum: float = 0.9):
         self.bits, self.momentum, self.max = bits, momentum, None
@@ -124,14 +124,15 @@ class QatHandle:
 
 def attach_qat(model: nn.Module, bits: int, *, layout: Layout | None = None, act_bits: int | None = 8,
                randbet_p: float = 0.0, seed: int = 0) -> QatHandle:
-    """Fake-quantize every Conv2d/Linear weight (and ReLU outputs when act_bits)."""
+    """Fake-quantize every Conv2d/Linear weight (and ReLU/ReLU6 module outputs when act_bits;
+    a functional F.relu in forward() is not observed)."""
     for i, (_, m) in enumerate(weight_layers(model)):
         parametrize.register_parametrization(
             m, "weight", FakeQuantWeight(m.weight.shape, bits, layout, randbet_p, seed + i))
     hooks = []
     if act_bits:
         for m in model.modules():
-            if isinstance(m, nn.ReLU):
+            if isinstance(m, (nn.ReLU, nn.ReLU6)):
                 hooks.append(m.register_forward_hook(ActObserver(act_bits)))
     return QatHandle(model, hooks)
 

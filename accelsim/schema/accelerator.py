@@ -20,7 +20,11 @@ Cycles = Annotated[int, Field(ge=0, le=10**9)]
 class PeArray(ConfigModel):
     rows: Annotated[int, Field(ge=1, le=4096)] = Field(description="PE rows R")
     cols: Annotated[int, Field(ge=1, le=4096)] = Field(description="PE columns C")
-    dataflow: Literal["ws", "os"] = Field(description="ws (weight stationary) | os (output stationary)")
+    dataflow: Literal["ws", "os", "is"] = Field(
+        description="ws (weight stationary) | os (output stationary) | is (input stationary)")
+    os_drain: Literal["overlapped", "serial"] = Field(
+        "overlapped", description="os only: outputs drain while the next fold fills (SCALE-Sim, K+R+C-2 cycles "
+                                  "per fold) | serial (+R cycles per fold); docs/hardware.md")
 
 
 class WeightSram(ConfigModel):
@@ -55,6 +59,11 @@ class Buffers(ConfigModel):
     output_kib: Annotated[float, Field(ge=1e-6)]
 
 
+class ActivationBuffers(ConfigModel):
+    scaled: bool = Field(False, description="the input/output buffers share the weight SRAM's supply: activations "
+                                            "read from them get BER(V) bit errors, their energy scales by (V/Vnom)^2")
+
+
 class AcceleratorFile(ConfigModel):
     """The accelerator: PE array, weight SRAM, ECC stage, DRAM and buffers."""
 
@@ -64,6 +73,7 @@ class AcceleratorFile(ConfigModel):
     ecc: EccStage
     dram: Dram
     buffers: Buffers
+    activation_buffers: ActivationBuffers = ActivationBuffers()
 
     @model_validator(mode="after")
     def _fits(self):
@@ -72,8 +82,8 @@ class AcceleratorFile(ConfigModel):
         if sram.burst_words * 2 > words:
             raise PydanticCustomError("fit", "weight_sram.burst_words = {b} cannot be double-buffered in an SRAM "
                                       "of {w} words", {"b": sram.burst_words, "w": words})
-        # one 8-bit input per PE row and one 32-bit partial sum per PE column (ws; transposed for os)
-        need_in, need_out = (pe.rows, 4 * pe.cols) if pe.dataflow == "ws" else (pe.cols, 4 * pe.rows)
+        # one 8-bit input per PE row and one 32-bit partial sum per PE column (ws, is; transposed for os)
+        need_in, need_out = (pe.rows, 4 * pe.cols) if pe.dataflow != "os" else (pe.cols, 4 * pe.rows)
         if buf.input_kib * 1024 < need_in:
             raise PydanticCustomError("fit", "buffers.input_kib = {v} cannot hold one input vector of {n} bytes "
                                       "for a {r}x{c} array", {"v": buf.input_kib, "n": need_in, "r": pe.rows,

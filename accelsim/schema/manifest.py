@@ -3,8 +3,8 @@
 Types, ranges and the values the engine implements are checked here; the geometry
 (offsets, shapes through the graph, scales between nodes) is checked by
 :func:`accelsim.image.memory_image.load_image`, which needs the layout and the file sizes.
-A value the engine does not implement (``byte_order: big``, ``activation_bits: 4``,
-``groups: 2``) is refused naming the field, never ignored.
+A value the engine does not implement (``byte_order: big``, ``activation_bits: 1``,
+``accumulator_bits: 16``) is refused naming the field, never ignored.
 """
 
 from __future__ import annotations
@@ -46,7 +46,10 @@ class LayerEntry(ConfigModel):
     kernel: Pair | None = None
     stride: Pair | None = None
     padding: PadPair | None = None
-    groups: Literal[1] | None = Field(None, description="only 1 (dense convolution) is implemented")
+    dilation: Pair | None = Field(None, description="[dh, dw] (absent: [1, 1])")
+    groups: Dim | None = Field(None, description="grouped conv: in_channels = weight_shape[1] x groups; "
+                                                 "depthwise: groups = in_channels (absent: 1)")
+    relu_max: PositiveFloat | None = Field(None, description="upper clamp of a fused ReLU6 (real units)")
     input_hw: Pair | None = None
     output_hw: Pair | None = None
 
@@ -58,12 +61,17 @@ class GraphNode(ConfigModel):
     op: Literal[OPS]
     inputs: Annotated[list[Name], Field(max_length=1000)]
     shape: Annotated[list[Dim], Field(min_length=1, max_length=3)] = Field(description="(C, H, W) or (features,)")
-    scale: PositiveFloat | None = Field(None, description="8-bit activation scale of the output")
+    scale: PositiveFloat | None = Field(None, description="activation scale of the output")
     signed: bool | None = None
+    bits: Annotated[int, Field(ge=2, le=8)] | None = Field(None, description="activation width (absent: 8)")
     relu: bool | None = None
+    relu_max: PositiveFloat | None = Field(None, description="upper clamp of a fused ReLU6 (real units)")
+    max: PositiveFloat | None = Field(None, description="upper clamp of a relu node (ReLU6: 6.0)")
     kernel: Pair | None = None
     stride: Pair | None = None
     padding: PadPair | None = None
+    dilation: Pair | None = None
+    groups: Dim | None = None
     ceil_mode: bool | None = None
     output_size: Pair | None = None
 
@@ -88,7 +96,8 @@ class Manifest(ConfigModel):
     n_words: Dim
     byte_order: Literal["little"] = Field(description="image.bin is little-endian; nothing else is implemented")
     input_shape: Annotated[list[Dim], Field(min_length=1, max_length=3)]
-    activation_bits: Literal[8] = Field(description="activations are 8-bit (the engine implements only 8)")
+    activation_bits: Annotated[int, Field(ge=2, le=8)] = Field(
+        description="width of unsigned (post-ReLU) activations; signed ones and the input are 8-bit")
     accumulator_bits: Literal[32] = Field(description="32-bit accumulators (the engine implements only 32)")
     per_channel: bool
     projected_weights: Annotated[int, Field(ge=0)]

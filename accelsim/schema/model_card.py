@@ -33,6 +33,11 @@ class ModelCard(ConfigModel):
     wot_moved_at_projection: Annotated[int, Field(ge=0)] | None = None
     wot_out_of_range_before: Annotated[int, Field(ge=0)] | None = None
     wot_fraction_out_of_range_before: Probability | None = None
+    activation_bits: Annotated[int, Field(ge=2, le=8)] | None = Field(
+        None, description="QAT width of unsigned activations; export uses it (absent: 8)")
+    accuracy_quantized_activations: Probability | None = Field(
+        None, description="test accuracy with activations still fake-quantized (as integer inference)")
+    from_: str | None = Field(None, alias="from", description="checkpoint it was fine-tuned from (--from)")
     command: str = Field(description="the command that made it")
 
     @field_validator("bits")

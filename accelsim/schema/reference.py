@@ -23,6 +23,15 @@ _WHAT = {
 }
 
 
+def _packaged(name: str) -> dict:
+    import yaml
+    return yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / name).read_text())
+
+
+# kinds whose user file is merged over a packaged one: its values are the defaults
+MERGED_OVER = {"accelerator": _packaged("accelerator.yaml")}
+
+
 def _bounds(s: dict) -> str:
     out = []
     for key, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<")):
@@ -58,21 +67,31 @@ def _type(s: dict) -> str:
     return names.get(t, t or "any") + _bounds(s)
 
 
-def _rows(s: dict, defs: dict, prefix: str, seen: set) -> list[str]:
+def _rows(s: dict, defs: dict, prefix: str, seen: set, packaged: dict | None = None) -> list[str]:
+    """Table rows of a JSON Schema node; ``packaged``: the packaged file a user's file is
+    merged over (its values are the defaults)."""
     rows = []
     required = set(s.get("required", ()))
     for name, prop in s.get("properties", {}).items():
         key = prefix + name
-        default = "required" if name in required else (f"`{prop['default']!r}`" if "default" in prop else "null")
-        desc = prop.get("description", "")
-        rows.append(f"| `{key}` | {_type(prop)} | {default} | {desc} |".replace("\n", " "))
+        sub = packaged.get(name) if isinstance(packaged, dict) else None
+        if packaged is not None and sub is not None and not isinstance(sub, dict):
+            default = f"`{sub!r}` (packaged)"
+        elif name in required and packaged is None:
+            default = "required"
+        else:
+            default = f"`{prop['default']!r}`" if "default" in prop else ("" if isinstance(sub, dict) else "null")
+        desc = prop.get("description", "").replace("|", "\\|")
+        kind = _type(prop).replace("|", "\\|")
+        rows.append(f"| `{key}` | {kind} | {default} | {desc} |".replace("\n", " "))
         refs = [prop] + prop.get("anyOf", []) + ([prop["items"]] if "items" in prop else [])
         for r in refs:
             if "$ref" in r:
                 ref = r["$ref"].rsplit("/", 1)[-1]
                 if ref not in seen:
                     seen.add(ref)
-                    rows += _rows(defs[ref], defs, key + ("[]." if r is prop.get("items") else "."), seen)
+                    rows += _rows(defs[ref], defs, key + ("[]." if r is prop.get("items") else "."), seen,
+                                  sub if isinstance(sub, dict) else None)
     return rows
 
 
@@ -88,8 +107,7 @@ def render() -> str:
         lines += [f"## {kind}", "", f"{_WHAT[kind]}. {doc}", "",
                   "| field | type | default | meaning |", "|---|---|---|---|"]
         schema = model.model_json_schema(by_alias=True)
-        lines += [row.replace("|", "\\|").replace("\\| ", "| ").replace(" \\|", " |") for row in
-                  _rows(schema, schema.get("$defs", {}), "", set())]
+        lines += _rows(schema, schema.get("$defs", {}), "", set(), MERGED_OVER.get(kind))
         lines.append("")
     return "\n".join(lines)
 

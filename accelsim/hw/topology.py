@@ -1,0 +1,156 @@
+"""SCALE-Sim topology CSVs as input: layer shapes -> a memory image of seeded weights.
+
+SCALE-Sim (Samajdar et al., ISPASS 2020; github.com/scalesim-project) describes a network
+by one CSV row per layer, after a header line:
+
+- conv rows: ``name, IFMAP height, IFMAP width, filter height, filter width, channels,
+  num filter, stride[, sparsity N:M]``. There is no padding column: the IFMAP size is the
+  padded input, and the output is ceil((H - fh + s) / s) as SCALE-Sim computes it. A row
+  whose name contains ``DP`` is depthwise, as in SCALE-Sim: one GEMM per channel, here
+  one layer of ``channels`` groups (K_g = fh * fw, N_g = num filter);
+- GEMM rows: ``name, M, N, K`` (SCALE-Sim's GEMM_mnk files), a fully connected layer of
+  M rows.
+
+A file may mix both kinds; a trailing comma (SCALE-Sim writes one) is allowed. The
+weights are drawn uniformly over each slot's range of the chosen layout from
+``derive(seed, 'topology', layer)`` and packed, so the cycle model streams real words.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from math import ceil
+from pathlib import Path
+
+import numpy as np
+
+from accelsim.errors import UserError
+from accelsim.image.memory_image import LayerImage, MemoryImage
+from accelsim.quant import layout_bounds
+from accelsim.seeds import rng
+
+
+@dataclass(frozen=True)
+class TopologyLayer:
+    name: str
+    kind: str                  # 'conv' | 'gemm'
+    gemm: tuple[int, int, int]  # (M, K per group, N all groups)
+    groups: int = 1
+    ifmap_hw: tuple[int, int] = (1, 1)
+    output_hw: tuple[int, int] = (1, 1)
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    channels: int = 0
+    line: int = 0
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        m, k, n = self.gemm
+        if self.kind == "gemm":
+            return (n, k)
+        return (n, self.channels // self.groups) + self.kernel
+
+
+@dataclass(frozen=True, eq=False)
+class GroupedLayerImage(LayerImage):
+    """A layer of an image built from a topology: LayerImage with its conv groups."""
+
+    groups: int = 1
+
+
+def _ints(fields: list[str], where: str, names: tuple[str, ...]) -> list[int]:
+    out = []
+    for value, name in zip(fields, names):
+        try:
+            v = int(value.strip())
+        except ValueError:
+            raise UserError(f"{where}: {name} {value.strip()!r} is not an integer") from None
+        if v < 1:
+            raise UserError(f"{where}: {name} = {v} must be >= 1")
+        out.append(v)
+    return out
+
+
+CONV_FIELDS = ("IFMAP height", "IFMAP width", "filter height", "filter width", "channels", "num filter", "stride")
+GEMM_FIELDS = ("M", "N", "K")
+
+
+def parse_row(fields: list[str], where: str, line: int) -> TopologyLayer:
+    if fields and fields[-1].strip() == "":
+        fields = fields[:-1]   # SCALE-Sim ends every row with a comma
+    name = fields[0].strip() if fields else ""
+    if not name:
+        raise UserError(f"{where}: the layer name is empty")
+    values = fields[1:]
+    if len(values) == 3:
+        m, n, k = _ints(values, where, GEMM_FIELDS)
+        return TopologyLayer(name, "gemm", (m, k, n), line=line)
+    if len(values) == 8:   # SCALE-Sim 3 sparsity ratio N:M: only dense layers are modelled
+        ratio = values.pop().strip()
+        parts = ratio.split(":")
+        if len(parts) != 2 or parts[0].strip() != parts[1].strip():
+            raise UserError(f"{where}: sparsity {ratio!r} is not supported (dense layers only, e.g. 1:1)")
+    if len(values) != 7:
+        raise UserError(f"{where}: expected 'name, M, N, K' or 'name, {', '.join(CONV_FIELDS)}', "
+                        f"got {len(values) + 1} fields")
+    h, w, fh, fw, c, f, s = _ints(values, where, CONV_FIELDS)
+    if fh > h or fw > w:
+        raise UserError(f"{where}: filter {fh}x{fw} is larger than the IFMAP {h}x{w}")
+    oh, ow = ceil((h - fh + s) / s), ceil((w - fw + s) / s)
+    if "DP" in name:   # SCALE-Sim's depthwise rows: one GEMM per channel of f filters
+        return TopologyLayer(name, "conv", (oh * ow, fh * fw, c * f), groups=c, ifmap_hw=(h, w), output_hw=(oh, ow), kernel=(fh, fw),
+                             stride=(s, s), channels=c, line=line)
+    return TopologyLayer(name, "conv", (oh * ow, fh * fw * c, f), ifmap_hw=(h, w), output_hw=(oh, ow), kernel=(fh, fw), stride=(s, s),
+                         channels=c, line=line)
+
+
+def read_topology(path: str | Path) -> list[TopologyLayer]:
+    """The layers of a SCALE-Sim topology CSV; a bad row is a UserError naming its line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"topology {path}: cannot read ({exc.__class__.__name__})") from None
+    rows = list(csv.reader(text.splitlines()))
+    if not rows or not rows[0] or not rows[0][0].strip().lower().startswith("layer"):
+        raise UserError(f"topology {path} line 1: expected SCALE-Sim's header row starting with 'Layer name'")
+    layers, names = [], set()
+    for i, fields in enumerate(rows[1:], start=2):
+        if not any(f.strip() for f in fields):
+            continue
+        where = f"topology {path} line {i}"
+        layer = parse_row(fields, where, i)
+        if layer.name in names:
+            raise UserError(f"{where}: layer name {layer.name!r} appears twice")
+        names.add(layer.name)
+        layers.append(layer)
+    if not layers:
+        raise UserError(f"topology {path}: no layer rows")
+    return layers
+
+
+def topology_image(layers: list[TopologyLayer], layout, *, seed: int = 0, path: str | Path = "") -> MemoryImage:
+    """A memory image of the layers with seeded weights packed by ``layout``: uniform over
+    each slot's range (throttled slots of in-place layouts hold half the range)."""
+    words, images, offset = [], [], 0
+    for t in layers:
+        shape = t.weight_shape
+        n = int(np.prod(shape))
+        lo, hi = layout_bounds(n, layout.weight_bits, layout)
+        q = rng(seed, "topology", t.name).integers(lo, hi + 1, dtype=np.int64)
+        w = layout.pack(q)
+        oc = shape[0]
+        common = dict(name=t.name, weight_shape=shape, n_weights=n, word_offset=offset, n_words=int(w.shape[0]),
+                      weight_scale=np.ones(oc), bias=np.zeros(oc, dtype=np.int32), input="input",
+                      input_scale=1.0, relu=False, gemm=t.gemm, out_channels=oc)
+        if t.kind == "gemm":
+            layer = LayerImage(kind="linear", in_channels=shape[1], **common)
+        else:
+            layer = GroupedLayerImage(kind="conv", in_channels=t.channels, kernel=t.kernel, stride=t.stride,
+                                      input_hw=t.ifmap_hw, output_hw=t.output_hw, groups=t.groups, **common)
+        words.append(w)
+        images.append(layer)
+        offset += int(w.shape[0])
+    manifest = {"source": f"SCALE-Sim topology {path}", "layout": layout.name, "seed": int(seed), "graph": []}
+    return MemoryImage(Path(path), manifest, layout, np.concatenate(words), images)

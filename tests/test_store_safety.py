@@ -1,0 +1,84 @@
+"""Campaign stores under concurrency and kills: a second campaign on a store in use is
+refused (two real processes), the lock dies with its process, and read-only commands
+never write into a store."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from accelsim.campaign import Store, parse_spec, run_campaign
+from accelsim.cli import main as cli_main
+from accelsim.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = {"name": "lock", "models": ["lenet5"], "schemes": ["inplace-4b-64"], "bers": [1e-3],
+        "fault_model": "transient", "repeats": 400, "samples": 200, "models_dir": str(ROOT / "models")}
+
+
+def _rows(store: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:
+            return conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_second_campaign_on_a_store_in_use_is_refused(tmp_path):
+    spec_path, store = tmp_path / "spec.yaml", tmp_path / "s.sqlite"
+    spec_path.write_text(yaml.safe_dump(SPEC))
+    argv = [sys.executable, "-m", "accelsim", "campaign", str(spec_path), "--store", str(store), "--no-progress"]
+    first = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 180
+        while _rows(store) < 2 and first.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert first.poll() is None and _rows(store) >= 2, first.stderr.read() if first.poll() is not None else ""
+        second = subprocess.run(argv, capture_output=True, text=True, timeout=180)
+        assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
+        assert "is being written by another campaign" in second.stderr and "Traceback" not in second.stderr
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)   # the lock dies with the process: nothing stale
+        first.wait()
+    done = _rows(store)
+    assert 2 <= done < 400
+    info = run_campaign(parse_spec(SPEC), store, progress=False, limit=3)
+    assert info["ran"] == 3 and _rows(store) == done + 3   # resumed: the finished rows are kept
+
+
+def test_lock_is_per_store_object_and_released_on_close(tmp_path):
+    a = Store(tmp_path / "s.sqlite")
+    a.lock()
+    b = Store(tmp_path / "s.sqlite")
+    with pytest.raises(UserError, match=r"s.sqlite' is being written by another campaign"):
+        b.lock()
+    a.close()
+    b.lock()
+    b.close()
+
+
+@pytest.mark.parametrize("content", [b"", b"plain text, not SQLite " * 40])
+def test_report_never_writes_into_what_it_reads(tmp_path, content, capsys):
+    path = tmp_path / "x.sqlite"
+    path.write_bytes(content)
+    before = (path.read_bytes(), path.stat().st_mtime_ns, sorted(p.name for p in tmp_path.iterdir()))
+    assert cli_main(["report", str(path), "-o", str(tmp_path / "rep")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ("empty" in err or "not a readable SQLite file" in err)
+    assert (path.read_bytes(), path.stat().st_mtime_ns, sorted(p.name for p in tmp_path.iterdir())) == before
+
+
+def test_report_opens_a_real_store_read_only(tmp_path):
+    store = tmp_path / "s.sqlite"
+    run_campaign(parse_spec({**SPEC, "repeats": 2, "samples": 20}), store, progress=False)
+    os.chmod(store, 0o444)     # as root this does not stop a writer, so also compare bytes
+    before = store.read_bytes()
+    assert cli_main(["report", str(store), "-o", str(tmp_path / "rep")]) == 0
+    assert store.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep", "s.images", "s.sqlite"]   # no -wal/-shm left
