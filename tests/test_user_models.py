@@ -227,7 +227,7 @@ BAD_NET = {"syntax.py": "def build(:\n", "noclass.py": "def other():\n    return
      "state dict .*none.safetensors' for scheme none-8b does not exist"),
     ({"checkpoints": {"none-8b": "ckpt/net-fp32"}}, "has no checkpoint or image for scheme inplace-8b-64"),
     ({"checkpoints": {"none-8b": "lenet.safetensors", "inplace-8b-64": "ckpt/net-int8"}},
-     "does not fit model .*missing key\\(s\\), first 'conv1.weight'"),
+     "does not fit model .*net.py:build: missing key 'conv1.weight'"),
     ({"checkpoints": {"ecc-8b-72": "ckpt/net-int8"}}, "models.mynet names scheme\\(s\\) ecc-8b-72 that are not in schemes"),
     ({"colour": "red"}, "models.mynet: unknown field 'colour' \\(known: checkpoint, checkpoints, factory"),
     ({"project": "yes"}, "models.mynet.project: must be true or false \\(got 'yes'\\)"),
@@ -246,7 +246,7 @@ def test_bad_model_and_data_references_are_one_line_with_nothing_written(project
     np.savez(project / "big.npz", x=np.zeros((20, 3, 14, 14), np.float32))
     if not (project / "numeric").exists():
         colour_folder(project / "numeric", 7, 4, classes=("0", "1", "7"))
-    (project / "lenet.safetensors").write_bytes((ROOT / "models" / "lenet5-int8.safetensors").read_bytes())
+    (project / "lenet.safetensors").write_bytes((ROOT / "models" / "lenet5-fp32.safetensors").read_bytes())
     entry = dict(RUN["models"]["mynet"])
     top = {k: change[k] for k in ("data", "metric") if k in change}
     if "images" in change:
