@@ -16,6 +16,13 @@ from pathlib import Path
 from accelsim.errors import UserError
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _os_error(exc: OSError, path) -> UserError:
     """An OS error on an output path as one user line naming the path."""
     where = exc.filename if exc.filename is not None else path
@@ -62,12 +69,14 @@ def _check_parent(path: Path, what: str) -> None:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename; an OS error
     (disk full, read-only directory, ...) is one UserError naming the path, and the
-    old file, if any, is left as it was."""
+    old file, if any, is left as it was. The file gets the permissions a plain open()
+    would give (0666 less the umask), not mkstemp's 0600."""
     path = check_output_file(path, "output file")
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~current_umask())   # as open() would make it, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -92,13 +101,15 @@ def atomic_directory(path: str | os.PathLike, *, force: bool = False):
 
     Yields the temporary directory (a ``Path``). An existing ``path`` is refused unless
     ``force``; with ``force`` it is replaced only once the new one is complete. An OS
-    error is one UserError naming the path; the old directory is left as it was.
+    error is one UserError naming the path; the old directory is left as it was. The
+    directory gets the permissions mkdir would give under the user's umask.
     """
     path = check_output_dir(path, "output directory", force=force)
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        tmp.chmod(0o777 & ~current_umask())   # as mkdir would make it, not mkdtemp's 0700
         yield tmp
         if path.exists():
             old = path.with_name(f".{path.name}.old.{os.getpid()}")

@@ -1,15 +1,15 @@
 """The main job: ``accelsim run [CONFIG]`` and ``accelsim demo``.
 
-For the configured models (zoo, the user's own ``file.py:factory`` or memory images), data
-and schemes it sweeps the weight-SRAM voltage from nominal down to where accuracy
-collapses, on several simulated chips, through the cycle-level accelerator, then builds
-the report and prints the headline: for each scheme, the lowest voltage whose accuracy
-stays within the tolerance of the fault-free model (``metric: sdc``: whose top-1 SDC rate
-stays within it) and the energy per inference saved there against nominal.
+For the configured digits models and schemes it sweeps the weight-SRAM voltage from
+nominal down to where accuracy collapses, on several simulated chips, through the
+cycle-level accelerator, then builds the report and prints the headline: for each
+scheme, the lowest voltage whose accuracy stays within the tolerance of the fault-free
+model and the energy per inference saved there against nominal.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -46,6 +46,21 @@ def load_run_config(path: str | Path | None) -> RunConfig:
     return validate(RunConfig, read_yaml(path, "run config"), f"run config {path}")
 
 
+def _sensitivity_spec(cfg: RunConfig, main: dict, base_dir: Path = Path(".")):
+    """The per-layer study of ``sensitivity: {scheme, voltages}``: the same models, chips
+    (maps drawn down to the main sweep's lowest voltage, so they are the same chips),
+    samples and seed, faults in one layer at a time (fast engine, no energy); None when absent."""
+    from accelsim.campaign import parse_spec
+
+    if cfg.sensitivity is None:
+        return None
+    return parse_spec({**{k: v for k, v in main.items() if k not in ("engine", "schemes", "voltages", "name")},
+                       "name": f"{cfg.name}-layers", "schemes": [cfg.sensitivity.scheme],
+                       "voltages": list(cfg.sensitivity.voltages or cfg.voltages), "layers": "each",
+                       "engine": "fast", "v_low": min([*cfg.voltages, *(cfg.sensitivity.voltages or [])])},
+                      base_dir, where="run config sensitivity")
+
+
 def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, scheduler=None, force: bool = False,
             progress: bool = True, base_dir: str | Path = ".") -> dict:
     """Run the job described by ``cfg`` into ``out``; returns the headline rows and paths.
@@ -55,47 +70,63 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
     is created, and a run that fails before its first trial leaves no ``out`` behind."""
     from accelsim.campaign import parse_spec, run_campaign
     from accelsim.report import report_from_store
-    from accelsim.report.build import headline, label_models
     from accelsim.campaign.store import Store
 
     if not isinstance(cfg, RunConfig):
         cfg = validate(RunConfig, cfg, "run config")
     spec_dict = cfg.model_dump(include=cfg.campaign_fields().keys(), exclude_none=True)
     spec = parse_spec(spec_dict, Path(base_dir), where="run config")
+    layer_spec = _sensitivity_spec(cfg, spec_dict, Path(base_dir))
+    tolerance, target = cfg.tolerance, cfg.yield_target
     if out.exists() and not force:
         raise UserError(f"output directory {str(out)!r} exists; pass --force to reuse it and replace its report")
     made = not out.exists()
     check_output_dir(out, "output directory", force=True)   # created by the campaign once all input is checked
     store_path = out / "campaign.sqlite"
     t0 = time.perf_counter()
+    n_workers = workers or cfg.workers
     try:
-        info = run_campaign(spec, store_path, workers=workers or cfg.workers, scheduler=scheduler, progress=progress)
+        if layer_spec is not None:   # first, so that the store's provenance is the main sweep's
+            run_campaign(layer_spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress)
+        info = run_campaign(spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress)
     except BaseException:
         if made and not store_path.exists():
             shutil.rmtree(out, ignore_errors=True)
         raise
-    report = report_from_store(store_path, out / "report", tolerance=cfg.tolerance, force=True, metric=spec.metric)
-    store = Store(store_path, create=False, readonly=True)
-    rows = label_models(store.rows())
-    store.close()
-    return {"headline": headline(rows, cfg.tolerance, spec.metric), "report": report, "store": store_path,
-            "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": cfg.tolerance, "metric": spec.metric}
+    if layer_spec is not None:
+        store = Store(store_path, create=False)
+        store.set_meta("sensitivity", {**cfg.sensitivity.model_dump(), "layers": "each", "engine": "fast"})
+        store.close()
+    report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True, yield_target=target,
+                               metric=spec.metric)
+    # the headline and warnings as the report computed them (the bootstrap is not run twice)
+    figures = json.loads((report.parent / "results.json").read_text())
+    return {"headline": figures["headline"], "warnings": figures["warnings"], "report": report, "store": store_path,
+            "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance, "yield": target,
+            "metric": spec.metric}
 
 
 def print_headline(result: dict) -> None:
     from rich.table import Table
 
     from accelsim.console import get_console
-    from accelsim.report.build import HEADLINE_COLS, _headline_rows, safe_criterion
+    from accelsim.report.build import HEADLINE_COLS, _headline_rows, headline_title
 
-    t = Table(title=f"How low can the weight SRAM go? (lowest V whose "
-                    f"{safe_criterion(result['tolerance'], result.get('metric', 'accuracy'))})")
+    head = result["headline"]
+    first = head[0] if head else {}
+    t = Table(title=headline_title(result["tolerance"], result["yield"], first.get("chips"), first.get("inputs"),
+                                   result.get("metric", "accuracy")))
     for c in HEADLINE_COLS:
         t.add_column(c, justify="left" if c in ("model", "scheme") else "right")
-    for row in _headline_rows(result["headline"]):
+    for row in _headline_rows(head):
         t.add_row(*row)
     console = get_console()
     console.print(t)
+    console.print(f"safe V (yield): lowest voltage (and every higher one) where >= {result['yield']:.0%} of chips are "
+                  "within the tolerance; safe V (lower bound): where the yield's 95 % Wilson lower bound is; "
+                  "accuracy: mean over chips and inputs, 95 % bootstrap interval", highlight=False)
+    for w in result.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
     c = result["campaign"]
     console.print(f"{c['total']} trials ({c['ran']} run now, {c['skipped']} resumed) in {result['seconds']:.1f} s")
     console.print(f"report: {result['report']}")

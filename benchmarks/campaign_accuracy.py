@@ -8,7 +8,8 @@
    over every trial of (1) next to its closed form (analyses.expected_residual_fraction),
    with the Monte Carlo standard error and the deviation in standard errors.
 
-Usage: python benchmarks/campaign_accuracy.py [--quick] (quick: LeNet-5 only, 3 repeats).
+Usage: python benchmarks/campaign_accuracy.py [--quick] [--models a,b]
+(quick: LeNet-5 only, 3 repeats; --models: a subset of the digits models, default all four).
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ BERS = [1e-6, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
 SCHEMES = ["none-8b", "ecc-8b-72", "inplace-8b-64", "none-4b", "inplace-4b-64", "inplace-4b-32"]
 
 
-def main(quick: bool = False):
-    models = ["lenet5"] if quick else ["lenet5", "vgg-small", "resnet-small"]
+MODELS = ["lenet5", "vgg-small", "resnet-small", "squeezenet-small"]
+
+
+def main(quick: bool = False, models: list[str] | None = None):
+    models = models or (["lenet5"] if quick else MODELS)
     repeats = 3 if quick else 10
     spec = parse_spec({"name": "accuracy-vs-ber", "models": models, "schemes": SCHEMES, "bers": BERS,
                        "fault_model": "transient", "repeats": repeats, "samples": 450,
@@ -52,4 +56,6 @@ def main(quick: bool = False):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    pick = next((a.split("=", 1)[1] if "=" in a else sys.argv[sys.argv.index(a) + 1]
+                 for a in sys.argv[1:] if a.startswith("--models")), None)
+    main(quick="--quick" in sys.argv, models=pick.split(",") if pick else None)

@@ -1,13 +1,24 @@
-"""The seed papers' analyses, reproduced on the digits models. Prints one JSON line.
+"""The seed papers' analyses, reproduced on the digits models, one section at a time.
 
-1. BERZAD (highest BER with zero accuracy loss, mean over 10 repeats of transient faults)
-   per model, layer type (conv / fully connected / all) and format (int8 / int4);
-2. per-layer sensitivity: accuracy drop with faults in one layer at a time (BER 1e-2);
-3. float32 vs 8-bit vs 4-bit vs binary weights at BER 1e-4, 1e-3, 1e-2 (LeNet-5);
-4. pruned (50 %) vs unpruned 8-bit LeNet-5;
-5. weight clipping and random bit error training vs plain training at p = 0.1 % and 1 %
-   (test error, mean over 20 draws).
-Everything is seeded; the script takes a few minutes on one core.
+    python benchmarks/fault_studies.py [SECTION ...] [--check | --write]
+
+Sections (default: all, in this order), each one JSON line, each under 5 minutes on 2 cores:
+
+  berzad  BERZAD (highest BER with zero accuracy loss, mean over 10 repeats of transient
+          faults) per model, layer type (conv / fully connected / all) and format (int8 / int4);
+  layers  per-layer sensitivity: accuracy drop with faults in one layer at a time (BER 1e-2);
+  float   float32 vs 8-bit vs 4-bit vs binary weights at BER 1e-4, 1e-3, 1e-2 (LeNet-5);
+  clip    weight clipping and random bit error training vs plain training at p = 0.1 % and
+          1 % (test error, mean over 20 transient draws);
+  prune   50 % magnitude pruning vs none, for 8-bit weights and for float32 weights;
+  stutz   Stutz et al.'s protocol: train with random bit errors (RandBET), test on unseen
+          fixed chips (persistent per-cell fault maps drawn with seeds training never saw).
+
+Every random draw comes from accelsim.seeds.derive of the section's root seed and the draw's
+name, so a section gives the same numbers bit for bit in any process, on any worker count
+(torch training runs on one thread with deterministic kernels, as retrain_zoo does).
+``--check`` compares each section with benchmarks/fault_studies.json (the numbers in
+docs/campaigns.md) and exits 1 on any difference; ``--write`` stores them there.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,125 +34,211 @@ import torch
 
 from accelsim.campaign import Store, parse_spec, run_campaign
 from accelsim.campaign.analyses import accuracy_drop, berzad
-from accelsim.faults import inject, inject_float
+from accelsim.faults import ChipFaultMap, inject, inject_float, load_curve
 from accelsim.image import export_image
 from accelsim.infer import IntegerNetwork
 from accelsim.nn import load_checkpoint, load_digits_split
+from accelsim.nn.retrain_zoo import deterministic_torch
 from accelsim.nn.train import TrainConfig, train
+from accelsim.seeds import derive
 
 ROOT = Path(__file__).resolve().parents[1]
+COMMITTED = Path(__file__).with_suffix(".json")
+SECTIONS = ("berzad", "layers", "float", "clip", "prune", "stutz")
 BERS = [1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
+REPEATS = 10
+SEED = 0
 DATA = load_digits_split()
 X, Y = DATA.x_test.numpy(), DATA.y_test.numpy()
 
 
 def campaign(tmp: Path, name: str, **kw) -> list[dict]:
     d = {"name": name, "models": ["lenet5", "vgg-small", "resnet-small"], "fault_model": "transient",
-         "chips": 1, "models_dir": str(ROOT / "models"), **kw}
+         "chips": 1, "seed": SEED, "models_dir": str(ROOT / "models"), **kw}
     store = tmp / f"{name}.sqlite"
     run_campaign(parse_spec(d), store, workers=2, progress=False)
     return Store(store).rows()
 
 
-def image_accuracy(img, ber: float, repeats: int, seed: int = 0) -> float:
-    net = IntegerNetwork(img)
-    accs = []
-    for r in range(repeats):
-        words = inject(img.words, ber, seed=seed * 1000 + r, width=img.layout.word_bits)
-        q, _ = img.layout.unpack(words)
-        weights = {layer.name: q[layer.word_offset * img.layout.weights_per_word:][:layer.n_weights]
-                   .reshape(layer.weight_shape) for layer in img.layers}
-        accs.append(float(np.mean(net.predict(X, weights) == Y)))
-    return float(np.mean(accs))
+def trained(**kw):
+    """A digits model trained bit-reproducibly (one thread, deterministic kernels)."""
+    with deterministic_torch():
+        model, _ = train(TrainConfig(model="lenet5", seed=SEED, **kw), show_progress=False)
+    return model
 
 
-def float_accuracy(model, ber: float, repeats: int) -> float:
-    accs = []
+def export(model, tmp: Path, name: str, layout: str, bits: int):
+    return export_image(model, tmp / name, layout=layout, input_shape=(1, 8, 8), calibration=DATA.x_train, bits=bits)
+
+
+def words_accuracy(img, words: np.ndarray) -> float:
+    """Test accuracy of the integer network reading ``words`` instead of the stored ones."""
+    q, _ = img.layout.unpack(words)
+    weights = {layer.name: q[layer.word_offset * img.layout.weights_per_word:][:layer.n_weights]
+               .reshape(layer.weight_shape) for layer in img.layers}
+    return float(np.mean(IntegerNetwork(img).predict(X, weights) == Y))
+
+
+def image_accuracy(img, ber: float, repeats: int, key: str) -> float:
+    """Mean accuracy over ``repeats`` transient draws at ``ber`` (0: the fault-free image)."""
+    if ber == 0:
+        return words_accuracy(img, img.words)
+    return float(np.mean([words_accuracy(img, inject(img.words, ber, seed=derive(SEED, key, ber, r),
+                                                     width=img.layout.word_bits)) for r in range(repeats)]))
+
+
+def _with_weights(model, make, repeats: int) -> float:
+    """Mean accuracy of the float model over ``repeats`` draws of its weights by ``make``
+    (name, tensor, draw) -> tensor; the weights are restored afterwards."""
     base = {n: p.detach().clone() for n, p in model.named_parameters() if n.endswith("weight")}
-    for r in range(repeats):
+    accs = []
+    try:
+        for r in range(repeats):
+            with torch.no_grad():
+                for n, p in model.named_parameters():
+                    if n in base:
+                        p.copy_(make(n, base[n], r))
+                accs.append(float((model(DATA.x_test).argmax(1).numpy() == Y).mean()))
+    finally:
         with torch.no_grad():
             for n, p in model.named_parameters():
                 if n in base:
-                    p.copy_(torch.from_numpy(inject_float(base[n].numpy(), ber, seed=r * 7919 + hash(n) % 1000)))
-            accs.append(float((model(DATA.x_test).argmax(1).numpy() == Y).mean()))
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            if n in base:
-                p.copy_(base[n])
+                    p.copy_(base[n])
     return float(np.mean(accs))
+
+
+def float_accuracy(model, ber: float, repeats: int, key: str = "float") -> float:
+    """float32 weights, each IEEE-754 bit flipped with probability ``ber``."""
+    return _with_weights(model, lambda n, w, r: torch.from_numpy(
+        inject_float(w.numpy(), ber, seed=derive(SEED, key, n, ber, r))), repeats)
 
 
 def binary_accuracy(model, ber: float, repeats: int) -> float:
     """Binary weights (+-1 times a per-channel scale): a bit error flips the sign."""
-    accs = []
-    base = {n: p.detach().clone() for n, p in model.named_parameters() if n.endswith("weight")}
-    for r in range(repeats):
-        g = torch.Generator().manual_seed(r)
-        with torch.no_grad():
-            for n, p in model.named_parameters():
-                if n in base:
-                    flip = torch.rand(p.shape, generator=g) < ber
-                    p.copy_(torch.where(flip, -base[n], base[n]))
-            accs.append(float((model(DATA.x_test).argmax(1).numpy() == Y).mean()))
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            if n in base:
-                p.copy_(base[n])
-    return float(np.mean(accs))
+    def flip(n, w, r):
+        g = torch.Generator().manual_seed(derive(SEED, "binary", n, ber, r))
+        return torch.where(torch.rand(w.shape, generator=g) < ber, -w, w)
+    return _with_weights(model, flip, repeats)
 
 
-def main(quick: bool = False):
-    reps = 3 if quick else 10
-    out = {"benchmark": "fault_studies", "repeats": reps}
+def section_berzad(tmp: Path) -> dict:
+    rows = campaign(tmp, "berzad", schemes=["none-8b", "none-4b"], bers=BERS, repeats=REPEATS,
+                    layers=["all", "conv", "linear"], samples=450)
+    return {"berzad": [{k: z[k] for k in ("model", "scheme", "layers", "berzad")} for z in berzad(rows)]}
+
+
+def section_layers(tmp: Path) -> dict:
+    rows = campaign(tmp, "layers", schemes=["none-8b"], bers=[1e-2], repeats=REPEATS, layers="each", samples=450)
+    order = {}   # network order: the order of a trial's per-layer counts
+    for r in rows:
+        order.setdefault(r["model"], {name: i for i, name in enumerate(r["per_layer"])})
+    drops = sorted(accuracy_drop(rows), key=lambda d: (d["model"], order[d["model"]][d["layers"]]))
+    return {"per_layer_drop_ber1e-2": [{"model": d["model"], "layer": d["layers"], "drop": round(d["drop"], 4)}
+                                       for d in drops]}
+
+
+def section_float(tmp: Path) -> dict:
+    fp32, _ = load_checkpoint(ROOT / "models/lenet5-fp32")
+    binary = trained(bits=1)
+    imgs = {}
+    for name, layout in (("int8", "none-8b"), ("int4", "none-4b")):
+        m, card = load_checkpoint(ROOT / f"models/lenet5-{name}")
+        imgs[name] = export(m, tmp, f"l-{name}", layout, card["bits"])
+    out = {}
+    for ber in (0.0, 1e-4, 1e-3, 1e-2):
+        reps = REPEATS if ber else 1
+        out["fault_free" if ber == 0 else str(ber)] = {
+            "fp32": round(float_accuracy(fp32, ber, reps), 4),
+            "int8": round(image_accuracy(imgs["int8"], ber, reps, "float-int8"), 4),
+            "int4": round(image_accuracy(imgs["int4"], ber, reps, "float-int4"), 4),
+            "binary": round(binary_accuracy(binary, ber, reps), 4)}
+    return {"float_vs_fixed_accuracy": out}
+
+
+def section_clip(tmp: Path) -> dict:
+    variants = {"plain": dict(), "clip_0.25": dict(clip=0.25), "randbet_1%": dict(randbet=0.01),
+                "clip_0.25+randbet_1%": dict(clip=0.25, randbet=0.01)}
+    table = {}
+    for name, kw in variants.items():
+        img = export(trained(bits=8, **kw), tmp, f"v-{name}", "none-8b", 8)
+        table[name] = {f"p={p:g}": round(100 * (1 - image_accuracy(img, p, 20, "clip")), 2) for p in (0.0, 1e-3, 1e-2)}
+    return {"test_error_percent_clipping_randbet": table}
+
+
+def section_prune(tmp: Path) -> dict:
+    """Pruning as the resiliency study does it (float weights) and as an accelerator stores
+    it (8-bit integers): a pruned float weight is 0.0, whose worst single flip gives 2.0,
+    while a flipped exponent bit of a live weight gives up to 1e38; in int8 a zero's worst
+    flip (-128) is as large as any weight's."""
+    unpruned8, _ = load_checkpoint(ROOT / "models/lenet5-int8")
+    img8 = export(unpruned8, tmp, "int8", "none-8b", 8)
+    pimg8 = export(trained(bits=8, prune=0.5), tmp, "pruned8", "none-8b", 8)
+    int8 = {str(ber): {"unpruned": round(image_accuracy(img8, ber, REPEATS, "prune-int8"), 4),
+                       "pruned_50": round(image_accuracy(pimg8, ber, REPEATS, "prune-int8"), 4)}
+            for ber in (0.0, 1e-3, 1e-2)}
+    fp32, _ = load_checkpoint(ROOT / "models/lenet5-fp32")
+    pruned32 = trained(prune=0.5)
+    fl = {str(ber): {"unpruned": round(float_accuracy(fp32, ber, REPEATS if ber else 1, "prune-fp32"), 4),
+                     "pruned_50": round(float_accuracy(pruned32, ber, REPEATS if ber else 1, "prune-fp32"), 4)}
+          for ber in (0.0, 1e-5, 3e-5, 1e-4, 3e-4)}
+    return {"pruned_vs_unpruned_accuracy_int8": int8, "pruned_vs_unpruned_accuracy_fp32": fl}
+
+
+def section_stutz(tmp: Path, chips: int = 10) -> dict:
+    """Train at a bit error rate with RandBET (fresh random errors every step), then test on
+    ``chips`` fixed chips: persistent maps (a cell faulty at V stays faulty) drawn from seeds
+    disjoint from training's, at the voltage where the default curve gives BER p. Test
+    error % per training: mean, standard deviation and worst over the chips."""
+    curve = load_curve()
+    variants = {"plain": dict(), "clip_0.25": dict(clip=0.25), "randbet_1%": dict(randbet=0.01),
+                "clip_0.25+randbet_1%": dict(clip=0.25, randbet=0.01)}
+    imgs = {name: export(trained(bits=8, **kw), tmp, f"s-{name}", "none-8b", 8) for name, kw in variants.items()}
+    n_words = next(iter(imgs.values())).words.shape[0]
+    v_low = float(curve.vdd_for_ber(1e-2))
+    maps = [ChipFaultMap.sample(curve, n_words=n_words, width=64, chip=c, seed=derive(SEED, "stutz-test-chip"),
+                                v_low=v_low) for c in range(chips)]
+    out = {}
+    for name, img in imgs.items():
+        assert img.words.shape[0] == n_words
+        row = {"p=0": round(100 * (1 - words_accuracy(img, img.words)), 2)}
+        for p in (1e-3, 1e-2):
+            vdd = float(curve.vdd_for_ber(p))
+            err = np.array([100 * (1 - words_accuracy(img, m.apply(img.words, vdd))) for m in maps])
+            row[f"p={p:g}"] = {"mean": round(float(err.mean()), 2), "std": round(float(err.std()), 2),
+                               "worst": round(float(err.max()), 2)}
+        out[name] = row
+    return {"chips": chips, "test_error_percent_fixed_chips": out}
+
+
+def run(section: str) -> dict:
+    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        # 1. BERZAD per model, layer type and format
-        rows = campaign(tmp, "berzad", schemes=["none-8b", "none-4b"], bers=BERS, repeats=reps,
-                        layers=["all", "conv", "linear"], samples=450)
-        out["berzad"] = [{k: z[k] for k in ("model", "scheme", "layers", "berzad")} for z in berzad(rows)]
-        # 2. per-layer sensitivity at BER 1e-2
-        rows = campaign(tmp, "layers", schemes=["none-8b"], bers=[1e-2], repeats=reps, layers="each", samples=450)
-        out["per_layer_drop_ber1e-2"] = [{"model": d["model"], "layer": d["layers"], "drop": round(d["drop"], 4)}
-                                         for d in accuracy_drop(rows)]
-        # 3. float32 vs 8-bit vs 4-bit vs binary (LeNet-5)
-        fp32, _ = load_checkpoint(ROOT / "models/lenet5-fp32")
-        binary, _ = train(TrainConfig(model="lenet5", bits=1, seed=0), show_progress=False)
-        imgs = {}
-        for name, layout in (("int8", "none-8b"), ("int4", "none-4b")):
-            m, card = load_checkpoint(ROOT / f"models/lenet5-{name}")
-            imgs[name] = export_image(m, tmp / f"l-{name}", layout=layout, input_shape=(1, 8, 8),
-                                      calibration=DATA.x_train, bits=card["bits"])
-        formats = {}
-        for ber in (1e-4, 1e-3, 1e-2):
-            formats[str(ber)] = {"fp32": round(float_accuracy(fp32, ber, reps), 4),
-                                 "int8": round(image_accuracy(imgs["int8"], ber, reps), 4),
-                                 "int4": round(image_accuracy(imgs["int4"], ber, reps), 4),
-                                 "binary": round(binary_accuracy(binary, ber, reps), 4)}
-        formats["fault_free"] = {"fp32": round(float_accuracy(fp32, 0.0, 1), 4),
-                                 "int8": round(image_accuracy(imgs["int8"], 0.0, 1), 4),
-                                 "int4": round(image_accuracy(imgs["int4"], 0.0, 1), 4),
-                                 "binary": round(binary_accuracy(binary, 0.0, 1), 4)}
-        out["float_vs_fixed_accuracy"] = formats
-        # 4. pruned vs unpruned (8-bit LeNet-5)
-        pruned, _ = train(TrainConfig(model="lenet5", bits=8, prune=0.5, seed=0), show_progress=False)
-        pimg = export_image(pruned, tmp / "pruned", layout="none-8b", input_shape=(1, 8, 8), calibration=DATA.x_train,
-                            bits=8)
-        out["pruned_vs_unpruned_accuracy"] = {
-            str(ber): {"unpruned": round(image_accuracy(imgs["int8"], ber, reps), 4),
-                       "pruned_50": round(image_accuracy(pimg, ber, reps), 4)} for ber in (0.0, 1e-3, 1e-2)}
-        # 5. clipping and random bit error training (test error %, 20 draws)
-        variants = {"plain": dict(), "clip_0.25": dict(clip=0.25), "randbet_1%": dict(randbet=0.01),
-                    "clip_0.25+randbet_1%": dict(clip=0.25, randbet=0.01)}
-        table = {}
-        for name, kw in variants.items():
-            m, _ = train(TrainConfig(model="lenet5", bits=8, seed=0, **kw), show_progress=False)
-            img = export_image(m, tmp / f"v-{name}", layout="none-8b", input_shape=(1, 8, 8), calibration=DATA.x_train,
-                               bits=8)
-            table[name] = {f"p={p:g}": round(100 * (1 - image_accuracy(img, p, 20, seed=5)), 2)
-                           for p in (0.0, 1e-3, 1e-2)}
-        out["test_error_percent_clipping_randbet"] = table
-    print(json.dumps(out))
+        result = globals()[f"section_{section}"](Path(tmp))
+    return {"benchmark": "fault_studies", "section": section, "repeats": REPEATS, **result,
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def main(argv: list[str]) -> int:
+    names = [a for a in argv if not a.startswith("--")] or list(SECTIONS)
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        print(f"unknown section {unknown[0]!r}; sections: {' '.join(SECTIONS)}", file=sys.stderr)
+        return 2
+    committed = json.loads(COMMITTED.read_text()) if COMMITTED.exists() else {}
+    status = 0
+    for name in names:
+        out = run(name)
+        print(json.dumps(out), flush=True)
+        figures = {k: v for k, v in out.items() if k != "seconds"}
+        if "--check" in argv:
+            same = committed.get(name) == json.loads(json.dumps(figures))
+            print(f"{name}: {'same bits as committed' if same else 'DIFFERS from committed'}", file=sys.stderr)
+            status |= 0 if same else 1
+        if "--write" in argv:
+            committed[name] = figures
+            COMMITTED.write_text(json.dumps(committed, indent=1) + "\n")
+    return status
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    sys.exit(main(sys.argv[1:]))

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from accelsim.campaign import Store, parse_spec, run_campaign
+from accelsim.campaign.trial import data_mask
 from accelsim.campaign.analyses import berzad, expected_residual_fraction, lowest_safe_voltage, residual_fraction
 from accelsim.errors import UserError
 
@@ -147,8 +148,10 @@ def test_unreadable_and_foreign_stores(tmp_path):
     assert r.returncode == 2 and "foreign SQLite" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_zero_residual_bits_give_exactly_the_fault_free_logits():
-    """Corrected single errors leave no residual bit, and the logits are then bit-identical."""
+@pytest.mark.parametrize("policy", ["pass", "zero"])
+def test_zero_residual_bits_give_exactly_the_fault_free_logits(policy):
+    """Corrected single errors leave no residual bit, and the logits are then bit-identical;
+    residual bits count what the network uses, so the invariant holds for every policy."""
     from accelsim.campaign.trial import decode_and_compare
     from accelsim.image.commands import export_checkpoint
     from accelsim.infer import IntegerNetwork
@@ -161,16 +164,39 @@ def test_zero_residual_bits_give_exactly_the_fault_free_logits():
         read = img.words.copy()
         bits = rng.integers(0, 64, len(read)).astype(np.uint64)   # one flip in every word
         read[:, 0] ^= np.uint64(1) << bits
-        weights, per_layer, totals = decode_and_compare(img, read, "pass")
+        weights, per_layer, totals = decode_and_compare(img, read, policy)
         assert totals["injected_bits"] == len(read) and totals["corrected"] == len(read)
         assert totals["residual_bits"] == 0
         x = load_digits_split().x_test.numpy()[:100]
         net = IntegerNetwork(img)
-        assert np.array_equal(net.forward(x, weights), net.forward(x))
-        # a double error in one word is detected and leaves two wrong data bits
-        read[0, 0] = img.words[0, 0] ^ (np.uint64(0b11) << np.uint64(8))
-        weights2, _, totals2 = decode_and_compare(img, read, "pass")
-        assert totals2["detected"] == 1 and totals2["residual_bits"] == 2
+        clean = net.forward(x)
+        assert np.array_equal(net.forward(x, weights), clean)
+        # a double error in one word is detected and leaves two wrong data bits (pass), or
+        # the word's stored data bits (zero: the network gets a zero word)
+        word = 3
+        assert bin(int(img.words[word, 0])).count("1") > 4
+        read = img.words.copy()
+        read[word, 0] ^= np.uint64(0b11) << np.uint64(8)
+        weights2, _, totals2 = decode_and_compare(img, read, policy)
+        mask = int(data_mask(img.layout)[0])
+        stored = bin(int(img.words[word, 0]) & mask).count("1")
+        assert totals2["detected"] == 1 and totals2["residual_bits"] == (2 if policy == "pass" else stored)
+        # two errors confined to check bits: the decoded data are right, but zero drops the word
+        c0, c1 = img.layout.check_positions[:2]
+        read = img.words.copy()
+        read[word, 0] ^= (np.uint64(1) << np.uint64(c0)) | (np.uint64(1) << np.uint64(c1))
+        weights3, _, totals3 = decode_and_compare(img, read, policy)
+        assert totals3["detected"] == 1
+        if policy == "pass":
+            assert totals3["residual_bits"] == 0 and np.array_equal(net.forward(x, weights3), clean)
+        else:
+            assert totals3["residual_bits"] == stored > 0
+            assert not all(np.array_equal(weights3[k], w) for k, w in net_weights(img).items())
+
+
+def net_weights(img):
+    from accelsim.infer import decode_weights
+    return decode_weights(img)[0]
 
 
 def test_bad_input_found_before_the_store_is_created(tmp_path):
@@ -291,10 +317,9 @@ def test_version_1_store_is_read_but_not_extended(tmp_path):
     old = tmp_path / "v1.sqlite"
     Store(old).close()
     with sqlite3.connect(old) as conn:   # a store as version 1 wrote it: no export_sha256 column
-        conn.execute("DROP TABLE trials")
-        conn.execute("CREATE TABLE trials (key TEXT PRIMARY KEY, model TEXT, scheme TEXT, layers TEXT, vdd REAL, "
-                     "ber REAL, chip INTEGER, repeat INTEGER, accuracy REAL, params TEXT, per_layer TEXT)")
-        conn.execute("INSERT INTO trials VALUES ('k', 'lenet5', 'none-4b', 'all', 0.6, 1e-6, 0, 0, 0.9, '{}', '{}')")
+        conn.execute('ALTER TABLE trials DROP COLUMN "export_sha256"')
+        conn.execute("INSERT INTO trials (key, model, scheme, layers, vdd, ber, chip, repeat, accuracy, params, "
+                     "per_layer) VALUES ('k', 'lenet5', 'none-4b', 'all', 0.6, 1e-6, 0, 0, 0.9, '{}', '{}')")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     rows = Store(old, create=False, readonly=True).rows()
     assert len(rows) == 1 and rows[0]["export_sha256"] is None and rows[0]["accuracy"] == 0.9

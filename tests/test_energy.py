@@ -32,15 +32,53 @@ def test_energy_hand_computed_for_one_layer(lenet):
     rep = energy_of(result, lenet.layout, vdd=0.9, table=table)
     s = result.layers[0]                       # features.0: 10 words, 64 x 25 x 6 GEMM
     e = rep.per_layer[0]
-    assert e["sram_dynamic"] == pytest.approx(10 * 64 * 1.5625)
-    assert e["mac"] == pytest.approx(64 * 25 * 6 * 0.15)
-    assert e["ecc"] == pytest.approx(10 * decoder_cells("hsiao-64-57") * 0.000625)
+    # one bank: 32768 words x 64 bit = 256 KiB, between Horowitz's 32 KB (20 pJ) and 1 MB
+    # (100 pJ) points: 20 x 8^(log 5 / log 32) pJ per 64-bit read
+    bank_read = 20.0 * 8 ** (math.log(5) / math.log(32))
+    assert bank_read == pytest.approx(52.5306, abs=1e-4)
+    assert s.sram_read_bits == 10 * 64
+    assert e["sram_dynamic"] == pytest.approx(10 * bank_read)
+    assert e["mac"] == pytest.approx(64 * 25 * 6 * 0.20)                 # 4-bit x 8-bit MAC
+    assert e["registers"] == pytest.approx(64 * 25 * 6 * (1 + 4) * 0.25)  # ws: activation + 32-bit psum
+    assert e["ecc"] == pytest.approx(10 * decoder_cells("hsiao-64-57") * 0.002 * 0.3)
     assert e["sram_leakage"] == pytest.approx(s.cycles * (8 * 32768 * 64 / 8 / 1024) * 0.0005)
-    assert e["buffers"] == pytest.approx(s.input_reads * 2.5 + s.output_writes * 10.0)
+    buf64 = 20.0 * 2 ** (math.log(5) / math.log(32))                    # a 64 KiB buffer's 64-bit read
+    assert e["buffers"] == pytest.approx(s.input_reads * buf64 / 8 + (s.output_writes + s.output_reads) * buf64 / 2)
     assert e["dram"] == 0.0                   # the image stays resident in the 2 MiB SRAM
+    assert rep.total_pj == pytest.approx(sum(rep.totals.values()))
     low = energy_of(result, lenet.layout, vdd=0.45, table=table)
     assert low.totals["sram_dynamic"] == pytest.approx(rep.totals["sram_dynamic"] * 0.25)
     assert low.totals["mac"] == rep.totals["mac"] and low.total_pj < rep.total_pj
+
+
+def test_sram_fit_reproduces_the_cited_points_and_grows_with_the_macro(lenet):
+    t = load_table()
+    for kib, pj in ((8, 10.0), (32, 20.0), (1024, 100.0)):   # Horowitz, ISSCC 2014, 45 nm
+        assert t.sram_read_pj(kib) == pytest.approx(pj, rel=1e-12)
+    sizes = [1, 4, 8, 16, 32, 100, 256, 1024, 4096]
+    reads = [t.sram_read_pj(k) for k in sizes]
+    assert all(a < b for a, b in zip(reads, reads[1:]))
+    # the same image on a machine with bigger banks pays more per read and more leakage
+    small = simulate(lenet, parse_config({"weight_sram": {"banks": 8, "words_per_bank": 4096}}))
+    big = simulate(lenet, parse_config({"weight_sram": {"banks": 8, "words_per_bank": 65536}}))
+    es, eb = energy_of(small, lenet.layout, vdd=0.9), energy_of(big, lenet.layout, vdd=0.9)
+    assert es.units.sram_read_per_bit < eb.units.sram_read_per_bit
+    assert es.units.sram_leak_per_cycle * 16 == pytest.approx(eb.units.sram_leak_per_cycle)
+    assert es.totals["sram_dynamic"] < eb.totals["sram_dynamic"]
+    # more banks of the same total: smaller arrays, cheaper reads
+    split = simulate(lenet, parse_config({"weight_sram": {"banks": 32, "words_per_bank": 8192}}))
+    assert energy_of(split, lenet.layout, vdd=0.9).units.sram_read_per_bit < energy_of(
+        simulate(lenet, parse_config({})), lenet.layout, vdd=0.9).units.sram_read_per_bit
+
+
+def test_user_sram_table_overrides_the_fit():
+    d = yaml.safe_load(open("accelsim/configs/energy.yaml"))
+    d["actions"]["sram_read_pj_per_64b"] = {256: 40.0}
+    t = table_from_dict(d)
+    assert t.sram_read_pj(256) == 40.0 and t.sram_read_pj(8) == 40.0   # one point: a constant
+    d["actions"]["sram_read_pj_per_64b"] = {"big": 1.0}
+    with pytest.raises(UserError, match=r"actions.sram_read_pj_per_64b.big: must be a number \(got 'big'\)"):
+        table_from_dict(d)
 
 
 def test_stronger_code_and_wider_words_cost_more(lenet, tmp_path):
@@ -48,7 +86,9 @@ def test_stronger_code_and_wider_words_cost_more(lenet, tmp_path):
     img8 = export_checkpoint("models/lenet5-int8", "none-8b", tmp_path / "n")
     r72 = energy_of(simulate(img72), img72.layout, vdd=0.9)
     r8 = energy_of(simulate(img8), img8.layout, vdd=0.9)
-    assert r72.totals["sram_dynamic"] == pytest.approx(r8.totals["sram_dynamic"] * 72 / 64)
+    # 72/64 more bits per read, and a bank of 72-bit words is a 72/64 bigger array
+    slope = math.log(5) / math.log(32)
+    assert r72.totals["sram_dynamic"] == pytest.approx(r8.totals["sram_dynamic"] * (72 / 64) ** (1 + slope))
     assert r8.totals["ecc"] == 0 and r72.totals["ecc"] > 0
     assert decoder_cells("hsiao-72-64") > decoder_cells("hsiao-64-57") > decoder_cells("hsiao-32-26")
     from accelsim.energy import decoder_area_um2
@@ -63,7 +103,8 @@ def test_user_table_validation(tmp_path):
     d = yaml.safe_load(open("accelsim/configs/energy.yaml"))
     d["actions"]["mac_pj"] = {8: 0.3}
     t = table_from_dict(d)
-    with pytest.raises(UserError, match="no mac_pj entry for 4-bit"):
+    assert t.mac(8) == 0.3
+    with pytest.raises(UserError, match="no mac_pj entry for 4x8-bit"):
         t.mac(4)
     p = tmp_path / "bad.yaml"
     p.write_text("vdd_nominal: 0.9\nactions: [1, 2]")
@@ -75,7 +116,10 @@ def test_user_table_validation(tmp_path):
     # issue 15: a typo in an action name used to leave that energy at its default
     (lambda d: d["actions"].__setitem__("dram_pj_per_bytes", 100.0),
      r"actions: unknown field 'dram_pj_per_bytes' \(did you mean 'dram_pj_per_byte'\?\)"),
-    (lambda d: d["actions"].__setitem__("ecc_gate_pj", float("nan")), r"actions.ecc_gate_pj: must be a finite number"),
+    (lambda d: d["actions"].__setitem__("ecc_gate_switch_pj", float("nan")),
+     r"actions.ecc_gate_switch_pj: must be a finite number"),
+    (lambda d: d["actions"].__setitem__("ecc_activity", 1.5), r"actions.ecc_activity: must be <= 1"),
+    (lambda d: d["actions"]["mac_pj"].__setitem__("4x16", 0.3), r"actions.mac_pj"),
     (lambda d: d["actions"]["mac_pj"].__setitem__(8, -0.3), r"actions.mac_pj\[8\]: must be >= 0"),
     (lambda d: d["actions"]["mac_pj"].__setitem__(16, 0.3), r"actions.mac_pj"),
     (lambda d: d.__setitem__("vdd_nominal", "0.9"), r"vdd_nominal: must be a number \(got '0.9'\)"),

@@ -29,15 +29,40 @@ def test_report_files_and_rows(store, tmp_path):
     out = tmp_path / "r"
     html = report_from_store(store, out)
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["accuracy_energy_pareto.png", "accuracy_vs_voltage.png", "energy_vs_voltage.png",
-                     "layer_sensitivity.png", "report.html", "residual_vs_ber.png", "results.csv",
-                     "results.json", "sdc_vs_voltage.png", "summary.md"]
+    plots = ["accuracy_energy_pareto", "accuracy_vs_voltage", "energy_breakdown", "energy_relative",
+             "energy_vs_voltage", "layer_sensitivity", "residual_vs_ber", "sdc_vs_voltage"]
+    assert names == sorted([f"{p}.{ext}" for p in plots for ext in ("png", "svg")]
+                           + ["report.html", "results.csv", "results.json", "summary.md"])
     text = html.read_text()
-    assert text.count("data:image/png;base64,") == 6 and "src=\"http" not in text
+    assert text.count("data:image/png;base64,") == 8 and "src=\"http" not in text
+    for p in plots:   # every figure links its SVG, and the SVG is a real vector file
+        assert f'href="{p}.svg"' in text
+        assert (out / f"{p}.svg").read_text().lstrip().startswith("<?xml") and "<svg" in (out / f"{p}.svg").read_text()
     csv_lines = (out / "results.csv").read_text().strip().splitlines()
     assert len(csv_lines) == 1 + 16
     data = json.loads((out / "results.json").read_text())
     assert len(data["trials"]) == 16 and {h["scheme"] for h in data["headline"]} == {"none-4b", "inplace-4b-64"}
+    # per-component energy is stored per trial and adds up to the total
+    from accelsim.campaign.store import ENERGY_COLUMNS
+    for t in data["trials"]:
+        assert t["cycles"] > 0
+        assert sum(t[c] for c in ENERGY_COLUMNS) == pytest.approx(t["energy_pj"], rel=1e-12)
+        assert t["energy_sram_dynamic_pj"] > 0 and t["energy_mac_pj"] > 0
+    ecc = [t for t in data["trials"] if t["scheme"] == "inplace-4b-64"]
+    assert all(t["energy_ecc_pj"] > 0 for t in ecc)
+    assert all(t["energy_ecc_pj"] == 0 for t in data["trials"] if t["scheme"] == "none-4b")
+    bars = {(b["scheme"], b["label"].split()[0]) for b in data["energy_breakdown"]}
+    assert ("none-4b", "nominal") in bars and ("inplace-4b-64", "nominal") in bars
+    rel = dict(data["energy_relative"]["lenet5/inplace-4b-64"])
+    assert 1.0 < rel[0.9] < 1.05            # ECC decode costs a little over the unprotected layout
+    # provenance: the spec, seeds, sample sizes, the resolved tables, version
+    for needle in ("Provenance", "root seed(s)", "chips x repeats, inputs per trial", "BER curve",
+                   "accelerator, resolved", "energy table, values (pJ)", "sram_read_pj_per_64b", "accelsim version",
+                   "git commit", "Cycles and latency per inference", "Energy by component", "yield [95 % CI]"):
+        assert needle in text, needle
+    # 2 chips cannot support a 95 % yield claim: the report says so, and how many would
+    assert "Too few samples" in text and "needs &gt;= 73 chips" in text
+    assert any("needs >= 73 chips" in w for w in data["warnings"]) and "needs >= 73 chips" in (out / "summary.md").read_text()
     for png in out.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     with pytest.raises(UserError, match="exists; pass --force"):
@@ -57,6 +82,24 @@ def test_headline_on_known_rows():
     assert headline(rows, 0.0)[0]["vmin_safe"] == 0.6
 
 
+def test_report_files_follow_the_umask(store, tmp_path):
+    import os
+    old = os.umask(0o022)
+    try:
+        report_from_store(store, tmp_path / "r")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r").stat().st_mode & 0o777 == 0o755
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "r").iterdir()} == {0o644}
+    from accelsim.fileio import atomic_write_text
+    old = os.umask(0o027)
+    try:
+        atomic_write_text(tmp_path / "f.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o640
+
+
 def test_empty_store_and_missing_store(tmp_path):
     Store(tmp_path / "e.sqlite").close()
     with pytest.raises(UserError, match="no finished trials"):
@@ -72,26 +115,37 @@ def run_cli(args, cwd):
 
 def test_main_job_end_to_end_and_bad_configs(tmp_path):
     cfg = {"name": "tiny", "models": ["lenet5"], "schemes": ["none-4b", "inplace-4b-64"], "voltages": [0.9, 0.52, 0.49],
-           "chips": 2, "engine": "cycle", "samples": 100, "workers": 1, "models_dir": str(ROOT / "models")}
+           "chips": 2, "engine": "cycle", "samples": 100, "workers": 1, "models_dir": str(ROOT / "models"),
+           "sensitivity": {"scheme": "none-4b", "voltages": [0.49]}}
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg))
     r = run_cli(["run", "run.yaml", "-o", "out"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert "How low can the weight SRAM go?" in r.stdout and "inplace-4b-64" in r.stdout
-    assert (tmp_path / "out" / "report" / "report.html").exists()
+    assert "yield [95 % CI]" in r.stdout and "warning:" in r.stdout and "needs >= 73 chips" in r.stdout
+    html = (tmp_path / "out" / "report" / "report.html").read_text()
+    assert "Per-layer sensitivity, none-4b: accuracy drop (points), faults in this layer only" in html
+    trials = json.loads((tmp_path / "out" / "report" / "results.json").read_text())["trials"]
+    single = [t for t in trials if t["layers"] != "all"]
+    assert sorted({t["layers"] for t in single}) == ["classifier.0", "classifier.2", "classifier.4", "features.0",
+                                                     "features.3"] and len(single) == 10
+    # the per-layer trials use the main sweep's chips (maps drawn down to its lowest voltage)
+    assert {json.loads(t["params"])["v_low"] for t in trials} == {0.49}
     again = run_cli(["run", "run.yaml", "-o", "out"], tmp_path)
     assert again.returncode == 2 and "exists; pass --force" in again.stderr
     resumed = run_cli(["run", "run.yaml", "-o", "out", "--force"], tmp_path)
     assert resumed.returncode == 0 and "(0 run now, 12 resumed)" in resumed.stdout
     for change, match in [({"models": ["lenet7"]}, "no checkpoint"), ({"schemes": ["ecc-9"]}, "run config bad.yaml: schemes[0]: must be one of"),
                           ({"voltages": [0.2]}, "outside the BER curve's domain"),
-                          ({"energy_table": "missing.yaml"}, "energy table 'missing.yaml' does not exist")]:
+                          ({"energy_table": "missing.yaml"}, "energy table 'missing.yaml' does not exist"),
+                          ({"yield": 1.5}, "run config bad.yaml: yield: must be < 1"),
+                          ({"sensitivity": "each"}, "run config bad.yaml: sensitivity: must be a mapping")]:
         (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**cfg, **change}))
         r = run_cli(["run", "bad.yaml", "-o", "bad"], tmp_path)
         assert r.returncode == 2 and match in r.stderr and "Traceback" not in r.stderr, (change, r.stderr)
         assert not (tmp_path / "bad").exists()
     table = yaml.safe_load((ROOT / "accelsim/configs/energy.yaml").read_text())
-    del table["actions"]["ecc_gate_pj"]
+    del table["actions"]["ecc_gate_switch_pj"]
     (tmp_path / "energy.yaml").write_text(yaml.safe_dump(table))
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**cfg, "energy_table": "energy.yaml"}))
     r = run_cli(["run", "bad.yaml", "-o", "bad"], tmp_path)
-    assert r.returncode == 2 and "energy table energy.yaml: actions.ecc_gate_pj: missing (required)" in r.stderr
+    assert r.returncode == 2 and "energy table energy.yaml: actions.ecc_gate_switch_pj: missing (required)" in r.stderr

@@ -172,7 +172,7 @@ def test_schema_command_prints_json_schema_and_reference_page_is_current(capsys)
     assert main(["schema", "accelerator"]) == 0   # a user file is merged over the packaged one
     accel = json.loads(capsys.readouterr().out)
     assert "required" not in accel and "required" not in accel["$defs"]["PeArray"]
-    assert accel["$defs"]["PeArray"]["properties"]["dataflow"]["enum"] == ["ws", "os"]
+    assert accel["$defs"]["PeArray"]["properties"]["dataflow"]["enum"] == ["ws", "os", "is"]
     assert main(["schema", "manifest"]) == 0
     assert json.loads(capsys.readouterr().out)["properties"]["byte_order"]["const"] == "little"
     # docs/config-reference.md is generated from the same models: regenerate with

@@ -186,20 +186,20 @@ def test_sdc_bounds_hold_for_any_logits(n, classes, seed):
     assert sdc_rates(clean, clean, classes) == (0.0, 0.0)
 
 
-def test_version_2_store_gains_the_sdc_columns(tmp_path):
+def test_version_3_store_gains_the_sdc_columns(tmp_path):
     path = tmp_path / "old.sqlite"
     Store(path).close()
-    with sqlite3.connect(path) as conn:   # what a version-2 store looked like
+    with sqlite3.connect(path) as conn:   # what a version-3 store looked like
         conn.execute("ALTER TABLE trials DROP COLUMN sdc_top1")
         conn.execute("ALTER TABLE trials DROP COLUMN sdc_top5")
         conn.execute("INSERT INTO trials (key, model, accuracy) VALUES ('old', 'm', 0.75)")
-        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     assert Store(path, create=False, readonly=True).rows()[0]["sdc_top1"] is None   # read as it is
     store = Store(path, create=False)
     store.write("k", {"model": "m"}, {"accuracy": 0.5, "sdc_top1": 0.25})
     rows = {r["key"]: r for r in store.rows()}
     assert rows["k"]["sdc_top1"] == 0.25 and rows["old"]["sdc_top1"] is None and rows["old"]["accuracy"] == 0.75
-    assert store.meta()["schema_version"] == 3
+    assert store.meta()["schema_version"] == 4
     store.close()
 
 

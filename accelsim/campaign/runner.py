@@ -134,6 +134,54 @@ def layer_names(image_dirs: dict) -> dict[str, list[str]]:
     return out
 
 
+def provenance(spec: Spec) -> dict:
+    """What a reader needs to reproduce the campaign: the sweep, seeds, sample sizes, the
+    BER curve, the accelerator and energy tables as resolved (not only their paths), the
+    checkpoints with their sha256, the package version and the git commit (when any)."""
+    from dataclasses import asdict
+
+    from accelsim import __version__
+    from accelsim.energy import load_table
+    from accelsim.fileio import sha256_file
+    from accelsim.hw.config import load_config
+
+    def digest(stem: str) -> str | None:
+        path = Path(stem + ".safetensors") if not stem.endswith(".safetensors") else Path(stem)
+        return sha256_file(path) if path.is_file() else None
+
+    table = load_table(spec.energy_table)
+    return {"name": spec.name, "seed": spec.seed, "models": spec.models, "schemes": spec.schemes,
+            "voltages": spec.voltages, "bers": spec.bers, "fault_model": spec.fault_model, "chips": spec.chips,
+            "repeats": spec.repeats, "samples": spec.samples, "layers": spec.layers, "engine": spec.engine,
+            "policy": spec.policy, "v_low": spec.v_low() if callable(spec.v_low) else spec.v_low, "fault_map": spec.fault_map, "curve": spec.curve_dict,
+            "accelerator": spec.accelerator, "accelerator_config": asdict(load_config(spec.accelerator)),
+            "energy_table": spec.energy_table or "packaged 45 nm (accelsim/configs/energy.yaml)",
+            "energy_values": {k: (list(map(list, v)) if k == "sram_read_pj_per_64b" else
+                                  {f"{w}x{a}": e for (w, a), e in v.items()} if k == "mac_pj" else v)
+                              for k, v in asdict(table).items()},
+            "checkpoints": {f"{m}/{s}": {"checkpoint": c.key, "sha256": digest(c.path) if c.kind != "image" else None}
+                            for (m, s), c in sorted(spec.checkpoints.items(), key=lambda kv: kv[0])},
+            "accelsim_version": __version__, "git_commit": git_commit()}
+
+
+def git_commit() -> str | None:
+    """The commit of the accelsim checkout that runs (None outside a git work tree), with
+    '+dirty' when tracked files differ from it."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
 _ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -243,10 +291,7 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
     except UserError:
         store.close()
         raise
-    store.set_meta("spec", {"name": spec.name, "models": spec.models, "schemes": spec.schemes,
-                            "fault_model": spec.fault_model, "engine": spec.engine,
-                            "curve": spec.curve_dict, "accelerator": spec.accelerator,
-                            "data": spec.data.text, "metric": spec.metric})
+    store.set_meta("spec", {**provenance(spec), "data": spec.data.text, "metric": spec.metric})
     done = store.done_keys()
     pending = [(key, p) for key, p in ((trial_key(p), p) for p in trials) if key not in done]
     bar = _Progress(len(trials), len(trials) - len(pending), progress)

@@ -9,6 +9,7 @@ Schema in docs/campaigns.md.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -19,16 +20,26 @@ from accelsim.errors import UserError
 from accelsim.fileio import check_output_file
 
 SCHEMA = "accelsim-campaign"
-SCHEMA_VERSION = 3     # 2: column export_sha256 (what the trial's image was made from); 3: sdc_top1, sdc_top5
-READABLE_VERSIONS = (1, 2, 3)   # a version-1 store is read (export_sha256 None), never written to
-UPGRADABLE_VERSIONS = (2,)      # a version-2 store gains the SDC columns (NULL for its trials) when extended
+# 2: column export_sha256 (what the trial's image was made from); 3: per-component energy
+# columns and the per-input correctness mask; 4: SDC rates sdc_top1, sdc_top5
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)   # older stores are read (missing columns None), never written to
+UPGRADABLE_VERSIONS = (3,)      # a version-3 store gains the SDC columns (NULL for its trials) when extended
+SDC_COLUMNS = ("sdc_top1", "sdc_top5")
 PARAM_COLUMNS = ("campaign", "model", "scheme", "checkpoint", "export_sha256", "fault_model", "point", "vdd",
                  "ber", "chip", "repeat", "layers", "samples", "engine", "policy", "seed")
-RESULT_COLUMNS = ("accuracy", "baseline_accuracy", "sdc_top1", "sdc_top5", "injected_bits", "residual_bits", "data_bits", "words",
-                  "corrected", "detected", "miscorrected", "undetected", "energy_pj", "cycles", "seconds")
+# the energy model's components (accelsim.energy.COMPONENTS), one column each: pJ per inference
+ENERGY_COLUMNS = tuple(f"energy_{c}_pj" for c in ("sram_dynamic", "sram_leakage", "mac", "registers", "buffers",
+                                                  "ecc", "dram"))
+RESULT_COLUMNS = ("accuracy", "baseline_accuracy", *SDC_COLUMNS, "injected_bits", "residual_bits", "data_bits", "words",
+                  "corrected", "detected", "miscorrected", "undetected", "energy_pj", *ENERGY_COLUMNS, "cycles",
+                  "correct", "seconds")
 _TYPES = {"vdd": "REAL", "ber": "REAL", "chip": "INTEGER", "repeat": "INTEGER", "samples": "INTEGER",
-          "seed": "INTEGER", "accuracy": "REAL", "baseline_accuracy": "REAL", "sdc_top1": "REAL", "sdc_top5": "REAL", "energy_pj": "REAL",
-          "cycles": "INTEGER", "seconds": "REAL"}
+          "seed": "INTEGER", "accuracy": "REAL", "baseline_accuracy": "REAL", **dict.fromkeys(SDC_COLUMNS, "REAL"), "energy_pj": "REAL",
+          **dict.fromkeys(ENERGY_COLUMNS, "REAL"), "cycles": "INTEGER", "correct": "TEXT", "seconds": "REAL"}
+
+
+_HEX = re.compile(r"(?:[0-9a-f]{2})*")
 
 
 def _col(name: str) -> str:
@@ -134,15 +145,16 @@ class Store:
             return
         if self.version in READABLE_VERSIONS:
             raise UserError(f"campaign store {self.path}: schema version {self.version} records no export_sha256 "
-                            f"(which checkpoint made each row); it can be reported but not extended: "
+                            f"(which checkpoint made each row) or no energy breakdown and per-input outcomes "
+                            f"(version {SCHEMA_VERSION}); it can be reported but not extended: "
                             f"run the campaign into a new store (accelsim demo: --fresh)")
         raise UserError(f"campaign store {self.path}: schema version {meta.get('schema_version')} != {SCHEMA_VERSION}")
 
     def _add_sdc_columns(self) -> None:
-        """Version 2 had no SDC columns: add them (NULL for the trials already there)."""
+        """Version 3 had no SDC columns: add them (NULL for the trials already there)."""
         have = {r[1] for r in self.conn.execute("PRAGMA table_info(trials)")}
         with self.conn:
-            for c in ("sdc_top1", "sdc_top5"):
+            for c in SDC_COLUMNS:
                 if c not in have:
                     self.conn.execute(f"ALTER TABLE trials ADD COLUMN {_col(c)}")
             self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
@@ -152,9 +164,11 @@ class Store:
         """Every column this version writes must be there (a hand-edited or truncated store
         would otherwise fail half-way through a report)."""
         have = {r[1] for r in self.conn.execute('PRAGMA table_info("trials")')}
-        if self.version >= 2:
-            results = RESULT_COLUMNS if self.version >= 3 else tuple(c for c in RESULT_COLUMNS if not c.startswith("sdc_"))
-            need = ("key",) + PARAM_COLUMNS + results + ("params", "per_layer")
+        if self.version >= 4:
+            need = ("key",) + PARAM_COLUMNS + RESULT_COLUMNS + ("params", "per_layer")
+        elif self.version >= 2:   # read only (3: also upgradable): before the SDC columns, and for 2 also
+            new = set(SDC_COLUMNS) | (set() if self.version == 3 else set(ENERGY_COLUMNS) | {"correct"})
+            need = ("key",) + PARAM_COLUMNS + tuple(c for c in RESULT_COLUMNS if c not in new) + ("params", "per_layer")
         else:   # read only: what a row needs to be read and sorted
             need = ("key", "model", "scheme", "layers", "vdd", "ber", "chip", "repeat", "accuracy", "params",
                     "per_layer")
@@ -175,7 +189,8 @@ class Store:
         return {r[0] for r in self.conn.execute("SELECT key FROM trials")}
 
     def write(self, key: str, params: dict, result: dict) -> None:
-        """Insert one finished trial in its own transaction (idempotent per key)."""
+        """Insert one finished trial in its own transaction (idempotent per key). ``per_layer``
+        keeps the network's layer order (the report draws layers in that order)."""
         if self.readonly:
             raise RuntimeError("a store opened readonly is not written to")
         values = [params.get(c) for c in PARAM_COLUMNS] + [result.get(c) for c in RESULT_COLUMNS]
@@ -184,7 +199,7 @@ class Store:
         with self.conn:
             self.conn.execute(f"INSERT OR IGNORE INTO trials ({cols}) VALUES ({marks})",
                               [key, *values, json.dumps(params, sort_keys=True),
-                               json.dumps(result.get("per_layer", {}), sort_keys=True), time.time()])
+                               json.dumps(result.get("per_layer", {})), time.time()])
 
     def set_meta(self, key: str, value) -> None:
         with self.conn:
@@ -206,9 +221,15 @@ class Store:
         for r in cur:
             row = dict(zip(names, r))
             row.setdefault("export_sha256", None)   # a version-1 store
-            row.setdefault("sdc_top1", None)        # versions 1 and 2
+            row.setdefault("sdc_top1", None)        # versions 1 to 3
             row.setdefault("sdc_top5", None)
+            mask = row.get("correct")
+            if mask is not None and not (isinstance(mask, str) and _HEX.fullmatch(mask)):
+                raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: correct = {mask!r} "
+                                f"is not the hex of a per-input mask"[:300])
             for col, kind in _TYPES.items():
+                if kind == "TEXT":
+                    continue
                 if col in row and row[col] is not None and (isinstance(row[col], (str, bytes))
                                                             or (kind == "INTEGER" and isinstance(row[col], float))):
                     raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: {col} = {row[col]!r} "

@@ -83,6 +83,17 @@ def sdc_rates(clean_top: np.ndarray, top: np.ndarray, classes: int) -> tuple[flo
         return sdc1, None
     sdc5 = float(np.mean(~(top[:, :TOP_K] == clean_top[:, :1]).any(axis=1)))
     return sdc1, sdc5
+def pack_mask(mask: np.ndarray) -> str:
+    """A per-input boolean (correct / silent corruption ...) as hex of its packed bits:
+    the store keeps every trial's per-input outcome so intervals can resample inputs."""
+    return np.packbits(np.asarray(mask, dtype=bool)).tobytes().hex()
+
+
+def unpack_mask(text: str, n: int) -> np.ndarray:
+    """The ``n`` booleans of :func:`pack_mask`."""
+    return np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8), count=n).astype(bool)
+
+
 
 
 @functools.lru_cache(maxsize=64)
@@ -159,7 +170,9 @@ def word_ranges(image: MemoryImage, selection: str) -> list[tuple[int, int]]:
 
 def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decoded=None) -> tuple[dict, dict, dict]:
     """Decode the read words layer by layer (or take ``decoded`` = (words, status) from the
-    cycle-level ECC stage); returns (weights, per-layer counts, totals)."""
+    cycle-level ECC stage, which has applied the policy); returns (weights, per-layer counts,
+    totals). ``residual_bits`` counts the data bits the network uses that differ from the
+    stored ones: with policy ``zero`` a detected word counts its stored data's set bits."""
     layout = image.layout
     mask = data_mask(layout)
     weights, per_layer = {}, {}
@@ -179,6 +192,9 @@ def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decode
             q = q.reshape(-1, layout.weights_per_word)
             q[status == 2] = 0
             q = q.reshape(-1)
+            # the network uses the zeroed word, not the decoded one: its wrong bits are the
+            # stored data's ones (two errors confined to check bits still change the output)
+            wrong_data = np.where(status == 2, np.bitwise_count(truth & mask).sum(axis=1), wrong_data)
         weights[layer.name] = q[:layer.n_weights].reshape(layer.weight_shape)
         counts = {
             "words": int(layer.n_words),
@@ -221,11 +237,13 @@ def run_trial(params: dict, image_dir: str) -> dict:
         from accelsim.hw import simulate_trial
         sim = simulate_trial(image, read, params)
         decoded = (sim.decoded_words, sim.status)   # what left the ECC stage, burst by burst
-        result.update(cycles=int(sim.total_cycles), energy_pj=sim.energy_pj)
+        result.update(cycles=int(sim.total_cycles), energy_pj=sim.energy_pj,
+                      **{f"energy_{k}": float(v) for k, v in sim.energy.items() if k.endswith("_pj") and k != "total_pj"})
     weights, per_layer, totals = decode_and_compare(image, read, params["policy"], decoded)
     act = _activation_faults(params)
-    if totals["residual_bits"] == 0 and params["policy"] in ("pass", "reread"):
-        # no wrong data bit left: the weights are the fault-free ones, and so are the logits
+    if totals["residual_bits"] == 0:
+        # no wrong data bit left in what the network uses (any policy): the weights are the
+        # fault-free ones, and so are the logits
         # (tests/test_campaign.py checks this invariant through the full forward pass)
         clean_weights = _clean_weights(image_dir, content)
         if not all(np.array_equal(w, clean_weights[name]) for name, w in weights.items()):
@@ -240,9 +258,10 @@ def run_trial(params: dict, image_dir: str) -> dict:
         finally:
             run.net.input_faults = None   # the network is cached for the next trial
     top = clean_top if out is clean else top_classes(run.net, out)
-    accuracy = None if y is None else float(np.mean(top[:, 0] == y))
+    correct = None if y is None else top[:, 0] == y
+    accuracy = None if y is None else float(np.mean(correct))
     sdc_top1, sdc_top5 = sdc_rates(clean_top, top, int(np.prod(clean.shape[1:])))
-    result.update(totals, accuracy=accuracy, baseline_accuracy=baseline, sdc_top1=sdc_top1, sdc_top5=sdc_top5,
-                  per_layer=per_layer,
+    result.update(totals, accuracy=accuracy, correct=None if correct is None else pack_mask(correct),
+                  baseline_accuracy=baseline, sdc_top1=sdc_top1, sdc_top5=sdc_top5, per_layer=per_layer,
                   seconds=time.perf_counter() - t0)
     return result

@@ -1,11 +1,13 @@
 """Energy per inference from the cycle-level run's action counts.
 
 Only the weight SRAM sits in the scaled voltage domain: its dynamic read energy scales as
-(V / Vnom)^2 and its leakage power as (V / Vnom) * exp(k (V - Vnom)) (leakage current
-falls with V through drain-induced barrier lowering; k = eta / (n V_T)). MACs, buffers,
-the ECC decoder and DRAM stay at nominal voltage. The ECC decoder costs its Yosys gate
-count times the energy of one gate evaluation per decoded word; a wider stored word
-(72-bit ECC) costs its extra bits on every read.
+(V / Vnom)^2 (C V^2 switching) and its leakage power as (V / Vnom) * exp(k (V - Vnom))
+(the leakage current falls with V through drain-induced barrier lowering; k = eta / (n V_T)).
+MACs, PE registers, buffers, the ECC decoder and DRAM stay at nominal voltage, or at the
+table's ``logic_vdd``. The ECC decoder costs its Yosys gate count x the energy of one gate
+switching x the share of gates that switch per decoded word; a wider stored word
+(the 72-bit ECC layout) costs its extra bits on every read and its extra cells in leakage.
+docs/energy.md gives every default's source.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from pathlib import Path
 import yaml
 
 from accelsim.ecc.codec import DEFAULT_RULE
-from accelsim.energy.table import EnergyTable, load_table
+from accelsim.energy.table import ACTIVATION_BITS, EnergyTable, load_table
 
 RTL_STATS = Path(__file__).resolve().parents[1] / "configs" / "rtl_stats.yaml"
-COMPONENTS = ("sram_dynamic", "sram_leakage", "mac", "ecc", "buffers", "dram")
-
+COMPONENTS = ("sram_dynamic", "sram_leakage", "mac", "registers", "buffers", "ecc", "dram")
+PSUM_BYTES = 4   # 32-bit partial sums
 
 # NanGate FreePDK45 Open Cell Library, X1 cells (um^2): the area of a generic gate by type
 GATE_AREA_UM2 = {"xor": 1.596, "and": 1.064, "or": 1.064, "not": 0.532, "mux": 1.862}
@@ -53,16 +55,49 @@ def decoder_cells(code_name: str | None, rule: str = DEFAULT_RULE) -> int:
 
 
 def voltage_factors(table: EnergyTable, vdd: float | None) -> tuple[float, float]:
-    """(dynamic, leakage) multipliers of the weight-SRAM domain at vdd."""
+    """(dynamic, leakage) multipliers of the weight-SRAM domain at ``vdd`` volts."""
     if vdd is None:
         return 1.0, 1.0
     r = vdd / table.vdd_nominal
     return r * r, r * math.exp(table.dibl_per_volt * (vdd - table.vdd_nominal))
 
 
+@dataclass(frozen=True)
+class UnitEnergies:
+    """The per-action energies (pJ, at nominal voltage) one accelerator and layout pay."""
+
+    sram_read_per_bit: float        # weight SRAM, per stored bit read (one bank's array)
+    sram_leak_per_cycle: float      # whole weight SRAM, per cycle
+    input_read_per_byte: float
+    output_access_per_psum: float   # one 32-bit partial sum written or read back
+    register_per_mac: float         # activation + partial sum (ws) or weight + activation (os) moved
+    ecc_per_decode: float
+    dram_per_byte: float
+
+
+def unit_energies(table: EnergyTable, cfg, layout) -> UnitEnergies:
+    """Per-action energies for accelerator ``cfg`` storing ``layout``'s words."""
+    word_bits = layout.word_bits
+    bank_kib = cfg.words_per_bank * word_bits / 8 / 1024
+    moved = ACTIVATION_BITS / 8 + (PSUM_BYTES if cfg.dataflow == "ws" else layout.weight_bits / 8)
+    code = layout.code.name if layout.code is not None else None
+    return UnitEnergies(
+        sram_read_per_bit=table.sram_read_pj(bank_kib) / 64,
+        sram_leak_per_cycle=cfg.sram_words * word_bits / 8 / 1024 * table.sram_leakage_pj_per_kib_cycle,
+        input_read_per_byte=table.sram_read_pj(cfg.input_kib) / 8,
+        output_access_per_psum=table.sram_read_pj(cfg.output_kib) * PSUM_BYTES / 8,
+        register_per_mac=moved * table.register_pj_per_byte,
+        ecc_per_decode=decoder_cells(code, getattr(cfg, "ecc_rule", DEFAULT_RULE)) * table.ecc_gate_switch_pj
+        * table.ecc_activity,
+        dram_per_byte=table.dram_pj_per_byte)
+
+
 @dataclass
 class EnergyReport:
+    """Energy of one inference (pJ): ``per_layer`` rows and ``totals`` per component."""
+
     vdd: float | None
+    units: UnitEnergies | None = None
     per_layer: list[dict] = field(default_factory=list)
     totals: dict = field(default_factory=dict)
 
@@ -75,31 +110,44 @@ class EnergyReport:
 
 
 def energy_of(result, layout, *, vdd: float | None, table: EnergyTable | None = None) -> EnergyReport:
-    """Energy per inference (pJ) per layer and component for a :class:`SimResult`."""
+    """Energy per inference (pJ) per layer and component of a :class:`~accelsim.hw.SimResult`
+    whose weight SRAM ran at ``vdd`` volts (None: nominal)."""
     table = table or load_table()
-    dyn, leak = voltage_factors(table, vdd)
     cfg = result.config
-    sram_kib = cfg.sram_words * layout.word_bits / 8 / 1024
-    cells = decoder_cells(layout.code.name if layout.code else None, getattr(cfg, "ecc_rule", DEFAULT_RULE))
-    image_words = len(result.decoded_words)
-    resident = image_words <= cfg.sram_words
+    u = unit_energies(table, cfg, layout)
+    dyn, leak = voltage_factors(table, vdd)
+    logic = ((table.logic_vdd or table.vdd_nominal) / table.vdd_nominal) ** 2
+    resident = len(result.decoded_words) <= cfg.sram_words
     count_dram = table.count_dram == "always" or (table.count_dram == "auto" and not resident)
     # activation buffers in the weight SRAM's voltage domain (activation_buffers.scaled) scale alike
-    buf = dyn if getattr(cfg, "activations_scaled", False) else 1.0
-    report = EnergyReport(vdd)
+    buf = dyn if getattr(cfg, "activations_scaled", False) else logic
+    report = EnergyReport(vdd, u)
     totals = dict.fromkeys(COMPONENTS, 0.0)
     for s in result.layers:
+        weight_bits = getattr(s, "weight_bits", layout.weight_bits)
         e = {
-            "sram_dynamic": s.sram_read_words * layout.word_bits * table.sram_read_pj_per_bit * dyn,
-            "sram_leakage": s.cycles * sram_kib * table.sram_leakage_pj_per_kib_cycle * leak,
-            "mac": s.macs * table.mac(layout.weight_bits),
-            "ecc": s.ecc_decodes * cells * table.ecc_gate_pj,
-            "buffers": (s.input_reads * table.input_buffer_read_pj_per_byte
-                        + s.output_writes * table.output_buffer_write_pj) * buf,
-            "dram": s.dram_bytes * table.dram_pj_per_byte if count_dram else 0.0,
+            "sram_dynamic": s.sram_read_bits * u.sram_read_per_bit * dyn,
+            "sram_leakage": s.cycles * u.sram_leak_per_cycle * leak,
+            "mac": s.macs * table.mac(weight_bits) * logic,
+            "registers": s.macs * u.register_per_mac * logic,
+            "buffers": (s.input_reads * u.input_read_per_byte
+                        + (s.output_writes + s.output_reads) * u.output_access_per_psum) * buf,
+            "ecc": s.ecc_decodes * u.ecc_per_decode * logic,
+            "dram": s.dram_bytes * u.dram_per_byte if count_dram else 0.0,
         }
         report.per_layer.append({"layer": s.name, **e, "total": sum(e.values())})
         for k, v in e.items():
             totals[k] += v
     report.totals = totals
     return report
+
+
+def scale_energy(components: dict, table: EnergyTable, vdd_from: float | None, vdd_to: float) -> dict:
+    """Per-component energies of one run moved from ``vdd_from`` to ``vdd_to`` (same cycles):
+    only the weight-SRAM components change."""
+    d0, l0 = voltage_factors(table, vdd_from)
+    d1, l1 = voltage_factors(table, vdd_to)
+    out = dict(components)
+    out["sram_dynamic"] = components["sram_dynamic"] * d1 / d0
+    out["sram_leakage"] = components["sram_leakage"] * l1 / l0
+    return out

@@ -1,7 +1,14 @@
-"""The per-action energy table (YAML), validated by :class:`accelsim.schema.EnergyTableFile`."""
+"""The per-action energy table (YAML), validated by :class:`accelsim.schema.EnergyTableFile`.
+
+Every action the energy model charges must be in the table; a user table that misses
+one is refused with one line naming it (docs/energy.md explains each default and its
+source). Units: pJ, KiB, volts.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,28 +17,63 @@ from accelsim.fileio import read_yaml
 from accelsim.schema import EnergyTableFile, validate
 
 DEFAULT_TABLE = Path(__file__).resolve().parents[1] / "configs" / "energy.yaml"
-SCALAR_ACTIONS = ("sram_read_pj_per_bit", "sram_leakage_pj_per_kib_cycle", "ecc_gate_pj",
-                  "input_buffer_read_pj_per_byte", "output_buffer_write_pj", "dram_pj_per_byte")
+SCALAR_ACTIONS = ("sram_leakage_pj_per_kib_cycle", "register_pj_per_byte", "ecc_gate_switch_pj", "ecc_activity",
+                  "dram_pj_per_byte")
+ACTIVATION_BITS = 8   # the accelerator's activations are 8-bit (accelsim.infer)
+_OPERANDS = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
 
 
 @dataclass(frozen=True)
 class EnergyTable:
+    """Energy per action at ``vdd_nominal`` (pJ).
+
+    ``sram_read_pj_per_64b`` maps an SRAM array's capacity (KiB) to the energy of one
+    64-bit read; it serves the weight SRAM (per bank) and the input/output buffers.
+    ``mac_pj`` maps (weight bits, activation bits) to the energy of one multiply-accumulate.
+    """
+
     vdd_nominal: float
-    sram_read_pj_per_bit: float
+    sram_read_pj_per_64b: tuple          # ((kib, pJ), ...) sorted by kib
     sram_leakage_pj_per_kib_cycle: float
-    mac_pj: dict            # weight bits -> pJ per MAC
-    ecc_gate_pj: float
-    input_buffer_read_pj_per_byte: float
-    output_buffer_write_pj: float
+    mac_pj: dict                         # (weight_bits, activation_bits) -> pJ
+    register_pj_per_byte: float
+    ecc_gate_switch_pj: float
+    ecc_activity: float
     dram_pj_per_byte: float
     dibl_per_volt: float
-    count_dram: str
+    logic_vdd: float | None = None       # None: the logic runs at vdd_nominal
+    count_dram: str = "auto"
     source: str = ""
 
-    def mac(self, bits: int) -> float:
-        if bits in self.mac_pj:
-            return self.mac_pj[bits]
-        raise UserError(f"energy table: no mac_pj entry for {bits}-bit weights (has {sorted(self.mac_pj)})")
+    def mac(self, weight_bits: int, activation_bits: int = ACTIVATION_BITS) -> float:
+        """pJ per MAC of a ``weight_bits`` x ``activation_bits`` multiply and its accumulate."""
+        key = (int(weight_bits), int(activation_bits))
+        if key in self.mac_pj:
+            return self.mac_pj[key]
+        have = ", ".join(f"{w}x{a}" for w, a in sorted(self.mac_pj))
+        raise UserError(f"energy table: no mac_pj entry for {key[0]}x{key[1]}-bit operands (has {have})")
+
+    def sram_read_pj(self, kib: float) -> float:
+        """pJ per 64-bit read of an SRAM array of ``kib`` KiB: log-log interpolation between
+        the table's points (read energy grows as a power of capacity: longer bit and word
+        lines), the end segments' slopes beyond them, a constant for a single point."""
+        pts = self.sram_read_pj_per_64b
+        if len(pts) == 1:
+            return pts[0][1]
+        i = 1
+        while i < len(pts) - 1 and kib > pts[i][0]:
+            i += 1
+        (k0, e0), (k1, e1) = pts[i - 1], pts[i]
+        slope = math.log(e1 / e0) / math.log(k1 / k0)
+        return e0 * (kib / k0) ** slope
+
+
+def _operands(key) -> tuple[int, int]:
+    """(weight bits, activation bits) of a validated mac_pj key: '4x8', or a bare weight width."""
+    if isinstance(key, int):
+        return key, ACTIVATION_BITS
+    m = _OPERANDS.match(key)
+    return int(m.group(1)), int(m.group(2))
 
 
 def table_from_dict(d, where: str = "energy table") -> EnergyTable:
@@ -41,11 +83,15 @@ def table_from_dict(d, where: str = "energy table") -> EnergyTable:
         raise UserError(f"{where}: expected a mapping")
     f = validate(EnergyTableFile, d, where)
     a = f.actions
-    return EnergyTable(vdd_nominal=float(f.vdd_nominal), mac_pj={int(b): float(v) for b, v in a.mac_pj.items()},
-                       dibl_per_volt=float(f.leakage_model.dibl_per_volt), count_dram=f.count_dram,
+    return EnergyTable(vdd_nominal=float(f.vdd_nominal),
+                       sram_read_pj_per_64b=tuple(sorted((float(k), float(v)) for k, v in a.sram_read_pj_per_64b.items())),
+                       mac_pj={_operands(k): float(v) for k, v in a.mac_pj.items()},
+                       dibl_per_volt=float(f.leakage_model.dibl_per_volt),
+                       logic_vdd=None if f.logic_vdd is None else float(f.logic_vdd), count_dram=f.count_dram,
                        source=f.technology, **{k: float(getattr(a, k)) for k in SCALAR_ACTIONS})
 
 
 def load_table(path: str | Path | None = None) -> EnergyTable:
+    """The energy table at ``path`` (default: the packaged 45 nm table)."""
     path = Path(path) if path else DEFAULT_TABLE
-    return table_from_dict(read_yaml(path, "energy table", mapping=False), f"energy table {path}")
+    return table_from_dict(read_yaml(path, "energy table"), f"energy table {path}")

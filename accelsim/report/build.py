@@ -1,5 +1,5 @@
 """Build a report directory from campaign rows: report.html (self-contained), summary.md,
-results.csv, results.json and the PNG plots. Written into a temporary directory and
+results.csv, results.json and the plots (PNG, and SVG beside each). Written into a temporary directory and
 renamed into place, so an existing report is replaced only by a complete one."""
 
 from __future__ import annotations
@@ -22,20 +22,33 @@ from accelsim.report import plots
 CSV_SKIP = ("per_layer", "params")
 
 
-def headline(rows, tolerance: float = 0.01, metric: str = "accuracy") -> list[dict]:
-    """Per model and scheme: the lowest voltage within ``tolerance`` of the fault-free
-    accuracy (``metric="sdc"``: whose top-1 SDC rate stays within ``tolerance``), and the
-    energy per inference saved there against the highest (nominal) voltage of the sweep."""
+def headline(rows, tolerance: float = 0.01, yield_target: float = 0.95, *, seed: int = 0,
+             stats: list[dict] | None = None, metric: str = "accuracy") -> list[dict]:
+    """Per model and scheme: the lowest voltage whose chip yield (share of chips within
+    ``tolerance`` of the fault-free accuracy) reaches ``yield_target`` — point estimate
+    (``vmin_safe``) and where the yield's 95 % Wilson lower bound reaches it
+    (``vmin_lower``) — with the accuracy's 95 % bootstrap interval and the yield interval
+    there, and the energy per inference saved there against the highest (nominal) voltage.
+    ``metric="sdc"``: a chip is within the tolerance when its top-1 SDC rate is; the
+    ``accuracy_*`` fields then hold the SDC rate."""
+    stats = stats if stats is not None else analyses.point_statistics(rows, tolerance=tolerance, seed=seed,
+                                                                      metric=metric)
     energy = analyses.group_mean([r for r in rows if r["layers"] == "all"], ("model", "scheme", "vdd"), "energy_pj")
     out = []
-    for h in analyses.lowest_safe_voltage(rows, tolerance, metric):
-        vdds = sorted({r["vdd"] for r in rows if (r["model"], r["scheme"]) == (h["model"], h["scheme"])})
-        v_nom = vdds[-1] if vdds else None
-        e_nom = energy.get((h["model"], h["scheme"], v_nom), (None,))[0]
-        e_min = energy.get((h["model"], h["scheme"], h["vmin_safe"]), (None,))[0]
+    for h in analyses.yield_headline(stats, yield_target):
+        key = (h["model"], h["scheme"])
+        v_nom, at = h["v_nominal"], h["at_point"]
+        e_nom = energy.get((*key, v_nom), (None,))[0]
+        e_min = energy.get((*key, h["vmin_yield"]), (None,))[0] if at else None
         saved = (1 - e_min / e_nom) if (e_nom and e_min is not None) else None
-        out.append({**h, "v_nominal": v_nom, "energy_nominal_pj": e_nom, "energy_vmin_pj": e_min,
-                    "energy_saved": saved})
+        out.append({"model": h["model"], "scheme": h["scheme"], "baseline": h["baseline"], "target": yield_target,
+                    "tolerance": tolerance, "chips": h["chips"], "inputs": h["inputs"],
+                    "vmin_safe": h["vmin_yield"], "vmin_lower": h["vmin_yield_lower"],
+                    "accuracy_at_vmin": at["mean"] if at else None,
+                    "accuracy_ci": (at["ci_lo"], at["ci_hi"]) if at else None,
+                    "yield_at_vmin": at["yield"] if at else None,
+                    "yield_ci": (at["yield_lo"], at["yield_hi"]) if at else None,
+                    "v_nominal": v_nom, "energy_nominal_pj": e_nom, "energy_vmin_pj": e_min, "energy_saved": saved})
     return out
 
 
@@ -49,21 +62,84 @@ def _fmt(v, digits=3):
     return str(v)
 
 
-def _pct(v):
-    return "—" if v is None else f"{v * 100:.2f} %"
+def _pct_ci(mean, ci):
+    return "—" if mean is None else f"{mean * 100:.1f} % [{ci[0] * 100:.1f}, {ci[1] * 100:.1f}]"
 
 
 def _headline_rows(head):
-    return [[h["model"], h["scheme"], _pct(h["baseline"]), _fmt(h["vmin_safe"], 2) + " V",
-             _pct(h["accuracy_at_vmin"]), _pct(h.get("sdc_at_vmin")),
+    return [[h["model"], h["scheme"], "—" if h["baseline"] is None else f"{h['baseline'] * 100:.2f} %",
+             "none" if h["vmin_safe"] is None else f"{h['vmin_safe']:.2f} V",
+             _pct_ci(h["accuracy_at_vmin"], h["accuracy_ci"]),
+             "—" if h["yield_at_vmin"] is None else
+             f"{h['yield_at_vmin'] * 100:.0f} % [{h['yield_ci'][0] * 100:.0f}, {h['yield_ci'][1] * 100:.0f}]",
+             "none" if h["vmin_lower"] is None else f"{h['vmin_lower']:.2f} V",
              # the reference is the sweep's highest voltage, which need not be the nominal one
              "—" if h["energy_nominal_pj"] is None else f"{h['energy_nominal_pj'] / 1e3:.1f} nJ at {h['v_nominal']:.2f} V",
              "—" if h["energy_vmin_pj"] is None else f"{h['energy_vmin_pj'] / 1e3:.1f} nJ",
              "—" if h["energy_saved"] is None else f"{h['energy_saved'] * 100:.1f} %"] for h in head]
 
 
-HEADLINE_COLS = ["model", "scheme", "fault-free accuracy", "lowest safe V", "accuracy there",
-                 "top-1 SDC there", "energy at highest swept V", "energy at lowest safe V", "energy saved"]
+HEADLINE_COLS = ["model", "scheme", "fault-free", "safe V (yield)", "accuracy [95 % CI]", "yield [95 % CI]",
+                 "safe V (lower bound)", "energy at highest swept V", "energy at safe V", "energy saved"]
+
+
+def headline_title(tolerance: float, target: float, chips: int | None = None, inputs: int | None = None,
+                   metric: str = "accuracy") -> str:
+    sample = f"; {chips} chips x {inputs} inputs per point" if chips else ""
+    within = (f"a top-1 SDC rate (inputs whose top-1 class differs from the fault-free network's) of at most "
+              f"{tolerance * 100:g} %" if metric == "sdc" else f"within {tolerance * 100:g} % of the fault-free accuracy")
+    return (f"How low can the weight SRAM go? Lowest voltage where at least {target:.0%} of chips stay at "
+            f"{within}{sample}" if metric == "sdc" else
+            f"How low can the weight SRAM go? Lowest voltage where at least {target:.0%} of chips stay "
+            f"{within}{sample}")
+
+
+def default_metric(rows) -> str:
+    """accuracy when the trials have labels, else sdc."""
+    return "accuracy" if any(r.get("accuracy") is not None for r in rows) else "sdc"
+
+
+def unprotected_baseline(scheme: str, schemes) -> str | None:
+    """The scheme's unprotected counterpart (none-<bits>b, same weight width), if swept."""
+    from accelsim.ecc import get_layout
+    try:
+        base = f"none-{get_layout(scheme).weight_bits}b"
+    except (KeyError, ValueError, UserError):
+        return None
+    return base if base in schemes else None
+
+
+def energy_tables(rows, head) -> tuple[list[dict], dict, list[dict]]:
+    """(stacked-bar rows: components at nominal and at each scheme's safe voltage; energy
+    relative to the unprotected baseline per voltage; cycles and latency per scheme)."""
+    from accelsim.campaign.store import ENERGY_COLUMNS
+
+    whole = [r for r in rows if r["layers"] == "all" and r.get("energy_pj") is not None]
+    comp = {c: analyses.group_mean(whole, ("model", "scheme", "vdd"), c) for c in ENERGY_COLUMNS + ("energy_pj", "cycles")}
+    bars = []
+    for h in head:
+        for label, v in (("nominal", h["v_nominal"]), ("safe", h["vmin_safe"])):
+            key = (h["model"], h["scheme"], v)
+            if v is None or key not in comp["energy_pj"]:
+                continue
+            bars.append({"model": h["model"], "scheme": h["scheme"], "vdd": v, "label": f"{label} {v:.2f} V",
+                         "total": comp["energy_pj"][key][0],
+                         **{c[len("energy_"):-len("_pj")]: comp[c].get(key, (0.0,))[0] for c in ENERGY_COLUMNS}})
+    schemes = {r["scheme"] for r in whole}
+    rel = {}
+    for (model, scheme, vdd), (e, _, _) in sorted(comp["energy_pj"].items()):
+        base = unprotected_baseline(scheme, schemes)
+        ref = comp["energy_pj"].get((model, base, vdd)) if base else None
+        if ref and ref[0]:
+            rel.setdefault((model, scheme), []).append((vdd, e / ref[0]))
+    cycles = []
+    for h in head:
+        nom = comp["cycles"].get((h["model"], h["scheme"], h["v_nominal"]))
+        low = comp["cycles"].get((h["model"], h["scheme"], h["vmin_safe"])) if h["vmin_safe"] is not None else None
+        if nom:
+            cycles.append({"model": h["model"], "scheme": h["scheme"], "cycles_nominal": nom[0],
+                           "cycles_safe": low[0] if low else None})
+    return bars, rel, cycles
 
 
 def _md_table(cols, rows) -> str:
@@ -80,7 +156,9 @@ def _html_table(cols, rows) -> str:
 
 def _img(path: Path, alt: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(alt)}</figcaption></figure>'
+    svg = path.with_suffix(".svg").name
+    return (f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"><figcaption>'
+            f'{html.escape(alt)} <a href="{html.escape(svg)}">SVG</a></figcaption></figure>')
 
 
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;
@@ -88,58 +166,103 @@ color:#222;padding:0 1em}h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}th,td{border:1px solid #ccc;padding:.3em .6em;
 text-align:right;white-space:nowrap}th{background:#f3f3f3;white-space:normal}td:first-child,td:nth-child(2){text-align:left}
 figure{margin:1em 0}img{max-width:100%}figcaption{color:#666;font-size:.85em}.note{color:#555;font-size:.9em}
-.headline{background:#f7fbf7;border:1px solid #cfe6cf;padding:.5em 1em;border-radius:6px}"""
+.headline{background:#f7fbf7;border:1px solid #cfe6cf;padding:.5em 1em;border-radius:6px;overflow-x:auto}
+.warn{background:#fff8e6;border:1px solid #f0d48a;padding:.4em 1em;border-radius:6px}
+.prov td{white-space:normal;text-align:left;vertical-align:top}.prov pre{margin:0;font-size:.85em;white-space:pre-wrap}"""
 
 
-def safe_criterion(tolerance: float, metric: str) -> str:
-    """The headline's criterion in words."""
-    if metric == "sdc":
-        return (f"top-1 SDC rate (share of inputs whose top-1 class differs from the fault-free network's) "
-                f"stays within {tolerance * 100:g} %")
-    return f"accuracy stays within {tolerance * 100:g} % of the fault-free model"
+def _provenance_rows(meta: dict, tolerance: float, target: float, rows) -> list[tuple[str, object]]:
+    """(field, value) pairs of the provenance section, in reading order."""
+    seeds = sorted({r.get("seed") for r in rows if r.get("seed") is not None})
+    fields = [("campaign", meta.get("name")), ("accelsim version", meta.get("accelsim_version", __version__)),
+              ("git commit", meta.get("git_commit") or "not a git checkout"),
+              ("models / schemes", f"{', '.join(meta.get('models', []))} / {', '.join(meta.get('schemes', []))}"),
+              ("sweep", meta.get("voltages") or meta.get("bers")), ("fault model", meta.get("fault_model")),
+              ("engine / ECC policy", f"{meta.get('engine')} / {meta.get('policy')}"),
+              ("chips x repeats, inputs per trial", f"{meta.get('chips')} x {meta.get('repeats')}, {meta.get('samples')}"),
+              ("root seed(s)", ", ".join(map(str, seeds))), ("map floor v_low (V)", meta.get("v_low")),
+              ("tolerance, yield target", f"{tolerance * 100:g} %, {target:.0%}"),
+              ("trials", len(rows)), ("BER curve", meta.get("curve")),
+              ("accelerator", meta.get("accelerator") or "packaged default (accelsim/configs/accelerator.yaml)"),
+              ("accelerator, resolved", meta.get("accelerator_config")), ("energy table", meta.get("energy_table")),
+              ("energy table, values (pJ)", meta.get("energy_values")), ("checkpoints (sha256)", meta.get("checkpoints")),
+              ("per-layer study (faults in one layer at a time)", meta.get("sensitivity"))]
+    return [(k, v) for k, v in fields if v is not None]
+
+
+def _prov_text(v) -> str:
+    """A provenance value on few lines: a list on one line, a mapping one key per line."""
+    if isinstance(v, list):
+        return ", ".join(map(str, v))
+    if isinstance(v, dict):
+        return "\n".join(f"{k}: {x if isinstance(x, (str, int, float)) or x is None else json.dumps(x, default=str)}"
+                         for k, x in v.items())
+    return str(v)
+
+
+def _prov_html(pairs) -> str:
+    cells = []
+    for k, v in pairs:
+        val = f"<pre>{html.escape(_prov_text(v))}</pre>" if isinstance(v, dict) else html.escape(_prov_text(v))
+        cells.append(f"<tr><th>{html.escape(k)}</th><td>{val}</td></tr>")
+    return f"<table class='prov'><tbody>{''.join(cells)}</tbody></table>"
 
 
 def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.01, force: bool = False,
-                 meta: dict | None = None, metric: str | None = None) -> Path:
+                 meta: dict | None = None, yield_target: float = 0.95, metric: str | None = None) -> Path:
     """Write the report for ``rows`` into ``out_dir``; returns the path of report.html.
     ``metric`` (accuracy | sdc) picks the headline's criterion (default: the campaign's,
     else accuracy when the trials have labels, else sdc)."""
     if not rows:
         raise UserError("the campaign store holds no finished trials to report")
-    metric = metric or (meta or {}).get("metric") or default_metric(rows)
-    models = sorted({r["model"] for r in rows})
-    head = headline(rows, tolerance, metric)
-    sdc = analyses.sdc_per_point(rows)
+    meta = meta or {}
+    metric = metric or meta.get("metric") or default_metric(rows)
     labelled = any(r.get("accuracy") is not None for r in rows)
-    if metric == "accuracy" and not labelled:
-        raise UserError("the trials' inputs have no labels, so no accuracy: use metric sdc")
     if metric not in ("accuracy", "sdc"):
         raise UserError(f"metric {metric!r} is not one of accuracy, sdc")
+    if metric == "accuracy" and not labelled:
+        raise UserError("the trials' inputs have no labels, so no accuracy: use metric sdc")
+    seed = int(meta.get("seed", 0) or 0)
+    models = sorted({r["model"] for r in rows})
+    stats = analyses.point_statistics(rows, tolerance=tolerance, seed=seed, metric=metric)
+    head = headline(rows, tolerance, yield_target, seed=seed, stats=stats, metric=metric)
+    sdc = analyses.sdc_per_point(rows)
+    warnings = analyses.sample_warnings(stats, analyses.yield_headline(stats, yield_target), yield_target, tolerance)
     drop = analyses.accuracy_drop(rows)
     resid = analyses.residual_fraction(rows)
     zad = analyses.berzad(rows)
+    bars, rel, cycles = energy_tables(rows, head)
+    clock = (meta.get("accelerator_config") or {}).get("clock_mhz")
     with atomic_directory(out_dir, force=force) as tmp:
         figs = []
-        if labelled:
-            figs.append((plots.accuracy_vs_voltage(rows, models, tmp / "accuracy_vs_voltage.png"),
-                         "Accuracy against weight-SRAM voltage per scheme (band: spread over chips)"))
+        if metric == "accuracy":
+            figs.append((plots.accuracy_vs_voltage(rows, models, tmp / "accuracy_vs_voltage.png", stats),
+                         "Accuracy against weight-SRAM voltage per scheme (band: 95 % bootstrap interval over chips "
+                         "and inputs)"))
         if sdc:
             figs.append((plots.sdc_vs_voltage(rows, models, tmp / "sdc_vs_voltage.png"),
-                         "SDC rate against weight-SRAM voltage: inputs whose top-1 class differs from the "
-                         "fault-free network's (solid, band: spread over chips) or whose fault-free class left "
-                         "the top 5 (dotted)"))
-        if any(r.get("energy_pj") is not None for r in rows):
+                         "SDC rate against weight-SRAM voltage: inputs whose top-1 class differs from the fault-free "
+                         "network's (solid, band: spread over chips) or whose fault-free class left the top 5 (dotted)"))
+        if bars:
+            figs.append((plots.energy_breakdown(bars, models, tmp / "energy_breakdown.png"),
+                         "Energy per inference by component, per scheme at nominal voltage and at its safe voltage"))
+            if rel:
+                figs.append((plots.energy_relative(rel, rows, models, tmp / "energy_relative.png"),
+                             "Energy per inference relative to the unprotected layout of the same weight width, same voltage"))
             figs.append((plots.energy_vs_voltage(rows, models, tmp / "energy_vs_voltage.png"),
                          "Energy per inference against weight-SRAM voltage"))
             if labelled:
                 figs.append((plots.pareto(rows, models, tmp / "accuracy_energy_pareto.png"),
-                             "Accuracy against energy per inference, every scheme and voltage; Pareto front"))
+                             "Accuracy against energy per inference, every scheme and voltage (labels: volts); "
+                             "Pareto front"))
         figs.append((plots.residual_vs_ber(resid, tmp / "residual_vs_ber.png"),
-                     "Faulty weight bits left after correction against BER (points: measured; lines: closed form)"))
+                     "Faulty weight bits left after correction against BER (points: measured, bars: 95 %; "
+                     "open triangles: none seen, 95 % upper bound; lines: closed form)"))
         heat_scheme = next((s for s in ("inplace-4b-64", "inplace-8b-64", "ecc-8b-72")
                             if any(r["scheme"] == s for r in rows)), rows[0]["scheme"])
-        figs.append((plots.layer_heatmap(rows, models[0], heat_scheme, tmp / "layer_sensitivity.png"),
-                     f"Per-layer residual faulty bits per word, {models[0]} / {heat_scheme}"))
+        heat_scheme = next((r["scheme"] for r in rows if r["layers"] != "all"), heat_scheme)
+        path, what = plots.layer_sensitivity(rows, models, heat_scheme, tmp / "layer_sensitivity.png")
+        figs.append((path, f"Per-layer sensitivity, {heat_scheme}: {' '.join(what.split())}; layers in network order"))
         flat = [{k: v for k, v in r.items() if k not in CSV_SKIP} for r in rows]
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=list(flat[0]))
@@ -147,60 +270,81 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         w.writerows(flat)
         (tmp / "results.csv").write_text(buf.getvalue())
         (tmp / "results.json").write_text(json.dumps(
-            {"accelsim_version": __version__, "meta": meta or {}, "tolerance": tolerance, "metric": metric,
-             "headline": head, "sdc": sdc,
+            {"accelsim_version": __version__, "meta": meta, "tolerance": tolerance, "yield_target": yield_target,
+             "metric": metric, "headline": head, "sdc": sdc, "warnings": warnings, "statistics": stats, "energy_breakdown": bars,
+             "energy_relative": {f"{m}/{s}": pts for (m, s), pts in rel.items()}, "cycles": cycles,
              "berzad": zad, "accuracy_drop": drop, "residual_fraction": resid, "trials": rows},
             indent=1, default=float))
         zad_rows = [[z["model"], z["scheme"], z["layers"], _fmt(z["berzad"]), z["repeats"]] for z in zad]
-        drop_rows = [[d["model"], d["scheme"], _fmt(d["vdd"], 2), _fmt(d["ber"]), f"{d['accuracy'] * 100:.2f}",
-                      f"{d['accuracy_std'] * 100:.2f}", f"{d['drop'] * 100:+.2f}", d["trials"]]
-                     for d in drop if d["layers"] == "all"]
+        stat_rows = [[s_["model"], s_["scheme"], _fmt(s_["vdd"], 2), _fmt(s_["ber"]),
+                      _pct_ci(s_["mean"], (s_["ci_lo"], s_["ci_hi"])), f"{(s_['baseline'] - s_['mean']) * 100:+.2f}",
+                      f"{s_['passing']}/{s_['chips']}",
+                      f"{s_['yield'] * 100:.0f} % [{s_['yield_lo'] * 100:.0f}, {s_['yield_hi'] * 100:.0f}]",
+                      s_["inputs"]] for s_ in stats]
+        stat_cols = ["model", "scheme", "V", "BER", "accuracy [95 % CI]", "drop (points)", "chips within tolerance",
+                     "yield [95 % CI]", "inputs"]
         sdc_rows = [[d["model"], d["scheme"], _fmt(d["vdd"], 2), _fmt(d["ber"]), f"{d['sdc_top1'] * 100:.2f}",
                      f"{d['sdc_top1_std'] * 100:.2f}", "—" if d["sdc_top5"] is None else f"{d['sdc_top5'] * 100:.2f}",
-                     d["trials"]]
-                    for d in sdc if d["layers"] == "all"]
+                     d["trials"]] for d in sdc if d["layers"] == "all"]
         sdc_cols = ["model", "scheme", "V", "BER", "top-1 SDC %", "std %", "top-5 SDC %", "trials"]
-        res_rows = [[t["scheme"], _fmt(t["ber"]), _fmt(t["measured"]), _fmt(t["closed_form"]), t["trials"]] for t in resid]
+        res_rows = [[t["scheme"], _fmt(t["ber"]), _fmt(t["measured"]), _fmt(1.96 * t["stderr"]),
+                     _fmt(t["closed_form"]), t["trials"]] for t in resid]
+        res_cols = ["scheme", "BER", "measured", "+- 95 %", "closed form", "trials"]
+        bar_rows = [[b["model"], b["scheme"], b["label"], *(f"{b[c] / 1e3:.2f}" for c in plots.COMPONENT_LABELS),
+                     f"{b['total'] / 1e3:.2f}"] for b in bars]
+        bar_cols = ["model", "scheme", "voltage", *(f"{v} (nJ)" for v in plots.COMPONENT_LABELS.values()), "total (nJ)"]
+        cyc_rows = [[c["model"], c["scheme"], f"{c['cycles_nominal']:,.0f}",
+                     "—" if not clock else f"{c['cycles_nominal'] / clock:,.1f}",
+                     "—" if c["cycles_safe"] is None else f"{c['cycles_safe']:,.0f}"] for c in cycles]
+        cyc_cols = ["model", "scheme", "cycles per inference, nominal", f"latency (us at {clock:g} MHz)" if clock else
+                    "latency (us)", "cycles at the safe voltage"]
+        prov = _provenance_rows(meta, tolerance, yield_target, rows)
+        n0 = head[0] if head else {}
         # the campaigns whose rows are reported (a store may hold several), not only the last spec's name
-        names = sorted({str(r["campaign"]) for r in rows if r.get("campaign")}) or [str((meta or {}).get("name", "campaign"))]
+        names = sorted({str(r["campaign"]) for r in rows if r.get("campaign")}) or [str(meta.get("name", "campaign"))]
         title = f"accelsim report — {html.escape(', '.join(names))}"
-        md = [f"# {title}\n", f"Lowest weight-SRAM voltage whose {safe_criterion(tolerance, metric)}, "
-              "and the energy per inference saved there against the highest voltage of the sweep:\n",
-              _md_table(HEADLINE_COLS, _headline_rows(head)),
-              "\n## SDC rate per voltage\n", _md_table(sdc_cols, sdc_rows),
-              "\n## BERZAD (highest BER with zero accuracy loss)\n", _md_table(["model", "scheme", "layers", "BERZAD", "trials"], zad_rows),
-              "\n## Residual faulty weight bits after correction\n",
-              _md_table(["scheme", "BER", "measured", "closed form", "trials"], res_rows),
-              "\n## Accuracy per voltage\n",
-              _md_table(["model", "scheme", "V", "BER", "accuracy %", "std %", "drop %", "trials"], drop_rows)]
+        htitle = headline_title(tolerance, yield_target, n0.get("chips"), n0.get("inputs"), metric)
+        md = [f"# {title}\n", f"{htitle}; the energy per inference saved there against the highest voltage of the sweep. The lower-bound "
+              "column is the voltage a 95 % confidence claim supports.\n\n", _md_table(HEADLINE_COLS, _headline_rows(head))]
+        if warnings:
+            md += ["\n**Sample-size warnings**\n\n"] + [f"- {w_}\n" for w_ in warnings]
+        md += ["\n## Energy by component (nJ per inference)\n", _md_table(bar_cols, bar_rows) if bar_rows else "none (engine: fast)\n",
+               "\n## Cycles and latency per inference\n", _md_table(cyc_cols, cyc_rows) if cyc_rows else "none (engine: fast)\n",
+               "\n## Statistics per voltage\n", _md_table(stat_cols, stat_rows),
+               "\n## SDC rate per voltage\n", _md_table(sdc_cols, sdc_rows),
+               "\n## BERZAD (highest BER with zero accuracy loss)\n", _md_table(["model", "scheme", "layers", "BERZAD", "trials"], zad_rows),
+               "\n## Residual faulty weight bits after correction\n", _md_table(res_cols, res_rows),
+               "\n## Provenance\n", _md_table(["field", "value"], [[k, json.dumps(v, default=str) if isinstance(v, (dict, list)) else v]
+                                                                  for k, v in prov])]
         (tmp / "summary.md").write_text("".join(md))
+        warn_html = ("<div class='warn'><b>Too few samples to trust every difference:</b><ul>"
+                     + "".join(f"<li>{html.escape(w_)}</li>" for w_ in warnings) + "</ul></div>") if warnings else ""
         body = [f"<h1>{title}</h1>",
-                f'<div class="headline"><p><b>How low can the weight SRAM go?</b> Lowest voltage whose '
-                f"{safe_criterion(tolerance, metric)}, and the energy per inference saved there "
-                "against the highest voltage of the sweep.</p>" + _html_table(HEADLINE_COLS, _headline_rows(head)) + "</div>",
-                "<h2>Plots</h2>"] + [_img(p, alt) for p, alt in figs] + [
-                "<h2>BERZAD</h2><p class='note'>Highest BER at which the mean accuracy over chips and repeats shows "
-                "no loss, with every lower BER clean too.</p>",
-                _html_table(["model", "scheme", "layers", "BERZAD", "trials"], zad_rows),
-                "<h2>Residual faulty weight bits after correction</h2>",
-                _html_table(["scheme", "BER", "measured", "closed form", "trials"], res_rows),
-                "<h2>SDC rate per voltage</h2><p class='note'>Silent data corruption: the share of inputs whose "
-                "top-1 class differs from the fault-free network's (top-5: whose fault-free class left the faulty "
-                "top 5).</p>",
-                _html_table(sdc_cols, sdc_rows),
-                "<h2>Accuracy per voltage</h2>",
-                _html_table(["model", "scheme", "V", "BER", "accuracy %", "std %", "drop %", "trials"], drop_rows),
-                f"<p class='note'>{len(rows)} trials; accelsim {__version__}. Files: summary.md, results.csv, "
-                "results.json and the PNG plots beside this page.</p>"]
+                f'<div class="headline"><p><b>{html.escape(htitle)}.</b> Point estimate of the yield, the voltage '
+                "whose 95 % Wilson lower bound reaches the target, and the energy per inference saved against "
+                "the highest voltage of the sweep.</p>" + _html_table(HEADLINE_COLS, _headline_rows(head)) + "</div>", warn_html,
+                "<h2>Plots</h2>"] + [_img(p, alt) for p, alt in figs]
+        if bar_rows:
+            body += ["<h2>Energy by component</h2>", _html_table(bar_cols, bar_rows)]
+        if cyc_rows:
+            body += ["<h2>Cycles and latency per inference</h2>", _html_table(cyc_cols, cyc_rows)]
+        body += ["<h2>Statistics per voltage</h2><p class='note'>Accuracy: mean over chips and inputs with a 95 % "
+                 "bootstrap interval (chips and inputs resampled, seeded); yield: share of chips within the "
+                 "tolerance, Wilson 95 % interval.</p>", _html_table(stat_cols, stat_rows),
+                 "<h2>SDC rate per voltage</h2><p class='note'>Silent data corruption: the share of inputs whose "
+                 "top-1 class differs from the fault-free network's (top-5: whose fault-free class left the faulty "
+                 "top 5).</p>", _html_table(sdc_cols, sdc_rows),
+                 "<h2>BERZAD</h2><p class='note'>Highest BER at which the mean accuracy over chips and repeats shows "
+                 "no loss, with every lower BER clean too.</p>",
+                 _html_table(["model", "scheme", "layers", "BERZAD", "trials"], zad_rows),
+                 "<h2>Residual faulty weight bits after correction</h2>", _html_table(res_cols, res_rows),
+                 "<h2>Provenance</h2>", _prov_html(prov),
+                 f"<p class='note'>{len(rows)} trials; accelsim {__version__}. Files: summary.md, results.csv, "
+                 "results.json and every plot as PNG and SVG beside this page.</p>"]
         (tmp / "report.html").write_text(
             f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{CSS}</style></head>"
             f"<body>{''.join(body)}</body></html>")
     return Path(out_dir) / "report.html"
-
-
-def default_metric(rows) -> str:
-    """accuracy when the trials have labels, else sdc."""
-    return "accuracy" if any(r.get("accuracy") is not None for r in rows) else "sdc"
 
 
 # what, besides the sweep point, chip and repeat, changes what a row measures
@@ -226,15 +370,21 @@ def label_models(rows: list[dict]) -> list[dict]:
     """Rows of one (model, scheme) that differ in what they measure (another image, i.e.
     other checkpoint bytes, export_sha256; another sample count, fault model, engine or
     policy) are different series: label each by what differs, ``model@<8 hex digits>``
-    and/or ``model[samples=200]``, instead of averaging them together."""
+    and/or ``model[samples=200]``, instead of averaging them together. Whole-image rows and
+    single-layer rows (a per-layer study, e.g. the run's ``sensitivity:`` on the fast
+    engine) are different experiments, never averaged together: each kind is compared
+    only with its own kind."""
+    def series(r):
+        return r["model"], r["scheme"], r.get("layers", "all") == "all"
+
     seen: dict[tuple, dict[str, set]] = {}
     for r in rows:
-        fields = seen.setdefault((r["model"], r["scheme"]), {f: set() for f in VARIANT_FIELDS})
+        fields = seen.setdefault(series(r), {f: set() for f in VARIANT_FIELDS})
         for f in VARIANT_FIELDS:
             fields[f].add(_variant(r, f))
     out = []
     for r in rows:
-        varying = [f for f, values in seen[(r["model"], r["scheme"])].items() if len(values) > 1]
+        varying = [f for f, values in seen[series(r)].items() if len(values) > 1]
         if varying:
             label = r["model"]
             if "export_sha256" in varying:
@@ -246,10 +396,14 @@ def label_models(rows: list[dict]) -> list[dict]:
 
 
 def report_from_store(store_path, out_dir, *, tolerance: float = 0.01, force: bool = False,
-                      metric: str | None = None) -> Path:
+                      yield_target: float = 0.95, metric: str | None = None) -> Path:
     store = Store(store_path, create=False, readonly=True)
     try:
         rows, meta = label_models(store.rows()), store.meta()
     finally:
         store.close()
-    return build_report(rows, out_dir, tolerance=tolerance, force=force, meta=meta.get("spec"), metric=metric)
+    spec = dict(meta.get("spec") or {})
+    if meta.get("sensitivity"):
+        spec["sensitivity"] = meta["sensitivity"]
+    return build_report(rows, out_dir, tolerance=tolerance, force=force, meta=spec, yield_target=yield_target,
+                        metric=metric)

@@ -148,10 +148,6 @@ class CampaignSpec(_Sweep):
             if stray:   # a misspelt scheme would run the default checkpoint instead
                 raise PydanticCustomError("sweep", "models.{m} names scheme(s) {s} that are not in schemes ({all})",
                                           {"m": model, "s": ", ".join(stray), "all": ", ".join(self.schemes)})
-        for key in ("accelerator", "energy_table"):
-            if getattr(self, key) is not None and self.engine != "cycle":   # the fast engine simulates no hardware
-                raise PydanticCustomError("sweep", "{k} is used only with engine: cycle (engine is {e})",
-                                          {"k": key, "e": self.engine})
         if self.policy == "reread" and self.engine != "cycle":
             raise PydanticCustomError("sweep", "policy reread needs engine: cycle (the fast engine reads each word once)")
         # fields of one fault model only: with another they would change the trial keys and nothing else
@@ -177,6 +173,14 @@ class CampaignSpec(_Sweep):
         return len(self.models) * len(self.schemes) * points * self.chips * self.repeats * sel
 
 
+class Sensitivity(ConfigModel):
+    """The run's per-layer study: faults in one layer at a time, on the run's chips."""
+
+    scheme: SchemeName = Field(description="the layout whose layers are faulted one at a time")
+    voltages: Annotated[list[Voltage], Field(min_length=1, max_length=1000)] | None = Field(
+        None, description="voltages of the study, V (default: the run's)")
+
+
 class RunConfig(_Sweep):
     """The main job: a voltage sweep, then the report and the headline."""
 
@@ -186,6 +190,9 @@ class RunConfig(_Sweep):
         description="weight-SRAM supply voltages, V")
     tolerance: Annotated[float, Field(ge=0, lt=1)] = Field(
         0.01, description="accuracy loss (metric sdc: top-1 SDC rate) allowed for the headline, in [0, 1)")
+    yield_target: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.95, alias="yield", description="share of chips within the tolerance for the headline, in (0, 1)")
+    sensitivity: Sensitivity | None = Field(None, description="optional per-layer study (scheme, voltages)")
     workers: Annotated[int, Field(ge=1, le=1024)] = Field(1, description="local worker processes")
 
     @model_validator(mode="after")

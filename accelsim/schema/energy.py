@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Union
 
 from pydantic import Field
 from typing_extensions import Annotated
 
-from accelsim.schema.base import ConfigModel, NonNegFloat, PositiveFloat
+from accelsim.schema.base import ConfigModel, NonNegFloat, PositiveFloat, Probability
 
 WeightBits = Annotated[int, Field(ge=1, le=8)]
+# "<weight bits>x<activation bits>", e.g. "4x8"
+OperandBits = Annotated[str, Field(pattern=r"^\s*[1-8]\s*x\s*[1-8]\s*$")]
+Capacity = Annotated[float, Field(gt=0, le=1e9)]
 
 
 class EnergyActions(ConfigModel):
     """Energy of each action at the nominal voltage, picojoules."""
 
-    sram_read_pj_per_bit: NonNegFloat = Field(description="weight SRAM read, pJ per bit")
+    sram_read_pj_per_64b: Annotated[dict[Capacity, PositiveFloat], Field(min_length=1)] = Field(
+        description="pJ per 64-bit read by SRAM array capacity in KiB (log-log interpolated; weight SRAM "
+                    "per bank, input and output buffers)")
     sram_leakage_pj_per_kib_cycle: NonNegFloat = Field(description="weight SRAM leakage, pJ per KiB per cycle")
-    mac_pj: Annotated[dict[WeightBits, NonNegFloat], Field(min_length=1)] = Field(
-        description="pJ per MAC by weight bits (keys 1..8)")
-    ecc_gate_pj: NonNegFloat = Field(description="one 2-input gate evaluation in the decoder, pJ")
-    input_buffer_read_pj_per_byte: NonNegFloat
-    output_buffer_write_pj: NonNegFloat = Field(description="one 32-bit partial sum write, pJ")
+    mac_pj: Annotated[dict[Union[WeightBits, OperandBits], NonNegFloat], Field(min_length=1)] = Field(
+        description="pJ per MAC by operand bits ('4x8': 4-bit weights x 8-bit activations; a bare 1..8 is "
+                    "the weight width with 8-bit activations)")
+    register_pj_per_byte: NonNegFloat = Field(description="PE register traffic, pJ per byte moved")
+    ecc_gate_switch_pj: NonNegFloat = Field(description="switching energy of one decoder gate, pJ")
+    ecc_activity: Probability = Field(description="share of decoder gates that switch per decoded word")
     dram_pj_per_byte: NonNegFloat
 
 
@@ -34,6 +40,8 @@ class EnergyTableFile(ConfigModel):
 
     technology: str = Field("", description="where the numbers come from (free text)")
     vdd_nominal: PositiveFloat = Field(description="volts")
+    logic_vdd: PositiveFloat | None = Field(None, description="volts of the logic (MACs, registers, buffers, "
+                                                              "decoder); null: vdd_nominal")
     actions: EnergyActions
     leakage_model: LeakageModel = LeakageModel()
     count_dram: Literal["auto", "always", "never"] = Field(
