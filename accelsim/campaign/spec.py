@@ -164,9 +164,6 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
         from accelsim.energy import load_table
         energy_table = str(base_dir / d.energy_table)
         load_table(energy_table)
-    for key, value in (("accelerator", accelerator), ("energy_table", energy_table)):
-        if value is not None and d.engine != "cycle":   # the fast engine simulates no hardware: it was ignored
-            raise UserError(f"{where}: {key} is used only with engine: cycle (engine is {d.engine})")
     data_value = d.data.model_dump(exclude_none=True) if hasattr(d.data, "model_dump") else d.data
     data_spec = parse_data(data_value, base_dir, f"{where}: data")
     available = data_size(data_spec)
