@@ -46,7 +46,7 @@ def load_run_config(path: str | Path | None) -> RunConfig:
     return validate(RunConfig, read_yaml(path, "run config"), f"run config {path}")
 
 
-def _sensitivity_spec(cfg: RunConfig, main: dict):
+def _sensitivity_spec(cfg: RunConfig, main: dict, base_dir: Path = Path(".")):
     """The per-layer study of ``sensitivity: {scheme, voltages}``: the same models, chips
     (maps drawn down to the main sweep's lowest voltage, so they are the same chips),
     samples and seed, faults in one layer at a time (fast engine, no energy); None when absent."""
@@ -58,21 +58,16 @@ def _sensitivity_spec(cfg: RunConfig, main: dict):
                        "name": f"{cfg.name}-layers", "schemes": [cfg.sensitivity.scheme],
                        "voltages": list(cfg.sensitivity.voltages or cfg.voltages), "layers": "each",
                        "engine": "fast", "v_low": min([*cfg.voltages, *(cfg.sensitivity.voltages or [])])},
-                      where="run config sensitivity")
-
-
-def _models_dir(cfg: RunConfig) -> str:
-    if "models_dir" in cfg.model_fields_set:
-        return cfg.models_dir
-    bundled = PACKAGE.parent / "models"
-    return str(bundled if bundled.exists() else Path("models"))
+                      base_dir, where="run config sensitivity")
 
 
 def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, scheduler=None, force: bool = False,
-            progress: bool = True) -> dict:
+            progress: bool = True, base_dir: str | Path = ".") -> dict:
     """Run the job described by ``cfg`` into ``out``; returns the headline rows and paths.
-    Everything (config, checkpoints, energy table, accelerator) is checked before ``out``
-    is created."""
+    Input paths of ``cfg`` (models, data, accelerator, ...) resolve against ``base_dir``
+    (the config file's folder); the bundled models are found from any working directory.
+    Everything (config, models, data, energy table, accelerator) is checked before ``out``
+    is created, and a run that fails before its first trial leaves no ``out`` behind."""
     from accelsim.campaign import parse_spec, run_campaign
     from accelsim.report import report_from_store
     from accelsim.campaign.store import Store
@@ -80,28 +75,35 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
     if not isinstance(cfg, RunConfig):
         cfg = validate(RunConfig, cfg, "run config")
     spec_dict = cfg.model_dump(include=cfg.campaign_fields().keys(), exclude_none=True)
-    spec_dict["models_dir"] = _models_dir(cfg)
-    spec = parse_spec(spec_dict, where="run config")
-    layer_spec = _sensitivity_spec(cfg, spec_dict)
+    spec = parse_spec(spec_dict, Path(base_dir), where="run config")
+    layer_spec = _sensitivity_spec(cfg, spec_dict, Path(base_dir))
     tolerance, target = cfg.tolerance, cfg.yield_target
     if out.exists() and not force:
         raise UserError(f"output directory {str(out)!r} exists; pass --force to reuse it and replace its report")
+    made = not out.exists()
     check_output_dir(out, "output directory", force=True)   # created by the campaign once all input is checked
     store_path = out / "campaign.sqlite"
     t0 = time.perf_counter()
     n_workers = workers or cfg.workers
-    if layer_spec is not None:   # first, so that the store's provenance is the main sweep's
-        run_campaign(layer_spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress)
-    info = run_campaign(spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress)
+    try:
+        if layer_spec is not None:   # first, so that the store's provenance is the main sweep's
+            run_campaign(layer_spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress)
+        info = run_campaign(spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress)
+    except BaseException:
+        if made and not store_path.exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     if layer_spec is not None:
         store = Store(store_path, create=False)
         store.set_meta("sensitivity", {**cfg.sensitivity.model_dump(), "layers": "each", "engine": "fast"})
         store.close()
-    report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True, yield_target=target)
+    report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True, yield_target=target,
+                               metric=spec.metric)
     # the headline and warnings as the report computed them (the bootstrap is not run twice)
     figures = json.loads((report.parent / "results.json").read_text())
     return {"headline": figures["headline"], "warnings": figures["warnings"], "report": report, "store": store_path,
-            "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance, "yield": target}
+            "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance, "yield": target,
+            "metric": spec.metric}
 
 
 def print_headline(result: dict) -> None:
@@ -112,7 +114,8 @@ def print_headline(result: dict) -> None:
 
     head = result["headline"]
     first = head[0] if head else {}
-    t = Table(title=headline_title(result["tolerance"], result["yield"], first.get("chips"), first.get("inputs")))
+    t = Table(title=headline_title(result["tolerance"], result["yield"], first.get("chips"), first.get("inputs"),
+                                   result.get("metric", "accuracy")))
     for c in HEADLINE_COLS:
         t.add_column(c, justify="left" if c in ("model", "scheme") else "right")
     for row in _headline_rows(head):
@@ -132,16 +135,19 @@ def print_headline(result: dict) -> None:
 def cmd_run(args) -> int:
     if args.quick and args.config:   # --quick used to be dropped silently when a config was given
         raise UserError("give a run config or --quick (the packaged small config), not both")
-    cfg = load_run_config(QUICK_RUN if args.quick else args.config)
-    out = Path(args.out or cfg.output)
-    print_headline(run_job(cfg, out, workers=args.workers, scheduler=args.scheduler, force=args.force))
+    path = Path(QUICK_RUN if args.quick else args.config or DEFAULT_RUN)
+    cfg = load_run_config(path)
+    out = Path(args.out or cfg.output)   # the output: relative to the working directory
+    print_headline(run_job(cfg, out, workers=args.workers, scheduler=args.scheduler, force=args.force,
+                           base_dir=path.parent))
     return 0
 
 
 def cmd_demo(args) -> int:
-    cfg = load_run_config(QUICK_RUN if args.quick else DEFAULT_RUN)
+    path = QUICK_RUN if args.quick else DEFAULT_RUN
+    cfg = load_run_config(path)
     out = Path(cfg.output)
     if args.fresh and out.exists():
         shutil.rmtree(out)
-    print_headline(run_job(cfg, out, force=True))
+    print_headline(run_job(cfg, out, force=True, base_dir=path.parent))
     return 0

@@ -1,7 +1,6 @@
 """Data loaders on real-format files written here, the zoo, training and checkpoints."""
 
 import gzip
-import pickle
 import subprocess
 import sys
 
@@ -12,7 +11,7 @@ import yaml
 
 from accelsim.errors import UserError
 from accelsim.nn import build_model, list_models, load_checkpoint, load_digits_split, save_checkpoint
-from accelsim.nn.data import load_cifar10, load_image_folder, load_mnist, read_idx
+from accelsim.nn.data import load_mnist, read_idx
 from accelsim.nn.train import TrainConfig, train
 
 
@@ -44,27 +43,6 @@ def test_mnist_idx_loader(tmp_path):
         read_idx(tmp_path / "bad")
     with pytest.raises(UserError, match="train-images"):
         load_mnist(tmp_path, "train")
-
-
-def test_cifar10_loader(tmp_path):
-    rng = np.random.default_rng(1)
-    data = rng.integers(0, 256, (4, 3072), dtype=np.uint8)
-    with open(tmp_path / "test_batch", "wb") as f:
-        pickle.dump({b"data": data, b"labels": [0, 9, 2, 7]}, f)
-    x, y = load_cifar10(tmp_path)
-    assert x.shape == (4, 3, 32, 32) and y.tolist() == [0, 9, 2, 7]
-    assert float(x[1, 2, 0, 5]) == pytest.approx(data[1, 2048 + 5] / 255)
-
-
-def test_image_folder_loader(tmp_path):
-    from matplotlib import image as mpimg
-    rng = np.random.default_rng(2)
-    for cls in ("cat", "dog"):
-        (tmp_path / cls).mkdir()
-        for i in range(2):
-            mpimg.imsave(tmp_path / cls / f"{i}.png", rng.random((6, 6, 3)))
-    x, y, classes = load_image_folder(tmp_path)
-    assert classes == ["cat", "dog"] and x.shape == (4, 3, 6, 6) and y.tolist() == [0, 0, 1, 1]
 
 
 def test_zoo_full_size_parameter_counts():

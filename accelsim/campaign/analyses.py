@@ -122,6 +122,8 @@ def berzad(rows, keys=("model", "scheme", "layers")) -> list[dict]:
     by = defaultdict(lambda: defaultdict(list))
     base = {}
     for r in rows:
+        if r["accuracy"] is None:    # unlabelled inputs: no accuracy to keep
+            continue
         g = tuple(r[k] for k in keys)
         by[g][r["ber"]].append(r["accuracy"])
         base[g] = r["baseline_accuracy"]
@@ -137,27 +139,41 @@ def berzad(rows, keys=("model", "scheme", "layers")) -> list[dict]:
     return out
 
 
-def lowest_safe_voltage(rows, tolerance: float = 0.01) -> list[dict]:
+def lowest_safe_voltage(rows, tolerance: float = 0.01, metric: str = "accuracy") -> list[dict]:
     """Per model and scheme: the lowest voltage whose mean accuracy stays within
-    ``tolerance`` (absolute) of the fault-free accuracy, with every higher voltage too."""
+    ``tolerance`` (absolute) of the fault-free accuracy, with every higher voltage too.
+    ``metric="sdc"``: whose mean top-1 SDC rate (share of inputs whose top-1 class differs
+    from the fault-free network's) stays within ``tolerance``."""
+    value = "sdc_top1" if metric == "sdc" else "accuracy"
+    means = group_mean([r for r in rows if r["layers"] == "all"], ("model", "scheme", "vdd"), value)
+    sdc = group_mean([r for r in rows if r["layers"] == "all"], ("model", "scheme", "vdd"), "sdc_top1")
     acc = group_mean([r for r in rows if r["layers"] == "all"], ("model", "scheme", "vdd"), "accuracy")
     by = defaultdict(dict)
-    for (model, scheme, vdd), (mean, _, _) in acc.items():
+    for (model, scheme, vdd), (mean, _, _) in means.items():
         by[(model, scheme)][vdd] = mean
     out = []
     for (model, scheme), points in sorted(by.items()):
         base = next(r["baseline_accuracy"] for r in rows if (r["model"], r["scheme"]) == (model, scheme))
         safe = None
         for vdd in sorted(points, reverse=True):
-            if points[vdd] >= base - tolerance:
+            if (points[vdd] <= tolerance) if metric == "sdc" else (points[vdd] >= base - tolerance):
                 safe = vdd
             else:
                 break
-        out.append({"model": model, "scheme": scheme, "baseline": base, "vmin_safe": safe,
-                    "accuracy_at_vmin": points.get(safe) if safe is not None else None})
+        at = (model, scheme, safe)
+        out.append({"model": model, "scheme": scheme, "baseline": base, "vmin_safe": safe, "metric": metric,
+                    "accuracy_at_vmin": acc[at][0] if at in acc else None,
+                    "sdc_at_vmin": sdc[at][0] if at in sdc else None})
     return out
 
 
+def sdc_per_point(rows) -> list[dict]:
+    """Mean and spread of the top-1 and top-5 SDC rates per model, scheme, layer selection
+    and point (trials of stores older than the SDC columns are left out)."""
+    one = group_mean(rows, ("model", "scheme", "layers", "vdd", "ber"), "sdc_top1")
+    five = group_mean(rows, ("model", "scheme", "layers", "vdd", "ber"), "sdc_top5")
+    return [{"model": g[0], "scheme": g[1], "layers": g[2], "vdd": g[3], "ber": g[4], "sdc_top1": m,
+             "sdc_top1_std": sd, "sdc_top5": five[g][0] if g in five else None, "trials": n} for g, (m, sd, n) in sorted(one.items())]
 # --- statistics a paper can stand on: intervals, yield, and whether the sample suffices ---
 
 Z95 = 1.959963984540054          # two-sided 95 % normal quantile
@@ -184,7 +200,9 @@ class Metric:
         return value >= baseline - tolerance - eps if self.higher else value <= baseline + tolerance + eps
 
 
-METRICS = {"accuracy": Metric("accuracy", "accuracy", "correct", "baseline_accuracy", True)}
+METRICS = {"accuracy": Metric("accuracy", "accuracy", "correct", "baseline_accuracy", True),
+           # top-1 SDC rate: lower is better, the fault-free value is 0 (no per-input mask stored)
+           "sdc": Metric("sdc", "sdc_top1", None, None, False)}
 
 
 def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:

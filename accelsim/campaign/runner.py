@@ -25,38 +25,92 @@ def image_cache_dir(store_path: Path) -> Path:
 
 
 def image_keys(spec: Spec) -> dict[tuple[str, str], str]:
-    """(model, scheme) -> SHA-256 of everything its image is exported from (checkpoint
-    bytes, model card, layout, export options, calibration data, format and package
-    version): the key of the cached image and the ``export_sha256`` of each trial row."""
-    from accelsim.image.commands import checkpoint_export_key
+    """(model, scheme) -> SHA-256 of everything its image is exported from (checkpoint or
+    state dict bytes, model card or model file, layout, export options, calibration data,
+    format and package version; a user's ready image: its manifest and words): the key of
+    the cached image and the ``export_sha256`` of each trial row."""
+    return {(model, scheme): source_key(src, scheme, spec.data)
+            for (model, scheme), src in spec.checkpoints.items()}
 
-    return {(model, scheme): checkpoint_export_key(ckpt, scheme)
-            for (model, scheme), ckpt in spec.checkpoints.items()}
+
+def source_key(src, scheme: str, data) -> str:
+    """The export key of one ModelSource (see image_keys)."""
+    import hashlib
+
+    from accelsim.fileio import sha256_file
+    from accelsim.image.commands import checkpoint_export_key
+    from accelsim.image.provenance import calibration_sha256, export_key
+    from accelsim.nn.checkpoint import checkpoint_paths
+    from accelsim.nn.data import calibration_set
+
+    if src.kind == "checkpoint":
+        return checkpoint_export_key(src.path, scheme, project=src.project, data=None if data.is_default else data)
+    if src.kind == "image":
+        d = Path(src.path)
+        return hashlib.sha256((sha256_file(d / "manifest.yaml") + sha256_file(d / "image.bin")).encode()).hexdigest()
+    file, _, name = src.factory.rpartition(":")
+    card = checkpoint_paths(src.path)[1]
+    return export_key(src.path, file, scheme, calibration_sha=calibration_sha256(calibration_set(data)),
+                      options={"project": bool(src.project), "per_channel": True, "factory": name,
+                               "card_sha256": sha256_file(card) if card.is_file() else None})
 
 
 def prepare_images(spec: Spec, cache: Path, keys: dict | None = None) -> dict[tuple[str, str], str]:
-    """Export (once) the memory image of every (model, scheme); returns their dirs.
+    """Export (once) the memory image of every (model, scheme); a user's ready image is
+    used where it is. Returns their dirs.
 
     A cached image lives in a directory named by its content key and is reused only when
     it loads (every check of load_image) and its manifest records that same key: a
-    checkpoint whose bytes changed, at the same path or not, gets a fresh image."""
+    checkpoint whose bytes changed, at the same path or not, gets a fresh image. If an
+    export fails, a cache folder made here is removed again: a failed campaign leaves
+    nothing behind."""
+    import shutil
+
     from accelsim.image import load_image
-    from accelsim.image.commands import export_checkpoint
 
     keys = image_keys(spec) if keys is None else keys
+    made = not cache.exists()
     dirs = {}
-    for (model, scheme), ckpt in spec.checkpoints.items():
-        key = keys[(model, scheme)]
-        d = cache / f"{model}-{scheme}-{key[:16]}"
-        try:
-            fresh = load_image(d).manifest.get("source", {}).get("export_sha256") != key
-        except UserError:
-            fresh = True
-        if fresh:
-            image = export_checkpoint(ckpt, scheme, d, force=True)
-            if image.manifest["source"]["export_sha256"] != key:   # the checkpoint changed while we ran
-                raise UserError(f"checkpoint {ckpt} changed during the campaign's export; run again")
-        dirs[(model, scheme)] = str(d)
+    try:
+        for (model, scheme), src in spec.checkpoints.items():
+            key = keys[(model, scheme)]
+            if src.kind == "image":
+                dirs[(model, scheme)] = str(Path(src.path).resolve())
+                continue
+            d = cache / f"{model}-{scheme}-{key[:16]}"
+            try:
+                fresh = load_image(d).manifest.get("source", {}).get("export_sha256") != key
+            except UserError:
+                fresh = True
+            if fresh:
+                image = export_source(src, scheme, d, spec.data, key)
+                if image.manifest["source"]["export_sha256"] != key:   # the checkpoint changed while we ran
+                    raise UserError(f"checkpoint {src.path} changed during the campaign's export; run again")
+            dirs[(model, scheme)] = str(d)
+    except BaseException:
+        if made:
+            shutil.rmtree(cache, ignore_errors=True)
+        raise
+    return dirs
+
+
+def export_source(src, scheme: str, out: Path, data, key: str):
+    """Export a checkpoint or factory source at ``scheme``, calibrated on ``data``."""
+    from accelsim.campaign.sources import load_source_model, source_activation_bits, source_bits
+    from accelsim.image.commands import export_checkpoint
+    from accelsim.image.export import export_image
+    from accelsim.nn.data import calibration_set
+
+    if src.kind == "checkpoint":
+        return export_checkpoint(src.path, scheme, out, force=True, project=src.project,
+                                 data=None if data.is_default else data)
+    model, _ = load_source_model(src)
+    calibration = calibration_set(data)
+    return export_image(model, out, layout=scheme, input_shape=tuple(calibration.shape[1:]),
+                        calibration=calibration, bits=source_bits(src), project=src.project, force=True,
+                        activation_bits=source_activation_bits(src),
+                        source={"factory": src.factory, "checkpoint": src.path, "data": data.text,
+                                "export_sha256": key})
     return dirs
 
 
@@ -105,8 +159,8 @@ def provenance(spec: Spec) -> dict:
             "energy_values": {k: (list(map(list, v)) if k == "sram_read_pj_per_64b" else
                                   {f"{w}x{a}": e for (w, a), e in v.items()} if k == "mac_pj" else v)
                               for k, v in asdict(table).items()},
-            "checkpoints": {f"{m}/{s}": {"checkpoint": c, "sha256": digest(c)}
-                            for (m, s), c in sorted(spec.checkpoints.items())},
+            "checkpoints": {f"{m}/{s}": {"checkpoint": c.key, "sha256": digest(c.path) if c.kind != "image" else None}
+                            for (m, s), c in sorted(spec.checkpoints.items(), key=lambda kv: kv[0])},
             "accelsim_version": __version__, "git_commit": git_commit()}
 
 
@@ -200,10 +254,11 @@ def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, schedu
 
 
 def _check_checkpoints(spec: Spec) -> None:
-    from accelsim.nn import load_checkpoint
+    """Every model loads (parse_spec checked them; a Spec made otherwise is checked here)."""
+    from accelsim.campaign.sources import load_source_model
 
-    for ckpt in sorted(set(spec.checkpoints.values())):
-        load_checkpoint(ckpt)
+    for src in sorted({s for s in spec.checkpoints.values() if s.kind != "image"}, key=lambda s: s.key):
+        load_source_model(src)
 
 
 _ADDRESS = re.compile(r"^(?:(?:tcp|tls|inproc|ucx|ws|wss)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
@@ -236,7 +291,7 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
     except UserError:
         store.close()
         raise
-    store.set_meta("spec", provenance(spec))
+    store.set_meta("spec", {**provenance(spec), "data": spec.data.text, "metric": spec.metric})
     done = store.done_keys()
     pending = [(key, p) for key, p in ((trial_key(p), p) for p in trials) if key not in done]
     bar = _Progress(len(trials), len(trials) - len(pending), progress)

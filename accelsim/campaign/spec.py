@@ -15,19 +15,15 @@ from accelsim.fileio import read_yaml, sha256_file
 from accelsim.faults import BerCurve, ChipFaultMap, curve_params, load_curve
 from accelsim.faults.ber_curve import curve_from_model
 from accelsim.schema import MAX_TRIALS, BerCurveFile, CampaignSpec, validate
-
-# which trained checkpoint variant serves each scheme, by the zoo's naming convention
-SCHEME_VARIANT = {
-    "none-8b": "int8", "ecc-8b-72": "int8", "inplace-8b-64": "int8-wot-inplace-8b-64",
-    "none-4b": "int4", "inplace-4b-64": "int4-wot-inplace-4b-64", "inplace-4b-32": "int4-wot-inplace-4b-32",
-}
+from accelsim.campaign.sources import SCHEME_VARIANT, ModelSource, check_sources, parse_models  # noqa: F401
+from accelsim.nn.data import DataSpec, data_size, evaluation_set, fingerprint, parse_data
 
 
 @dataclass
 class Spec:
     name: str
     seed: int
-    checkpoints: dict[tuple[str, str], str]   # (model, scheme) -> checkpoint stem
+    checkpoints: dict[tuple[str, str], ModelSource]   # (model, scheme) -> its weights
     models: list[str]
     schemes: list[str]
     voltages: list[float] | None
@@ -47,6 +43,9 @@ class Spec:
     map_floor: float | None = None       # pinned v_low (spec field v_low)
     fault_map: str | None = None         # measured map CSV (fault_model: measured)
     fault_map_sha256: str | None = None
+    data: DataSpec = field(default_factory=DataSpec)
+    data_sha256: str | None = None       # of the evaluated subset (None for the default digits)
+    metric: str = "accuracy"             # what the headline's tolerance applies to
 
     def v_low(self) -> float:
         """The voltage every chip's map is drawn down to (nested): the spec's ``v_low`` if
@@ -88,7 +87,7 @@ class Spec:
                             for rep in range(self.repeats):
                                 out.append({
                                     "campaign": self.name, "model": model, "scheme": scheme,
-                                    "checkpoint": self.checkpoints[(model, scheme)],
+                                    "checkpoint": self.checkpoints[(model, scheme)].key,
                                     "fault_model": self.fault_model, "point": kind,
                                     "vdd": round(float(vdd), 6), "ber": float(ber), "chip": chip, "repeat": rep,
                                     "layers": sel, "samples": self.samples, "engine": self.engine,
@@ -99,6 +98,8 @@ class Spec:
                                 if self.fault_map:   # only then: other trials keep their keys
                                     out[-1].update(fault_map=self.fault_map,
                                                    fault_map_sha256=self.fault_map_sha256)
+                                if not self.data.is_default:   # digits trials keep their keys
+                                    out[-1].update(data=self.data.to_dict(), data_sha256=self.data_sha256)
         return out
 
 
@@ -134,15 +135,11 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
         bers = [float(b) for b in d.bers]
         if d.fault_model != "transient":
             _check_bers_on_curve(bers, curve, where)
-    models_dir = base_dir / d.models_dir
-    checkpoints = {}
-    for model, overrides in d.models.items():
-        overrides = overrides or {}
-        for scheme in d.schemes:
-            stem = overrides.get(scheme) or str(models_dir / f"{model}-{SCHEME_VARIANT[scheme]}")
-            if not Path(stem).with_suffix(".yaml").is_file() or not Path(stem).with_suffix(".safetensors").is_file():
-                raise UserError(f"{where}: no checkpoint {stem}(.yaml/.safetensors) for model {model!r}, scheme {scheme}")
-            checkpoints[(model, scheme)] = str(stem)
+    from accelsim.nn.modelref import bundled_models_dir
+    models_dir = base_dir / d.models_dir if "models_dir" in d.model_fields_set else bundled_models_dir()
+    entries = {m: (e.model_dump(exclude_none=True, exclude_defaults=True) if e is not None else None)
+               for m, e in d.models.items()}
+    models, sources = parse_models(entries, list(d.schemes), base_dir, models_dir, where)
     map_floor = None
     if d.v_low is not None:
         map_floor = _in_domain([d.v_low], "v_low", curve, where)[0]
@@ -167,21 +164,26 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
         from accelsim.energy import load_table
         energy_table = str(base_dir / d.energy_table)
         load_table(energy_table)
-    available = _test_images()
-    if d.samples > available:   # the trials would silently score fewer images than the row says
-        raise UserError(f"{where}: samples = {d.samples} is more than the {available} test images")
-    return Spec(name=d.name, seed=d.seed, checkpoints=checkpoints, models=list(d.models), schemes=list(d.schemes),
+    data_value = d.data.model_dump(exclude_none=True) if hasattr(d.data, "model_dump") else d.data
+    data_spec = parse_data(data_value, base_dir, f"{where}: data")
+    available = data_size(data_spec)
+    # unset, samples is the default 450 or all of a smaller data set; set, it must fit
+    samples = d.samples if "samples" in d.model_fields_set else min(d.samples, available)
+    if samples > available:   # the trials would silently score fewer inputs than the row says
+        what = "test images" if data_spec.is_default else f"inputs of {data_spec.text}"
+        raise UserError(f"{where}: samples = {samples} is more than the {available} {what}")
+    data = evaluation_set(data_spec, samples)
+    metric = d.metric or ("accuracy" if data.labelled else "sdc")
+    if metric == "accuracy" and not data.labelled:
+        raise UserError(f"{where}: metric accuracy needs labels, and data {data_spec.text} has none; use metric: sdc")
+    sources = check_sources(sources, data)
+    return Spec(name=d.name, seed=d.seed, checkpoints=sources, models=models, schemes=list(d.schemes),
                 voltages=voltages, bers=bers, fault_model=d.fault_model, chips=d.chips, repeats=d.repeats,
-                layers=d.layers if isinstance(d.layers, str) else list(d.layers), samples=d.samples,
+                layers=d.layers if isinstance(d.layers, str) else list(d.layers), samples=samples,
                 engine=d.engine, policy=policy, curve=curve, curve_dict=curve_params(curve),
                 p_stuck1=float(d.p_stuck1), accelerator=accelerator, energy_table=energy_table,
-                map_floor=map_floor, fault_map=fault_map, fault_map_sha256=fault_map_sha)
-
-
-def _test_images() -> int:
-    """How many test images a trial can score (the digits test split)."""
-    from accelsim.nn import load_digits_split
-    return int(len(load_digits_split().y_test))
+                map_floor=map_floor, fault_map=fault_map, fault_map_sha256=fault_map_sha, data=data_spec,
+                data_sha256=None if data_spec.is_default else fingerprint(data), metric=metric)
 
 
 def _check_bers_on_curve(bers: list[float], curve: BerCurve, where: str = "campaign spec") -> None:
@@ -203,4 +205,5 @@ def _check_fault_map(fault_map: str, base_dir: Path, schemes: list[str]) -> tupl
 
 
 def load_spec(path: str | Path) -> Spec:
-    return parse_spec(read_yaml(path, "campaign spec"), Path("."), f"campaign spec {path}")
+    """A campaign spec file; its relative paths resolve against the file's folder."""
+    return parse_spec(read_yaml(path, "campaign spec"), Path(path).resolve().parent, f"campaign spec {path}")

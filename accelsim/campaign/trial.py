@@ -12,6 +12,7 @@ a trial recomputes the network only from the first layer whose decoded weights c
 from __future__ import annotations
 
 import functools
+import json
 import time
 
 import numpy as np
@@ -43,19 +44,45 @@ def _clean_weights(image_dir: str, content: str) -> dict:
 
 
 @functools.lru_cache(maxsize=8)
-def _context(image_dir: str, content: str, samples: int):
-    from accelsim.nn import load_digits_split
+def _context(image_dir: str, content: str, samples: int, data_json: str | None = None):
+    """The image, its incremental run (fault-free activations cached), the evaluated inputs
+    and labels (None: unlabelled), the fault-free outputs, their top-5 classes and the
+    fault-free accuracy (None: unlabelled). ``content`` (the image's digest) keys the cache:
+    a changed image is loaded again."""
+    from accelsim.nn.data import evaluation_set, parse_data
 
     image = load_image(image_dir)
-    data = load_digits_split()
-    x, y = data.x_test.numpy()[:samples], data.y_test.numpy()[:samples]
-    if len(y) != samples:   # a row must score the images it says it scored
+    data = evaluation_set(parse_data(json.loads(data_json)) if data_json else None, samples)
+    x, y = data.x, data.y
+    if len(x) != samples:   # a row must score the inputs it says it scored
         from accelsim.errors import UserError
-        raise UserError(f"samples = {samples} but the test split has {len(y)} images")
+        raise UserError(f"samples = {samples} but the data has {len(x)} inputs")
     run = IncrementalRun(FastIntegerNetwork(image), x, weights=_clean_weights(image_dir, content))
-    return image, run, x, y, run.clean, float(np.mean(_argmax(run.net, run.clean) == y))
+    clean_top = top_classes(run.net, run.clean)
+    baseline = None if y is None else float(np.mean(clean_top[:, 0] == y))
+    return image, run, x, y, run.clean, clean_top, baseline
 
 
+TOP_K = 5
+
+
+def top_classes(net: IntegerNetwork, out: np.ndarray, k: int = TOP_K) -> np.ndarray:
+    """(N, min(k, classes)) class indices by descending real-valued output; ties go to the
+    lower class index (stable sort), as argmax does."""
+    real = -(out.astype(np.float64) * net.output_scale()).reshape(len(out), -1)
+    return np.argsort(real, axis=1, kind="stable")[:, :k]
+
+
+def sdc_rates(clean_top: np.ndarray, top: np.ndarray, classes: int) -> tuple[float, float | None]:
+    """(top-1 SDC, top-5 SDC): the share of inputs whose top-1 class differs from the
+    fault-free network's, and the share whose fault-free top-1 class is no longer among the
+    faulty top 5 (Li et al., SC'17, SDC-1 / SDC-5). With 5 classes or fewer the top 5 hold
+    every class, so top-5 SDC is None rather than a constant 0."""
+    sdc1 = float(np.mean(top[:, 0] != clean_top[:, 0]))
+    if classes <= TOP_K:
+        return sdc1, None
+    sdc5 = float(np.mean(~(top[:, :TOP_K] == clean_top[:, :1]).any(axis=1)))
+    return sdc1, sdc5
 def pack_mask(mask: np.ndarray) -> str:
     """A per-input boolean (correct / silent corruption ...) as hex of its packed bits:
     the store keeps every trial's per-input outcome so intervals can resample inputs."""
@@ -67,8 +94,6 @@ def unpack_mask(text: str, n: int) -> np.ndarray:
     return np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8), count=n).astype(bool)
 
 
-def _argmax(net: IntegerNetwork, out: np.ndarray) -> np.ndarray:
-    return (out.astype(np.float64) * net.output_scale()).reshape(len(out), -1).argmax(axis=1)
 
 
 @functools.lru_cache(maxsize=64)
@@ -202,8 +227,9 @@ def _activation_faults(params: dict):
 def run_trial(params: dict, image_dir: str) -> dict:
     """Run one trial; returns the result columns of the store (plus per_layer)."""
     t0 = time.perf_counter()
+    data_json = json.dumps(params["data"], sort_keys=True) if params.get("data") else None
     content = _content(image_dir)
-    image, run, x, y, clean, baseline = _context(image_dir, content, params["samples"])
+    image, run, x, y, clean, clean_top, baseline = _context(image_dir, content, params["samples"], data_json)
     read = faulty_words(image, params, word_ranges(image, params["layers"]))
     result: dict = {}
     decoded = None
@@ -231,8 +257,11 @@ def run_trial(params: dict, image_dir: str) -> dict:
             out = run.net.forward(x, weights)
         finally:
             run.net.input_faults = None   # the network is cached for the next trial
-    correct = _argmax(run.net, out) == y
-    accuracy = float(np.mean(correct))
-    result.update(totals, accuracy=accuracy, correct=pack_mask(correct), baseline_accuracy=baseline, per_layer=per_layer,
+    top = clean_top if out is clean else top_classes(run.net, out)
+    correct = None if y is None else top[:, 0] == y
+    accuracy = None if y is None else float(np.mean(correct))
+    sdc_top1, sdc_top5 = sdc_rates(clean_top, top, int(np.prod(clean.shape[1:])))
+    result.update(totals, accuracy=accuracy, correct=None if correct is None else pack_mask(correct),
+                  baseline_accuracy=baseline, sdc_top1=sdc_top1, sdc_top5=sdc_top5, per_layer=per_layer,
                   seconds=time.perf_counter() - t0)
     return result

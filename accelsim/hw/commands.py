@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from accelsim import cliargs
+from accelsim.nn.data import add_data_arguments
 
 
 def register(sub) -> None:
@@ -32,6 +33,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", default=None, help="write the per-layer results as JSON")
     p.add_argument("--trace", default=None, help="write a Chrome trace-event timeline (Perfetto)")
     p.add_argument("--trace-folds", action="store_true", help="one trace event per PE-array fold")
+    add_data_arguments(p, "also report accuracy and SDC at this voltage on this data (its test split)")
+    p.add_argument("--samples", type=int, default=None, help="with --data: a fixed seeded subset of this many inputs")
     p.set_defaults(func=cmd_simulate)
 
 
@@ -63,12 +66,23 @@ def cmd_simulate(args) -> int:
     from accelsim.fileio import atomic_write_text
     from accelsim.hw import simulate
 
+    from accelsim.nn.data import data_from_args
+
     _check_fault_options(args)
     from accelsim.fileio import check_output_file
     for option, path in (("-o", args.out), ("--trace", args.trace)):
         if path is not None:      # refused before the run, not after it
             check_output_file(path, f"{option} file")
     image, cfg = _image_and_config(args)
+    data = None
+    if args.data is not None or args.samples is not None:
+        from accelsim.errors import UserError
+        if args.samples is not None and args.samples < 1:
+            raise UserError(f"--samples {args.samples} must be >= 1")
+        data = data_from_args(args)
+        from accelsim.campaign.sources import image_classes
+        from accelsim.nn.data import check_fits, evaluation_set
+        check_fits(evaluation_set(data, args.samples), image.input_shape, image_classes(image), f"image {image.path}")
     vdd = cfg.vdd_nominal if args.vdd is None else args.vdd
     if args.v_low is not None and args.v_low > vdd:
         raise UserError(f"--v-low {args.v_low} V is above the supply {vdd} V: the chip's map would miss every "
@@ -114,9 +128,19 @@ def cmd_simulate(args) -> int:
     console.print(f"total {result.total_cycles:,} cycles ({result.total_cycles / cfg.clock_mhz:.1f} us at "
                   f"{cfg.clock_mhz:g} MHz), energy {report.total_pj / 1e3:.2f} nJ per inference, "
                   f"simulated in {result.wall_seconds:.2f} s")
+    quality = {}
+    if data is not None:
+        quality = output_quality(image, data, args.samples, result.weights)
+        acc = "no labels" if quality["accuracy"] is None else (
+            f"accuracy {quality['accuracy']:.4f} (fault-free {quality['baseline_accuracy']:.4f})")
+        console.print(f"{data.text}, {quality['inputs']} inputs at {vdd:.3f} V: {acc}; SDC top-1 "
+                      f"{quality['sdc_top1'] * 100:.2f} %" + ("" if quality["sdc_top5"] is None else
+                                                              f", top-5 {quality['sdc_top5'] * 100:.2f} %"))
     if args.out:
         atomic_write_text(args.out, json.dumps({"image": str(name), "ber": ber, "chip": result.faults.get("chip"),
-                                                **result.to_dict(), "energy_per_layer": report.per_layer}, indent=1))
+                                                **result.to_dict(), "energy_per_layer": report.per_layer,
+                                                **({"data": data.text, **quality} if data is not None else {})},
+                                               indent=1))
     if args.reports:
         from accelsim.hw.scalesim import write_reports
         write_reports(args.reports, result, image, report.per_layer)
@@ -150,3 +174,23 @@ def _image_and_config(args):
         d = deep_update(d or {}, scalesim_overrides(args.scalesim_config, image.layout.word_bits))
         where += f" with SCALE-Sim config {args.scalesim_config}"
     return image, parse_config(d or None, where)
+
+
+def output_quality(image, data, samples, weights) -> dict:
+    """Accuracy (None without labels) and top-1/top-5 SDC rates of ``weights`` (as read at
+    the voltage) against the fault-free image, on ``data``."""
+    import numpy as np
+
+    from accelsim.campaign.trial import sdc_rates, top_classes
+    from accelsim.infer import IntegerNetwork
+    from accelsim.nn.data import evaluation_set
+
+    ds = evaluation_set(data, samples)
+    net = IntegerNetwork(image)
+    out = net.forward(ds.x)
+    clean, faulty = top_classes(net, out), top_classes(net, net.forward(ds.x, weights))
+    sdc1, sdc5 = sdc_rates(clean, faulty, int(np.prod(out.shape[1:])))
+    labelled = ds.y is not None
+    return {"inputs": int(len(ds.x)), "accuracy": float(np.mean(faulty[:, 0] == ds.y)) if labelled else None,
+            "baseline_accuracy": float(np.mean(clean[:, 0] == ds.y)) if labelled else None,
+            "sdc_top1": sdc1, "sdc_top5": sdc5}

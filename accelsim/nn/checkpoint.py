@@ -12,7 +12,8 @@ from safetensors.torch import save as st_save
 
 from accelsim.errors import UserError
 from accelsim.fileio import atomic_write_bytes, atomic_write_text, read_yaml
-from accelsim.nn.zoo import build_model
+from accelsim.nn.modelref import build_any
+from accelsim.nn.zoo import model_info
 from accelsim.schema import ModelCard, validate
 
 
@@ -109,9 +110,17 @@ def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], where: st
 
 
 def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, ModelCard]:
-    """(model in eval mode, card). Quantized checkpoints carry their scales as buffers."""
-    weights, _ = checkpoint_paths(path)
+    """(model in eval mode, card). Quantized checkpoints carry their scales as buffers.
+    The card's ``model`` is a zoo name or ``file.py:factory`` relative to the card's folder."""
+    weights, card_path = checkpoint_paths(path)
     card = load_card(path)
     state = read_state(weights)
-    model = build_model(card.model, seed=card.seed, num_classes=card.num_classes)
+    model = build_any(card.model, base_dir=card_path.parent, seed=card.seed, num_classes=card.num_classes)
     return load_state(model, state, str(weights), card.model), card
+
+
+def card_input_shape(card: ModelCard) -> tuple[int, ...]:
+    """The input shape (C, H, W) a checkpoint's model takes: the card's, else the zoo's."""
+    if card.get("input_shape"):
+        return tuple(int(v) for v in card["input_shape"])
+    return model_info(card["model"])[0]

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from accelsim import cliargs
 from accelsim.errors import UserError
+from accelsim.nn.data import add_data_arguments
 
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a digits model (fp32, QAT, WOT, clipping, RandBET, pruning)")
     p.add_argument("--model", default=None,
                    help="zoo model (lenet5, vgg-small, resnet-small, squeezenet-small, mobilenet-v2-small; "
-                        "default lenet5, or the model of the --from checkpoint)")
+                        "default lenet5, or the model of the --from checkpoint) or your own path/to/file.py:factory")
     p.add_argument("--bits", type=cliargs.integer(1, 8), default=None, help="weight bits 1..8 (omit for float32)")
     p.add_argument("--layout", default=None, help="in-place ECC layout to train for (WOT), e.g. inplace-4b-64")
     p.add_argument("--from", dest="init", default=None, metavar="CHECKPOINT",
@@ -32,12 +33,17 @@ def register(sub) -> None:
     p.add_argument("--structured", action="store_true", help="prune whole output channels")
     p.add_argument("-o", "--out", required=True, help="output stem: writes OUT.safetensors and OUT.yaml")
     p.add_argument("--force", action="store_true", help="replace an existing checkpoint")
+    add_data_arguments(p, "training data (its train split; imagefolder/npz: a seeded 80/20 split)")
     p.set_defaults(func=cmd_train)
 
 
 def cmd_train(args) -> int:
+    import os
+
     from accelsim.fileio import check_output_file
     from accelsim.nn.checkpoint import checkpoint_paths, save_checkpoint
+    from accelsim.nn.data import data_from_args
+    from accelsim.nn.modelref import is_factory_ref, parse_factory
     from accelsim.nn.train import TrainConfig, command_line, train
 
     weights, card_path = checkpoint_paths(args.out)
@@ -50,8 +56,14 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(model=model_name, init=args.init, bits=args.bits, layout=args.layout, epochs=epochs,
                       qat_epochs=args.qat_epochs, lr=args.lr, seed=args.seed, clip=args.clip,
                       randbet=args.randbet, prune=args.prune, structured=args.structured,
-                      act_bits=args.activation_bits)
+                      act_bits=args.activation_bits, data=data_from_args(args))
+    if is_factory_ref(model_name):
+        parse_factory(model_name, ".", "--model")   # the file exists: before any training
     model, card = train(cfg)
+    if is_factory_ref(model_name):
+        # the card names the model file relative to its own folder: the pair moves together
+        ref = parse_factory(model_name, ".", "--model")
+        card["model"] = f"{os.path.relpath(ref.file, Path(args.out).resolve().parent)}:{ref.name}"
     card["command"] = command_line()
     save_checkpoint(model, Path(args.out), card)
     print(f"{model_name}: test accuracy {card['accuracy']:.4f} -> {weights}")

@@ -1,25 +1,47 @@
-"""Data sets: scikit-learn's bundled digits (the default; no download), and loaders for
-MNIST idx files, CIFAR-10 python batches and ImageNet-style class folders on a local path.
+"""Data sets, named by one spec string everywhere (``--data`` on the command line, ``data:``
+in run and campaign configs):
 
-Every loader returns float32 tensors ``x`` of shape (N, C, H, W) with values in [0, 1]
-and int64 labels ``y``.
+- ``digits``            scikit-learn's bundled 8x8 digits (the default; no download);
+- ``mnist:DIR``         the four MNIST idx files, gzipped or not;
+- ``cifar10:DIR``       the CIFAR-10 *binary* batches (``data_batch_1..5.bin``, ``test_batch.bin``);
+                        the python (pickled) version is refused: it is never unpickled;
+- ``imagefolder:DIR``   ``DIR/<class>/<image>.png|jpg`` (ImageNet-style), or images directly in
+                        ``DIR`` (unlabelled); resize / center-crop / mean-std normalisation
+                        declared beside the spec;
+- ``npz:FILE``          arrays ``x`` (N, C, H, W; float or uint8) and optional ``y`` (int labels),
+                        read with ``allow_pickle=False``;
+- ``synthetic:NxCxHxW`` N seeded uniform [0, 1) inputs of shape (C, H, W), unlabelled (for
+                        full-size networks without a data set: SDC only).
+
+Every loader returns float32 inputs ``x`` of shape (N, C, H, W) (uint8 pixels scaled to
+[0, 1], then normalised if the spec says so) and int64 labels ``y`` or None (unlabelled).
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
-import pickle  # CIFAR-10's own file format is a pickle; we read only that format
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from accelsim.errors import UserError
+from accelsim.seeds import derive
 
 # The fixed split of the 1,797 digits: 25 % test, stratified, random_state 0 -> 1,347/450.
 DIGITS_TEST_FRACTION = 0.25
 DIGITS_SPLIT_SEED = 0
+KINDS = ("digits", "mnist", "cifar10", "imagefolder", "npz", "synthetic")
+SYNTHETIC_MAX_VALUES = 1 << 27   # 512 MiB of float32: a bigger synthetic set is a typo, not a study
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+# Sources without a train/test split of their own keep this seeded share out of training.
+HOLDOUT_FRACTION = 0.2
+# Export calibrates activation scales on at most this many training inputs (a seeded subset).
+CALIBRATION_MAX = 2048
+TRANSFORM_FIELDS = ("resize", "crop", "mean", "std")
 
 
 @dataclass
@@ -36,17 +58,196 @@ class Split:
         return tuple(self.x_train.shape[1:])
 
 
-def load_digits_split() -> Split:
-    """8x8 digits scaled to [0, 1] (pixel / 16), shape (N, 1, 8, 8), fixed split."""
+@dataclass(frozen=True)
+class DataSpec:
+    """A parsed data source: ``kind``, an absolute ``path`` (None for digits) and the
+    imagefolder transform (``resize``: shorter side in pixels or (H, W); ``crop``: (H, W)
+    center crop; ``mean``/``std``: per-channel normalisation, applied to any source)."""
+
+    kind: str = "digits"
+    path: str | None = None
+    resize: tuple[int, ...] | None = None
+    crop: tuple[int, int] | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+    @property
+    def text(self) -> str:
+        return self.kind if self.path is None else f"{self.kind}:{self.path}"
+
+    @property
+    def is_file_source(self) -> bool:
+        return self.kind not in ("digits", "synthetic")
+
+    @property
+    def is_default(self) -> bool:
+        return self == DataSpec()
+
+    def to_dict(self) -> dict:
+        """JSON-able; part of a trial's key when the source is not the default digits."""
+        out: dict = {"source": self.text}
+        for name in TRANSFORM_FIELDS:
+            if getattr(self, name) is not None:
+                out[name] = list(getattr(self, name))
+        return out
+
+
+@dataclass
+class Dataset:
+    """Inputs ``x`` float32 (N, C, H, W) and labels ``y`` int64 (N,) or None."""
+
+    x: np.ndarray
+    y: np.ndarray | None
+    name: str
+    classes: list[str] | None = field(default=None)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(v) for v in self.x.shape[1:])
+
+    @property
+    def labelled(self) -> bool:
+        return self.y is not None
+
+    def take(self, index: np.ndarray) -> "Dataset":
+        return Dataset(self.x[index], None if self.y is None else self.y[index], self.name, self.classes)
+
+
+# ---------------------------------------------------------------- the spec
+
+
+def _positive_ints(value, where: str, name: str, lengths: tuple[int, ...]) -> tuple[int, ...]:
+    items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+    if (not isinstance(items, (list, tuple)) or len(items) not in lengths
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in items)):
+        raise UserError(f"{where}: {name} = {value!r} must be a positive integer or [height, width]")
+    return tuple(items)
+
+
+def _floats(value, where: str, name: str, positive: bool) -> tuple[float, ...]:
+    items = [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    if (not isinstance(items, (list, tuple)) or not items
+            or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) for v in items)
+            or (positive and any(v <= 0 for v in items))):
+        raise UserError(f"{where}: {name} = {value!r} must be a {'positive ' if positive else ''}number "
+                        "or a list of one per channel")
+    return tuple(float(v) for v in items)
+
+
+def parse_data(value=None, base_dir: str | Path = ".", where: str = "data") -> DataSpec:
+    """A data spec from a string (``kind[:PATH]``) or a mapping ``{source, resize, crop,
+    mean, std}``; relative paths resolve against ``base_dir`` (a config file's folder).
+    Checks that the path exists; the files themselves are read by :func:`load_data`."""
+    if value is None:
+        return DataSpec()
+    options: dict = {}
+    if isinstance(value, dict):
+        unknown = set(value) - {"source", *TRANSFORM_FIELDS}
+        if unknown:
+            raise UserError(f"{where}: unknown field(s) {', '.join(sorted(unknown))} "
+                            f"(known: source, {', '.join(TRANSFORM_FIELDS)})")
+        if "source" not in value:
+            raise UserError(f"{where}: needs source: (e.g. imagefolder:DIR)")
+        options = {k: v for k, v in value.items() if k != "source" and v is not None}
+        value = value["source"]
+    if not isinstance(value, str) or not value.strip():
+        raise UserError(f"{where} = {value!r}: expected a source such as digits, mnist:DIR, cifar10:DIR, "
+                        "imagefolder:DIR or npz:FILE")
+    kind, sep, path = value.strip().partition(":")
+    if kind not in KINDS:
+        raise UserError(f"{where} = {value!r}: unknown source {kind!r} (known: digits, mnist:DIR, cifar10:DIR, "
+                        "imagefolder:DIR, npz:FILE)")
+    if kind == "digits":
+        if sep:
+            raise UserError(f"{where} = {value!r}: digits is bundled and takes no path")
+        resolved = None
+    elif kind == "synthetic":
+        resolved = "x".join(str(v) for v in _synthetic_shape(path, f"{where} = {value!r}"))
+    else:
+        if not path:
+            raise UserError(f"{where} = {value!r}: {kind} needs a path ({kind}:{'FILE' if kind == 'npz' else 'DIR'})")
+        p = Path(path).expanduser()
+        p = p if p.is_absolute() else Path(base_dir) / p
+        if kind == "npz" and not p.is_file():
+            raise UserError(f"{where} = {value!r}: file {str(p)!r} does not exist")
+        if kind != "npz" and not p.is_dir():
+            raise UserError(f"{where} = {value!r}: directory {str(p)!r} does not exist")
+        resolved = str(p.resolve())
+    if ("resize" in options or "crop" in options) and kind != "imagefolder":
+        raise UserError(f"{where}: resize/crop apply to imagefolder sources only, not {kind}")
+    spec = DataSpec(
+        kind=kind, path=resolved,
+        resize=_positive_ints(options["resize"], where, "resize", (1, 2)) if "resize" in options else None,
+        crop=_positive_ints(options["crop"], where, "crop", (1, 2)) if "crop" in options else None,
+        mean=_floats(options["mean"], where, "mean", False) if "mean" in options else None,
+        std=_floats(options["std"], where, "std", True) if "std" in options else None)
+    if spec.crop is not None and len(spec.crop) == 1:
+        spec = DataSpec(**{**spec.__dict__, "crop": (spec.crop[0], spec.crop[0])})
+    if (spec.mean is None) != (spec.std is None):
+        raise UserError(f"{where}: give both mean and std (or neither)")
+    if spec.mean is not None and len(spec.mean) != len(spec.std):
+        raise UserError(f"{where}: mean has {len(spec.mean)} values but std has {len(spec.std)}")
+    return spec
+
+
+def _synthetic_shape(text: str, where: str) -> tuple[int, int, int, int]:
+    parts = text.split("x")
+    if len(parts) != 4 or not all(re.fullmatch(r"[1-9]\d*", p) for p in parts):
+        raise UserError(f"{where}: synthetic needs NxCxHxW, e.g. synthetic:64x3x224x224")
+    shape = tuple(int(p) for p in parts)
+    if int(np.prod(shape)) > SYNTHETIC_MAX_VALUES:
+        raise UserError(f"{where}: {int(np.prod(shape)):,} values is more than {SYNTHETIC_MAX_VALUES:,}")
+    return shape
+
+
+def add_data_arguments(parser, what: str) -> None:
+    """``--data`` and the imagefolder transform options, the same on every command."""
+    parser.add_argument("--data", default=None, metavar="SOURCE",
+                        help=f"{what}: digits (default), mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE "
+                             "or synthetic:NxCxHxW")
+    parser.add_argument("--resize", type=int, default=None, metavar="PIXELS",
+                        help="imagefolder: resize the shorter side to PIXELS before the crop")
+    parser.add_argument("--crop", type=int, default=None, metavar="PIXELS", help="imagefolder: center crop")
+    parser.add_argument("--mean", default=None, metavar="M[,M,M]", help="per-channel mean subtracted (after /255)")
+    parser.add_argument("--std", default=None, metavar="S[,S,S]", help="per-channel std divided by")
+
+
+def data_from_args(args) -> DataSpec:
+    """The DataSpec of ``--data`` and its transform options (relative to the working directory)."""
+    def numbers(text, name):
+        try:
+            return [float(v) for v in text.split(",")]
+        except ValueError:
+            raise UserError(f"--{name} {text!r}: expected comma-separated numbers") from None
+
+    options = {"resize": args.resize, "crop": args.crop,
+               "mean": numbers(args.mean, "mean") if args.mean else None,
+               "std": numbers(args.std, "std") if args.std else None}
+    options = {k: v for k, v in options.items() if v is not None}
+    if args.data is None and not options:
+        return DataSpec()
+    return parse_data({"source": args.data or "digits", **options}, ".", "--data")
+
+
+# ---------------------------------------------------------------- loaders
+
+
+@functools.lru_cache(maxsize=1)
+def _digits_arrays():
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     d = load_digits()
     x = (d.images.astype(np.float32) / 16.0)[:, None]
-    xtr, xte, ytr, yte = train_test_split(x, d.target, test_size=DIGITS_TEST_FRACTION,
-                                          random_state=DIGITS_SPLIT_SEED, stratify=d.target)
-    return Split(torch.from_numpy(xtr), torch.from_numpy(ytr).long(), torch.from_numpy(xte),
-                 torch.from_numpy(yte).long(), 10, "digits")
+    return tuple(train_test_split(x, d.target.astype(np.int64), test_size=DIGITS_TEST_FRACTION,
+                                  random_state=DIGITS_SPLIT_SEED, stratify=d.target))
+
+
+def load_digits_split() -> Split:
+    """8x8 digits scaled to [0, 1] (pixel / 16), shape (N, 1, 8, 8), fixed split."""
+    xtr, xte, ytr, yte = (a.copy() for a in _digits_arrays())
+    return Split(torch.from_numpy(xtr), torch.from_numpy(ytr), torch.from_numpy(xte),
+                 torch.from_numpy(yte), 10, "digits")
 
 
 def _open(path: Path):
@@ -58,8 +259,11 @@ def read_idx(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.exists():
         raise UserError(f"IDX file {str(path)!r} does not exist")
-    with _open(path) as f:
-        raw = f.read()
+    try:
+        with _open(path) as f:
+            raw = f.read()
+    except (OSError, EOFError) as exc:
+        raise UserError(f"{path}: not readable ({exc})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise UserError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
     ndim = raw[3]
@@ -83,55 +287,341 @@ def load_mnist(root: str | Path, split: str = "test") -> tuple[torch.Tensor, tor
 
     images = read_idx(find("images-idx3"))
     labels = read_idx(find("labels-idx1"))
+    if images.ndim != 3 or labels.ndim != 1:
+        raise UserError(f"MNIST in {root}: images of shape {images.shape} (want N x H x W), labels {labels.shape}")
     if len(images) != len(labels):
         raise UserError(f"MNIST: {len(images)} images but {len(labels)} labels in {root}")
     x = torch.from_numpy(images.astype(np.float32) / 255.0)[:, None]
     return x, torch.from_numpy(labels.astype(np.int64))
 
 
+CIFAR_RECORD = 1 + 3 * 32 * 32   # label byte + 32x32 R, G, B planes (the binary version's format)
+CIFAR_PICKLED = ("test_batch", "data_batch_1", "batches.meta")
+
+
 def load_cifar10(root: str | Path, split: str = "test") -> tuple[torch.Tensor, torch.Tensor]:
-    """CIFAR-10 python batches (``data_batch_1..5``, ``test_batch``) from ``root``."""
+    """CIFAR-10 *binary* batches (``data_batch_1..5.bin``, ``test_batch.bin``) from ``root``
+    (or its ``cifar-10-batches-bin`` folder). The python version is a pickle: refused."""
     root = Path(root)
-    names = ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
+    if not (root / "test_batch.bin").exists() and (root / "cifar-10-batches-bin").is_dir():
+        root = root / "cifar-10-batches-bin"
+    names = ["test_batch.bin"] if split == "test" else [f"data_batch_{i}.bin" for i in range(1, 6)]
     xs, ys = [], []
     for name in names:
         path = root / name
         if not path.exists():
-            raise UserError(f"CIFAR-10: {str(path)!r} does not exist")
-        with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
-        try:
-            data, labels = batch[b"data"], batch[b"labels"]
-        except (KeyError, TypeError):
-            raise UserError(f"CIFAR-10: {path} has no b'data'/b'labels' entries") from None
-        xs.append(np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32))
-        ys.append(np.asarray(labels, dtype=np.int64))
+            pickled = [p for p in CIFAR_PICKLED if (root / p).exists()]
+            if pickled:
+                raise UserError(f"CIFAR-10: {str(root)!r} holds the python (pickled) version ({pickled[0]}), which "
+                                "accelsim never unpickles; use the binary version (cifar-10-binary.tar.gz): "
+                                "data_batch_1.bin .. data_batch_5.bin and test_batch.bin")
+            raise UserError(f"CIFAR-10: {str(path)!r} does not exist (binary version: data_batch_1.bin .. "
+                            "data_batch_5.bin, test_batch.bin)")
+        raw = np.fromfile(path, dtype=np.uint8)
+        if raw.size == 0 or raw.size % CIFAR_RECORD:
+            raise UserError(f"CIFAR-10: {path} holds {raw.size} bytes, not a whole number of "
+                            f"{CIFAR_RECORD}-byte records")
+        records = raw.reshape(-1, CIFAR_RECORD)
+        xs.append(records[:, 1:].reshape(-1, 3, 32, 32))
+        ys.append(records[:, 0].astype(np.int64))
+    labels = np.concatenate(ys)
+    if labels.max() > 9:
+        raise UserError(f"CIFAR-10 in {root}: label {int(labels.max())} is out of range 0..9")
     x = torch.from_numpy(np.concatenate(xs).astype(np.float32) / 255.0)
-    return x, torch.from_numpy(np.concatenate(ys))
+    return x, torch.from_numpy(labels)
 
 
-def load_image_folder(root: str | Path, size: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """ImageNet-style ``root/<class>/<image>.png``; classes sorted by name. PNG via matplotlib."""
-    from matplotlib import image as mpimg
+def _resize_crop(img, resize: tuple[int, ...] | None, crop: tuple[int, int] | None):
+    """torchvision's eval transform: resize (shorter side, aspect kept; or exact (H, W)),
+    bilinear, then a center crop of (H, W)."""
+    from PIL import Image
 
+    if resize is not None:
+        w, h = img.size
+        if len(resize) == 1:
+            s = resize[0]
+            size = (s, max(1, int(s * h / w))) if w <= h else (max(1, int(s * w / h)), s)
+        else:
+            size = (resize[1], resize[0])
+        img = img.resize(size, Image.BILINEAR)
+    if crop is not None:
+        w, h = img.size
+        ch, cw = crop
+        if ch > h or cw > w:
+            raise UserError(f"crop {ch}x{cw} is larger than the {h}x{w} image (resize first)")
+        top, left = int(round((h - ch) / 2.0)), int(round((w - cw) / 2.0))
+        img = img.crop((left, top, left + cw, top + ch))
+    return img
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def image_folder_files(root: str | Path) -> tuple[list[tuple[Path, int]], list[str] | None]:
+    """([(image path, label)], class names) in a fixed order: classes sorted by name, files
+    sorted within a class. Labels: the class folder's index, or the folder's name when every
+    name is an integer (e.g. ImageNet class ids ``0``..``999``); images directly in ``root``
+    and no class folders: unlabelled (label -1, classes None)."""
     root = Path(root)
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    if not classes:
-        raise UserError(f"image folder {str(root)!r} has no class sub-folders")
-    xs, ys = [], []
-    for label, cls in enumerate(classes):
-        for path in sorted((root / cls).glob("*.png")):
-            img = np.asarray(mpimg.imread(path), dtype=np.float32)
-            if img.ndim == 2:
-                img = img[..., None]
-            img = img[..., :3].transpose(2, 0, 1)
-            if size and img.shape[1:] != tuple(size):
-                raise UserError(f"{path}: size {img.shape[1:]} != expected {tuple(size)}")
-            xs.append(img)
-            ys.append(label)
-    if not xs:
-        raise UserError(f"image folder {str(root)!r} holds no PNG images")
-    shapes = {x.shape for x in xs}
+    if not root.is_dir():
+        raise UserError(f"image folder {str(root)!r} does not exist")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if classes:
+        numeric = all(re.fullmatch(r"\d+", c) for c in classes)
+        files = [(path, int(c) if numeric else i) for i, c in enumerate(classes) for path in _image_files(root / c)]
+    else:
+        files = [(path, -1) for path in _image_files(root)]
+    if not files:
+        raise UserError(f"image folder {str(root)!r} holds no PNG/JPEG images "
+                        "(expected DIR/<class>/<image>.png|jpg, or images directly in DIR)")
+    return files, (classes or None)
+
+
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+def load_image_folder(root: str | Path, resize=None, crop=None, select=None) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None]:
+    """The images of :func:`image_folder_files` (only those at indices ``select``, if given:
+    a large folder's subset is decoded without the rest), as (x, labels or None, classes).
+
+    One channel when every image of the folder is grayscale (read from the file headers),
+    else RGB; decoded one at a time, so memory holds only the resized crops."""
+    from PIL import Image, UnidentifiedImageError
+
+    files, classes = image_folder_files(root)
+
+    def open_image(path):
+        try:
+            return Image.open(path)
+        except (UnidentifiedImageError, OSError) as exc:
+            raise UserError(f"image folder: {path} is not a readable image ({exc.__class__.__name__})") from None
+
+    gray = True
+    for path, _ in files:
+        with open_image(path) as img:
+            gray = gray and img.mode in GRAY_MODES
+    chosen = files if select is None else [files[i] for i in select]
+    arrays = []
+    for path, _ in chosen:
+        with open_image(path) as img:
+            try:
+                img = img.convert("L" if gray else "RGB")
+            except OSError as exc:   # truncated data shows only when decoding
+                raise UserError(f"image folder: {path} is not a readable image ({exc.__class__.__name__})") from None
+        try:
+            img = _resize_crop(img, resize, crop)
+        except UserError as exc:
+            raise UserError(f"image folder: {path}: {exc}") from None
+        a = np.asarray(img, dtype=np.uint8)
+        arrays.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
+    shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
-        raise UserError(f"image folder {root}: images of different shapes {sorted(shapes)}")
-    return torch.from_numpy(np.stack(xs)), torch.tensor(ys), classes
+        other = next(i for i, a in enumerate(arrays) if a.shape != arrays[0].shape)
+        raise UserError(f"image folder {root}: images of different sizes ({chosen[0][0].name} "
+                        f"{arrays[0].shape[1:]}, {chosen[other][0].name} {arrays[other].shape[1:]}); "
+                        "declare resize and crop")
+    # C-contiguous: stacking transposed views would keep their channels-last memory order
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(arrays), dtype=np.float32) / np.float32(255.0))
+    if classes is None:
+        return x, None, None
+    return x, torch.tensor([label for _, label in chosen], dtype=torch.int64), classes
+
+
+def load_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """``x`` (N, C, H, W) float or uint8 (scaled by 1/255) and optional ``y`` (N,) integer labels."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise UserError(f"npz file {str(path)!r} does not exist") from None
+    except (ValueError, OSError, EOFError) as exc:
+        # object arrays need pickle, which is refused; anything else is not an npz
+        raise UserError(f"npz file {path}: not readable without pickle ({str(exc).splitlines()[0]})") from None
+    if "x" not in arrays:
+        raise UserError(f"npz file {path}: no array 'x' (found: {', '.join(sorted(arrays)) or 'none'})")
+    unknown = set(arrays) - {"x", "y"}
+    if unknown:
+        raise UserError(f"npz file {path}: unknown array(s) {', '.join(sorted(unknown))} (expected x and optional y)")
+    x = arrays["x"]
+    if x.ndim != 4 or 0 in x.shape:
+        raise UserError(f"npz file {path}: x has shape {x.shape}, expected (N, C, H, W)")
+    if x.dtype == np.uint8:
+        x = x.astype(np.float32) / np.float32(255.0)
+    elif np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32)
+        if not np.isfinite(x).all():
+            raise UserError(f"npz file {path}: x holds NaN or infinite values")
+    else:
+        raise UserError(f"npz file {path}: x has dtype {x.dtype}, expected a float type or uint8")
+    y = arrays.get("y")
+    if y is not None:
+        if not np.issubdtype(y.dtype, np.integer) or y.shape != (len(x),):
+            raise UserError(f"npz file {path}: y has dtype {y.dtype} and shape {y.shape}, "
+                            f"expected {len(x)} integer labels")
+        if y.min() < 0:
+            raise UserError(f"npz file {path}: label {int(y.min())} is negative")
+        y = y.astype(np.int64)
+    return x, y
+
+
+# ---------------------------------------------------------------- sets for each use
+
+
+def _normalise(x: np.ndarray, spec: DataSpec) -> np.ndarray:
+    if spec.mean is None:
+        return x
+    c = x.shape[1]
+    mean, std = np.array(spec.mean, dtype=np.float32), np.array(spec.std, dtype=np.float32)
+    if len(mean) not in (1, c):
+        raise UserError(f"data {spec.text}: mean/std give {len(mean)} values for {c}-channel inputs")
+    return ((x - mean.reshape(1, -1, 1, 1)) / std.reshape(1, -1, 1, 1)).astype(np.float32)
+
+
+def _signature(spec: DataSpec) -> tuple:
+    """Names, sizes and modification times of the source's files: the cache below is keyed
+    by them, so an edited file is read again."""
+    if not spec.is_file_source:
+        return ()
+    root = Path(spec.path)
+    if root.is_file():
+        st = root.stat()
+        return ((root.name, st.st_size, st.st_mtime_ns),)
+    out = []
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            out.append((str(p.relative_to(root)), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _load(spec: DataSpec, split: str, select: tuple[int, ...] | None = None) -> Dataset:
+    return _load_cached(spec, split, _signature(spec), select)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(spec: DataSpec, split: str, signature: tuple, select: tuple[int, ...] | None) -> Dataset:
+    if spec.kind == "digits":
+        xtr, xte, ytr, yte = _digits_arrays()
+        x, y = (xtr, ytr) if split == "train" else (xte, yte)
+        ds = Dataset(x.copy(), y.copy(), "digits", [str(i) for i in range(10)])
+    elif spec.kind == "mnist":
+        x, y = load_mnist(spec.path, split)
+        ds = Dataset(x.numpy(), y.numpy(), spec.text)
+    elif spec.kind == "cifar10":
+        x, y = load_cifar10(spec.path, split)
+        ds = Dataset(x.numpy(), y.numpy(), spec.text)
+    elif spec.kind == "imagefolder":
+        x, y, classes = load_image_folder(spec.path, spec.resize, spec.crop, select)
+        ds = Dataset(x.numpy(), None if y is None else y.numpy(), spec.text, classes)
+    elif spec.kind == "synthetic":
+        shape = _synthetic_shape(spec.path, spec.text)
+        x = np.random.default_rng(derive(0, "synthetic", spec.path)).random(shape, dtype=np.float32)
+        ds = Dataset(x, None, spec.text)
+    else:
+        x, y = load_npz(spec.path)
+        ds = Dataset(x, y, spec.text)
+    ds.x = np.ascontiguousarray(_normalise(ds.x, spec), dtype=np.float32)
+    ds.x.setflags(write=False)   # cached and shared: nobody may change it in place
+    return ds
+
+
+def has_split(spec: DataSpec) -> bool:
+    """Whether the source has its own train/test split (digits, MNIST, CIFAR-10)."""
+    return spec.kind in ("digits", "mnist", "cifar10")
+
+
+def fixed_order(n: int, key: str) -> np.ndarray:
+    """A seeded permutation of range(n): the same on every machine (SHA-256 seed)."""
+    return np.random.default_rng(derive(0, "data-order", key, n)).permutation(n)
+
+
+def _holdout(spec: DataSpec, ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) indices of a source without a split: a seeded HOLDOUT_FRACTION held out."""
+    order = fixed_order(len(ds.x), "holdout")
+    n_test = max(1, int(round(HOLDOUT_FRACTION * len(order)))) if len(order) > 1 else 0
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def load_data(spec: DataSpec | None = None) -> Dataset:
+    """The evaluation set: the test split of digits/MNIST/CIFAR-10, the whole folder or file
+    otherwise."""
+    spec = spec or DataSpec()
+    return _load(spec, "test")
+
+
+def data_size(spec: DataSpec | None = None) -> int:
+    """How many inputs the evaluation set holds (an image folder: counted, not decoded)."""
+    spec = spec or DataSpec()
+    if spec.kind == "imagefolder":
+        return len(image_folder_files(spec.path)[0])
+    return int(len(load_data(spec).x))
+
+
+def evaluation_set(spec: DataSpec | None, samples: int | None) -> Dataset:
+    """The first ``samples`` inputs of the evaluation set in a fixed order: the digits split's
+    own (already a seeded stratified shuffle), a seeded permutation for every other source;
+    kept in file order, so the same subset on every machine."""
+    spec = spec or DataSpec()
+    if spec.kind == "imagefolder":   # decode only the subset of a large folder
+        n = len(image_folder_files(spec.path)[0])
+        if samples is None or samples >= n:
+            return load_data(spec)
+        return _load(spec, "test", tuple(int(i) for i in np.sort(fixed_order(n, "samples")[:samples])))
+    ds = load_data(spec)
+    if samples is None or samples >= len(ds.x):
+        return ds
+    if spec.kind == "digits":
+        return ds.take(np.arange(samples))
+    return ds.take(np.sort(fixed_order(len(ds.x), "samples")[:samples]))
+
+
+def training_split(spec: DataSpec | None = None) -> Split:
+    """Train and test tensors for training: the source's own split, or a seeded hold-out of
+    HOLDOUT_FRACTION for imagefolder and npz. Needs labels."""
+    spec = spec or DataSpec()
+    if has_split(spec):
+        train, test = _load(spec, "train"), _load(spec, "test")
+    else:
+        ds = _load(spec, "test")
+        tr, te = _holdout(spec, ds)
+        train, test = ds.take(tr), ds.take(te)
+    if train.y is None:
+        raise UserError(f"data {spec.text}: no labels (class sub-folders or npz 'y'): cannot train on it")
+    classes = int(max(train.y.max(), test.y.max() if len(test.y) else 0)) + 1
+    return Split(torch.from_numpy(np.array(train.x)), torch.from_numpy(train.y.copy()),
+                 torch.from_numpy(np.array(test.x)), torch.from_numpy(test.y.copy()), classes, spec.text)
+
+
+def calibration_set(spec: DataSpec | None = None) -> torch.Tensor:
+    """Inputs for export's activation calibration: the training split (or, without a split,
+    the whole source), at most CALIBRATION_MAX of them (seeded subset)."""
+    spec = spec or DataSpec()
+    ds = _load(spec, "train" if has_split(spec) else "test")
+    x = ds.x
+    if len(x) > CALIBRATION_MAX:
+        x = x[np.sort(fixed_order(len(x), "calibration")[:CALIBRATION_MAX])]
+    return torch.from_numpy(np.array(x))
+
+
+def check_fits(ds: Dataset, input_shape, num_classes: int | None, what: str) -> None:
+    """One-line errors when ``ds`` cannot feed ``what``: input shape or a label out of range."""
+    shape = tuple(int(v) for v in input_shape)
+    if ds.input_shape != shape:
+        raise UserError(f"data {ds.name}: inputs of shape {ds.input_shape} do not match {what}'s input {shape}")
+    if ds.y is not None and num_classes is not None and len(ds.y) and int(ds.y.max()) >= num_classes:
+        raise UserError(f"data {ds.name}: label {int(ds.y.max())} is out of range for {what} "
+                        f"({num_classes} classes, labels 0..{num_classes - 1})")
+
+
+def fingerprint(ds: Dataset) -> str:
+    """SHA-256 of the inputs and labels (part of a trial's key: other data, other trial)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(repr(ds.x.shape).encode())
+    h.update(np.ascontiguousarray(ds.x, dtype=np.float32).tobytes())
+    if ds.y is not None:
+        h.update(np.ascontiguousarray(ds.y, dtype=np.int64).tobytes())
+    return h.hexdigest()

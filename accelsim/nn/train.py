@@ -19,9 +19,10 @@ from torch import nn
 
 from accelsim.ecc import get_layout
 from accelsim.errors import UserError
-from accelsim.nn.data import load_digits_split
+from accelsim.nn.data import DataSpec, training_split
 from accelsim.nn.checkpoint import checkpoint_paths, load_checkpoint, load_state, read_state
-from accelsim.nn.zoo import build_model, model_info
+from accelsim.nn.modelref import build_any, is_factory_ref, parse_factory, probe
+from accelsim.nn.zoo import model_info
 from accelsim.quant import prune as pruning
 from accelsim.quant import qat
 
@@ -42,11 +43,13 @@ class TrainConfig:
     structured: bool = False         # per-output-channel pruning
     init: str | None = None          # --from: start from this checkpoint / safetensors state dict
     act_bits: int | None = 8         # QAT: ReLU/ReLU6 outputs fake-quantized to this many unsigned bits
+    data: DataSpec = DataSpec()      # the training data (accelsim.nn.data spec)
 
     def validate(self) -> None:
-        shape, _, data = model_info(self.model)
-        if data != "digits":
-            raise UserError(f"model {self.model!r} is a full-size {data} topology: train digits models only here")
+        if not is_factory_ref(self.model):
+            shape, _, data = model_info(self.model)
+            if data != "digits" and self.data.is_default:
+                raise UserError(f"model {self.model!r} is a full-size {data} topology: give its --data")
         if self.bits is not None and not 1 <= self.bits <= 8:
             raise UserError(f"bits = {self.bits}: must be 1 to 8 (or omitted for float32)")
         if self.layout:
@@ -114,20 +117,25 @@ def start_model(cfg: TrainConfig) -> nn.Module:
     checkpoint with its card, or a bare safetensors state dict such as a converted
     torchvision checkpoint, loaded into ``cfg.model`` with its key names unchanged)."""
     if cfg.init is None:
-        return build_model(cfg.model, seed=cfg.seed)
+        return build_any(cfg.model, seed=cfg.seed)
     weights, card_path = checkpoint_paths(cfg.init)
     if card_path.exists():
         model, card = load_checkpoint(cfg.init)
-        if card["model"] != cfg.model:
+        if _model_identity(card["model"], card_path.parent) != _model_identity(cfg.model, "."):
             raise UserError(f"--from {cfg.init}: a {card['model']} checkpoint, not {cfg.model}")
         return model
-    return load_state(build_model(cfg.model, seed=cfg.seed), read_state(weights), str(weights), cfg.model)
+    return load_state(build_any(cfg.model, seed=cfg.seed), read_state(weights), str(weights), cfg.model)
+
+
+def _model_identity(model: str, base_dir) -> str:
+    """A zoo name, or a model file's absolute path and factory (cards name it relatively)."""
+    return parse_factory(model, base_dir).text if is_factory_ref(model) else model
 
 
 def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, dict]:
     """Train per ``cfg``; returns the model (quantized weights baked in) and its card."""
     cfg.validate()
-    data = load_digits_split()
+    data = training_split(cfg.data)
     layout = get_layout(cfg.layout) if cfg.layout else None
     t0 = time.perf_counter()
     progress = None
@@ -138,6 +146,10 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
         torch.manual_seed(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
         model = start_model(cfg)
+        classes = probe(model, data.input_shape, repr(cfg.model))
+        if data.num_classes > classes:
+            raise UserError(f"data {cfg.data.text}: label {data.num_classes - 1} is out of range for model "
+                            f"{cfg.model!r} ({classes} classes)")
         clip = (lambda: qat.clip_weights(model, cfg.clip)) if cfg.clip else (lambda: None)
         _epochs(model, data, cfg.epochs, cfg, gen, clip, progress, f"{cfg.model} fp32")
         fp32_acc = accuracy(model, data.x_test, data.y_test)
@@ -174,8 +186,8 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
     acc = accuracy(model, data.x_test, data.y_test)
     card = {
         "model": cfg.model,
-        "dataset": "digits",
-        "num_classes": data.num_classes,
+        "dataset": cfg.data.text,
+        "num_classes": classes,
         "input_shape": list(data.input_shape),
         "bits": cfg.bits if cfg.bits is not None else 32,
         "scheme": "fp32" if cfg.bits is None else f"int{cfg.bits} symmetric per-channel",
@@ -187,7 +199,7 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
         "seed": cfg.seed,
         "from": cfg.init,
         "train_seconds": round(time.perf_counter() - t0, 1),
-        "config": asdict(cfg),
+        "config": {**asdict(cfg), "data": cfg.data.to_dict()},
         **card_extra,
     }
     return model, card

@@ -23,13 +23,16 @@ CSV_SKIP = ("per_layer", "params")
 
 
 def headline(rows, tolerance: float = 0.01, yield_target: float = 0.95, *, seed: int = 0,
-             stats: list[dict] | None = None) -> list[dict]:
+             stats: list[dict] | None = None, metric: str = "accuracy") -> list[dict]:
     """Per model and scheme: the lowest voltage whose chip yield (share of chips within
     ``tolerance`` of the fault-free accuracy) reaches ``yield_target`` — point estimate
     (``vmin_safe``) and where the yield's 95 % Wilson lower bound reaches it
     (``vmin_lower``) — with the accuracy's 95 % bootstrap interval and the yield interval
-    there, and the energy per inference saved there against the highest (nominal) voltage."""
-    stats = stats if stats is not None else analyses.point_statistics(rows, tolerance=tolerance, seed=seed)
+    there, and the energy per inference saved there against the highest (nominal) voltage.
+    ``metric="sdc"``: a chip is within the tolerance when its top-1 SDC rate is; the
+    ``accuracy_*`` fields then hold the SDC rate."""
+    stats = stats if stats is not None else analyses.point_statistics(rows, tolerance=tolerance, seed=seed,
+                                                                      metric=metric)
     energy = analyses.group_mean([r for r in rows if r["layers"] == "all"], ("model", "scheme", "vdd"), "energy_pj")
     out = []
     for h in analyses.yield_headline(stats, yield_target):
@@ -64,7 +67,7 @@ def _pct_ci(mean, ci):
 
 
 def _headline_rows(head):
-    return [[h["model"], h["scheme"], f"{h['baseline'] * 100:.2f} %",
+    return [[h["model"], h["scheme"], "—" if h["baseline"] is None else f"{h['baseline'] * 100:.2f} %",
              "none" if h["vmin_safe"] is None else f"{h['vmin_safe']:.2f} V",
              _pct_ci(h["accuracy_at_vmin"], h["accuracy_ci"]),
              "—" if h["yield_at_vmin"] is None else
@@ -80,10 +83,20 @@ HEADLINE_COLS = ["model", "scheme", "fault-free", "safe V (yield)", "accuracy [9
                  "safe V (lower bound)", "energy at highest swept V", "energy at safe V", "energy saved"]
 
 
-def headline_title(tolerance: float, target: float, chips: int | None = None, inputs: int | None = None) -> str:
+def headline_title(tolerance: float, target: float, chips: int | None = None, inputs: int | None = None,
+                   metric: str = "accuracy") -> str:
     sample = f"; {chips} chips x {inputs} inputs per point" if chips else ""
-    return (f"How low can the weight SRAM go? Lowest voltage where at least {target:.0%} of chips stay within "
-            f"{tolerance * 100:g} % of the fault-free accuracy{sample}")
+    within = (f"a top-1 SDC rate (inputs whose top-1 class differs from the fault-free network's) of at most "
+              f"{tolerance * 100:g} %" if metric == "sdc" else f"within {tolerance * 100:g} % of the fault-free accuracy")
+    return (f"How low can the weight SRAM go? Lowest voltage where at least {target:.0%} of chips stay at "
+            f"{within}{sample}" if metric == "sdc" else
+            f"How low can the weight SRAM go? Lowest voltage where at least {target:.0%} of chips stay "
+            f"{within}{sample}")
+
+
+def default_metric(rows) -> str:
+    """accuracy when the trials have labels, else sdc."""
+    return "accuracy" if any(r.get("accuracy") is not None for r in rows) else "sdc"
 
 
 def unprotected_baseline(scheme: str, schemes) -> str | None:
@@ -196,15 +209,24 @@ def _prov_html(pairs) -> str:
 
 
 def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.01, force: bool = False,
-                 meta: dict | None = None, yield_target: float = 0.95) -> Path:
-    """Write the report for ``rows`` into ``out_dir``; returns the path of report.html."""
+                 meta: dict | None = None, yield_target: float = 0.95, metric: str | None = None) -> Path:
+    """Write the report for ``rows`` into ``out_dir``; returns the path of report.html.
+    ``metric`` (accuracy | sdc) picks the headline's criterion (default: the campaign's,
+    else accuracy when the trials have labels, else sdc)."""
     if not rows:
         raise UserError("the campaign store holds no finished trials to report")
     meta = meta or {}
+    metric = metric or meta.get("metric") or default_metric(rows)
+    labelled = any(r.get("accuracy") is not None for r in rows)
+    if metric not in ("accuracy", "sdc"):
+        raise UserError(f"metric {metric!r} is not one of accuracy, sdc")
+    if metric == "accuracy" and not labelled:
+        raise UserError("the trials' inputs have no labels, so no accuracy: use metric sdc")
     seed = int(meta.get("seed", 0) or 0)
     models = sorted({r["model"] for r in rows})
-    stats = analyses.point_statistics(rows, tolerance=tolerance, seed=seed)
-    head = headline(rows, tolerance, yield_target, seed=seed, stats=stats)
+    stats = analyses.point_statistics(rows, tolerance=tolerance, seed=seed, metric=metric)
+    head = headline(rows, tolerance, yield_target, seed=seed, stats=stats, metric=metric)
+    sdc = analyses.sdc_per_point(rows)
     warnings = analyses.sample_warnings(stats, analyses.yield_headline(stats, yield_target), yield_target, tolerance)
     drop = analyses.accuracy_drop(rows)
     resid = analyses.residual_fraction(rows)
@@ -212,8 +234,15 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
     bars, rel, cycles = energy_tables(rows, head)
     clock = (meta.get("accelerator_config") or {}).get("clock_mhz")
     with atomic_directory(out_dir, force=force) as tmp:
-        figs = [(plots.accuracy_vs_voltage(rows, models, tmp / "accuracy_vs_voltage.png", stats),
-                 "Accuracy against weight-SRAM voltage per scheme (band: 95 % bootstrap interval over chips and inputs)")]
+        figs = []
+        if metric == "accuracy":
+            figs.append((plots.accuracy_vs_voltage(rows, models, tmp / "accuracy_vs_voltage.png", stats),
+                         "Accuracy against weight-SRAM voltage per scheme (band: 95 % bootstrap interval over chips "
+                         "and inputs)"))
+        if sdc:
+            figs.append((plots.sdc_vs_voltage(rows, models, tmp / "sdc_vs_voltage.png"),
+                         "SDC rate against weight-SRAM voltage: inputs whose top-1 class differs from the fault-free "
+                         "network's (solid, band: spread over chips) or whose fault-free class left the top 5 (dotted)"))
         if bars:
             figs.append((plots.energy_breakdown(bars, models, tmp / "energy_breakdown.png"),
                          "Energy per inference by component, per scheme at nominal voltage and at its safe voltage"))
@@ -222,8 +251,10 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
                              "Energy per inference relative to the unprotected layout of the same weight width, same voltage"))
             figs.append((plots.energy_vs_voltage(rows, models, tmp / "energy_vs_voltage.png"),
                          "Energy per inference against weight-SRAM voltage"))
-            figs.append((plots.pareto(rows, models, tmp / "accuracy_energy_pareto.png"),
-                         "Accuracy against energy per inference, every scheme and voltage (labels: volts); Pareto front"))
+            if labelled:
+                figs.append((plots.pareto(rows, models, tmp / "accuracy_energy_pareto.png"),
+                             "Accuracy against energy per inference, every scheme and voltage (labels: volts); "
+                             "Pareto front"))
         figs.append((plots.residual_vs_ber(resid, tmp / "residual_vs_ber.png"),
                      "Faulty weight bits left after correction against BER (points: measured, bars: 95 %; "
                      "open triangles: none seen, 95 % upper bound; lines: closed form)"))
@@ -240,7 +271,7 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         (tmp / "results.csv").write_text(buf.getvalue())
         (tmp / "results.json").write_text(json.dumps(
             {"accelsim_version": __version__, "meta": meta, "tolerance": tolerance, "yield_target": yield_target,
-             "headline": head, "warnings": warnings, "statistics": stats, "energy_breakdown": bars,
+             "metric": metric, "headline": head, "sdc": sdc, "warnings": warnings, "statistics": stats, "energy_breakdown": bars,
              "energy_relative": {f"{m}/{s}": pts for (m, s), pts in rel.items()}, "cycles": cycles,
              "berzad": zad, "accuracy_drop": drop, "residual_fraction": resid, "trials": rows},
             indent=1, default=float))
@@ -252,6 +283,10 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
                       s_["inputs"]] for s_ in stats]
         stat_cols = ["model", "scheme", "V", "BER", "accuracy [95 % CI]", "drop (points)", "chips within tolerance",
                      "yield [95 % CI]", "inputs"]
+        sdc_rows = [[d["model"], d["scheme"], _fmt(d["vdd"], 2), _fmt(d["ber"]), f"{d['sdc_top1'] * 100:.2f}",
+                     f"{d['sdc_top1_std'] * 100:.2f}", "—" if d["sdc_top5"] is None else f"{d['sdc_top5'] * 100:.2f}",
+                     d["trials"]] for d in sdc if d["layers"] == "all"]
+        sdc_cols = ["model", "scheme", "V", "BER", "top-1 SDC %", "std %", "top-5 SDC %", "trials"]
         res_rows = [[t["scheme"], _fmt(t["ber"]), _fmt(t["measured"]), _fmt(1.96 * t["stderr"]),
                      _fmt(t["closed_form"]), t["trials"]] for t in resid]
         res_cols = ["scheme", "BER", "measured", "+- 95 %", "closed form", "trials"]
@@ -268,7 +303,7 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         # the campaigns whose rows are reported (a store may hold several), not only the last spec's name
         names = sorted({str(r["campaign"]) for r in rows if r.get("campaign")}) or [str(meta.get("name", "campaign"))]
         title = f"accelsim report — {html.escape(', '.join(names))}"
-        htitle = headline_title(tolerance, yield_target, n0.get("chips"), n0.get("inputs"))
+        htitle = headline_title(tolerance, yield_target, n0.get("chips"), n0.get("inputs"), metric)
         md = [f"# {title}\n", f"{htitle}; the energy per inference saved there against the highest voltage of the sweep. The lower-bound "
               "column is the voltage a 95 % confidence claim supports.\n\n", _md_table(HEADLINE_COLS, _headline_rows(head))]
         if warnings:
@@ -276,6 +311,7 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         md += ["\n## Energy by component (nJ per inference)\n", _md_table(bar_cols, bar_rows) if bar_rows else "none (engine: fast)\n",
                "\n## Cycles and latency per inference\n", _md_table(cyc_cols, cyc_rows) if cyc_rows else "none (engine: fast)\n",
                "\n## Statistics per voltage\n", _md_table(stat_cols, stat_rows),
+               "\n## SDC rate per voltage\n", _md_table(sdc_cols, sdc_rows),
                "\n## BERZAD (highest BER with zero accuracy loss)\n", _md_table(["model", "scheme", "layers", "BERZAD", "trials"], zad_rows),
                "\n## Residual faulty weight bits after correction\n", _md_table(res_cols, res_rows),
                "\n## Provenance\n", _md_table(["field", "value"], [[k, json.dumps(v, default=str) if isinstance(v, (dict, list)) else v]
@@ -295,6 +331,9 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         body += ["<h2>Statistics per voltage</h2><p class='note'>Accuracy: mean over chips and inputs with a 95 % "
                  "bootstrap interval (chips and inputs resampled, seeded); yield: share of chips within the "
                  "tolerance, Wilson 95 % interval.</p>", _html_table(stat_cols, stat_rows),
+                 "<h2>SDC rate per voltage</h2><p class='note'>Silent data corruption: the share of inputs whose "
+                 "top-1 class differs from the fault-free network's (top-5: whose fault-free class left the faulty "
+                 "top 5).</p>", _html_table(sdc_cols, sdc_rows),
                  "<h2>BERZAD</h2><p class='note'>Highest BER at which the mean accuracy over chips and repeats shows "
                  "no loss, with every lower BER clean too.</p>",
                  _html_table(["model", "scheme", "layers", "BERZAD", "trials"], zad_rows),
@@ -309,7 +348,22 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
 
 
 # what, besides the sweep point, chip and repeat, changes what a row measures
-VARIANT_FIELDS = ("export_sha256", "samples", "fault_model", "engine", "policy")
+VARIANT_FIELDS = ("export_sha256", "samples", "fault_model", "engine", "policy", "data")
+
+
+def _variant(r: dict, f: str):
+    """A row's value of a VARIANT_FIELDS entry; ``data`` (the evaluated data set) lives in
+    the params JSON (digits trials have none)."""
+    if f != "data":
+        return r.get(f)
+    params = r.get("params")
+    if isinstance(params, str):
+        try:
+            params = json.loads(params)
+        except json.JSONDecodeError:
+            return None
+    data = (params or {}).get("data") if isinstance(params, dict) else None
+    return data.get("source") if isinstance(data, dict) else None
 
 
 def label_models(rows: list[dict]) -> list[dict]:
@@ -327,7 +381,7 @@ def label_models(rows: list[dict]) -> list[dict]:
     for r in rows:
         fields = seen.setdefault(series(r), {f: set() for f in VARIANT_FIELDS})
         for f in VARIANT_FIELDS:
-            fields[f].add(r.get(f))
+            fields[f].add(_variant(r, f))
     out = []
     for r in rows:
         varying = [f for f, values in seen[series(r)].items() if len(values) > 1]
@@ -335,14 +389,14 @@ def label_models(rows: list[dict]) -> list[dict]:
             label = r["model"]
             if "export_sha256" in varying:
                 label += f"@{(r.get('export_sha256') or 'unknown')[:8]}"
-            rest = [f"{f}={r.get(f)}" for f in varying if f != "export_sha256"]
+            rest = [f"{f}={_variant(r, f)}" for f in varying if f != "export_sha256"]
             r = dict(r, model=label + (f"[{','.join(rest)}]" if rest else ""))
         out.append(r)
     return out
 
 
 def report_from_store(store_path, out_dir, *, tolerance: float = 0.01, force: bool = False,
-                      yield_target: float = 0.95) -> Path:
+                      yield_target: float = 0.95, metric: str | None = None) -> Path:
     store = Store(store_path, create=False, readonly=True)
     try:
         rows, meta = label_models(store.rows()), store.meta()
@@ -351,4 +405,5 @@ def report_from_store(store_path, out_dir, *, tolerance: float = 0.01, force: bo
     spec = dict(meta.get("spec") or {})
     if meta.get("sensitivity"):
         spec["sensitivity"] = meta["sensitivity"]
-    return build_report(rows, out_dir, tolerance=tolerance, force=force, meta=spec, yield_target=yield_target)
+    return build_report(rows, out_dir, tolerance=tolerance, force=force, meta=spec, yield_target=yield_target,
+                        metric=metric)

@@ -86,6 +86,28 @@ def accuracy_vs_voltage(rows, models, path: Path, stats=None) -> Path:
     return _save(fig, path)
 
 
+def sdc_vs_voltage(rows, models, path: Path) -> Path:
+    """Top-1 SDC rate (share of inputs whose top-1 class differs from the fault-free
+    network's) against voltage per scheme; band: spread over chips; dotted: top-5 SDC."""
+    fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        pos = _voltage_axis(ax, rows, model)
+        five = _series(rows, model, "sdc_top5")
+        for scheme, pts in _series(rows, model, "sdc_top1").items():
+            v, mean, lo, hi = map(np.array, zip(*pts))
+            x = [pos[val] for val in v]
+            c, ls = _style(scheme)
+            ax.plot(x, mean * 100, ls, color=c, marker="o", ms=3, label=scheme)
+            ax.fill_between(x, lo * 100, hi * 100, color=c, alpha=0.15)
+            if scheme in five:
+                ax.plot([pos[p[0]] for p in five[scheme]], [p[1] * 100 for p in five[scheme]], ":", color=c, lw=1)
+        ax.set_title(model)
+        ax.set_ylabel("SDC rate, top-1 (solid) / top-5 (dotted) (%)")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8, loc="upper right")
+    return _save(fig, path)
+
+
 def energy_vs_voltage(rows, models, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4), squeeze=False)
     for ax, model in zip(axes[0], models):

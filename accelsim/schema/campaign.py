@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from typing_extensions import Annotated
 
@@ -23,18 +23,69 @@ SweepCount = Annotated[int, Field(ge=1, le=MAX_TRIALS)]
 
 
 def _models_mapping(value):
-    """``models: [a, b]`` is short for ``models: {a: {}, b: {}}``."""
+    """``models: [a, b]`` is short for ``models: {a: {}, b: {}}``; the legacy entry
+    ``{scheme: stem, ...}`` is short for ``{checkpoints: {scheme: stem, ...}}``."""
     if isinstance(value, list) and all(isinstance(m, str) for m in value):
         return {m: None for m in value}
+    if isinstance(value, dict):
+        layouts = set(list_layouts())
+        return {m: ({"checkpoints": e} if isinstance(e, dict) and e and set(e) <= layouts else e)
+                for m, e in value.items()}
     return value
+
+
+def _factory_ref(value: str) -> str:
+    from accelsim.nn.modelref import is_factory_ref
+    if not is_factory_ref(value) or "\x00" in value:
+        raise PydanticCustomError("factory", "expected path/to/file.py:factory (got {v})", {"v": repr(value)[:80]})
+    return value
+
+
+FactoryRef = Annotated[str, Field(max_length=4096), AfterValidator(_factory_ref)]
+
+
+class ModelEntry(ConfigModel):
+    """Which weights serve each scheme of one model (docs/campaigns.md, Model entries)."""
+
+    factory: FactoryRef | None = Field(None, description="your network: path/to/file.py:function (no arguments)")
+    checkpoint: PathText | None = Field(None, description="one checkpoint for every scheme (a stem with a model "
+                                                          "card, or with factory a .safetensors state dict)")
+    checkpoints: dict[SchemeName, PathText] | None = Field(None, description="scheme -> checkpoint")
+    images: dict[SchemeName, PathText] | None = Field(None, description="scheme -> memory image directory")
+    project: bool = Field(False, description="clamp weights into an in-place layout's throttled slots at export")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if self.checkpoint is not None and self.checkpoints is not None:
+            raise PydanticCustomError("model_entry", "give checkpoint or checkpoints, not both")
+        if self.images is not None and (self.factory or self.checkpoint or self.checkpoints):
+            raise PydanticCustomError("model_entry", "images stand alone (no factory or checkpoints beside them)")
+        if self.factory is not None and self.checkpoint is None and self.checkpoints is None:
+            raise PydanticCustomError("model_entry", "factory needs checkpoint: or checkpoints: (state dicts)")
+        return self
+
+
+class DataSource(ConfigModel):
+    """A data source with the imagefolder transform (docs/models.md, Data)."""
+
+    source: PathText = Field(description="digits, mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE or "
+                                         "synthetic:NxCxHxW")
+    resize: Annotated[int, Field(ge=1)] | Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)] | None = \
+        Field(None, description="imagefolder: shorter side in pixels, or [height, width]")
+    crop: Annotated[int, Field(ge=1)] | Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)] | None = \
+        Field(None, description="imagefolder: center crop, pixels or [height, width]")
+    mean: Annotated[list[FiniteFloat], Field(min_length=1, max_length=64)] | None = Field(
+        None, description="per-channel mean subtracted after scaling pixels to [0, 1]")
+    std: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1, max_length=64)] | None = Field(
+        None, description="per-channel standard deviation divided by")
 
 
 class _Sweep(ConfigModel):
     name: Name = Field("campaign", description="campaign name (stored with every trial)")
     seed: Seed = Field(0, description="root seed, 0 .. 2^63-1; every trial's seed derives from it")
-    models: Annotated[dict[Name, Annotated[dict[SchemeName, PathText], Field()] | None],
-                      Field(min_length=1, max_length=1000)] = Field(
-        description="model names (a list), or model -> {scheme: checkpoint stem} overrides")
+    models: Annotated[dict[Name, ModelEntry | None], Field(min_length=1, max_length=1000)] = Field(
+        description="zoo model names (a list), or model -> entry: factory + checkpoint(s), checkpoints "
+                    "(stems with model cards) or images, per scheme")
     schemes: Annotated[list[SchemeName], Field(min_length=1, max_length=100)] = Field(
         description="weight layouts (ECC schemes), exact names")
     voltages: Annotated[list[Voltage], Field(min_length=1, max_length=100_000)] | None = Field(
@@ -47,7 +98,14 @@ class _Sweep(ConfigModel):
         "pass", description="uncorrectable words: pass raw, zero, or reread (engine cycle); default: the "
                             "accelerator config's ecc.policy, else pass")
     samples: Annotated[int, Field(ge=1, le=10**7)] = Field(450, description="test samples per trial")
-    models_dir: PathText = Field("models", description="where <model>-<variant> checkpoints are found")
+    models_dir: PathText = Field("models", description="where <model>-<variant> checkpoints are found "
+                                                       "(default: the bundled models/, from any folder)")
+    data: Union[PathText, DataSource, None] = Field(None, description="evaluation data: digits (default), "
+                                                    "mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE, "
+                                                    "synthetic:NxCxHxW, or {source, resize, crop, mean, std}")
+    metric: Literal["accuracy", "sdc"] | None = Field(
+        None, description="headline criterion: accuracy, or sdc (top-1 SDC rate within the tolerance); "
+                          "default: accuracy with labelled data, sdc without")
     accelerator: PathText | None = Field(None, description="accelerator config YAML")
     energy_table: PathText | None = Field(None, description="energy table YAML")
     ber_curve: Union[PathText, BerCurveFile, None] = Field(None, description="BER curve YAML path or mapping")
@@ -84,8 +142,9 @@ class CampaignSpec(_Sweep):
         if self.fault_model == "measured" and (self.chips != 1 or self.repeats != 1):
             raise PydanticCustomError("sweep", "fault_model measured is one measured chip: chips and repeats must be 1")
         # values that would be silently ignored or replaced (issue 15)
-        for model, overrides in self.models.items():
-            stray = [k for k in (overrides or {}) if k not in self.schemes]
+        for model, entry in self.models.items():
+            named = list((entry.checkpoints or {}) | (entry.images or {})) if entry is not None else []
+            stray = [k for k in named if k not in self.schemes]
             if stray:   # a misspelt scheme would run the default checkpoint instead
                 raise PydanticCustomError("sweep", "models.{m} names scheme(s) {s} that are not in schemes ({all})",
                                           {"m": model, "s": ", ".join(stray), "all": ", ".join(self.schemes)})
@@ -134,7 +193,7 @@ class RunConfig(_Sweep):
     voltages: Annotated[list[Voltage], Field(min_length=1, max_length=100_000)] = Field(
         description="weight-SRAM supply voltages, V")
     tolerance: Annotated[float, Field(ge=0, lt=1)] = Field(
-        0.01, description="accuracy loss allowed for the headline, in [0, 1)")
+        0.01, description="accuracy loss (metric sdc: top-1 SDC rate) allowed for the headline, in [0, 1)")
     yield_target: Annotated[float, Field(gt=0, lt=1)] = Field(
         0.95, alias="yield", description="share of chips within the tolerance for the headline, in (0, 1)")
     sensitivity: Sensitivity | None = Field(None, description="optional per-layer study (scheme, voltages)")

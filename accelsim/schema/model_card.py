@@ -15,7 +15,7 @@ from accelsim.schema.campaign import SchemeName
 class ModelCard(ConfigModel):
     """What a checkpoint is: architecture, weight bits, layout it was trained for, accuracy."""
 
-    model: Name = Field(description="architecture name in the zoo")
+    model: Name = Field(description="architecture: a zoo name, or path/to/file.py:factory relative to the card's folder")
     dataset: str | None = Field(None, description="data source spec it was trained on")
     num_classes: Count | None = None
     input_shape: Annotated[list[Count], Field(min_length=1, max_length=4)] | None = Field(

@@ -1,0 +1,232 @@
+"""Which weights serve each (model, scheme) of a campaign, and the checks that they can run
+on the campaign's data, made before any store or output exists.
+
+A campaign's ``models:`` is a list of zoo names (their bundled checkpoints, by the naming
+convention in SCHEME_VARIANT) or a mapping from a model's label to one of:
+
+- ``{}`` / null: the zoo name's bundled checkpoints, as for a list entry;
+- ``{checkpoints: {SCHEME: STEM, ...}}`` or ``{checkpoint: STEM}`` (every scheme): checkpoints
+  with a model card (``STEM.safetensors`` + ``STEM.yaml``, as ``accelsim train`` writes);
+  the legacy form ``{SCHEME: STEM, ...}`` means the same;
+- ``{factory: FILE.py:NAME, checkpoints: {SCHEME: FILE.safetensors}}`` or ``checkpoint:``:
+  the user's own network and its state dict(s) (a card beside a state dict gives its bits);
+  ``project: true`` clamps weights into an in-place layout's throttled slots at export;
+- ``{images: {SCHEME: DIR, ...}}``: memory images already exported (``accelsim export``); an
+  image's layout must be the scheme it serves.
+
+Every model must serve every scheme of the campaign. Relative paths resolve against the
+config file's folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from accelsim.errors import UserError
+
+# which trained checkpoint variant serves each scheme, by the zoo's naming convention
+SCHEME_VARIANT = {
+    "none-8b": "int8", "ecc-8b-72": "int8", "inplace-8b-64": "int8-wot-inplace-8b-64",
+    "none-4b": "int4", "inplace-4b-64": "int4-wot-inplace-4b-64", "inplace-4b-32": "int4-wot-inplace-4b-32",
+}
+ENTRY_FIELDS = {"factory", "checkpoint", "checkpoints", "images", "project"}
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """The weights of one (model, scheme): ``kind`` is ``checkpoint`` (a stem with a model
+    card), ``factory`` (the user's FILE.py:NAME + a safetensors file) or ``image`` (a
+    memory image directory)."""
+
+    kind: str
+    path: str
+    factory: str | None = None
+    project: bool = False
+    image_sha256: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The trial parameter ``checkpoint``: the stem as before for checkpoints."""
+        if self.kind == "checkpoint":
+            return self.path
+        if self.kind == "factory":
+            return f"{self.factory}@{self.path}" + ("+project" if self.project else "")
+        return f"image:{self.path}@{self.image_sha256}"
+
+
+def _resolve(value, base_dir: Path, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise UserError(f"{where} = {value!r}: expected a path")
+    p = Path(value).expanduser()
+    # absolute: a trial's key must not depend on the folder the campaign was started from
+    return str((p if p.is_absolute() else base_dir / p).resolve())
+
+
+def _per_scheme(entry: dict, single: str, plural: str, schemes: list[str], where: str) -> dict[str, str]:
+    """{scheme: value} from ``single`` (every scheme) or ``plural`` (a mapping per scheme)."""
+    if single in entry and plural in entry:
+        raise UserError(f"{where}: give {single} or {plural}, not both")
+    if single in entry:
+        return {s: entry[single] for s in schemes}
+    mapping = entry.get(plural)
+    if not isinstance(mapping, dict) or not mapping:
+        raise UserError(f"{where}.{plural} must map schemes to paths")
+    extra = set(mapping) - set(schemes)
+    if extra:
+        raise UserError(f"{where}.{plural}: scheme(s) {', '.join(sorted(map(str, extra)))} are not in the "
+                        f"campaign's schemes ({', '.join(schemes)})")
+    return mapping
+
+
+def _missing(model: str, scheme: str, where: str = "campaign spec") -> UserError:
+    return UserError(f"{where}: model {model!r} has no checkpoint or image for scheme {scheme}")
+
+
+def parse_models(field, schemes: list[str], base_dir: Path, models_dir: Path,
+                 spec_where: str = "campaign spec") -> tuple[list[str], dict]:
+    """(model labels, {(model, scheme): ModelSource}); checks that every file exists."""
+    from accelsim.nn.modelref import parse_factory
+    from accelsim.nn.zoo import MODELS
+
+    if isinstance(field, list):
+        if not all(isinstance(m, str) for m in field):
+            raise UserError("campaign spec: models must be a list of names or a mapping name -> entry")
+        field = {m: None for m in field}
+    if not isinstance(field, dict) or not field:
+        raise UserError("campaign spec: models must name at least one model")
+    sources = {}
+    for model, entry in field.items():
+        where = f"{spec_where}: models.{model}"
+        entry = entry or {}
+        if not isinstance(entry, dict):
+            raise UserError(f"{where} must be a mapping (factory, checkpoint(s), images) or empty")
+        if entry and set(entry) <= set(SCHEME_VARIANT):       # legacy {scheme: stem}
+            entry = {"checkpoints": entry}
+        unknown = set(entry) - ENTRY_FIELDS
+        if unknown:
+            raise UserError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))} "
+                            f"(known: {', '.join(sorted(ENTRY_FIELDS))}, or scheme names)")
+        project = entry.get("project", False)
+        if not isinstance(project, bool):
+            raise UserError(f"{where}.project = {project!r} must be true or false")
+        if "images" in entry:
+            if set(entry) - {"images"}:
+                raise UserError(f"{where}: images stand alone (no factory or checkpoints beside them)")
+            paths = _per_scheme(entry, "image", "images", schemes, where)
+            for scheme in schemes:
+                if scheme not in paths:
+                    raise _missing(model, scheme, spec_where)
+                d = _resolve(paths[scheme], base_dir, f"{where}.images.{scheme}")
+                if not Path(d).is_dir():
+                    raise UserError(f"{where}.images.{scheme}: memory image {d!r} does not exist")
+                sources[(model, scheme)] = ModelSource("image", d)
+        elif "factory" in entry:
+            ref = parse_factory(entry["factory"], base_dir, f"{where}.factory")
+            paths = _per_scheme(entry, "checkpoint", "checkpoints", schemes, where)
+            for scheme in schemes:
+                if scheme not in paths:
+                    raise _missing(model, scheme, spec_where)
+                weights = Path(_resolve(paths[scheme], base_dir, f"{where}.checkpoints.{scheme}"))
+                if weights.suffix != ".safetensors":
+                    weights = weights.with_name(weights.name + ".safetensors")
+                if not weights.is_file():
+                    raise UserError(f"{where}: state dict {str(weights)!r} for scheme {scheme} does not exist")
+                sources[(model, scheme)] = ModelSource("factory", str(weights), ref.text, project)
+        elif "checkpoint" in entry or "checkpoints" in entry:
+            paths = _per_scheme(entry, "checkpoint", "checkpoints", schemes, where)
+            for scheme in schemes:
+                if scheme not in paths:
+                    raise _missing(model, scheme, spec_where)
+                stem = _resolve(paths[scheme], base_dir, f"{where}.checkpoints.{scheme}")
+                sources[(model, scheme)] = _card_checkpoint(model, scheme, stem, project, spec_where)
+        else:
+            if model not in MODELS:
+                raise UserError(f"{spec_where}: no checkpoint for model {model!r}: not a zoo model "
+                                f"({', '.join(MODELS)}); give models.{model}.factory: FILE.py:NAME with "
+                                "checkpoint(s), or checkpoints, or images")
+            for scheme in schemes:
+                sources[(model, scheme)] = _card_checkpoint(
+                    model, scheme, str((models_dir / f"{model}-{SCHEME_VARIANT[scheme]}").resolve()), project,
+                    spec_where)
+    return list(field), sources
+
+
+def _card_checkpoint(model: str, scheme: str, stem: str, project: bool, where: str = "campaign spec") -> ModelSource:
+    p = Path(stem)
+    stem = str(p.with_suffix("")) if p.suffix in (".safetensors", ".yaml") else stem
+    if not Path(stem + ".yaml").is_file() or not Path(stem + ".safetensors").is_file():
+        raise UserError(f"{where}: no checkpoint {stem}(.yaml/.safetensors) for model {model!r}, scheme {scheme}")
+    return ModelSource("checkpoint", stem, project=project)
+
+
+def check_sources(sources: dict, data) -> dict[tuple[str, str], ModelSource]:
+    """Load every model (or image) once and check it against the evaluation data: input
+    shape, labels within its classes, image layout = scheme. Returns the sources with the
+    images' content hashes filled in. Raises UserError before anything is written."""
+    from accelsim.nn.data import check_fits
+
+    out = {}
+    for (model, scheme), src in sources.items():
+        what = f"{model!r} ({scheme})"
+        if src.kind == "image":
+            from accelsim.image import load_image
+            image = load_image(src.path)
+            if image.layout.name != scheme:
+                raise UserError(f"campaign spec: models.{model}.images.{scheme}: the image {src.path} holds "
+                                f"layout {image.layout.name}, not {scheme}")
+            check_fits(data, image.input_shape, image_classes(image), f"model {what}")
+            src = ModelSource("image", src.path, image_sha256=image.manifest["files"]["image.bin"])
+        else:
+            from accelsim.image.graph import capture
+            from accelsim.nn.modelref import probe
+            model_obj, shape = load_source_model(src)
+            check_fits(data, shape or data.input_shape, None, f"model {what}")
+            classes = probe(model_obj, data.input_shape, what)
+            check_fits(data, data.input_shape, classes, f"model {what}")
+            capture(model_obj, data.input_shape)   # an operation the exporter refuses: found here, not mid-run
+        out[(model, scheme)] = src
+    return out
+
+
+def image_classes(image) -> int:
+    """Outputs per input of a memory image's network (one zero input through it)."""
+    import numpy as np
+
+    from accelsim.infer import IntegerNetwork
+    out = IntegerNetwork(image).forward(np.zeros((1, *image.input_shape), dtype=np.float32))
+    return int(np.prod(out.shape[1:]))
+
+
+def load_source_model(src: ModelSource):
+    """(float model, input shape or None) of a checkpoint or factory source."""
+    from accelsim.nn.checkpoint import card_input_shape, checkpoint_paths, load_card, load_checkpoint
+    from accelsim.nn.checkpoint import load_state, read_state
+    from accelsim.nn.modelref import build_factory, parse_factory
+
+    if src.kind == "checkpoint":
+        model, card = load_checkpoint(src.path)
+        return model, card_input_shape(card)
+    ref = parse_factory(src.factory)
+    model = build_factory(ref)
+    load_state(model, read_state(src.path), src.path, src.factory)
+    card = checkpoint_paths(src.path)[1]
+    shape = load_card(card).get("input_shape") if card.is_file() else None
+    return model, shape
+
+
+def source_bits(src: ModelSource) -> int | None:
+    """The weight bits a factory's state dict was trained at (from a card beside it)."""
+    from accelsim.nn.checkpoint import checkpoint_paths, load_card
+    card = checkpoint_paths(src.path)[1]
+    if not card.is_file():
+        return None
+    bits = load_card(card).get("bits")
+    return None if bits in (None, 32) else int(bits)
+
+
+def source_activation_bits(src: ModelSource) -> int:
+    """The activation bits a factory's state dict was trained for (a card beside it), else 8."""
+    from accelsim.nn.checkpoint import checkpoint_paths, load_card
+    card = checkpoint_paths(src.path)[1]
+    return (load_card(card).activation_bits or 8) if card.is_file() else 8
