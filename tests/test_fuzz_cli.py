@@ -384,7 +384,7 @@ def _store_missing_column(path: Path):
     c = sqlite3.connect(path)
     c.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
     c.execute("CREATE TABLE trials (key TEXT PRIMARY KEY, model TEXT)")
-    c.executemany("INSERT INTO meta VALUES (?, ?)", [("schema", "accelsim-campaign"), ("schema_version", "2")])
+    c.executemany("INSERT INTO meta VALUES (?, ?)", [("schema", "accelsim-campaign"), ("schema_version", "3")])
     c.commit()
     c.close()
 

@@ -68,8 +68,8 @@ def test_scaled_buffers_energy(lenet):
         cfg = parse_config({"activation_buffers": {"scaled": scaled}})
         r = simulate(lenet, cfg, vdd=0.6)
         e = energy_of(r, lenet.layout, vdd=0.6, table=table)
-        nominal = sum(s.input_reads * table.input_buffer_read_pj_per_byte
-                      + s.output_writes * table.output_buffer_write_pj for s in r.layers)
+        nominal = sum(s.input_reads * e.units.input_read_per_byte
+                      + (s.output_writes + s.output_reads) * e.units.output_access_per_psum for s in r.layers)
         factor = (0.6 / table.vdd_nominal) ** 2 if scaled else 1.0
         assert e.totals["buffers"] == pytest.approx(nominal * factor, rel=1e-12)
 
