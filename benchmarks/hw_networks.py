@@ -53,7 +53,7 @@ s.run_scale(top_path=sys.argv[3])
 """
 
 
-def scalesim_side_by_side(img, layers=("stem.0", "layers.2.downsample.0", "fc"), dataflow="os") -> dict | None:
+def scalesim_side_by_side(img, layers=("conv1", "layer2.0.downsample.0", "fc"), dataflow="os") -> dict | None:
     """SCALE-Sim 3 on a few layers (16x16, large SRAMs so memory never stalls), side by side
     with our cycles. It runs in the Python named by $SCALESIM_PYTHON (default this one):
     SCALE-Sim 3.0.0 needs numpy < 2. None if scalesim cannot be imported there."""

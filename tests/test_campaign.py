@@ -317,10 +317,9 @@ def test_version_1_store_is_read_but_not_extended(tmp_path):
     old = tmp_path / "v1.sqlite"
     Store(old).close()
     with sqlite3.connect(old) as conn:   # a store as version 1 wrote it: no export_sha256 column
-        conn.execute("DROP TABLE trials")
-        conn.execute("CREATE TABLE trials (key TEXT PRIMARY KEY, model TEXT, scheme TEXT, layers TEXT, vdd REAL, "
-                     "ber REAL, chip INTEGER, repeat INTEGER, accuracy REAL, params TEXT, per_layer TEXT)")
-        conn.execute("INSERT INTO trials VALUES ('k', 'lenet5', 'none-4b', 'all', 0.6, 1e-6, 0, 0, 0.9, '{}', '{}')")
+        conn.execute('ALTER TABLE trials DROP COLUMN "export_sha256"')
+        conn.execute("INSERT INTO trials (key, model, scheme, layers, vdd, ber, chip, repeat, accuracy, params, "
+                     "per_layer) VALUES ('k', 'lenet5', 'none-4b', 'all', 0.6, 1e-6, 0, 0, 0.9, '{}', '{}')")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     rows = Store(old, create=False, readonly=True).rows()
     assert len(rows) == 1 and rows[0]["export_sha256"] is None and rows[0]["accuracy"] == 0.9

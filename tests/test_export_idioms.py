@@ -47,6 +47,7 @@ IDIOMS = {
     "reshape_shape0": lambda m, x: x.reshape(x.shape[0], -1),
     "view_size_tuple": lambda m, x: x.view((x.size(0), -1)),
     "size_then_index": lambda m, x: x.view(x.size()[0], -1),
+    "size_dim_keyword": lambda m, x: x.view(x.size(dim=0), -1),
     "view_minus1_features": lambda m, x: x.view(-1, 64),
     "view_size0_features": lambda m, x: x.view(x.size(0), 64),
     "torch_flatten": lambda m, x: torch.flatten(x, 1),

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save as st_save
 
-from accelsim.campaign.store import Store
+from accelsim.campaign.store import SCHEMA_VERSION, Store
 from accelsim.cli import main as cli_main
 from accelsim.image.commands import export_checkpoint
 
@@ -296,7 +296,8 @@ CAMPAIGN_EDITS = {
     "mapping as energy path": ({"energy_table": {"a": 1}}, "energy_table: must be a string"),
     "number as curve": ({"ber_curve": 3}, "ber_curve: must be a path or a mapping"),
     "missing accelerator": ({"accelerator": "nope.yaml", "engine": "cycle"}, "does not exist"),
-    "accelerator with engine fast": ({"accelerator": "nope.yaml"}, "used only with engine: cycle"),
+    "accelerator with engine fast": ({"accelerator": str(ROOT / "accelsim/configs/accelerator.yaml")},
+                                     "used only with engine: cycle"),
     "missing curve": ({"ber_curve": "nope.yaml"}, "does not exist"),
     "missing fault map": ({"fault_model": "measured", "fault_map": "nope.csv"}, "does not exist"),
     "fault map without measured": ({"fault_map": "map.csv"}, "fault_map needs fault_model: measured"),
@@ -384,7 +385,8 @@ def _store_missing_column(path: Path):
     c = sqlite3.connect(path)
     c.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
     c.execute("CREATE TABLE trials (key TEXT PRIMARY KEY, model TEXT)")
-    c.executemany("INSERT INTO meta VALUES (?, ?)", [("schema", "accelsim-campaign"), ("schema_version", "3")])
+    c.executemany("INSERT INTO meta VALUES (?, ?)", [("schema", "accelsim-campaign"),
+                                                     ("schema_version", str(SCHEMA_VERSION))])
     c.commit()
     c.close()
 

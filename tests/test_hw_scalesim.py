@@ -288,3 +288,24 @@ def test_trace_event_format_and_counters(lenet, tmp_path):
     assert util and max(util) <= 1.0
     bw = [e["args"]["bits_per_cycle"] for e in ev if e["name"].startswith("SRAM read bandwidth")]
     assert max(bw) == 8 * 64   # 8 banks, one 64-bit word each per cycle
+
+
+def test_exported_mobilenet_depthwise_layer_cycles(tmp_path):
+    """A depthwise layer of an exported MobileNetV2 (manifest groups) takes SCALE-Sim's one
+    GEMM per channel: 16 channels, 3x3 over 8x8 (pad 1) -> 16 GEMMs of M=64, K_g=9, N_g=1.
+    On 16 x 16: ws 16 x 1 fold of 2*16 + 16 + 64 - 2 = 110 -> 1,760; os 16 x 4 folds of
+    9 + 16 + 16 - 2 = 39 -> 2,496; is 16 x 4 folds of 2*16 + 16 + 1 - 2 = 47 -> 3,008."""
+    import torch
+
+    from accelsim.image import export_image
+    from accelsim.nn import build_model, load_digits_split
+    img = export_image(build_model("mobilenet-v2-small", seed=3), tmp_path / "m", layout="inplace-8b-64",
+                       project=True, input_shape=(1, 8, 8),
+                       calibration=torch.as_tensor(load_digits_split().x_train[:16]))
+    i = [layer.name for layer in img.layers].index("features.1.conv.0.0")
+    layer = img.layers[i]
+    assert (layer.groups, layer.gemm, layer.weight_shape) == (16, (64, 9, 16), (16, 1, 3, 3))
+    for dataflow, cycles in (("ws", 1760), ("os", 2496), ("is", 3008)):
+        r = simulate(img, parse_config({"pe_array": {"dataflow": dataflow}}))
+        assert r.layers[i].compute_cycles == cycles
+        assert [s.compute_cycles for s in r.layers] == [s.analytical_cycles for s in r.layers]

@@ -147,8 +147,7 @@ def test_resnet18_at_224_bit_identical(tmp_path):
     img = export_image(model, tmp_path / "r18", layout="none-8b", input_shape=(3, 224, 224), calibration=calib)
     x = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(1)).numpy()
     weights = decode_weights(img)[0]
-    late = [name for name in weights if name.endswith("conv2")][-1]   # torchvision keys: layer4.1.conv2
-    faulty = _faulty(weights, 2, [late, "fc"])
+    faulty = _faulty(weights, 2, ["layer4.1.conv2", "fc"])
     for w in (weights, faulty):
         assert np.array_equal(FastIntegerNetwork(img).forward(x, w), IntegerNetwork(img).forward(x, w))
 

@@ -261,6 +261,8 @@ def test_campaign_policy_comes_from_the_accelerator_config(tmp_path):
 def test_campaign_spec_refuses_what_it_would_ignore(tmp_path, change, match):
     (tmp_path / "acc.yaml").write_text("ecc:\n  policy: pass\n")
     (tmp_path / "bad.yaml").write_text("pe_array:\n  rows: 0\n")
+    from accelsim.energy.table import DEFAULT_TABLE
+    shutil.copy(DEFAULT_TABLE, tmp_path / "e.yaml")
     with pytest.raises(UserError, match=match):
         _spec(tmp_path, **change)
 

@@ -167,6 +167,9 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
         from accelsim.energy import load_table
         energy_table = str(base_dir / d.energy_table)
         load_table(energy_table)
+    for key, value in (("accelerator", accelerator), ("energy_table", energy_table)):
+        if value is not None and d.engine != "cycle":   # the fast engine simulates no hardware: it was ignored
+            raise UserError(f"{where}: {key} is used only with engine: cycle (engine is {d.engine})")
     available = _test_images()
     if d.samples > available:   # the trials would silently score fewer images than the row says
         raise UserError(f"{where}: samples = {d.samples} is more than the {available} test images")

@@ -52,13 +52,6 @@ class TopologyLayer:
         return (n, self.channels // self.groups) + self.kernel
 
 
-@dataclass(frozen=True, eq=False)
-class GroupedLayerImage(LayerImage):
-    """A layer of an image built from a topology: LayerImage with its conv groups."""
-
-    groups: int = 1
-
-
 def _ints(fields: list[str], where: str, names: tuple[str, ...]) -> list[int]:
     out = []
     for value, name in zip(fields, names):
@@ -147,7 +140,7 @@ def topology_image(layers: list[TopologyLayer], layout, *, seed: int = 0, path: 
         if t.kind == "gemm":
             layer = LayerImage(kind="linear", in_channels=shape[1], **common)
         else:
-            layer = GroupedLayerImage(kind="conv", in_channels=t.channels, kernel=t.kernel, stride=t.stride,
+            layer = LayerImage(kind="conv", in_channels=t.channels, kernel=t.kernel, stride=t.stride,
                                       input_hw=t.ifmap_hw, output_hw=t.output_hw, groups=t.groups, **common)
         words.append(w)
         images.append(layer)

@@ -297,7 +297,8 @@ class _Capture:
     def call_method(self, node) -> None:
         where, what = _where(node), f"Tensor.{node.target}"
         if node.target == "size":
-            (self.batch_nodes if node.args[1:] == (0,) else self.size_nodes).add(node.name)
+            dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+            (self.batch_nodes if dim == 0 else self.size_nodes).add(node.name)
         elif node.target == "flatten":
             a = _args(node, ("self", "start_dim", "end_dim"), {"start_dim": 0, "end_dim": -1})
             self.flatten(node, node.name, a["start_dim"], a["end_dim"], where, ", " + what)

@@ -82,7 +82,10 @@ class LayerPlan:
         return tuple(out), largest
 
     def weights(self, chunks) -> list[torch.Tensor]:
+        """The weights cut into these chunks (float32), or whole in float64 (chunks None)."""
         if chunks not in self._weights:
+            if len(self._weights) >= 4:     # data-dependent cuts vary by batch: keep memory flat
+                self._weights = {k: v for k, v in self._weights.items() if k == self.static[0]}
             if chunks is None:
                 self._weights[chunks] = [self.w32.to(torch.float64)]
             else:

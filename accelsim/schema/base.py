@@ -144,12 +144,10 @@ def _message(err: dict) -> str:
     elif kind in ("string_too_short", "string_too_long"):
         msg = "must not be empty" if kind == "string_too_short" else "is too long"
     elif kind == "string_pattern_mismatch":
-        msg = "must not contain NUL characters"
-    elif kind == "value_error":
+        pattern = str(ctx.get("pattern", ""))
+        msg = "must not contain NUL characters" if "x00" in pattern else f"must match {pattern}"
+    else:   # value_error: an AfterValidator's ValueError
         msg = str(ctx.get("error", err["msg"]))
-    else:
-        msg = err["msg"]
-        return msg
     shown = kind in ("dict_type", "model_type", "model_attributes_type", "list_type", "tuple_type", "string_type")
     if "input" in err and kind != "missing" and (shown or not isinstance(err["input"], (dict, list))):
         msg += f" (got {_got(err['input'])}{hint})"

@@ -89,10 +89,6 @@ class CampaignSpec(_Sweep):
             if stray:   # a misspelt scheme would run the default checkpoint instead
                 raise PydanticCustomError("sweep", "models.{m} names scheme(s) {s} that are not in schemes ({all})",
                                           {"m": model, "s": ", ".join(stray), "all": ", ".join(self.schemes)})
-        for key in ("accelerator", "energy_table"):
-            if getattr(self, key) is not None and self.engine != "cycle":   # the fast engine simulates no hardware
-                raise PydanticCustomError("sweep", "{k} is used only with engine: cycle (engine is {e})",
-                                          {"k": key, "e": self.engine})
         if self.policy == "reread" and self.engine != "cycle":
             raise PydanticCustomError("sweep", "policy reread needs engine: cycle (the fast engine reads each word once)")
         # fields of one fault model only: with another they would change the trial keys and nothing else
