@@ -32,7 +32,10 @@ def _rows(store: Path) -> int:
 
 def test_second_campaign_on_a_store_in_use_is_refused(tmp_path):
     spec_path, store = tmp_path / "spec.yaml", tmp_path / "s.sqlite"
-    spec_path.write_text(yaml.safe_dump(SPEC))
+    # long enough that the first campaign is still writing when the second starts (trials
+    # whose weights decode clean reuse the fault-free logits and take ~1 ms)
+    spec = {**SPEC, "bers": [1e-2], "repeats": 20_000}
+    spec_path.write_text(yaml.safe_dump(spec))
     argv = [sys.executable, "-m", "accelsim", "campaign", str(spec_path), "--store", str(store), "--no-progress"]
     first = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -47,8 +50,8 @@ def test_second_campaign_on_a_store_in_use_is_refused(tmp_path):
         os.killpg(first.pid, signal.SIGKILL)   # the lock dies with the process: nothing stale
         first.wait()
     done = _rows(store)
-    assert 2 <= done < 400
-    info = run_campaign(parse_spec(SPEC), store, progress=False, limit=3)
+    assert 2 <= done < 20_000
+    info = run_campaign(parse_spec(spec), store, progress=False, limit=3)
     assert info["ran"] == 3 and _rows(store) == done + 3   # resumed: the finished rows are kept
 
 
