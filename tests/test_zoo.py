@@ -15,14 +15,7 @@ from accelsim.nn.zoo import MODELS
 ARCH = json.loads((Path(__file__).parent / "data" / "torchvision_arch.json").read_text())["models"]
 
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: on a shared 2-core machine torch's thread pool only contends."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def meta_model(name):
