@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from accelsim.cli import main as cli_main
 from accelsim.errors import UserError
