@@ -69,28 +69,6 @@ class VGGSmall(nn.Module):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
-class BasicBlock(nn.Module):
-    expansion = 1
-
-    def __init__(self, cin: int, cout: int, stride: int = 1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                            nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
-
-
 class ResNet(nn.Module):
     """ResNet with basic blocks and a 3x3 stem, for 8x8 digits."""
 
@@ -101,7 +79,7 @@ class ResNet(nn.Module):
         layers, c = [], widths[0]
         for i, (n, w) in enumerate(zip(blocks, widths)):
             for j in range(n):
-                layers.append(BasicBlock(c, w, 2 if (j == 0 and i > 0) else 1))
+                layers.append(imagenet.BasicBlock(c, w, 2 if (j == 0 and i > 0) else 1))
                 c = w
         self.layers = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
