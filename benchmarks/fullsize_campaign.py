@@ -169,13 +169,7 @@ def recompute_speedup(img, x: np.ndarray, float64_ms: float | None) -> dict:
         t = time.perf_counter()
         weights = decode_and_compare(img, faulty_words(img, params, word_ranges(img, "all")), "pass")[0]
         decode_s = time.perf_counter() - t
-        t = time.perf_counter()
-        inc = run.forward(weights)
-        inc_s = time.perf_counter() - t
-        t = time.perf_counter()
-        full = net.forward(x, weights)
-        full_s = time.perf_counter() - t
-        assert np.array_equal(inc, full)
+        inc_s, full_s = _incremental_and_full_seconds(run, net, x, weights)
         changed = run.changed_layers(weights)
         entry = {"changed_layers": len(changed), "restart_node": run.restart_point(changed) if changed else None,
                  "inject_decode_ms": round(decode_s * 1e3), "incremental_ms": round(inc_s * 1e3),
@@ -184,6 +178,19 @@ def recompute_speedup(img, x: np.ndarray, float64_ms: float | None) -> dict:
             entry["trial_speedup_vs_float64_full"] = round((decode_s + float64_ms / 1e3) / (decode_s + inc_s), 1)
         out[f"{ber:g}"] = entry
     return out
+
+
+def _incremental_and_full_seconds(run, net, x: np.ndarray, weights) -> tuple[float, float]:
+    """Seconds of an incremental and of a full forward pass with the same decoded weights;
+    the two must give identical logits."""
+    t = time.perf_counter()
+    inc = run.forward(weights)
+    inc_s = time.perf_counter() - t
+    t = time.perf_counter()
+    full = net.forward(x, weights)
+    full_s = time.perf_counter() - t
+    assert np.array_equal(inc, full)
+    return inc_s, full_s
 
 
 def layer_selection_speedup(img, x: np.ndarray, picks: int = 4) -> dict:
@@ -199,13 +206,7 @@ def layer_selection_speedup(img, x: np.ndarray, picks: int = 4) -> dict:
     for name in [names[i] for i in np.linspace(0, len(names) - 1, picks).round().astype(int)]:
         params = dict(_params("m", "fast", 1e-3, 0), layers=name)
         weights = decode_and_compare(img, faulty_words(img, params, word_ranges(img, name)), "pass")[0]
-        t = time.perf_counter()
-        inc = run.forward(weights)
-        inc_s = time.perf_counter() - t
-        t = time.perf_counter()
-        full = net.forward(x, weights)
-        full_s = time.perf_counter() - t
-        assert np.array_equal(inc, full)
+        inc_s, full_s = _incremental_and_full_seconds(run, net, x, weights)
         out[name] = {"incremental_ms": round(inc_s * 1e3), "full_ms": round(full_s * 1e3),
                      "full_over_incremental": round(full_s / max(inc_s, 1e-9), 1)}
     return out
