@@ -110,13 +110,14 @@ def print_headline(result: dict) -> None:
     from rich.table import Table
 
     from accelsim.console import get_console
-    from accelsim.report.build import HEADLINE_COLS, _headline_rows, headline_title
+    from accelsim.report.build import _headline_rows, headline_cols, headline_title
 
     head = result["headline"]
     first = head[0] if head else {}
+    metric = result.get("metric", "accuracy")
     t = Table(title=headline_title(result["tolerance"], result["yield"], first.get("chips"), first.get("inputs"),
-                                   result.get("metric", "accuracy")))
-    for c in HEADLINE_COLS:
+                                   metric))
+    for c in headline_cols(metric):
         t.add_column(c, justify="left" if c in ("model", "scheme") else "right")
     for row in _headline_rows(head):
         t.add_row(*row)
@@ -124,7 +125,8 @@ def print_headline(result: dict) -> None:
     console.print(t)
     console.print(f"safe V (yield): lowest voltage (and every higher one) where >= {result['yield']:.0%} of chips are "
                   "within the tolerance; safe V (lower bound): where the yield's 95 % Wilson lower bound is; "
-                  "accuracy: mean over chips and inputs, 95 % bootstrap interval", highlight=False)
+                  f"{'top-1 SDC' if metric == 'sdc' else 'accuracy'}: mean over chips and inputs, 95 % bootstrap "
+                  "interval", highlight=False)
     for w in result.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
     c = result["campaign"]

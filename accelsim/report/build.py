@@ -66,21 +66,41 @@ def _pct_ci(mean, ci):
     return "—" if mean is None else f"{mean * 100:.1f} % [{ci[0] * 100:.1f}, {ci[1] * 100:.1f}]"
 
 
+def volts(v: float) -> str:
+    """A voltage with two decimals, or three where the sweep steps by 5 mV (0.515 V)."""
+    text = f"{v:.3f}"
+    return f"{text[:-1] if text.endswith('0') else text} V"
+
+
+def energy_text(pj: float) -> str:
+    """An energy in the unit that keeps 1 to 4 digits before the point (pJ .. J)."""
+    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
+        if abs(pj) >= scale:
+            return f"{pj / scale:.1f} {unit}"
+    return f"{pj:.1f} pJ"
+
+
 def _headline_rows(head):
     return [[h["model"], h["scheme"], "—" if h["baseline"] is None else f"{h['baseline'] * 100:.2f} %",
-             "none" if h["vmin_safe"] is None else f"{h['vmin_safe']:.2f} V",
+             "none" if h["vmin_safe"] is None else volts(h["vmin_safe"]),
              _pct_ci(h["accuracy_at_vmin"], h["accuracy_ci"]),
              "—" if h["yield_at_vmin"] is None else
              f"{h['yield_at_vmin'] * 100:.0f} % [{h['yield_ci'][0] * 100:.0f}, {h['yield_ci'][1] * 100:.0f}]",
-             "none" if h["vmin_lower"] is None else f"{h['vmin_lower']:.2f} V",
+             "none" if h["vmin_lower"] is None else volts(h["vmin_lower"]),
              # the reference is the sweep's highest voltage, which need not be the nominal one
-             "—" if h["energy_nominal_pj"] is None else f"{h['energy_nominal_pj'] / 1e3:.1f} nJ at {h['v_nominal']:.2f} V",
-             "—" if h["energy_vmin_pj"] is None else f"{h['energy_vmin_pj'] / 1e3:.1f} nJ",
+             "—" if h["energy_nominal_pj"] is None else f"{energy_text(h['energy_nominal_pj'])} at {volts(h['v_nominal'])}",
+             "—" if h["energy_vmin_pj"] is None else energy_text(h["energy_vmin_pj"]),
              "—" if h["energy_saved"] is None else f"{h['energy_saved'] * 100:.1f} %"] for h in head]
 
 
 HEADLINE_COLS = ["model", "scheme", "fault-free", "safe V (yield)", "accuracy [95 % CI]", "yield [95 % CI]",
                  "safe V (lower bound)", "energy at highest swept V", "energy at safe V", "energy saved"]
+
+
+def headline_cols(metric: str = "accuracy") -> list[str]:
+    """HEADLINE_COLS, naming the SDC rate where ``metric`` is sdc."""
+    names = {"fault-free": "fault-free SDC", "accuracy [95 % CI]": "top-1 SDC [95 % CI]"} if metric == "sdc" else {}
+    return [names.get(c, c) for c in HEADLINE_COLS]
 
 
 def headline_title(tolerance: float, target: float, chips: int | None = None, inputs: int | None = None,
@@ -122,7 +142,7 @@ def energy_tables(rows, head) -> tuple[list[dict], dict, list[dict]]:
             key = (h["model"], h["scheme"], v)
             if v is None or key not in comp["energy_pj"]:
                 continue
-            bars.append({"model": h["model"], "scheme": h["scheme"], "vdd": v, "label": f"{label} {v:.2f} V",
+            bars.append({"model": h["model"], "scheme": h["scheme"], "vdd": v, "label": f"{label} {volts(v)}",
                          "total": comp["energy_pj"][key][0],
                          **{c[len("energy_"):-len("_pj")]: comp[c].get(key, (0.0,))[0] for c in ENERGY_COLUMNS}})
     schemes = {r["scheme"] for r in whole}
@@ -305,7 +325,7 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         title = f"accelsim report — {html.escape(', '.join(names))}"
         htitle = headline_title(tolerance, yield_target, n0.get("chips"), n0.get("inputs"), metric)
         md = [f"# {title}\n", f"{htitle}; the energy per inference saved there against the highest voltage of the sweep. The lower-bound "
-              "column is the voltage a 95 % confidence claim supports.\n\n", _md_table(HEADLINE_COLS, _headline_rows(head))]
+              "column is the voltage a 95 % confidence claim supports.\n\n", _md_table(headline_cols(metric), _headline_rows(head))]
         if warnings:
             md += ["\n**Sample-size warnings**\n\n"] + [f"- {w_}\n" for w_ in warnings]
         md += ["\n## Energy by component (nJ per inference)\n", _md_table(bar_cols, bar_rows) if bar_rows else "none (engine: fast)\n",
@@ -322,7 +342,7 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         body = [f"<h1>{title}</h1>",
                 f'<div class="headline"><p><b>{html.escape(htitle)}.</b> Point estimate of the yield, the voltage '
                 "whose 95 % Wilson lower bound reaches the target, and the energy per inference saved against "
-                "the highest voltage of the sweep.</p>" + _html_table(HEADLINE_COLS, _headline_rows(head)) + "</div>", warn_html,
+                "the highest voltage of the sweep.</p>" + _html_table(headline_cols(metric), _headline_rows(head)) + "</div>", warn_html,
                 "<h2>Plots</h2>"] + [_img(p, alt) for p, alt in figs]
         if bar_rows:
             body += ["<h2>Energy by component</h2>", _html_table(bar_cols, bar_rows)]

@@ -146,7 +146,7 @@ def pareto(rows, models, path: Path) -> Path:
             ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black", lw=1,
                     label="Pareto front")
             for i, (e, a, v, c) in enumerate(front):   # the front's points carry their voltage
-                ax.annotate(f"{v:.2f} V", (e, a), textcoords="offset points", xytext=(5, -10 if i % 2 else 4),
+                ax.annotate(f"{v:.3g} V", (e, a), textcoords="offset points", xytext=(5, -10 if i % 2 else 4),
                             fontsize=7, color=c, fontweight="bold")
         ax.set_title(f"{model} (front labelled with the weight-SRAM voltage)", fontsize=10)
         ax.set_xlabel("energy per inference (nJ)")
