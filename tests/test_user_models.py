@@ -239,6 +239,10 @@ BAD_NET = {"syntax.py": "def build(:\n", "noclass.py": "def other():\n    return
     ({"data": {"source": "imagefolder:val", "crop": [12, 12, 3]}}, "data"),
     ({"data": "imagefolder:nowhere"}, "directory .*nowhere' does not exist"),
     ({"images": {"none-8b": "ckpt", "inplace-8b-64": "ckpt"}}, "memory image .*ckpt': no manifest.yaml"),
+    ({"seed": 1}, "models.mynet: seed stands for seeded weights: no checkpoint\\(s\\) or images beside it"),
+    ({"seed": -1, "alone": True}, "models.mynet.seed: must be >= 0"),
+    ({"seed": 1, "alone": True}, "models.mynet.seed: 'mynet' is not a zoo model \\(lenet5, .*\\); give "
+                                 "models.mynet.factory: FILE.py:NAME beside the seed"),
 ])
 def test_bad_model_and_data_references_are_one_line_with_nothing_written(project, tmp_path, capsys, change, match):
     for name, text in BAD_NET.items():
@@ -249,9 +253,9 @@ def test_bad_model_and_data_references_are_one_line_with_nothing_written(project
     (project / "lenet.safetensors").write_bytes((ROOT / "models" / "lenet5-fp32.safetensors").read_bytes())
     entry = dict(RUN["models"]["mynet"])
     top = {k: change[k] for k in ("data", "metric") if k in change}
-    if "images" in change:
+    if "images" in change or "alone" in change:     # the change is the whole entry
         entry = {}
-    entry.update({k: v for k, v in change.items() if k not in top})
+    entry.update({k: v for k, v in change.items() if k not in top and k != "alone"})
     cfg = {**RUN, "models": {"mynet": entry}, **top}
     (project / "bad.yaml").write_text(yaml.safe_dump(cfg))
     out = tmp_path / "out"
@@ -261,3 +265,161 @@ def test_bad_model_and_data_references_are_one_line_with_nothing_written(project
     import re
     assert re.search(match, err), err
     assert not out.exists()
+
+
+def test_seeded_zoo_weights_export_the_network_built_under_that_seed(tmp_path):
+    """``{seed: N}``: no checkpoint, the zoo model initialised under N; its cached image is
+    what export_image writes for build_model(name, seed=N) after the data-dependent init, and
+    another seed is another image and another trial."""
+    import torch
+
+    from accelsim.campaign.runner import image_cache_dir
+    from accelsim.image import export_image
+    from accelsim.nn import build_model
+    from accelsim.image import load_image
+    from accelsim.nn.data import DataSpec, calibration_set
+    from accelsim.nn.seeded import data_dependent_init
+
+    def spec(seed):
+        return parse_spec({"name": "s", "models": {"lenet5": {"seed": seed}}, "schemes": ["none-8b", "ecc-8b-72"],
+                           "bers": [1e-3], "fault_model": "transient", "samples": 100, "metric": "sdc"}, tmp_path)
+
+    store = tmp_path / "s.db"
+    assert run_campaign(spec(3), store, progress=False)["ran"] == 2
+    assert run_campaign(spec(3), store, progress=False)["ran"] == 0          # resumed: the same trials
+    assert run_campaign(spec(4), store, progress=False)["ran"] == 2          # another seed: new trials
+    rows = Store(store, create=False, readonly=True).rows()
+    assert sorted({r["checkpoint"] for r in rows}) == ["lenet5#seed=3", "lenet5#seed=4"]
+    assert len({r["export_sha256"] for r in rows}) == 4
+    for r in rows:
+        assert 0 <= r["sdc_top1"] <= 1 and r["samples"] == 100
+    none = {r["checkpoint"]: r for r in rows if r["scheme"] == "none-8b"}
+    assert all(r["residual_bits"] == r["injected_bits"] > 0 for r in none.values())   # no ECC: every flip stays
+
+    calibration = calibration_set(DataSpec())
+    ref = export_image(data_dependent_init(build_model("lenet5", seed=3), calibration), tmp_path / "ref",
+                       layout="none-8b", input_shape=(1, 8, 8), calibration=calibration)
+    cached = {load_image(d).manifest["source"]["seed"]: d for d in image_cache_dir(store).glob("lenet5-none-8b-*")}
+    assert sorted(cached) == [3, 4]
+    assert (cached[3] / "image.bin").read_bytes() == (ref.path / "image.bin").read_bytes()
+    assert (cached[4] / "image.bin").read_bytes() != (ref.path / "image.bin").read_bytes()
+    # the init moved the classifier's bias (centred on the data); the image holds the moved one
+    assert [layer.bias.tolist() for layer in load_image(cached[3]).layers] == \
+        [layer.bias.tolist() for layer in ref.layers]
+    with torch.no_grad():   # seed 3 and 4 are different networks
+        assert not torch.equal(build_model("lenet5", seed=3).features[0].weight,
+                               build_model("lenet5", seed=4).features[0].weight)
+
+
+def test_seeded_user_factory_runs_an_unlabelled_sdc_sweep(project, tmp_path):
+    """``{factory: FILE.py:NAME, seed: N}``: the user's network with seeded weights, scored by
+    the SDC rate on unlabelled inputs; the model file's bytes are part of the image key."""
+    np.savez(tmp_path / "x.npz", x=np.random.default_rng(5).random((16, 3, 12, 12)).astype(np.float32))
+    (tmp_path / "net.py").write_text(NET)
+    cfg = {"name": "f", "models": {"mine": {"factory": "net.py:build", "seed": 1}}, "schemes": ["none-8b"],
+           "data": "npz:x.npz", "voltages": [0.9, 0.47], "chips": 2}
+    spec = parse_spec(cfg, tmp_path)
+    assert spec.metric == "sdc" and spec.checkpoints[("mine", "none-8b")].key == f"{tmp_path / 'net.py'}:build#seed=1"
+    run_campaign(spec, tmp_path / "f.db", progress=False)
+    rows = Store(tmp_path / "f.db", create=False, readonly=True).rows()
+    assert len(rows) == 4 and all(r["accuracy"] is None for r in rows)
+    assert all(r["sdc_top1"] == 0 for r in rows if r["vdd"] == 0.9)
+    assert max(r["sdc_top1"] for r in rows if r["vdd"] == 0.47) > 0     # BER 0.1
+    key = rows[0]["export_sha256"]
+    (tmp_path / "net.py").write_text(NET + "\n# edited\n")
+    assert parse_spec(cfg, tmp_path) and run_campaign(parse_spec(cfg, tmp_path), tmp_path / "f.db",
+                                                      progress=False)["ran"] == 4
+    assert key not in {r["export_sha256"] for r in Store(tmp_path / "f.db", create=False, readonly=True).rows()
+                       if r["created"] > max(x["created"] for x in rows)}
+
+
+def test_fine_tune_a_user_model_file_from_its_checkpoint(project, tmp_path):
+    """``train --from CHECKPOINT --model FILE.py:NAME``: QAT + WOT for inplace-8b-64 starts from
+    the user's float checkpoint (its accuracy, unchanged) and exports without projection."""
+    from accelsim.ecc import get_layout
+    from accelsim.image.commands import export_checkpoint
+    from accelsim.nn import load_checkpoint
+    from accelsim.quant.qat import count_out_of_layout
+
+    start, card0 = load_checkpoint(project / "ckpt" / "net-fp32")
+    out = tmp_path / "ft"
+    assert main(["train", "--from", str(project / "ckpt" / "net-fp32"), "--model", f"{project}/net.py:build",
+                 "--data", f"imagefolder:{project}/train", "--resize", "12", "--crop", "12", "--bits", "8",
+                 "--layout", "inplace-8b-64", "--epochs", "0", "--qat-epochs", "3", "-o", str(out)]) == 0
+    card = yaml.safe_load((tmp_path / "ft.yaml").read_text())
+    assert card["from"] == str(project / "ckpt" / "net-fp32") and card["layout"] == "inplace-8b-64"
+    assert card["fp32_accuracy"] == card0["accuracy"]          # the start is the user's checkpoint
+    # 4 float epochs leave near-uniform weights: ~40 % of them start outside their 7-bit slots
+    # (one QAT epoch does not recover from that clamp; three do)
+    assert card["wot_out_of_range_before"] == count_out_of_layout(start, 8, get_layout("inplace-8b-64"))
+    assert 0.3 < card["wot_fraction_out_of_range_before"] < 0.6
+    assert card["accuracy"] >= 0.9 and card["bits"] == 8
+    img = export_checkpoint(str(out), "inplace-8b-64", tmp_path / "img")
+    assert img.manifest["projected_weights"] == 0             # WOT left every weight in its slots
+
+
+@pytest.mark.parametrize("name", ["resnet-small", "squeezenet-small"])
+def test_data_dependent_init_makes_a_seeded_network_tell_inputs_apart(name):
+    """A seeded network predicts (nearly) one class for every input; after the init every
+    BatchNorm holds its input's statistics and each class's mean output is the same."""
+    import torch
+
+    from accelsim.nn import build_model
+    from accelsim.nn.data import DataSpec, calibration_set
+    from accelsim.nn.seeded import CENTRE_MAX, data_dependent_init
+
+    x = calibration_set(DataSpec())
+    model = build_model(name, seed=0)
+    with torch.no_grad():
+        before = model(x).argmax(1)
+    assert torch.bincount(before).max() >= 0.9 * len(x)
+    data_dependent_init(model, x)
+    seen = {}
+    hooks = [m.register_forward_hook(lambda mod, i, o: seen.__setitem__(mod, i[0]))
+             for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    with torch.no_grad():
+        out = model(x)
+    for h in hooks:
+        h.remove()
+    assert (len(seen) >= 2 if name == "resnet-small" else not seen) and not model.training   # SqueezeNet: no norms
+    for k, (bn, inp) in enumerate(seen.items()):   # in the order they ran
+        # exact for the first norm; a later one saw inputs that earlier norms normalised by
+        # their batch's statistics (passes of 64), not by the running ones
+        tol = 1e-5 if k == 0 else 0.02
+        var = inp.var(dim=(0, 2, 3))
+        assert torch.all((bn.running_mean - inp.mean(dim=(0, 2, 3))).abs() <= tol * var.sqrt() + 1e-6)
+        assert torch.allclose(bn.running_var, var, rtol=2 * tol, atol=1e-6)
+    means = (out if name == "resnet-small" else out[:CENTRE_MAX]).mean(0)
+    assert float(means.max() - means.min()) < 1e-4 * float(out.abs().max())
+    after = out.argmax(1)
+    assert len(after.unique()) == 10 and torch.bincount(after).max() < 0.4 * len(x)
+
+
+@pytest.mark.parametrize("layout", ["inplace-8b-64", "inplace-4b-32"])
+def test_seeded_weights_fit_an_in_place_layout_before_export(layout, tmp_path):
+    """Seeded weights are too wide for in-place slots: the exporter's projection clamps a
+    quarter of them and the network predicts (nearly) one class. fit_layout clamps them the
+    way WOT leaves them; after BatchNorm folding (depthwise convs too) nothing is projected."""
+    import torch
+
+    from accelsim.ecc import get_layout
+    from accelsim.image import export_image
+    from accelsim.infer import IntegerNetwork
+    from accelsim.nn import build_model
+    from accelsim.nn.data import DataSpec, calibration_set
+    from accelsim.nn.seeded import data_dependent_init, fit_layout
+
+    x = calibration_set(DataSpec())
+    tops, projected = [], []
+    for fit in (False, True):
+        model = build_model("mobilenet-v2-small", seed=0)
+        if fit:
+            total = sum(m.weight.numel() for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)))
+            assert 0.1 * total < fit_layout(model, get_layout(layout)) < 0.6 * total
+        data_dependent_init(model, x)
+        img = export_image(model, tmp_path / str(fit), layout=layout, input_shape=(1, 8, 8),
+                           calibration=x, project=True)
+        projected.append(img.manifest["projected_weights"])
+        tops.append(np.bincount(IntegerNetwork(img).predict(x[:500].numpy()), minlength=10))
+    assert projected[0] > 1000 and projected[1] == 0
+    assert tops[0].max() >= 495 and (tops[1] > 0).sum() >= 5 and tops[1].max() < 475

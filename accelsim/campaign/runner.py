@@ -48,11 +48,33 @@ def source_key(src, scheme: str, data) -> str:
     if src.kind == "image":
         d = Path(src.path)
         return hashlib.sha256((sha256_file(d / "manifest.yaml") + sha256_file(d / "image.bin")).encode()).hexdigest()
+    if src.kind == "seeded":
+        return seeded_export_key(src, scheme, calibration_sha256(calibration_set(data)))
     file, _, name = src.factory.rpartition(":")
     card = checkpoint_paths(src.path)[1]
     return export_key(src.path, file, scheme, calibration_sha=calibration_sha256(calibration_set(data)),
                       options={"project": bool(src.project), "per_channel": True, "factory": name,
                                "card_sha256": sha256_file(card) if card.is_file() else None})
+
+
+def seeded_export_key(src, scheme: str, calibration_sha: str) -> str:
+    """The export key of seeded weights: the zoo name (its code is the package version's) or
+    the model file's bytes, the seed, layout, options (with the data-dependent init of
+    accelsim.nn.seeded), calibration, format and version."""
+    import hashlib
+    import json
+
+    from accelsim import __version__
+    from accelsim.fileio import sha256_file
+    from accelsim.image.memory_image import FORMAT_VERSION
+    from accelsim.nn.modelref import is_factory_ref
+
+    model = {"factory": src.path, "file_sha256": sha256_file(src.path.rpartition(":")[0])} \
+        if is_factory_ref(src.path) else {"zoo": src.path}
+    parts = {"model": model, "seed": src.seed, "layout": scheme,
+             "options": {"project": bool(src.project), "per_channel": True, "init": "data-dependent", "fit_layout": bool(src.project)},
+             "calibration_sha256": calibration_sha, "format_version": FORMAT_VERSION, "accelsim_version": __version__}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
 def prepare_images(spec: Spec, cache: Path, keys: dict | None = None) -> dict[tuple[str, str], str]:
@@ -106,12 +128,18 @@ def export_source(src, scheme: str, out: Path, data, key: str):
                                  data=None if data.is_default else data)
     model, _ = load_source_model(src)
     calibration = calibration_set(data)
+    if src.kind == "seeded":    # a random network predicts one class for every input (accelsim.nn.seeded)
+        from accelsim.ecc import get_layout
+        from accelsim.nn.seeded import data_dependent_init, fit_layout
+        if src.project and get_layout(scheme).throttled:
+            fit_layout(model, get_layout(scheme))
+        data_dependent_init(model, calibration)
     return export_image(model, out, layout=scheme, input_shape=tuple(calibration.shape[1:]),
                         calibration=calibration, bits=source_bits(src), project=src.project, force=True,
                         activation_bits=source_activation_bits(src),
-                        source={"factory": src.factory, "checkpoint": src.path, "data": data.text,
-                                "export_sha256": key})
-    return dirs
+                        source=({"model": src.path, "seed": src.seed} if src.kind == "seeded" else
+                                {"factory": src.factory, "checkpoint": src.path}) |
+                        {"data": data.text, "export_sha256": key})
 
 
 def check_layer_selection(spec: Spec, image_dirs: dict) -> None:
@@ -159,7 +187,7 @@ def provenance(spec: Spec) -> dict:
             "energy_values": {k: (list(map(list, v)) if k == "sram_read_pj_per_64b" else
                                   {f"{w}x{a}": e for (w, a), e in v.items()} if k == "mac_pj" else v)
                               for k, v in asdict(table).items()},
-            "checkpoints": {f"{m}/{s}": {"checkpoint": c.key, "sha256": digest(c.path) if c.kind != "image" else None}
+            "checkpoints": {f"{m}/{s}": {"checkpoint": c.key, "sha256": digest(c.path) if c.kind in ("checkpoint", "factory") else None}
                             for (m, s), c in sorted(spec.checkpoints.items(), key=lambda kv: kv[0])},
             "accelsim_version": __version__, "git_commit": git_commit()}
 

@@ -12,7 +12,11 @@ convention in SCHEME_VARIANT) or a mapping from a model's label to one of:
   the user's own network and its state dict(s) (a card beside a state dict gives its bits);
   ``project: true`` clamps weights into an in-place layout's throttled slots at export;
 - ``{images: {SCHEME: DIR, ...}}``: memory images already exported (``accelsim export``); an
-  image's layout must be the scheme it serves.
+  image's layout must be the scheme it serves;
+- ``{seed: N}`` (a zoo name) or ``{factory: FILE.py:NAME, seed: N}``: no checkpoint, the
+  network initialised under seed N (BatchNorm statistics seeded too, for zoo models) and
+  exported at each scheme's bits: full-size topologies for timing, energy and the SDC
+  metric, where no trained weights exist.
 
 Every model must serve every scheme of the campaign. Relative paths resolve against the
 config file's folder.
@@ -30,20 +34,22 @@ SCHEME_VARIANT = {
     "none-8b": "int8", "ecc-8b-72": "int8", "inplace-8b-64": "int8-wot-inplace-8b-64",
     "none-4b": "int4", "inplace-4b-64": "int4-wot-inplace-4b-64", "inplace-4b-32": "int4-wot-inplace-4b-32",
 }
-ENTRY_FIELDS = {"factory", "checkpoint", "checkpoints", "images", "project"}
+ENTRY_FIELDS = {"factory", "checkpoint", "checkpoints", "images", "project", "seed"}
 
 
 @dataclass(frozen=True)
 class ModelSource:
     """The weights of one (model, scheme): ``kind`` is ``checkpoint`` (a stem with a model
-    card), ``factory`` (the user's FILE.py:NAME + a safetensors file) or ``image`` (a
-    memory image directory)."""
+    card), ``factory`` (the user's FILE.py:NAME + a safetensors file), ``image`` (a
+    memory image directory) or ``seeded`` (``path`` is a zoo name or FILE.py:NAME, its
+    weights initialised under ``seed``)."""
 
     kind: str
     path: str
     factory: str | None = None
     project: bool = False
     image_sha256: str | None = None
+    seed: int | None = None
 
     @property
     def key(self) -> str:
@@ -52,6 +58,8 @@ class ModelSource:
             return self.path
         if self.kind == "factory":
             return f"{self.factory}@{self.path}" + ("+project" if self.project else "")
+        if self.kind == "seeded":
+            return f"{self.path}#seed={self.seed}" + ("+project" if self.project else "")
         return f"image:{self.path}@{self.image_sha256}"
 
 
@@ -121,6 +129,21 @@ def parse_models(field, schemes: list[str], base_dir: Path, models_dir: Path,
                 if not Path(d).is_dir():
                     raise UserError(f"{where}.images.{scheme}: memory image {d!r} does not exist")
                 sources[(model, scheme)] = ModelSource("image", d)
+        elif "seed" in entry:
+            seed = entry["seed"]
+            if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+                raise UserError(f"{where}.seed = {seed!r} must be an integer in 0 .. 2^63-1")
+            if set(entry) - {"seed", "factory", "project"}:
+                raise UserError(f"{where}: seed stands for seeded weights: no checkpoint(s) or images beside it")
+            if "factory" in entry:
+                name = parse_factory(entry["factory"], base_dir, f"{where}.factory").text
+            elif model in MODELS:
+                name = model
+            else:
+                raise UserError(f"{where}.seed: {model!r} is not a zoo model ({', '.join(MODELS)}); give "
+                                f"models.{model}.factory: FILE.py:NAME beside the seed")
+            for scheme in schemes:
+                sources[(model, scheme)] = ModelSource("seeded", name, project=project, seed=seed)
         elif "factory" in entry:
             ref = parse_factory(entry["factory"], base_dir, f"{where}.factory")
             paths = _per_scheme(entry, "checkpoint", "checkpoints", schemes, where)
@@ -207,6 +230,10 @@ def load_source_model(src: ModelSource):
     if src.kind == "checkpoint":
         model, card = load_checkpoint(src.path)
         return model, card_input_shape(card)
+    if src.kind == "seeded":
+        from accelsim.nn.modelref import build_any, is_factory_ref
+        from accelsim.nn.zoo import model_info
+        return build_any(src.path, seed=src.seed), None if is_factory_ref(src.path) else model_info(src.path)[0]
     ref = parse_factory(src.factory)
     model = build_factory(ref)
     load_state(model, read_state(src.path), src.path, src.factory)
@@ -218,6 +245,8 @@ def load_source_model(src: ModelSource):
 def source_bits(src: ModelSource) -> int | None:
     """The weight bits a factory's state dict was trained at (from a card beside it)."""
     from accelsim.nn.checkpoint import checkpoint_paths, load_card
+    if src.kind == "seeded":   # float weights: the layout's bits
+        return None
     card = checkpoint_paths(src.path)[1]
     if not card.is_file():
         return None
@@ -228,5 +257,7 @@ def source_bits(src: ModelSource) -> int | None:
 def source_activation_bits(src: ModelSource) -> int:
     """The activation bits a factory's state dict was trained for (a card beside it), else 8."""
     from accelsim.nn.checkpoint import checkpoint_paths, load_card
+    if src.kind == "seeded":
+        return 8
     card = checkpoint_paths(src.path)[1]
     return (load_card(card).activation_bits or 8) if card.is_file() else 8

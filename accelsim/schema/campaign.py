@@ -11,7 +11,7 @@ from typing_extensions import Annotated
 
 from accelsim.ecc import list_layouts
 from accelsim.schema.ber_curve import BerCurveFile
-from accelsim.schema.base import ConfigModel, Count, FiniteFloat, Name, Probability, Seed
+from accelsim.schema.base import ConfigModel, FiniteFloat, Name, Probability, Seed
 
 SchemeName = Literal[tuple(list_layouts())]          # exact names: no case folding
 PathText = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[^\x00]*$")]
@@ -52,6 +52,8 @@ class ModelEntry(ConfigModel):
                                                           "card, or with factory a .safetensors state dict)")
     checkpoints: dict[SchemeName, PathText] | None = Field(None, description="scheme -> checkpoint")
     images: dict[SchemeName, PathText] | None = Field(None, description="scheme -> memory image directory")
+    seed: Seed | None = Field(None, description="no checkpoint: the zoo model (or factory) initialised under this "
+                                                "seed, for timing, energy and the sdc metric")
     project: bool = Field(False, description="clamp weights into an in-place layout's throttled slots at export")
 
     @model_validator(mode="after")
@@ -60,8 +62,12 @@ class ModelEntry(ConfigModel):
             raise PydanticCustomError("model_entry", "give checkpoint or checkpoints, not both")
         if self.images is not None and (self.factory or self.checkpoint or self.checkpoints):
             raise PydanticCustomError("model_entry", "images stand alone (no factory or checkpoints beside them)")
-        if self.factory is not None and self.checkpoint is None and self.checkpoints is None:
-            raise PydanticCustomError("model_entry", "factory needs checkpoint: or checkpoints: (state dicts)")
+        if self.seed is not None and (self.images or self.checkpoint or self.checkpoints):
+            raise PydanticCustomError("model_entry", "seed stands for seeded weights: no checkpoint(s) or images "
+                                                     "beside it")
+        if self.factory is not None and self.checkpoint is None and self.checkpoints is None and self.seed is None:
+            raise PydanticCustomError("model_entry", "factory needs checkpoint: or checkpoints: (state dicts), or "
+                                                     "seed: (seeded weights)")
         return self
 
 
@@ -85,7 +91,8 @@ class _Sweep(ConfigModel):
     seed: Seed = Field(0, description="root seed, 0 .. 2^63-1; every trial's seed derives from it")
     models: Annotated[dict[Name, ModelEntry | None], Field(min_length=1, max_length=1000)] = Field(
         description="zoo model names (a list), or model -> entry: factory + checkpoint(s), checkpoints "
-                    "(stems with model cards) or images, per scheme")
+                    "(stems with model cards) or images, per scheme; or seed: N (a zoo name, or with factory) "
+                    "for seeded weights without a checkpoint")
     schemes: Annotated[list[SchemeName], Field(min_length=1, max_length=100)] = Field(
         description="weight layouts (ECC schemes), exact names")
     voltages: Annotated[list[Voltage], Field(min_length=1, max_length=100_000)] | None = Field(
