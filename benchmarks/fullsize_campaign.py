@@ -122,37 +122,16 @@ def _params(model: str, engine: str, ber: float, repeat: int) -> dict:
 def trial_rates(model: str, image_dir: str, engine: str, trials: int) -> dict:
     """Trials per minute over the BERs, ``trials`` per BER, 64 inputs each; the first trial
     builds the context (the fault-free pass whose activations later trials reuse) outside
-    the timing. Through run_trial when trials take a ``data`` source; otherwise through the
-    same steps (faulty words, cycle model, decode, incremental inference, top-1)."""
-    if hasattr(trial_mod, "top_classes"):       # run_trial evaluates any data source
-        def one(ber, rep):
-            trial_mod.run_trial(_params(model, engine, ber, rep), image_dir)
-        via = "run_trial"
-    else:
-        from accelsim.infer.fast import IncrementalRun
-        img = load_image(image_dir)
-        run = IncrementalRun(FastIntegerNetwork(img), synthetic_inputs(BATCH))
-        clean_top1 = run.clean.argmax(axis=1)
-
-        def one(ber, rep):
-            params = _params(model, engine, ber, rep)
-            read = trial_mod.faulty_words(img, params, trial_mod.word_ranges(img, "all"))
-            decoded = None
-            if engine == "cycle":
-                from accelsim.hw import simulate_trial
-                sim = simulate_trial(img, read, params)
-                decoded = (sim.decoded_words, sim.status)
-            weights = trial_mod.decode_and_compare(img, read, "pass", decoded)[0]
-            out = run.forward(weights)
-            return float(np.mean((out * run.net.output_scale()).argmax(axis=1) != clean_top1))
-        via = "run_trial steps"
+    the timing."""
+    def one(ber, rep):
+        trial_mod.run_trial(_params(model, engine, ber, rep), image_dir)
     one(BERS[0], 10_000)
     t = time.perf_counter()
     for ber in BERS:
         for rep in range(trials):
             one(ber, rep)
     n = trials * len(BERS)
-    return {"trials": n, "trials_per_min": round(60 * n / (time.perf_counter() - t), 1), "via": via}
+    return {"trials": n, "trials_per_min": round(60 * n / (time.perf_counter() - t), 1)}
 
 
 def recompute_speedup(img, x: np.ndarray, float64_ms: float | None) -> dict:

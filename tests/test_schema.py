@@ -32,7 +32,7 @@ def test_every_packaged_config_and_card_validates():
     for path in glob.glob(str(ROOT / "models/*.yaml")):
         card = load_card(path)
         assert isinstance(card, ModelCard) and card.bits in (1, 2, 4, 8, 32)
-    for name in ("run.yaml", "run-quick.yaml"):
+    for name in ("run.yaml", "run-quick.yaml", "run-resnet18-sdc.yaml"):
         cfg = load_run_config(ROOT / "accelsim/configs" / name)
         assert isinstance(cfg, RunConfig) and cfg.workers >= 1 and 0 <= cfg.tolerance < 1
     assert load_run_config(None).voltages[0] == 0.90
