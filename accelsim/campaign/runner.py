@@ -72,7 +72,8 @@ def seeded_export_key(src, scheme: str, calibration_sha: str) -> str:
     model = {"factory": src.path, "file_sha256": sha256_file(src.path.rpartition(":")[0])} \
         if is_factory_ref(src.path) else {"zoo": src.path}
     parts = {"model": model, "seed": src.seed, "layout": scheme,
-             "options": {"project": bool(src.project), "per_channel": True, "init": "data-dependent", "fit_layout": bool(src.project)},
+             "options": {"project": bool(src.project), "per_channel": True, "init": "data-dependent",
+                         "fit_layout": bool(src.project)},
              "calibration_sha256": calibration_sha, "format_version": FORMAT_VERSION, "accelsim_version": __version__}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 

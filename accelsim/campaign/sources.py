@@ -14,9 +14,10 @@ convention in SCHEME_VARIANT) or a mapping from a model's label to one of:
 - ``{images: {SCHEME: DIR, ...}}``: memory images already exported (``accelsim export``); an
   image's layout must be the scheme it serves;
 - ``{seed: N}`` (a zoo name) or ``{factory: FILE.py:NAME, seed: N}``: no checkpoint, the
-  network initialised under seed N (BatchNorm statistics seeded too, for zoo models) and
-  exported at each scheme's bits: full-size topologies for timing, energy and the SDC
-  metric, where no trained weights exist.
+  network initialised under seed N, given data-dependent BatchNorm statistics and a centred
+  classifier (and with ``project``, in-place slots fitted: accelsim.nn.seeded) and exported
+  at each scheme's bits: full-size topologies for timing, energy and the SDC metric, where
+  no trained weights exist.
 
 Every model must serve every scheme of the campaign. Relative paths resolve against the
 config file's folder.
