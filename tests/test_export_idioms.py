@@ -181,3 +181,51 @@ def test_string_padding_same_and_valid_become_integers(tmp_path):
     with pytest.raises(UserError, match=r"^layer '0' \(Conv2d\): padding 'same' / padding_mode 'zeros' is not supported"):
         export_image(nn.Sequential(nn.Conv2d(1, 2, 2, padding="same")), tmp_path / "q", layout="none-8b",
                      input_shape=(1, 8, 8))
+
+
+class TutorialNet(nn.Module):
+    """The shape of PyTorch's CIFAR-10 tutorial network: one ``self.pool`` for both stages,
+    functional ReLUs, torch.flatten."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 5)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 10)
+
+    def forward(self, x):
+        x = self.pool(torch.relu(self.conv1(x)))
+        x = self.pool(torch.relu(self.conv2(x)))
+        return self.fc2(torch.relu(self.fc1(torch.flatten(x, 1))))
+
+
+def test_a_pooling_module_used_twice_is_two_operations(tmp_path):
+    torch.manual_seed(0)
+    x = torch.rand(32, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    img = export_image(TutorialNet(), tmp_path / "t", layout="none-8b", input_shape=(3, 32, 32), calibration=x)
+    pools = [n for n in img.graph if n["op"] == "maxpool"]
+    # the second call used to overwrite the first: a manifest whose output_hw did not follow
+    assert [(p["name"], p["shape"]) for p in pools] == [("pool", [6, 14, 14]), ("pool_1", [16, 5, 5])]
+    assert [n["inputs"] for n in pools] == [["conv1"], ["conv2"]]
+    net = IntegerNetwork(img)
+    out = net.forward(x.numpy()) * net.output_scale()
+    assert np.abs(out - fake_quant_forward(img, x.numpy()).numpy()).max() <= 1e-9 * np.abs(out).max()
+
+
+def test_a_weight_layer_used_twice_is_refused(tmp_path):
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 3, padding=1)
+            self.stem = nn.Conv2d(1, 4, 3, padding=1)
+            self.fc = nn.Linear(4 * 8 * 8, 10)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(self.conv(torch.relu(self.conv(self.stem(x)))), 1))
+
+    with pytest.raises(UserError, match=r"^layer 'conv' \(Conv2d\) is called more than once in forward\(\): shared "
+                                        r"weights are not supported .*give each use its own Conv2d$"):
+        export_image(Shared(), tmp_path / "s", layout="none-8b", input_shape=(1, 8, 8))
+    assert not any(tmp_path.iterdir())

@@ -8,7 +8,9 @@ is a ReLU with an upper clamp, and a ReLU that is the only reader of a conv/line
 fused into it (the accelerator requantizes straight to the ReLU's unsigned range). The
 usual flatten idioms (``torch.flatten(x, 1)``, ``nn.Flatten``, ``x.view(x.size(0), -1)``,
 ``x.reshape(x.shape[0], -1)``, ``x.view(-1, features)``) and global average pooling by
-``x.mean((2, 3))`` are accepted. Anything else is refused with a :class:`UserError` that
+``x.mean((2, 3))`` are accepted. A weightless module called more than once (one
+``self.pool`` for every stage) is one operation per call; a Conv2d/Linear called twice
+(shared weights) is refused. Anything else is refused with a :class:`UserError` that
 names the module path, the operation and what to write instead.
 """
 
@@ -125,6 +127,7 @@ class _Capture:
         self.alias: dict[str, str] = {}      # fx node -> op name that carries its value
         self.batch_nodes: set[str] = set()   # x.size(0), x.shape[0]
         self.size_nodes: set[str] = set()    # x.size(), x.shape
+        self.weight_calls: set[str] = set()  # conv/linear modules already called
 
     def src(self, node) -> str:
         return self.alias.get(node.name, node.name)
@@ -137,6 +140,11 @@ class _Capture:
         op.shape = shape if shape is not None else (
             tuple(int(s) for s in meta.shape[1:]) if meta is not None else ())
         op.value_node = node.name
+        if op.name in self.by_name:   # a weightless module called twice (one self.pool for every stage)
+            base, k = node.name, 1
+            op.name = base
+            while op.name in self.by_name:
+                op.name, k = f"{base}_{k}", k + 1
         self.ops.append(op)
         self.by_name[op.name] = op
         self.alias[node.name] = op.name
@@ -154,7 +162,7 @@ class _Capture:
             prev.value_node = node.name
             self.alias[node.name] = prev.name
             return
-        self.add(Op(name if name not in self.by_name else node.name, "relu", [src_name],
+        self.add(Op(name, "relu", [src_name],
                     {} if upper is None else {"max": float(upper)}), node)
 
     def flatten(self, node, name: str, start, end, where: str, what: str) -> None:
@@ -190,6 +198,12 @@ class _Capture:
         name = node.target
         where, kind = f"layer {name!r}", type(m).__name__
         ins = self.ins(node)
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and name in self.weight_calls:
+            raise UserError(f"{where} ({kind}) is called more than once in forward(): shared weights are not "
+                            f"supported (the accelerator streams each layer's own words); give each use its own "
+                            f"{kind}")
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            self.weight_calls.add(name)
         if isinstance(m, nn.Conv2d):
             padding = _conv_padding(m)
             if padding is None or m.padding_mode != "zeros":
