@@ -131,3 +131,50 @@ def test_bad_energy_tables_name_the_field(edit, match):
     edit(d)
     with pytest.raises(UserError, match=match):
         table_from_dict(d)
+
+
+@pytest.fixture(scope="module")
+def lenet_a4(tmp_path_factory):
+    """LeNet-5 with 4-bit weights and 4-bit activations (QAT), exported for inplace-4b-64."""
+    from accelsim.nn import save_checkpoint
+    from accelsim.nn.train import TrainConfig, train
+    d = tmp_path_factory.mktemp("a4")
+    model, card = train(TrainConfig(model="lenet5", init="models/lenet5-fp32", bits=4, layout="inplace-4b-64",
+                                    epochs=0, qat_epochs=1, lr=1e-3, act_bits=4), show_progress=False)
+    card["command"] = "test"
+    save_checkpoint(model, d / "l4", card)
+    return export_checkpoint(str(d / "l4"), "inplace-4b-64", d / "img")
+
+
+def test_each_layer_is_priced_at_its_own_input_width(lenet, lenet_a4):
+    """4-bit activations: the first layer multiplies the 8-bit input image (4x8 MACs), every
+    later layer a 4-bit ReLU output (4x4 MACs, half a byte per input-buffer read)."""
+    result = simulate(lenet_a4, parse_config({}))
+    assert [s.activation_bits for s in result.layers] == [8, 4, 4, 4, 4]
+    assert result.actions()["mac_ops"] == {"4x8": result.layers[0].macs,
+                                           "4x4": sum(s.macs for s in result.layers[1:])}
+    rep = energy_of(result, lenet_a4.layout, vdd=0.9, table=load_table())
+    buf64 = 20.0 * 2 ** (math.log(5) / math.log(32))
+    for s, e in zip(result.layers, rep.per_layer):
+        assert e["mac"] == pytest.approx(s.macs * (0.20 if s.activation_bits == 8 else 0.15))
+        assert e["registers"] == pytest.approx(s.macs * (s.activation_bits / 8 + 4) * 0.25)   # ws: + 32-bit psum
+        assert e["buffers"] == pytest.approx(s.input_reads * buf64 / 8 * s.activation_bits / 8
+                                             + (s.output_writes + s.output_reads) * buf64 / 2)
+    # the same network with 8-bit activations: every MAC 4x8, the same counts
+    eight = energy_of(simulate(lenet, parse_config({})), lenet.layout, vdd=0.9, table=load_table())
+    macs = [s.macs for s in result.layers]
+    assert eight.totals["mac"] == pytest.approx(sum(macs) * 0.20)
+    assert rep.totals["mac"] == pytest.approx(macs[0] * 0.20 + sum(macs[1:]) * 0.15)
+
+
+def test_a_table_without_the_images_mac_width_is_refused_before_any_trial(lenet_a4, tmp_path):
+    from accelsim.campaign import parse_spec, run_campaign
+    d = yaml.safe_load(open("accelsim/configs/energy.yaml"))
+    del d["actions"]["mac_pj"]["4x4"]
+    (tmp_path / "e.yaml").write_text(yaml.safe_dump(d))
+    spec = parse_spec({"name": "a4", "models": {"l4": {"images": {"inplace-4b-64": str(lenet_a4.path)}}},
+                       "schemes": ["inplace-4b-64"], "voltages": [0.9], "engine": "cycle",
+                       "energy_table": "e.yaml", "samples": 50}, tmp_path)
+    with pytest.raises(UserError, match=r"^energy table: no mac_pj entry for 4x4-bit operands \(has 1x2, "):
+        run_campaign(spec, tmp_path / "a4.db", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.yaml"]

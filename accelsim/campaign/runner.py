@@ -110,6 +110,12 @@ def prepare_images(spec: Spec, cache: Path, keys: dict | None = None) -> dict[tu
                 if image.manifest["source"]["export_sha256"] != key:   # the checkpoint changed while we ran
                     raise UserError(f"checkpoint {src.path} changed during the campaign's export; run again")
             dirs[(model, scheme)] = str(d)
+        if spec.engine == "cycle":   # a table without a MAC width an image needs: refused before any trial
+            from accelsim.energy import load_table
+            from accelsim.energy.model import check_table
+            table = load_table(spec.energy_table)
+            for d in dirs.values():
+                check_table(table, load_image(d))
     except BaseException:
         if made:
             shutil.rmtree(cache, ignore_errors=True)

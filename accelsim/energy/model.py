@@ -70,7 +70,7 @@ class UnitEnergies:
     sram_leak_per_cycle: float      # whole weight SRAM, per cycle
     input_read_per_byte: float
     output_access_per_psum: float   # one 32-bit partial sum written or read back
-    register_per_mac: float         # activation + partial sum (ws) or weight + activation (os) moved
+    register_per_mac: float         # 8-bit activation + partial sum (ws) or weight + activation (os) moved
     ecc_per_decode: float
     dram_per_byte: float
 
@@ -125,12 +125,16 @@ def energy_of(result, layout, *, vdd: float | None, table: EnergyTable | None = 
     totals = dict.fromkeys(COMPONENTS, 0.0)
     for s in result.layers:
         weight_bits = getattr(s, "weight_bits", layout.weight_bits)
+        act_bits = getattr(s, "activation_bits", 8)
         e = {
             "sram_dynamic": s.sram_read_bits * u.sram_read_per_bit * dyn,
             "sram_leakage": s.cycles * u.sram_leak_per_cycle * leak,
-            "mac": s.macs * table.mac(weight_bits) * logic,
-            "registers": s.macs * u.register_per_mac * logic,
-            "buffers": (s.input_reads * u.input_read_per_byte
+            "mac": s.macs * table.mac(weight_bits, act_bits) * logic,
+            # register_per_mac moves an 8-bit activation; a narrower one moves fewer bits
+            "registers": s.macs * (u.register_per_mac + (act_bits - ACTIVATION_BITS) / 8
+                                   * table.register_pj_per_byte) * logic,
+            # the input buffer holds activations packed at their width: 4-bit ones are half a byte
+            "buffers": (s.input_reads * u.input_read_per_byte * act_bits / 8
                         + (s.output_writes + s.output_reads) * u.output_access_per_psum) * buf,
             "ecc": s.ecc_decodes * u.ecc_per_decode * logic,
             "dram": s.dram_bytes * u.dram_per_byte if count_dram else 0.0,
@@ -140,6 +144,14 @@ def energy_of(result, layout, *, vdd: float | None, table: EnergyTable | None = 
             totals[k] += v
     report.totals = totals
     return report
+
+
+def check_table(table: EnergyTable, image) -> None:
+    """UserError (one line, before any trial) unless ``table`` prices every (weight bits,
+    activation bits) MAC of ``image``."""
+    from accelsim.hw.accelerator import input_bits
+    for layer in image.layers:
+        table.mac(image.layout.weight_bits, input_bits(image, layer))
 
 
 def scale_energy(components: dict, table: EnergyTable, vdd_from: float | None, vdd_to: float) -> dict:

@@ -36,6 +36,7 @@ class LayerStats:
     kind: str
     gemm: tuple
     weight_bits: int = 8
+    activation_bits: int = 8  # width of the layer's input activations (4 after 4-bit QAT)
     macs: int = 0
     folds: int = 0
     weight_passes: int = 1
@@ -88,11 +89,11 @@ class SimResult:
 
     def actions(self) -> dict:
         """Totals of the counted actions, for the energy model; ``mac_ops`` by operand width
-        ("<weight bits>x8": MACs of weight-bits x 8-bit activations); ``cycles`` for leakage."""
+        ("<weight bits>x<activation bits>", e.g. "4x8"); ``cycles`` for leakage."""
         out = {k: int(sum(getattr(s, k) for s in self.layers)) for k in ACTION_KEYS}
         mac_ops: dict[str, int] = {}
         for s in self.layers:
-            key = f"{s.weight_bits}x8"
+            key = f"{s.weight_bits}x{s.activation_bits}"
             mac_ops[key] = mac_ops.get(key, 0) + int(s.macs)
         out["mac_ops"] = mac_ops
         out["cycles"] = int(self.total_cycles)
@@ -155,6 +156,15 @@ def layer_groups(layer) -> int:
     return int(getattr(layer, "groups", 1) or 1)
 
 
+def input_bits(image: MemoryImage, layer) -> int:
+    """Bits of one input activation of ``layer``: its input node's width in the graph (the
+    8-bit input image, 4-bit ReLU outputs after 4-bit QAT, 8-bit signed sums)."""
+    for node in image.graph:
+        if node["name"] == layer.input:
+            return int(node.get("bits") or 8)
+    return 8
+
+
 class _Run:
     """One simulation: the SimPy environment, the blocks and their processes."""
 
@@ -167,7 +177,7 @@ class _Run:
         self.stats = []
         for layer, p in zip(image.layers, self.plans):
             s = LayerStats(layer.name, layer.kind, tuple(layer.gemm), weight_bits=layout.weight_bits,
-                           macs=layer.macs, folds=p.folds, weight_passes=p.weight_passes,
+                           activation_bits=input_bits(image, layer), macs=layer.macs, folds=p.folds, weight_passes=p.weight_passes,
                            analytical_cycles=p.compute_cycles)
             for k, v in buffer_accesses(*layer.gemm, p).items():
                 setattr(s, k, v)

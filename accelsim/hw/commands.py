@@ -83,6 +83,9 @@ def cmd_simulate(args) -> int:
         from accelsim.campaign.sources import image_classes
         from accelsim.nn.data import check_fits, evaluation_set
         check_fits(evaluation_set(data, args.samples), image.input_shape, image_classes(image), f"image {image.path}")
+    from accelsim.energy import load_table
+    from accelsim.energy.model import check_table
+    check_table(load_table(), image)
     vdd = cfg.vdd_nominal if args.vdd is None else args.vdd
     if args.v_low is not None and args.v_low > vdd:
         raise UserError(f"--v-low {args.v_low} V is above the supply {vdd} V: the chip's map would miss every "
