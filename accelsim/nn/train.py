@@ -162,6 +162,8 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
                 total = sum(m.weight.numel() for _, m in qat.weight_layers(model))
                 card_extra["wot_out_of_range_before"] = out
                 card_extra["wot_fraction_out_of_range_before"] = round(out / total, 5)
+            if cfg.act_bits:   # functional ReLUs too: the integer path quantizes every one of them
+                model = qat.modular_activations(model)
             handle = qat.attach_qat(model, cfg.bits, layout=layout, act_bits=cfg.act_bits,
                                     randbet_p=cfg.randbet, seed=cfg.seed)
 

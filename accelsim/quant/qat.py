@@ -104,6 +104,39 @@ class ActObserver:
         return ste(output, torch.clamp(torch.round(output / s), 0, (1 << self.bits) - 1) * s)
 
 
+_FUNCTIONAL_ACTS = {torch.relu: nn.ReLU, nn.functional.relu: nn.ReLU, nn.functional.relu6: nn.ReLU6}
+
+
+def modular_activations(model: nn.Module) -> nn.Module:
+    """``model`` with every functional ReLU/ReLU6 in its forward (``F.relu(x)``,
+    ``torch.relu(x)``, ``x.relu()``, ``F.relu6(x)``) made an ``nn.ReLU``/``nn.ReLU6`` module,
+    so that activation fake-quantization (:class:`ActObserver`, a module hook) sees it as the
+    integer path will quantize it. The model itself when it has none; else a torch.fx
+    GraphModule with the same parameters and state-dict keys."""
+    import torch.fx
+
+    from accelsim.errors import UserError
+    try:
+        gm = torch.fx.symbolic_trace(model)
+    except Exception as exc:   # the exporter traces the same way: such a model cannot be exported either
+        raise UserError(f"activation fake-quantization needs a model torch.fx can trace: "
+                        f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    found = [n for n in gm.graph.nodes if (n.op == "call_function" and n.target in _FUNCTIONAL_ACTS)
+             or (n.op == "call_method" and n.target == "relu")]
+    if not found:
+        return model
+    for i, node in enumerate(found):
+        name = f"_functional_act{i}"
+        gm.add_submodule(name, _FUNCTIONAL_ACTS.get(node.target, nn.ReLU)())
+        with gm.graph.inserting_after(node):
+            new = gm.graph.call_module(name, (node.args[0],))
+        node.replace_all_uses_with(new)
+        gm.graph.erase_node(node)
+    gm.graph.lint()
+    gm.recompile()
+    return gm.train(model.training)
+
+
 @dataclass
 class QatHandle:
     model: nn.Module
@@ -125,7 +158,8 @@ class QatHandle:
 def attach_qat(model: nn.Module, bits: int, *, layout: Layout | None = None, act_bits: int | None = 8,
                randbet_p: float = 0.0, seed: int = 0) -> QatHandle:
     """Fake-quantize every Conv2d/Linear weight (and ReLU/ReLU6 module outputs when act_bits;
-    a functional F.relu in forward() is not observed)."""
+    a functional F.relu in forward() is observed only after :func:`modular_activations`,
+    which training applies)."""
     for i, (_, m) in enumerate(weight_layers(model)):
         parametrize.register_parametrization(
             m, "weight", FakeQuantWeight(m.weight.shape, bits, layout, randbet_p, seed + i))
