@@ -231,10 +231,9 @@ def load_source_model(src: ModelSource):
     if src.kind == "checkpoint":
         model, card = load_checkpoint(src.path)
         return model, card_input_shape(card)
-    if src.kind == "seeded":
-        from accelsim.nn.modelref import build_any, is_factory_ref
-        from accelsim.nn.zoo import model_info
-        return build_any(src.path, seed=src.seed), None if is_factory_ref(src.path) else model_info(src.path)[0]
+    if src.kind == "seeded":   # no card fixes the input size: any the network accepts (ResNet-18 at 32x32)
+        from accelsim.nn.modelref import build_any
+        return build_any(src.path, seed=src.seed), None
     ref = parse_factory(src.factory)
     model = build_factory(ref)
     load_state(model, read_state(src.path), src.path, src.factory)
