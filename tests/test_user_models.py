@@ -423,3 +423,12 @@ def test_seeded_weights_fit_an_in_place_layout_before_export(layout, tmp_path):
         tops.append(np.bincount(IntegerNetwork(img).predict(x[:500].numpy()), minlength=10))
     assert projected[0] > 1000 and projected[1] == 0
     assert tops[0].max() >= 495 and (tops[1] > 0).sum() >= 5 and tops[1].max() < 475
+
+
+def test_seeded_zoo_network_takes_any_input_size_it_accepts(tmp_path):
+    spec = parse_spec({"models": {"resnet18": {"seed": 0}}, "schemes": ["none-8b"], "voltages": [0.9],
+                       "data": "synthetic:4x3x32x32"}, tmp_path)             # CIFAR-sized ResNet-18
+    assert spec.metric == "sdc" and spec.checkpoints[("resnet18", "none-8b")].key == "resnet18#seed=0"
+    with pytest.raises(UserError, match=r"model 'resnet18' \(none-8b\) does not accept inputs of shape \(1, 32, 32\)"):
+        parse_spec({"models": {"resnet18": {"seed": 0}}, "schemes": ["none-8b"], "voltages": [0.9],
+                    "data": "synthetic:4x1x32x32"}, tmp_path)
