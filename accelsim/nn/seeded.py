@@ -10,7 +10,7 @@ flips or not), not a rate.
 :func:`data_dependent_init` fixes that the way data-dependent initialisation does
 (Krähenbühl et al., ICLR 2016; Mishkin & Matas, LSUV, ICLR 2016): every BatchNorm takes
 the statistics of its own input over the calibration data, and the output layer's bias is
-shifted so that each class's mean output over that data is zero. The convolution and
+shifted so that every class has the same mean output over that data. The convolution and
 linear weights stay the seeded ones. After it, the same ResNet-18 predicts 60 distinct
 classes for 64 fresh synthetic inputs (docs/campaigns.md).
 """
@@ -31,9 +31,9 @@ def data_dependent_init(model: nn.Module, x: torch.Tensor, batch: int = BATCH) -
     over ``x`` (N, C, H, W float inputs) and centre its output layer's bias on ``x``;
     returns the model in eval mode.
 
-    One pass in passes of ``batch``, as BatchNorm recalibration does: while it runs each
-    norm normalises by its batch's statistics, so a later norm sees inputs that differ
-    slightly (~1 %) from what it sees in eval mode afterwards."""
+    One pass over ``x`` in batches of ``batch``, as BatchNorm recalibration does: while it
+    runs each norm normalises by its batch's statistics, so a later norm sees inputs that
+    differ slightly (~1 %) from what it sees in eval mode afterwards."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     sums: dict[nn.Module, list] = {bn: [0.0, 0.0, 0] for bn in norms}
 
