@@ -73,11 +73,9 @@ def volts(v: float) -> str:
 
 
 def energy_text(pj: float) -> str:
-    """An energy in the unit that keeps 1 to 4 digits before the point (pJ .. J)."""
-    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
-        if abs(pj) >= scale:
-            return f"{pj / scale:.1f} {unit}"
-    return f"{pj:.1f} pJ"
+    """An energy in the unit that keeps 1 to 3 digits before the point (pJ .. J)."""
+    unit, scale = plots.energy_unit([pj])
+    return f"{pj / scale:.1f} {unit}"
 
 
 def _headline_rows(head):
@@ -310,9 +308,11 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         res_rows = [[t["scheme"], _fmt(t["ber"]), _fmt(t["measured"]), _fmt(1.96 * t["stderr"]),
                      _fmt(t["closed_form"]), t["trials"]] for t in resid]
         res_cols = ["scheme", "BER", "measured", "+- 95 %", "closed form", "trials"]
-        bar_rows = [[b["model"], b["scheme"], b["label"], *(f"{b[c] / 1e3:.2f}" for c in plots.COMPONENT_LABELS),
-                     f"{b['total'] / 1e3:.2f}"] for b in bars]
-        bar_cols = ["model", "scheme", "voltage", *(f"{v} (nJ)" for v in plots.COMPONENT_LABELS.values()), "total (nJ)"]
+        e_unit, e_scale = plots.energy_unit(b["total"] for b in bars)
+        bar_rows = [[b["model"], b["scheme"], b["label"], *(f"{b[c] / e_scale:.4g}" for c in plots.COMPONENT_LABELS),
+                     f"{b['total'] / e_scale:.4g}"] for b in bars]
+        bar_cols = ["model", "scheme", "voltage", *(f"{v} ({e_unit})" for v in plots.COMPONENT_LABELS.values()),
+                    f"total ({e_unit})"]
         cyc_rows = [[c["model"], c["scheme"], f"{c['cycles_nominal']:,.0f}",
                      "—" if not clock else f"{c['cycles_nominal'] / clock:,.1f}",
                      "—" if c["cycles_safe"] is None else f"{c['cycles_safe']:,.0f}"] for c in cycles]
@@ -328,7 +328,7 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
               "column is the voltage a 95 % confidence claim supports.\n\n", _md_table(headline_cols(metric), _headline_rows(head))]
         if warnings:
             md += ["\n**Sample-size warnings**\n\n"] + [f"- {w_}\n" for w_ in warnings]
-        md += ["\n## Energy by component (nJ per inference)\n", _md_table(bar_cols, bar_rows) if bar_rows else "none (engine: fast)\n",
+        md += ["\n## Energy by component (per inference)\n", _md_table(bar_cols, bar_rows) if bar_rows else "none (engine: fast)\n",
                "\n## Cycles and latency per inference\n", _md_table(cyc_cols, cyc_rows) if cyc_rows else "none (engine: fast)\n",
                "\n## Statistics per voltage\n", _md_table(stat_cols, stat_rows),
                "\n## SDC rate per voltage\n", _md_table(sdc_cols, sdc_rows),

@@ -27,6 +27,15 @@ COMPONENT_LABELS = {"sram_dynamic": "weight SRAM, dynamic", "sram_leakage": "wei
                     "dram": "DRAM"}
 
 
+
+def energy_unit(pj_values) -> tuple[str, float]:
+    """(unit, pJ per unit) that keeps the largest of ``pj_values`` at 1 to 999 units."""
+    peak = max((abs(float(v)) for v in pj_values), default=0.0)
+    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
+        if peak >= scale:
+            return unit, scale
+    return "pJ", 1.0
+
 def _style(scheme):
     colour, dash, _ = SCHEME_STYLE.get(scheme, ("#333333", "-", "o"))
     return colour, dash
@@ -111,13 +120,15 @@ def sdc_vs_voltage(rows, models, path: Path) -> Path:
 def energy_vs_voltage(rows, models, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4), squeeze=False)
     for ax, model in zip(axes[0], models):
-        for scheme, pts in _series(rows, model, "energy_pj").items():
+        series = _series(rows, model, "energy_pj")
+        unit, scale = energy_unit(m for pts in series.values() for _, m, _, _ in pts)
+        for scheme, pts in series.items():
             v, mean, _, _ = map(np.array, zip(*pts))
             c, ls = _style(scheme)
-            ax.plot(v, mean / 1e3, ls, color=c, marker="o", ms=3, label=scheme)
+            ax.plot(v, mean / scale, ls, color=c, marker="o", ms=3, label=scheme)
         ax.set_title(model)
         ax.set_xlabel("weight-SRAM supply voltage (V)")
-        ax.set_ylabel("energy per inference (nJ)")
+        ax.set_ylabel(f"energy per inference ({unit})")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     return _save(fig, path)
@@ -129,10 +140,12 @@ def pareto(rows, models, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(models), figsize=(6.2 * len(models), 4.6), squeeze=False)
     for ax, model in zip(axes[0], models):
         points = []
+        energies = _series(rows, model, "energy_pj")
+        unit, scale = energy_unit(m for pts in energies.values() for _, m, _, _ in pts)
         for k, (scheme, pts) in enumerate(sorted(_series(rows, model, "accuracy").items())):
-            energy = dict((v, m) for v, m, _, _ in _series(rows, model, "energy_pj").get(scheme, []))
+            energy = dict((v, m) for v, m, _, _ in energies.get(scheme, []))
             c, _ = _style(scheme)
-            xs = [(energy[v] / 1e3, m * 100, v) for v, m, _, _ in pts if v in energy]
+            xs = [(energy[v] / scale, m * 100, v) for v, m, _, _ in pts if v in energy]
             if xs:
                 ax.scatter([e for e, _, _ in xs], [a for _, a, _ in xs], color=c, marker=_marker(scheme), s=22,
                            label=scheme, zorder=3)
@@ -149,7 +162,7 @@ def pareto(rows, models, path: Path) -> Path:
                 ax.annotate(f"{v:.3g} V", (e, a), textcoords="offset points", xytext=(5, -10 if i % 2 else 4),
                             fontsize=7, color=c, fontweight="bold")
         ax.set_title(f"{model} (front labelled with the weight-SRAM voltage)", fontsize=10)
-        ax.set_xlabel("energy per inference (nJ)")
+        ax.set_xlabel(f"energy per inference ({unit})")
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8, loc="lower right")
@@ -263,13 +276,14 @@ def energy_breakdown(bars: list[dict], models, path: Path) -> Path:
         mine = [b for b in bars if b["model"] == model]
         x = np.arange(len(mine))
         bottom = np.zeros(len(mine))
+        unit, scale = energy_unit(b["total"] for b in mine)
         for comp in COMPONENTS:
-            vals = np.array([b.get(comp, 0.0) or 0.0 for b in mine]) / 1e3
+            vals = np.array([b.get(comp, 0.0) or 0.0 for b in mine]) / scale
             if vals.any():
                 ax.bar(x, vals, bottom=bottom, color=COMPONENT_COLOURS[comp], label=COMPONENT_LABELS[comp], width=0.7)
                 bottom += vals
         ax.set_xticks(x, [f"{b['scheme']}\n{b['label'].replace(' ', chr(10), 1)}" for b in mine], fontsize=7)
-        ax.set_ylabel("energy per inference (nJ)")
+        ax.set_ylabel(f"energy per inference ({unit})")
         ax.set_title(model)
         ax.grid(alpha=0.3, axis="y")
     axes[0][0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
