@@ -149,3 +149,14 @@ def test_main_job_end_to_end_and_bad_configs(tmp_path):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**cfg, "energy_table": "energy.yaml"}))
     r = run_cli(["run", "bad.yaml", "-o", "bad"], tmp_path)
     assert r.returncode == 2 and "energy table energy.yaml: actions.ecc_gate_switch_pj: missing (required)" in r.stderr
+
+
+def test_energies_and_voltages_print_in_units_that_fit():
+    from accelsim.report.build import energy_text, volts
+    from accelsim.report.plots import energy_unit
+    assert energy_unit([8.5e9, 1.0]) == ("mJ", 1e9) and energy_unit([]) == ("pJ", 1.0)
+    assert energy_unit([999.9]) == ("pJ", 1.0) and energy_unit([1000.0]) == ("nJ", 1e3)
+    assert [energy_text(v) for v in (8519571491.0, 2000.0, 12.25, 1.4e6)] == ["8.5 mJ", "2.0 nJ", "12.2 pJ", "1.4 µJ"]
+    # 5 mV steps keep their third decimal (0.515 V used to print as 0.52 V)
+    assert [volts(v) for v in (0.515, 0.5, 0.9, 0.545, 0.5149999999)] == \
+        ["0.515 V", "0.50 V", "0.90 V", "0.545 V", "0.515 V"]
