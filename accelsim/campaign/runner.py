@@ -29,53 +29,43 @@ def image_keys(spec: Spec) -> dict[tuple[str, str], str]:
     state dict bytes, model card or model file, layout, export options, calibration data,
     format and package version; a user's ready image: its manifest and words): the key of
     the cached image and the ``export_sha256`` of each trial row."""
-    return {(model, scheme): source_key(src, scheme, spec.data)
+    import functools
+
+    from accelsim.image.provenance import calibration_sha256
+    from accelsim.nn.data import calibration_set
+
+    # one hash of the calibration set (up to 2048 full-size inputs) for every source
+    calibration = functools.cache(lambda: calibration_sha256(calibration_set(spec.data)))
+    return {(model, scheme): source_key(src, scheme, spec.data, calibration)
             for (model, scheme), src in spec.checkpoints.items()}
 
 
-def source_key(src, scheme: str, data) -> str:
-    """The export key of one ModelSource (see image_keys)."""
+def source_key(src, scheme: str, data, calibration) -> str:
+    """The export key of one ModelSource (see image_keys); ``calibration()`` gives the
+    SHA-256 of ``data``'s calibration set."""
     import hashlib
 
     from accelsim.fileio import sha256_file
     from accelsim.image.commands import checkpoint_export_key
-    from accelsim.image.provenance import calibration_sha256, export_key
+    from accelsim.image.provenance import export_key, seeded_export_key
     from accelsim.nn.checkpoint import checkpoint_paths
-    from accelsim.nn.data import calibration_set
 
     if src.kind == "checkpoint":
-        return checkpoint_export_key(src.path, scheme, project=src.project, data=None if data.is_default else data)
+        if data.is_default:   # the calibration the card's own data set gives
+            return checkpoint_export_key(src.path, scheme, project=src.project)
+        return checkpoint_export_key(src.path, scheme, project=src.project, data=data, calibration_sha=calibration())
     if src.kind == "image":
         d = Path(src.path)
         return hashlib.sha256((sha256_file(d / "manifest.yaml") + sha256_file(d / "image.bin")).encode()).hexdigest()
-    if src.kind == "seeded":
-        return seeded_export_key(src, scheme, calibration_sha256(calibration_set(data)))
+    if src.kind == "seeded":   # accelsim.nn.seeded prepares the weights before export
+        return seeded_export_key(src.path, src.seed, scheme, calibration_sha=calibration(),
+                                 options={"project": bool(src.project), "per_channel": True, "init": "data-dependent",
+                                          "fit_layout": bool(src.project)})
     file, _, name = src.factory.rpartition(":")
     card = checkpoint_paths(src.path)[1]
-    return export_key(src.path, file, scheme, calibration_sha=calibration_sha256(calibration_set(data)),
+    return export_key(src.path, file, scheme, calibration_sha=calibration(),
                       options={"project": bool(src.project), "per_channel": True, "factory": name,
                                "card_sha256": sha256_file(card) if card.is_file() else None})
-
-
-def seeded_export_key(src, scheme: str, calibration_sha: str) -> str:
-    """The export key of seeded weights: the zoo name (its code is the package version's) or
-    the model file's bytes, the seed, layout, options (with the data-dependent init of
-    accelsim.nn.seeded), calibration, format and version."""
-    import hashlib
-    import json
-
-    from accelsim import __version__
-    from accelsim.fileio import sha256_file
-    from accelsim.image.memory_image import FORMAT_VERSION
-    from accelsim.nn.modelref import is_factory_ref
-
-    model = {"factory": src.path, "file_sha256": sha256_file(src.path.rpartition(":")[0])} \
-        if is_factory_ref(src.path) else {"zoo": src.path}
-    parts = {"model": model, "seed": src.seed, "layout": scheme,
-             "options": {"project": bool(src.project), "per_channel": True, "init": "data-dependent",
-                         "fit_layout": bool(src.project)},
-             "calibration_sha256": calibration_sha, "format_version": FORMAT_VERSION, "accelsim_version": __version__}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
 def prepare_images(spec: Spec, cache: Path, keys: dict | None = None) -> dict[tuple[str, str], str]:

@@ -48,9 +48,11 @@ def _calibration(card: dict, data=None):
     return calibration_set(DataSpec()) if dataset == "digits" else None
 
 
-def checkpoint_export_key(checkpoint: str, layout: str, *, project: bool = False, data=None) -> str:
+def checkpoint_export_key(checkpoint: str, layout: str, *, project: bool = False, data=None,
+                          calibration_sha: str | None = None) -> str:
     """The SHA-256 of everything ``export_checkpoint(checkpoint, layout)`` makes its image
-    from (accelsim.image.provenance); computed without exporting."""
+    from (accelsim.image.provenance); computed without exporting. ``calibration_sha``: the
+    hash of ``data``'s calibration set when the caller has it already."""
     from accelsim.image.provenance import calibration_sha256, export_key
     from accelsim.nn.checkpoint import checkpoint_paths, load_card
 
@@ -59,7 +61,9 @@ def checkpoint_export_key(checkpoint: str, layout: str, *, project: bool = False
     if not weights.exists():
         from accelsim.errors import UserError
         raise UserError(f"checkpoint {str(weights)!r} does not exist")
-    return export_key(weights, card_path, layout, calibration_sha=calibration_sha256(_calibration(card, data)),
+    if calibration_sha is None or data is None:
+        calibration_sha = calibration_sha256(_calibration(card, data))
+    return export_key(weights, card_path, layout, calibration_sha=calibration_sha,
                       options={"project": bool(project), "per_channel": True})
 
 
