@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -27,20 +26,13 @@ import numpy as np
 import yaml
 
 from accelsim.campaign import Store, parse_spec, run_campaign
+from accelsim.campaign.store import trials_in
 
 ROOT = Path(__file__).resolve().parents[1]
 VOLATILE = ("seconds", "created")
 SPEC = {"name": "kill", "models": ["lenet5"], "schemes": ["none-4b", "inplace-4b-64"],
         "voltages": [0.6, 0.56, 0.53, 0.51, 0.5], "chips": 4, "samples": 100,
         "models_dir": str(ROOT / "models")}
-
-
-def rows_in(store: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:
-            return conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
-    except sqlite3.Error:
-        return 0
 
 
 def stable(rows):
@@ -73,11 +65,11 @@ def main() -> int:
         while len(kills) < args.kills:
             by_time = len(kills) % 2 == 0
             delay = float(rng.uniform(0.2, 6.0))
-            target = int(rng.integers(rows_in(store) + 1, total)) if rows_in(store) + 1 < total else total
+            target = int(rng.integers(trials_in(store) + 1, total)) if trials_in(store) + 1 < total else total
             proc = start(spec_path, store)
             began = time.perf_counter()
             while proc.poll() is None:
-                if (by_time and time.perf_counter() - began >= delay) or (not by_time and rows_in(store) >= target):
+                if (by_time and time.perf_counter() - began >= delay) or (not by_time and trials_in(store) >= target):
                     break
                 time.sleep(0.01)
             if proc.poll() is not None:          # finished (or failed) before the kill
@@ -85,7 +77,7 @@ def main() -> int:
                 if proc.returncode != 0:
                     errors.append(err.strip()[-300:])
                 finished_early += 1
-                if rows_in(store) >= total:      # start over from an empty store: more kills to do
+                if trials_in(store) >= total:      # start over from an empty store: more kills to do
                     store.unlink()
                     for side in ("-wal", "-shm"):
                         Path(str(store) + side).unlink(missing_ok=True)
@@ -93,7 +85,7 @@ def main() -> int:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             kills.append(round(time.perf_counter() - began, 2) if by_time else f"rows>={target}")
-            at_kill.append(rows_in(store))
+            at_kill.append(trials_in(store))
         final = subprocess.run([sys.executable, "-m", "accelsim", "campaign", str(spec_path), "--store", str(store),
                                 "--workers", "2", "--no-progress"], capture_output=True, text=True)
         a, b = Store(store, create=False, readonly=True), Store(clean, create=False, readonly=True)

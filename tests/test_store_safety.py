@@ -4,7 +4,6 @@ never write into a store."""
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,20 +13,13 @@ import pytest
 import yaml
 
 from accelsim.campaign import Store, parse_spec, run_campaign
+from accelsim.campaign.store import trials_in
 from accelsim.cli import main as cli_main
 from accelsim.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = {"name": "lock", "models": ["lenet5"], "schemes": ["inplace-4b-64"], "bers": [1e-3],
         "fault_model": "transient", "repeats": 400, "samples": 200, "models_dir": str(ROOT / "models")}
-
-
-def _rows(store: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:
-            return conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
-    except sqlite3.Error:
-        return 0
 
 
 def test_second_campaign_on_a_store_in_use_is_refused(tmp_path):
@@ -40,19 +32,19 @@ def test_second_campaign_on_a_store_in_use_is_refused(tmp_path):
     first = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 180
-        while _rows(store) < 2 and first.poll() is None and time.time() < deadline:
+        while trials_in(store) < 2 and first.poll() is None and time.time() < deadline:
             time.sleep(0.05)
-        assert first.poll() is None and _rows(store) >= 2, first.stderr.read() if first.poll() is not None else ""
+        assert first.poll() is None and trials_in(store) >= 2, first.stderr.read() if first.poll() is not None else ""
         second = subprocess.run(argv, capture_output=True, text=True, timeout=180)
         assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
         assert "is being written by another campaign" in second.stderr and "Traceback" not in second.stderr
     finally:
         os.killpg(first.pid, signal.SIGKILL)   # the lock dies with the process: nothing stale
         first.wait()
-    done = _rows(store)
+    done = trials_in(store)
     assert 2 <= done < 20_000
     info = run_campaign(parse_spec(spec), store, progress=False, limit=3)
-    assert info["ran"] == 3 and _rows(store) == done + 3   # resumed: the finished rows are kept
+    assert info["ran"] == 3 and trials_in(store) == done + 3   # resumed: the finished rows are kept
 
 
 def test_lock_is_per_store_object_and_released_on_close(tmp_path):

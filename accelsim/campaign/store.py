@@ -42,6 +42,16 @@ _TYPES = {"vdd": "REAL", "ber": "REAL", "chip": "INTEGER", "repeat": "INTEGER", 
 _HEX = re.compile(r"(?:[0-9a-f]{2})*")
 
 
+def trials_in(path: str | Path) -> int:
+    """Trials committed to the store at ``path`` so far, read while another process may be
+    writing it (read only, never waiting); 0 while it is missing or not yet a store."""
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            return conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
 def _col(name: str) -> str:
     return f'"{name}" {_TYPES.get(name, "INTEGER" if name in RESULT_COLUMNS else "TEXT")}'
 
