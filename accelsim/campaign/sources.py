@@ -35,7 +35,6 @@ SCHEME_VARIANT = {
     "none-8b": "int8", "ecc-8b-72": "int8", "inplace-8b-64": "int8-wot-inplace-8b-64",
     "none-4b": "int4", "inplace-4b-64": "int4-wot-inplace-4b-64", "inplace-4b-32": "int4-wot-inplace-4b-32",
 }
-ENTRY_FIELDS = {"factory", "checkpoint", "checkpoints", "images", "project", "seed"}
 
 
 @dataclass(frozen=True)
@@ -94,34 +93,18 @@ def _missing(model: str, scheme: str, where: str = "campaign spec") -> UserError
 
 def parse_models(field, schemes: list[str], base_dir: Path, models_dir: Path,
                  spec_where: str = "campaign spec") -> tuple[list[str], dict]:
-    """(model labels, {(model, scheme): ModelSource}); checks that every file exists."""
+    """(model labels, {(model, scheme): ModelSource}) from ``field``, the entries of a
+    validated :class:`accelsim.schema.campaign.ModelEntry` mapping (their fields, legacy
+    forms and combinations are checked there); checks that every file exists."""
     from accelsim.nn.modelref import parse_factory
     from accelsim.nn.zoo import MODELS
 
-    if isinstance(field, list):
-        if not all(isinstance(m, str) for m in field):
-            raise UserError("campaign spec: models must be a list of names or a mapping name -> entry")
-        field = {m: None for m in field}
-    if not isinstance(field, dict) or not field:
-        raise UserError("campaign spec: models must name at least one model")
     sources = {}
     for model, entry in field.items():
         where = f"{spec_where}: models.{model}"
         entry = entry or {}
-        if not isinstance(entry, dict):
-            raise UserError(f"{where} must be a mapping (factory, checkpoint(s), images) or empty")
-        if entry and set(entry) <= set(SCHEME_VARIANT):       # legacy {scheme: stem}
-            entry = {"checkpoints": entry}
-        unknown = set(entry) - ENTRY_FIELDS
-        if unknown:
-            raise UserError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))} "
-                            f"(known: {', '.join(sorted(ENTRY_FIELDS))}, or scheme names)")
         project = entry.get("project", False)
-        if not isinstance(project, bool):
-            raise UserError(f"{where}.project = {project!r} must be true or false")
         if "images" in entry:
-            if set(entry) - {"images"}:
-                raise UserError(f"{where}: images stand alone (no factory or checkpoints beside them)")
             paths = _per_scheme(entry, "image", "images", schemes, where)
             for scheme in schemes:
                 if scheme not in paths:
@@ -131,11 +114,6 @@ def parse_models(field, schemes: list[str], base_dir: Path, models_dir: Path,
                     raise UserError(f"{where}.images.{scheme}: memory image {d!r} does not exist")
                 sources[(model, scheme)] = ModelSource("image", d)
         elif "seed" in entry:
-            seed = entry["seed"]
-            if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-                raise UserError(f"{where}.seed = {seed!r} must be an integer in 0 .. 2^63-1")
-            if set(entry) - {"seed", "factory", "project"}:
-                raise UserError(f"{where}: seed stands for seeded weights: no checkpoint(s) or images beside it")
             if "factory" in entry:
                 name = parse_factory(entry["factory"], base_dir, f"{where}.factory").text
             elif model in MODELS:
@@ -144,7 +122,7 @@ def parse_models(field, schemes: list[str], base_dir: Path, models_dir: Path,
                 raise UserError(f"{where}.seed: {model!r} is not a zoo model ({', '.join(MODELS)}); give "
                                 f"models.{model}.factory: FILE.py:NAME beside the seed")
             for scheme in schemes:
-                sources[(model, scheme)] = ModelSource("seeded", name, project=project, seed=seed)
+                sources[(model, scheme)] = ModelSource("seeded", name, project=project, seed=entry["seed"])
         elif "factory" in entry:
             ref = parse_factory(entry["factory"], base_dir, f"{where}.factory")
             paths = _per_scheme(entry, "checkpoint", "checkpoints", schemes, where)
