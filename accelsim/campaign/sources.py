@@ -168,10 +168,12 @@ def check_sources(sources: dict, data) -> dict[tuple[str, str], ModelSource]:
     images' content hashes filled in. Raises UserError before anything is written."""
     from accelsim.nn.data import check_fits
 
-    out = {}
+    out, checked = {}, set()
     for (model, scheme), src in sources.items():
         what = f"{model!r} ({scheme})"
-        if src.kind == "image":
+        if src in checked:      # one checkpoint or seeded network serving several schemes
+            pass
+        elif src.kind == "image":
             from accelsim.image import load_image
             image = load_image(src.path)
             if image.layout.name != scheme:
@@ -187,6 +189,7 @@ def check_sources(sources: dict, data) -> dict[tuple[str, str], ModelSource]:
             classes = probe(model_obj, data.input_shape, what)
             check_fits(data, data.input_shape, classes, f"model {what}")
             capture(model_obj, data.input_shape)   # an operation the exporter refuses: found here, not mid-run
+            checked.add(src)
         out[(model, scheme)] = src
     return out
 
