@@ -134,6 +134,14 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def sha256_json(value) -> str:
+    """SHA-256 of ``value``'s canonical JSON (sorted keys, no spaces): the content digest of
+    a validated configuration, independent of the file's layout, comments and key order."""
+    import json
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 # Limits of a user's YAML document: a config is a few KiB, a ResNet-18 manifest well under
 # 1 MiB; an alias bomb or a runaway nesting is refused before it is built.
 YAML_MAX_BYTES = 32 * 1024 * 1024
