@@ -75,7 +75,7 @@ def cmd_simulate(args) -> int:
     for option, path in (("-o", args.out), ("--trace", args.trace)):
         if path is not None:      # refused before the run, not after it
             check_output_file(path, f"{option} file")
-    image, cfg = _image_and_config(args)
+    image, cfg, notice = _image_and_config(args)
     data = None
     if args.data is not None or args.samples is not None:
         from accelsim.errors import UserError
@@ -162,6 +162,9 @@ def cmd_simulate(args) -> int:
             outputs[Path(args.reports) / name] = text
     from accelsim.fileio import write_files
     write_files(outputs)   # every check has passed: all outputs or none
+    if notice:   # once, on stderr, after the run: what of the SCALE-Sim config the model does not use
+        import sys
+        print(notice, file=sys.stderr)
     return 0
 
 
@@ -192,13 +195,8 @@ def _image_and_config(args):
         sc = read_scalesim_config(args.scalesim_config, image.layout.word_bits)
         d = apply_overrides(d or {}, sc)
         where += f" with SCALE-Sim config {args.scalesim_config}"
-        cfg = parse_config(d, where)
-        notice = sc.notice(args.scalesim_config)
-        if notice:   # once, on stderr: what of the file the model does not use
-            import sys
-            print(notice, file=sys.stderr)
-        return image, cfg
-    return image, parse_config(d or None, where)
+        return image, parse_config(d, where), sc.notice(args.scalesim_config)
+    return image, parse_config(d or None, where), ""
 
 
 def output_quality(image, data, samples, weights) -> dict:

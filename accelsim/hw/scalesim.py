@@ -143,7 +143,7 @@ def read_scalesim_config(path: str | Path, word_bits: int) -> ScaleSimConfig:
         except ValueError:
             raise UserError(f"{where}: [{section}] {key} = {raw[:40]!r} is not an integer") from None
         if not BANDWIDTH[0] <= bw <= BANDWIDTH[1]:
-            raise UserError(f"{where}: [{section}] {key} = {bw} is outside {BANDWIDTH[0]:,}..{BANDWIDTH[1]:,}")
+            raise UserError(f"{where}: [{section}] {key} = {str(bw)[:40]} is outside {BANDWIDTH[0]:,}..{BANDWIDTH[1]:,}")
         out["dram"] = {"bytes_per_cycle": bw}
         used.add((section, key.lower()))
     else:

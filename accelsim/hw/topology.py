@@ -61,8 +61,9 @@ def _ints(fields: list[str], where: str, names: tuple[str, ...]) -> list[int]:
     out = []
     for value, name in zip(fields, names):
         text = value.strip()
-        if len(text) > 20:
-            raise UserError(f"{where}: {name} {text[:20]!r}... is not an integer in 1..{DIMENSION_MAX:,}")
+        if len(text) > 20:   # refused before int() reads thousands of digits
+            kind = "is outside" if text.isdigit() else "is not an integer in"
+            raise UserError(f"{where}: {name} = {text[:20]}... {kind} 1..{DIMENSION_MAX:,}")
         try:
             v = int(text)
         except ValueError:
