@@ -188,13 +188,6 @@ def apply_overrides(d: dict, sc: ScaleSimConfig) -> dict:
     return merged
 
 
-def deep_update(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = deep_update(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 UNKNOWN = "n/a"   # a quantity the model does not have (pandas reads it as NaN)
 SCALESIM_COMPUTE = ("LayerID", "Total Cycles (incl. prefetch)", "Total Cycles", "Stall Cycles", "Overall Util %",
                     "Mapping Efficiency %", "Compute Util %")
@@ -221,6 +214,15 @@ def _line(values) -> str:
 
 def _ratio(a, b) -> float:
     return round(a / max(b, 1), 6)
+
+
+def _first_row(first: bool, other):
+    """Values of the whole layer: on its first row, ``other`` on the rest."""
+    return lambda v: v if first else other
+
+
+def _per_row(rows: int):
+    return lambda x: x // rows
 
 
 def report_rows(result, image, energy_per_layer=None, *, per_channel: bool = False) -> dict[str, list[tuple]]:
@@ -256,7 +258,6 @@ def report_rows(result, image, energy_per_layer=None, *, per_channel: bool = Fal
         mapping, compute_util = fold_efficiency(m, k, n_row, p)
         total = scalesim_total_cycles(p)
         loads = sum(t.n_words for t in tiles if t.layer == li) // max(layer.n_words, 1)
-        share = lambda x: x // rows   # noqa: E731  (a count of the whole layer, per channel row)
         cycles = max(s.cycles, 1)
         start = min(x for x in (s.start_cycle, s.dram_start, s.sram_start) if x >= 0)
         energy = energy_per_layer[li]["total"] if energy_per_layer else ""
@@ -265,8 +266,8 @@ def report_rows(result, image, energy_per_layer=None, *, per_channel: bool = Fal
         for ch in range(rows):
             first = ch == 0
             name = f"{s.name}Channel_{ch}" if rows > 1 else s.name
-            whole = (lambda v: v if first else UNKNOWN)   # noqa: E731
-            ours = (lambda v: v if first else "")          # noqa: E731
+            whole, ours = _first_row(first, UNKNOWN), _first_row(first, "")
+            share = _per_row(rows)   # a count of the whole layer, per channel row
             out["COMPUTE_REPORT.csv"].append((
                 lid, whole(s.end_cycle - start), total, 0, round(100 * share(s.macs) / (max(total, 1) * pes), 4),
                 round(100 * mapping, 4), round(100 * compute_util, 4), name, ours(s.cycles), ours(s.stall_cycles),
@@ -294,3 +295,16 @@ def report_texts(result, image, energy_per_layer=None, *, per_channel: bool = Fa
     """{file name: text} of the three reports (written by the caller with its other outputs)."""
     return {name: "".join(_line(r) for r in rows)
             for name, rows in report_rows(result, image, energy_per_layer, per_channel=per_channel).items()}
+
+
+def write_reports(out_dir: str | Path, result, image, energy_per_layer=None, *, per_channel: bool = False) -> list[Path]:
+    """Write the three SCALE-Sim style reports into out_dir, all or none."""
+    from accelsim.fileio import write_files
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--reports {out_dir} exists and is not a directory")
+    files = {out_dir / name: text for name, text in report_texts(result, image, energy_per_layer,
+                                                                  per_channel=per_channel).items()}
+    write_files(files)
+    return list(files)
