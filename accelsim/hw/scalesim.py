@@ -94,11 +94,11 @@ def _integer(cp, section: str, key: str, where: str, bounds: tuple[int, int], *,
     raw = _get(cp, section, key, where, required=required)
     if raw is None:
         return None
+    lo, hi = bounds
     try:
         v = int(raw)
     except ValueError:
-        raise UserError(f"{where}: [{section}] {key} = {raw[:40]!r} is not an integer") from None
-    lo, hi = bounds
+        raise UserError(f"{where}: [{section}] {key} = {raw[:40]!r} is not an integer in {lo:,}..{hi:,}") from None
     if not lo <= v <= hi:
         raise UserError(f"{where}: [{section}] {key} = {raw[:40]} is outside {lo:,}..{hi:,}")
     return v
@@ -141,7 +141,8 @@ def read_scalesim_config(path: str | Path, word_bits: int) -> ScaleSimConfig:
         try:
             bw = int(first)
         except ValueError:
-            raise UserError(f"{where}: [{section}] {key} = {raw[:40]!r} is not an integer") from None
+            raise UserError(f"{where}: [{section}] {key} = {raw[:40]!r} is not an integer in "
+                            f"{BANDWIDTH[0]:,}..{BANDWIDTH[1]:,}") from None
         if not BANDWIDTH[0] <= bw <= BANDWIDTH[1]:
             raise UserError(f"{where}: [{section}] {key} = {str(bw)[:40]} is outside {BANDWIDTH[0]:,}..{BANDWIDTH[1]:,}")
         out["dram"] = {"bytes_per_cycle": bw}
