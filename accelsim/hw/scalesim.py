@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from accelsim.errors import UserError
+from accelsim.fileio import read_text_capped
 from accelsim.hw.pe_array import DATAFLOWS, fold_efficiency
 
 ARCH, LAYOUT, RUN = "architecture_presets", "layout", "run_presets"
@@ -59,22 +60,6 @@ class ScaleSimConfig:
             parts.append("ignored (no accelsim counterpart): " + ", ".join(self.ignored))
         parts.extend(self.kept)
         return f"SCALE-Sim config {path}: " + "; ".join(parts) if parts else ""
-
-
-def read_text_capped(path, what: str, max_bytes: int) -> str:
-    """A small text file read with a size cap (a device or a pipe is read up to the cap,
-    never until memory runs out); UserError names the file."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(max_bytes + 1)
-    except OSError as exc:
-        raise UserError(f"{what} {str(path)!r}: cannot read ({exc.strerror or exc.__class__.__name__})") from None
-    if len(raw) > max_bytes:
-        raise UserError(f"{what} {path}: more than the limit of {max_bytes:,} bytes")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{what} {path}: not UTF-8 text") from None
 
 
 def _get(cp, section: str, key: str, where: str, *, required: bool = True):
