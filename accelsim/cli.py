@@ -18,11 +18,12 @@ from accelsim.errors import UserError
 COMMAND_MODULES = (
     "accelsim.nn.commands",        # train
     "accelsim.image.commands",     # export, inspect
+    "accelsim.infer.commands",     # infer
     "accelsim.rtl.commands",       # rtl generate | stats
     "accelsim.hw.commands",        # simulate
     "accelsim.campaign.commands",  # campaign
     "accelsim.report.commands",    # report
-    "accelsim.run",                # run, demo
+    "accelsim.run.commands",       # run, demo
     "accelsim.schema.commands",    # schema KIND
 )
 

@@ -20,7 +20,7 @@ from accelsim.energy import energy_of, load_table
 from accelsim.faults import load_curve
 from accelsim.hw import parse_config, simulate
 from accelsim.hw.activations import ActivationFaults
-from accelsim.image.commands import export_checkpoint
+from accelsim.image.from_checkpoint import export_checkpoint
 from accelsim.infer import IntegerNetwork
 from accelsim.nn import load_digits_split
 

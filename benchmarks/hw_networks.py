@@ -27,7 +27,7 @@ from accelsim.campaign.params import TrialParams
 from accelsim.campaign.trial import run_trial
 from accelsim.hw import load_config, plan, simulate
 from accelsim.image import export_image
-from accelsim.image.commands import export_checkpoint
+from accelsim.image.from_checkpoint import export_checkpoint
 from accelsim.nn import build_model
 
 NETWORKS = ("resnet18", "vgg16-bn", "squeezenet1_0")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from accelsim.image.commands import export_checkpoint
+from accelsim.image.from_checkpoint import export_checkpoint
 from accelsim.infer import IntegerNetwork, decode_weights
 from accelsim.infer.reference import fake_quant_forward
 from accelsim.nn import load_digits_split

@@ -153,7 +153,7 @@ def test_zero_residual_bits_give_exactly_the_fault_free_logits(policy):
     """Corrected single errors leave no residual bit, and the logits are then bit-identical;
     residual bits count what the network uses, so the invariant holds for every policy."""
     from accelsim.campaign.trial import decode_and_compare
-    from accelsim.image.commands import export_checkpoint
+    from accelsim.image.from_checkpoint import export_checkpoint
     from accelsim.infer import IntegerNetwork
     from accelsim.nn import load_digits_split
     import tempfile
@@ -262,7 +262,7 @@ def test_measured_fault_map_campaign(tmp_path):
 
 def _expected_baseline(checkpoint: str, scheme: str, out: Path, samples: int) -> float:
     """The fault-free accuracy of a checkpoint's image, exported afresh (no cache)."""
-    from accelsim.image.commands import export_checkpoint
+    from accelsim.image.from_checkpoint import export_checkpoint
     from accelsim.infer import IntegerNetwork
     from accelsim.nn import load_digits_split
 

@@ -203,7 +203,7 @@ def test_check_fits_shape_and_label_range(tmp_path):
 
 
 def test_cli_data_errors_are_one_line_exit_2(tmp_path, capsys):
-    from accelsim.image.commands import export_checkpoint
+    from accelsim.image.from_checkpoint import export_checkpoint
     from pathlib import Path
     models = Path(__file__).resolve().parents[1] / "models"
     image = tmp_path / "img"

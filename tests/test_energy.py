@@ -9,7 +9,7 @@ from accelsim.energy import energy_of, load_table, table_from_dict, voltage_fact
 from accelsim.energy.model import decoder_cells
 from accelsim.errors import UserError
 from accelsim.hw import parse_config, simulate
-from accelsim.image.commands import export_checkpoint
+from accelsim.image.from_checkpoint import export_checkpoint
 
 
 @pytest.fixture(scope="module")

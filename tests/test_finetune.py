@@ -5,7 +5,7 @@ import pytest
 
 from accelsim.cli import main as cli_main
 from accelsim.errors import UserError
-from accelsim.image.commands import export_checkpoint
+from accelsim.image.from_checkpoint import export_checkpoint
 from accelsim.infer import IntegerNetwork
 from accelsim.nn import load_digits_split, save_checkpoint
 from accelsim.nn.train import TrainConfig, train

@@ -30,7 +30,7 @@ from safetensors.torch import save as st_save
 
 from accelsim.campaign.store import SCHEMA_VERSION, Store
 from accelsim.cli import main as cli_main
-from accelsim.image.commands import export_checkpoint
+from accelsim.image.from_checkpoint import export_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = str(ROOT / "models")

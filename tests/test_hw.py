@@ -13,7 +13,7 @@ import torch
 from accelsim.errors import UserError
 from accelsim.hw import parse_config, plan, simulate
 from accelsim.image import export_image
-from accelsim.image.commands import export_checkpoint
+from accelsim.image.from_checkpoint import export_checkpoint
 
 # The tiny layer: Linear(32 -> 16) is a 1 x 32 x 16 GEMM, 512 int8 weights in 64 words of
 # ecc-8b-72 (72 bits = 9 bytes each, 576 bytes). Array 4 x 4, weight stationary:

@@ -9,7 +9,7 @@ from accelsim.energy import energy_of, load_table
 from accelsim.campaign.params import TrialParams
 from accelsim.hw import load_config, parse_config, simulate
 from accelsim.hw.activations import ActivationFaults
-from accelsim.image.commands import export_checkpoint
+from accelsim.image.from_checkpoint import export_checkpoint
 from accelsim.infer import IntegerNetwork
 from accelsim.nn import load_digits_split
 

@@ -16,7 +16,7 @@ from accelsim.hw import parse_config, plan, simulate
 from accelsim.hw.pe_array import scalesim_total_cycles
 from accelsim.hw.sram import WeightSram
 from accelsim.hw.topology import read_topology, topology_image
-from accelsim.image.commands import export_checkpoint
+from accelsim.image.from_checkpoint import export_checkpoint
 
 # torchvision ResNet-18 at 224 x 224 as a SCALE-Sim topology. SCALE-Sim has no padding
 # column and computes the output as ceil((H - fh + s) / s), so each IFMAP is the size that

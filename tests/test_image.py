@@ -16,7 +16,7 @@ from accelsim.cli import main as cli_main
 from accelsim.ecc import get_layout
 from accelsim.errors import UserError
 from accelsim.image import export_image, load_image
-from accelsim.image.commands import export_checkpoint
+from accelsim.image.from_checkpoint import export_checkpoint
 from accelsim.image.graph import capture
 from accelsim.infer import decode_weights
 from accelsim.nn import build_model, load_checkpoint, load_digits_split

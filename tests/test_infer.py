@@ -13,7 +13,7 @@ from torch import nn
 from accelsim.cli import main as cli_main
 from accelsim.errors import UserError
 from accelsim.image import export_image
-from accelsim.image.commands import export_checkpoint
+from accelsim.image.from_checkpoint import export_checkpoint
 from accelsim.infer import IntegerNetwork, decode_weights
 from accelsim.infer.reference import fake_quant_forward
 from accelsim.infer.requant import INT32_MAX, INT32_MIN, fixed_multiplier, requantize, saturate32

@@ -13,7 +13,7 @@ from torch import nn
 from accelsim.campaign.params import TrialParams
 from accelsim.campaign.trial import decode_and_compare, faulty_words, word_ranges
 from accelsim.image import export_image
-from accelsim.image.commands import export_checkpoint
+from accelsim.image.from_checkpoint import export_checkpoint
 from accelsim.infer import IntegerNetwork, decode_weights
 from accelsim.infer.fast import EXACT_FLOAT32, FastIntegerNetwork, IncrementalRun, accumulate, plan_layer
 from accelsim.infer import kernels

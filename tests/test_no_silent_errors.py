@@ -18,7 +18,7 @@ from accelsim.errors import UserError
 from accelsim.faults import ChipFaultMap, load_curve
 from accelsim.hw import simulate
 from accelsim.image import load_image
-from accelsim.image.commands import export_checkpoint
+from accelsim.image.from_checkpoint import export_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"

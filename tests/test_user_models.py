@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from accelsim.campaign import Store, parse_spec, run_campaign
-from accelsim.campaign.trial import sdc_rates, top_classes
+from accelsim.infer.outcome import sdc_rates, top_classes
 from accelsim.cli import main
 from accelsim.errors import UserError
 from accelsim.report import report_from_store
@@ -339,7 +339,7 @@ def test_fine_tune_a_user_model_file_from_its_checkpoint(project, tmp_path):
     """``train --from CHECKPOINT --model FILE.py:NAME``: QAT + WOT for inplace-8b-64 starts from
     the user's float checkpoint (its accuracy, unchanged) and exports without projection."""
     from accelsim.ecc import get_layout
-    from accelsim.image.commands import export_checkpoint
+    from accelsim.image.from_checkpoint import export_checkpoint
     from accelsim.nn import load_checkpoint
     from accelsim.quant.qat import count_out_of_layout
 

@@ -46,7 +46,7 @@ def source_key(src, scheme: str, data, calibration) -> str:
     import hashlib
 
     from accelsim.fileio import sha256_file
-    from accelsim.image.commands import checkpoint_export_key
+    from accelsim.image.from_checkpoint import checkpoint_export_key
     from accelsim.image.provenance import export_key, seeded_export_key
     from accelsim.nn.checkpoint import checkpoint_paths
 
@@ -113,8 +113,8 @@ def prepare_images(spec: Spec, cache: Path, keys: dict | None = None) -> dict[tu
 
 def export_source(src, scheme: str, out: Path, data, key: str):
     """Export a checkpoint or factory source at ``scheme``, calibrated on ``data``."""
-    from accelsim.campaign.sources import load_source_model, source_activation_bits, source_bits
-    from accelsim.image.commands import export_checkpoint
+    from accelsim.nn.source import load_source_model, source_activation_bits, source_bits
+    from accelsim.image.from_checkpoint import export_checkpoint
     from accelsim.image.export import export_image
     from accelsim.nn.data import calibration_set
 
@@ -274,7 +274,7 @@ def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, schedu
 
 def _check_checkpoints(spec: Spec) -> None:
     """Every model loads (parse_spec checked them; a Spec made otherwise is checked here)."""
-    from accelsim.campaign.sources import load_source_model
+    from accelsim.nn.source import load_source_model
 
     for src in sorted({s for s in spec.checkpoints.values() if s.kind != "image"}, key=lambda s: s.key):
         load_source_model(src)

@@ -16,7 +16,8 @@ from accelsim.faults import BerCurve, ChipFaultMap, curve_params, load_curve
 from accelsim.faults.ber_curve import curve_from_model
 from accelsim.schema import MAX_TRIALS, BerCurveFile, CampaignSpec, validate
 from accelsim.campaign.params import TrialParams, trial_key  # noqa: F401
-from accelsim.campaign.sources import SCHEME_VARIANT, ModelSource, check_sources, parse_models  # noqa: F401
+from accelsim.campaign.sources import SCHEME_VARIANT, check_sources, parse_models  # noqa: F401
+from accelsim.nn.source import ModelSource
 from accelsim.nn.data import DataSpec, data_size, evaluation_set, fingerprint, parse_data
 
 

@@ -23,8 +23,8 @@ from accelsim.energy.table import EnergyTable, load_table
 from accelsim.faults import ChipFaultMap, curve_from_dict, inject
 from accelsim.hw.config import AcceleratorConfig, load_config
 from accelsim.image import MemoryImage, load_image
-from accelsim.infer import IntegerNetwork
 from accelsim.infer.fast import FastIntegerNetwork, IncrementalRun
+from accelsim.infer.outcome import sdc_rates, top_classes
 from accelsim.seeds import derive
 
 
@@ -66,26 +66,6 @@ def _context(image_dir: str, content: str, samples: int, data_json: str | None =
     return image, run, x, y, run.clean, clean_top, baseline
 
 
-TOP_K = 5
-
-
-def top_classes(net: IntegerNetwork, out: np.ndarray, k: int = TOP_K) -> np.ndarray:
-    """(N, min(k, classes)) class indices by descending real-valued output; ties go to the
-    lower class index (stable sort), as argmax does."""
-    real = -(out.astype(np.float64) * net.output_scale()).reshape(len(out), -1)
-    return np.argsort(real, axis=1, kind="stable")[:, :k]
-
-
-def sdc_rates(clean_top: np.ndarray, top: np.ndarray, classes: int) -> tuple[float, float | None]:
-    """(top-1 SDC, top-5 SDC): the share of inputs whose top-1 class differs from the
-    fault-free network's, and the share whose fault-free top-1 class is no longer among the
-    faulty top 5 (Li et al., SC'17, SDC-1 / SDC-5). With 5 classes or fewer the top 5 hold
-    every class, so top-5 SDC is None rather than a constant 0."""
-    sdc1 = float(np.mean(top[:, 0] != clean_top[:, 0]))
-    if classes <= TOP_K:
-        return sdc1, None
-    sdc5 = float(np.mean(~(top[:, :TOP_K] == clean_top[:, :1]).any(axis=1)))
-    return sdc1, sdc5
 def pack_mask(mask: np.ndarray) -> str:
     """A per-input boolean (correct / silent corruption ...) as hex of its packed bits:
     the store keeps every trial's per-input outcome so intervals can resample inputs."""

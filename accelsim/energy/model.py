@@ -149,7 +149,7 @@ def energy_of(result, layout, *, vdd: float | None, table: EnergyTable | None = 
 def check_table(table: EnergyTable, image) -> None:
     """UserError (one line, before any trial) unless ``table`` prices every (weight bits,
     activation bits) MAC of ``image``."""
-    from accelsim.hw.accelerator import input_bits
+    from accelsim.image.memory_image import input_bits
     for layer in image.layers:
         table.mac(image.layout.weight_bits, input_bits(image, layer))
 

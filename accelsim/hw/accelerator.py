@@ -26,6 +26,7 @@ from accelsim.hw.pe_array import Arrivals, PeCounters, buffer_accesses, pe_proce
 from accelsim.hw.sram import WeightSram, burst_read_cycles
 from accelsim.hw.trace import Trace
 from accelsim.image import MemoryImage
+from accelsim.image.memory_image import input_bits
 
 FAULT_MODELS = ("transient", "persistent", "stuck")
 
@@ -154,15 +155,6 @@ class _SeenBurst:
 def layer_groups(layer) -> int:
     """Groups of a conv layer (1 for a layer of a manifest without the field)."""
     return int(getattr(layer, "groups", 1) or 1)
-
-
-def input_bits(image: MemoryImage, layer) -> int:
-    """Bits of one input activation of ``layer``: its input node's width in the graph (the
-    8-bit input image, 4-bit ReLU outputs after 4-bit QAT, 8-bit signed sums)."""
-    for node in image.graph:
-        if node["name"] == layer.input:
-            return int(node.get("bits") or 8)
-    return 8
 
 
 class _Run:

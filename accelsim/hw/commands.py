@@ -82,7 +82,7 @@ def cmd_simulate(args) -> int:
         if args.samples is not None and args.samples < 1:
             raise UserError(f"--samples {args.samples} must be >= 1")
         data = data_from_args(args)
-        from accelsim.campaign.sources import image_classes
+        from accelsim.infer.outcome import image_classes
         from accelsim.nn.data import check_fits, evaluation_set
         check_fits(evaluation_set(data, args.samples), image.input_shape, image_classes(image), f"image {image.path}")
     from accelsim.energy import load_table
@@ -204,7 +204,7 @@ def output_quality(image, data, samples, weights) -> dict:
     the voltage) against the fault-free image, on ``data``."""
     import numpy as np
 
-    from accelsim.campaign.trial import sdc_rates, top_classes
+    from accelsim.infer.outcome import sdc_rates, top_classes
     from accelsim.infer import IntegerNetwork
     from accelsim.nn.data import evaluation_set
 

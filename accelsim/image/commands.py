@@ -1,10 +1,11 @@
-"""``accelsim export``, ``accelsim inspect`` and ``accelsim infer``."""
+"""``accelsim export`` and ``accelsim inspect``."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+from accelsim.image.from_checkpoint import export_checkpoint, export_state_dict
 from accelsim.nn.data import add_data_arguments
 
 
@@ -27,93 +28,6 @@ def register(sub) -> None:
     i = sub.add_parser("inspect", help="verify a memory image and list its layers")
     i.add_argument("image", help="memory image directory")
     i.set_defaults(func=cmd_inspect)
-    f = sub.add_parser("infer", help="integer-exact accuracy of a memory image on a data set (default: digits test)")
-    f.add_argument("image", help="memory image directory")
-    f.add_argument("--samples", type=int, default=None, help="evaluate a fixed seeded subset of this many inputs")
-    add_data_arguments(f, "evaluation data (its test split)")
-    f.set_defaults(func=cmd_infer)
-
-
-def _calibration(card: dict, data=None):
-    """The calibration batch export uses: ``data``'s training inputs (a DataSpec) when
-    given; else the digits training split for digits models, else None (export's seeded
-    uniform images)."""
-    from accelsim.nn.data import DataSpec, calibration_set
-    from accelsim.nn.modelref import is_factory_ref
-    from accelsim.nn.zoo import model_info
-
-    if data is not None:
-        return calibration_set(data)
-    dataset = card.get("dataset") or (None if is_factory_ref(card["model"]) else model_info(card["model"])[2])
-    return calibration_set(DataSpec()) if dataset == "digits" else None
-
-
-def checkpoint_export_key(checkpoint: str, layout: str, *, project: bool = False, data=None,
-                          calibration_sha: str | None = None) -> str:
-    """The SHA-256 of everything ``export_checkpoint(checkpoint, layout)`` makes its image
-    from (accelsim.image.provenance); computed without exporting. ``calibration_sha``: the
-    hash of ``data``'s calibration set when the caller has it already."""
-    from accelsim.image.provenance import calibration_sha256, export_key
-    from accelsim.nn.checkpoint import checkpoint_paths, load_card
-
-    weights, card_path = checkpoint_paths(checkpoint)
-    card = load_card(checkpoint)
-    if not weights.exists():
-        from accelsim.errors import UserError
-        raise UserError(f"checkpoint {str(weights)!r} does not exist")
-    if calibration_sha is None or data is None:
-        calibration_sha = calibration_sha256(_calibration(card, data))
-    return export_key(weights, card_path, layout, calibration_sha=calibration_sha,
-                      options={"project": bool(project), "per_channel": True})
-
-
-def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: bool = False,
-                      project: bool = False, data=None):
-    """Export a checkpoint (zoo or ``file.py:factory`` card), calibrated on ``data`` (a
-    DataSpec) or by default as :func:`_calibration` says. The manifest's
-    ``source.export_sha256`` is :func:`checkpoint_export_key`."""
-    from accelsim.ecc import get_layout
-    from accelsim.image.export import export_image
-    from accelsim.nn import load_checkpoint
-    from accelsim.nn.checkpoint import card_input_shape
-    from accelsim.nn.data import check_fits, load_data
-
-    get_layout(layout)
-    model, card = load_checkpoint(checkpoint)
-    shape = card_input_shape(card)
-    if data is not None:
-        check_fits(load_data(data), shape, None, f"checkpoint {checkpoint}")
-    key = checkpoint_export_key(checkpoint, layout, project=project, data=data)
-    return export_image(model, out, layout=layout, input_shape=shape, calibration=_calibration(card, data),
-                        bits=card.bits, project=project, force=force,
-                        activation_bits=card.activation_bits or 8,
-                        source={"checkpoint": str(checkpoint), "model": card["model"],
-                                "card_accuracy": card.get("accuracy"), "export_sha256": key})
-
-
-def export_state_dict(factory: str, weights: str, layout: str, out, data, *, force: bool = False,
-                      project: bool = False):
-    """Export the user's ``file.py:factory`` with a plain safetensors state dict (a card
-    beside it gives its trained bits); input shape and calibration come from ``data``."""
-    from accelsim.campaign.sources import ModelSource, load_source_model, source_activation_bits, source_bits
-    from accelsim.ecc import get_layout
-    from accelsim.errors import UserError
-    from accelsim.image.export import export_image
-    from accelsim.nn.data import calibration_set, check_fits, load_data
-    from accelsim.nn.modelref import parse_factory, probe
-
-    get_layout(layout)
-    if not Path(weights).is_file():
-        raise UserError(f"state dict {weights!r} does not exist")
-    src = ModelSource("factory", str(Path(weights).resolve()), parse_factory(factory, ".", "--model").text, project)
-    model, _ = load_source_model(src)
-    ds = load_data(data)
-    check_fits(ds, ds.input_shape, probe(model, ds.input_shape, repr(factory)), f"model {factory!r}")
-    calibration = calibration_set(data)
-    return export_image(model, out, layout=layout, input_shape=ds.input_shape, calibration=calibration,
-                        bits=source_bits(src), project=project, force=force,
-                        activation_bits=source_activation_bits(src),
-                        source={"factory": src.factory, "checkpoint": src.path, "data": data.text})
 
 
 def cmd_export(args) -> int:
@@ -159,38 +73,4 @@ def cmd_inspect(args) -> int:
                   f"no bit above the {layout.word_bits}-bit words; sizes, offsets, shapes, scales and graph "
                   f"({len(image.graph)} nodes) are consistent; accelsim {m.get('accelsim_version')}, "
                   f"format {m['format_version']}")
-    return 0
-
-
-def evaluate_image(image, data, samples: int | None = None, weights=None) -> tuple[object, "np.ndarray"]:
-    """(the evaluated Dataset, top-1 predictions) of a memory image on ``data``, after the
-    one-line checks of shape and label range."""
-    from accelsim.campaign.sources import image_classes
-    from accelsim.infer import IntegerNetwork
-    from accelsim.nn.data import check_fits, evaluation_set
-
-    ds = evaluation_set(data, samples)
-    check_fits(ds, image.input_shape, image_classes(image), f"image {image.path}")
-    return ds, IntegerNetwork(image).predict(ds.x, weights)
-
-
-def cmd_infer(args) -> int:
-    from accelsim.errors import UserError
-    from accelsim.image import load_image
-    from accelsim.nn.data import data_from_args
-
-    if args.samples is not None and args.samples < 1:
-        raise UserError(f"--samples {args.samples} must be >= 1")
-    data = data_from_args(args)
-    image = load_image(args.image)
-    t0 = time.perf_counter()
-    ds, pred = evaluate_image(image, data, args.samples)
-    ms = (time.perf_counter() - t0) * 1e3
-    if ds.y is None:
-        print(f"{args.image}: {len(pred)} unlabelled inputs of {data.text}: no accuracy; top-1 classes predicted: "
-              f"{len(set(pred.tolist()))} distinct ({ms:.0f} ms)")
-        return 0
-    acc = float((pred == ds.y).mean())
-    what = "digits test samples" if data.kind == "digits" else f"inputs of {data.text}"
-    print(f"{args.image}: integer-exact accuracy {acc:.4f} on {len(pred)} {what} ({ms:.0f} ms)")
     return 0

@@ -411,3 +411,12 @@ def _load(path: Path) -> MemoryImage:
         raise UserError(f"{path / 'manifest.yaml'}: manifest_sha256 does not match the manifest's content "
                         "(a layer, scale or bias was edited)")
     return MemoryImage(path, raw, layout, words, layers)
+
+
+def input_bits(image: MemoryImage, layer) -> int:
+    """Bits of one input activation of ``layer``: its input node's width in the graph (the
+    8-bit input image, 4-bit ReLU outputs after 4-bit QAT, 8-bit signed sums)."""
+    for node in image.graph:
+        if node["name"] == layer.input:
+            return int(node.get("bits") or 8)
+    return 8

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,10 @@ from pathlib import Path
 import torch
 
 from accelsim.errors import UserError
+from accelsim.schema.base import FACTORY_REF, is_factory_ref  # noqa: F401  (re-exported)
 
 PACKAGE = Path(__file__).resolve().parents[1]
-_FACTORY = re.compile(r"^(?P<file>.+\.py):(?P<name>[A-Za-z_][A-Za-z0-9_]*)$")
+_FACTORY = FACTORY_REF
 
 
 def bundled_models_dir() -> Path:
@@ -34,10 +34,6 @@ def bundled_models_dir() -> Path:
     install); falls back to ``./models`` when the package was installed without it."""
     bundled = PACKAGE.parent / "models"
     return bundled if bundled.is_dir() else Path("models").resolve()
-
-
-def is_factory_ref(text) -> bool:
-    return isinstance(text, str) and bool(_FACTORY.match(text))
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,13 @@ from pydantic_core import PydanticCustomError
 from accelsim.errors import UserError
 
 SEED_MAX = 2**63 - 1
+# a user's network, ``path/to/file.py:factory`` (accelsim.nn.modelref builds it)
+FACTORY_REF = re.compile(r"^(?P<file>.+\.py):(?P<name>[A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def is_factory_ref(text) -> bool:
+    """Whether ``text`` names a factory (``file.py:name``) rather than a zoo model."""
+    return isinstance(text, str) and bool(FACTORY_REF.match(text))
 
 
 class ConfigModel(BaseModel):

@@ -11,7 +11,7 @@ from typing_extensions import Annotated
 
 from accelsim.ecc import list_layouts
 from accelsim.schema.ber_curve import BerCurveFile
-from accelsim.schema.base import ConfigModel, FiniteFloat, Name, Probability, Seed
+from accelsim.schema.base import ConfigModel, FiniteFloat, Name, Probability, Seed, is_factory_ref
 
 SchemeName = Literal[tuple(list_layouts())]          # exact names: no case folding
 PathText = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[^\x00]*$")]
@@ -35,7 +35,6 @@ def _models_mapping(value):
 
 
 def _factory_ref(value: str) -> str:
-    from accelsim.nn.modelref import is_factory_ref
     if not is_factory_ref(value) or "\x00" in value:
         raise PydanticCustomError("factory", "expected path/to/file.py:factory (got {v})", {"v": repr(value)[:80]})
     return value

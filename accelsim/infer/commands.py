@@ -1,0 +1,38 @@
+"""``accelsim infer``: integer-exact accuracy of a memory image on a data set."""
+
+from __future__ import annotations
+
+import time
+
+from accelsim.nn.data import add_data_arguments
+
+
+def register(sub) -> None:
+    f = sub.add_parser("infer", help="integer-exact accuracy of a memory image on a data set (default: digits test)")
+    f.add_argument("image", help="memory image directory")
+    f.add_argument("--samples", type=int, default=None, help="evaluate a fixed seeded subset of this many inputs")
+    add_data_arguments(f, "evaluation data (its test split)")
+    f.set_defaults(func=cmd_infer)
+
+
+def cmd_infer(args) -> int:
+    from accelsim.errors import UserError
+    from accelsim.image import load_image
+    from accelsim.nn.data import data_from_args
+
+    if args.samples is not None and args.samples < 1:
+        raise UserError(f"--samples {args.samples} must be >= 1")
+    data = data_from_args(args)
+    image = load_image(args.image)
+    t0 = time.perf_counter()
+    from accelsim.infer.outcome import evaluate_image
+    ds, pred = evaluate_image(image, data, args.samples)
+    ms = (time.perf_counter() - t0) * 1e3
+    if ds.y is None:
+        print(f"{args.image}: {len(pred)} unlabelled inputs of {data.text}: no accuracy; top-1 classes predicted: "
+              f"{len(set(pred.tolist()))} distinct ({ms:.0f} ms)")
+        return 0
+    acc = float((pred == ds.y).mean())
+    what = "digits test samples" if data.kind == "digits" else f"inputs of {data.text}"
+    print(f"{args.image}: integer-exact accuracy {acc:.4f} on {len(pred)} {what} ({ms:.0f} ms)")
+    return 0
