@@ -17,6 +17,7 @@ demo: venv   # the main job needs no simulator: the Yosys figures are committed
 	$(VPY) -m accelsim demo
 
 test: setup
+	$(VPY) -m ruff check accelsim tests benchmarks
 	$(VPY) -m pytest -n $(JOBS) --dist loadgroup tests
 
 setup: venv tools

@@ -26,6 +26,7 @@ def test_packaged_config_is_the_documented_sweep():
     assert n == 240
 
 
+@pytest.mark.slow   # full size (ResNet-18 / MobileNetV2): `-m "not slow"` skips it while developing
 def test_resnet18_sdc_slice_through_accelsim_run(tmp_path, capsys):
     cfg = yaml.safe_load(CONFIG.read_text())
     cfg.update(schemes=["none-8b", "ecc-8b-72"], voltages=[0.9, 0.56, 0.5], chips=1, workers=1)

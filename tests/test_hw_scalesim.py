@@ -83,6 +83,7 @@ def test_resnet18_gemms_and_scalesim_formulas(resnet18):
     assert plan(12544, 147, 64, 16, 16, "os", os_drain="serial").compute_cycles == 555_072 + 3136 * 16
 
 
+@pytest.mark.slow   # full size (ResNet-18 / MobileNetV2): `-m "not slow"` skips it while developing
 @pytest.mark.parametrize("dataflow", DATAFLOWS)
 def test_resnet18_simulated_compute_cycles(resnet18, dataflow):
     r = simulate(resnet18, parse_config({"pe_array": {"dataflow": dataflow}}))

@@ -141,6 +141,7 @@ def test_32_bit_saturation_of_accumulator_plus_bias_is_kept(digits_images):
         first.bias[:], last.bias[:] = saved
 
 
+@pytest.mark.slow   # full size (ResNet-18 / MobileNetV2): `-m "not slow"` skips it while developing
 def test_resnet18_at_224_bit_identical(tmp_path):
     torch.manual_seed(0)
     model = build_model("resnet18", seed=0)

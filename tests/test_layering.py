@@ -89,6 +89,13 @@ def _graph():
     return edges, bad
 
 
+def test_the_documented_layers_are_the_checked_ones():
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    block = text.split("<!-- layers: the test reads this block -->", 1)[1].split("```")[1]
+    documented = [set(line.split()[1:]) for line in block.strip().splitlines()]
+    assert documented == [names - {"__init__"} for names in LAYERS]
+
+
 def test_library_packages_follow_the_layers():
     edges, bad = _graph()
     layer = {name: i for i, names in enumerate(LAYERS) for name in names}

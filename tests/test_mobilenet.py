@@ -147,6 +147,7 @@ def test_four_bit_activations_run_integer_exact(tmp_path):
     assert_tracks_reference(img, X)
 
 
+@pytest.mark.slow   # full size (ResNet-18 / MobileNetV2): `-m "not slow"` skips it while developing
 def test_full_size_mobilenet_v2_exports_at_224(tmp_path):
     model = build_model("mobilenet_v2", seed=0)
     assert sum(p.numel() for p in model.parameters()) == 3_504_872

@@ -212,7 +212,7 @@ class _Run:
         tile is loaded — the same times as a process per block exchanging one event per
         burst — and the process only advances SimPy time to the tile's last read, when
         the tile's SRAM space is handed back to the DRAM."""
-        cfg, env, sram, ecc, trace = self.cfg, self.env, self.sram, self.ecc, self.trace
+        cfg, env, ecc, trace = self.cfg, self.env, self.ecc, self.trace
         burst_id = 0
         for tile in self.tiles:
             yield self.tile_loaded[tile.key]

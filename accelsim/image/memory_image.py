@@ -20,7 +20,7 @@ import numpy as np
 from accelsim.ecc import Layout, get_layout
 from accelsim.errors import UserError
 from accelsim.fileio import read_yaml, sha256_file
-from accelsim.schema.manifest import OPS, GraphNode, LayerEntry, Manifest
+from accelsim.schema.manifest import GraphNode, LayerEntry, Manifest
 from accelsim.schema import validate
 
 FORMAT_VERSION = 1

@@ -56,7 +56,7 @@ def _hex(value: int, width: int) -> str:
 
 def check_code(code: Code, rule: str) -> None:
     """AssertionError unless (H, G, inversion, status table) give SEC-DED under ``rule``."""
-    n, k, r = code.n, code.k, code.r
+    n, k = code.n, code.k
     generator = np.concatenate([np.eye(k, dtype=np.uint8), code.G.T], axis=1)   # (k, n) rows
     assert not gf2.matmul(code.H, generator.T).any(), f"{code.name}: H [I; G] != 0"
     cols = [int(c) for c in code.columns]

@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 from typing_extensions import Annotated
 
-from accelsim.schema.base import ConfigModel, Count, PositiveFloat
+from accelsim.schema.base import ConfigModel, PositiveFloat
 
 Cycles = Annotated[int, Field(ge=0, le=10**9)]
 
