@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from accelsim.campaign import Store, parse_spec, run_campaign
-from accelsim.campaign.trial import data_mask
+from accelsim.ecc import data_mask
 from accelsim.campaign.analyses import berzad, expected_residual_fraction, lowest_safe_voltage, residual_fraction
 from accelsim.errors import UserError
 

@@ -9,7 +9,7 @@ import pytest
 from accelsim.errors import UserError
 from accelsim.faults import ChipFaultMap, inject, load_curve
 from accelsim.hw import parse_config, simulate
-from accelsim.hw.ecc_stage import data_mask
+from accelsim.ecc import data_mask
 from accelsim.image.from_checkpoint import export_checkpoint
 from accelsim.infer import IntegerNetwork, decode_weights
 from accelsim.nn import load_digits_split

@@ -14,7 +14,8 @@ from accelsim.errors import UserError
 from accelsim.fileio import read_yaml, sha256_file
 from accelsim.faults import BerCurve, ChipFaultMap, curve_params, load_curve
 from accelsim.faults.ber_curve import curve_from_model
-from accelsim.schema import MAX_TRIALS, BerCurveFile, CampaignSpec, validate
+from accelsim.schema import BerCurveFile, CampaignSpec, validate
+from accelsim.schema.campaign import map_floor_refusal, too_many_trials, trial_count
 from accelsim.campaign.params import TrialParams, trial_key  # noqa: F401
 from accelsim.campaign.sources import SCHEME_VARIANT, check_sources, parse_models  # noqa: F401
 from accelsim.nn.source import ModelSource
@@ -63,10 +64,12 @@ class Spec:
 
     def n_trials(self, layer_names: dict[str, list[str]] | None = None) -> int:
         """How many trials :meth:`trials` gives, without building them."""
-        per_point = len(self.voltages or self.bers or ()) * self.chips * self.repeats * len(self.schemes)
         if self.layers == "each":
-            return sum(len((layer_names or {}).get(m, [])) for m in self.models) * per_point
-        return len(self.models) * per_point * (1 if self.layers == "all" else len(self.layers))
+            selections = [len((layer_names or {}).get(m, [])) for m in self.models]
+        else:
+            selections = [1 if self.layers == "all" else len(self.layers)] * len(self.models)
+        return trial_count(selections, len(self.schemes), len(self.voltages or self.bers or ()), self.chips,
+                           self.repeats)
 
     def files(self) -> dict:
         """The trial fields naming the files a trial is made from and their content digests
@@ -94,9 +97,9 @@ class Spec:
         files = self.files()
         v_low = round(self.v_low(), 6)
         points = ([("vdd", v) for v in self.voltages] if self.voltages else [("ber", b) for b in self.bers])
-        n = self.n_trials(layer_names)
-        if n > MAX_TRIALS:
-            raise UserError(f"campaign spec {self.name!r}: {n:,} trials planned, more than the limit of {MAX_TRIALS:,}")
+        refusal = too_many_trials(self.n_trials(layer_names))
+        if refusal:
+            raise UserError(f"campaign spec {self.name!r}: {refusal}")
         for model in self.models:
             for scheme in self.schemes:
                 if self.layers == "all":
@@ -159,8 +162,9 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     if d.v_low is not None:
         map_floor = _in_domain([d.v_low], "v_low", curve, where)[0]
         lowest = min(voltages) if voltages else min(float(curve.vdd_for_ber(b)) for b in bers)
-        if map_floor > lowest + 1e-12:
-            raise UserError(f"{where}: v_low = {map_floor} V is above the sweep's lowest voltage {lowest:.6g} V")
+        refusal = map_floor_refusal(map_floor, lowest)
+        if refusal:
+            raise UserError(f"{where}: {refusal}")
     fault_map = fault_map_sha = None
     if d.fault_model == "measured":
         fault_map, fault_map_sha = _check_fault_map(d.fault_map, base_dir, d.schemes)

@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from accelsim.campaign.params import TrialParams
-from accelsim.ecc import Layout
+from accelsim.ecc import STATUS_DETECTED, data_mask, word_outcomes
 from accelsim.energy.table import EnergyTable, load_table
 from accelsim.faults import ChipFaultMap, curve_from_dict, inject
 from accelsim.hw.config import AcceleratorConfig, load_config
@@ -99,16 +99,6 @@ def _measured_map(path: str, sha256: str, width: int) -> ChipFaultMap:
     return cmap
 
 
-def data_mask(layout: Layout) -> np.ndarray:
-    """Per lane, the physical bits that carry weight data (not check bits, not unused)."""
-    mask = np.zeros(layout.lanes, dtype=np.uint64)
-    checks = set(layout.check_positions)
-    for p in range(layout.weights_per_word * layout.weight_bits):
-        if p not in checks:
-            mask[p // 64] |= np.uint64(1) << np.uint64(p % 64)
-    return mask
-
-
 def faulty_words(image: MemoryImage, params: TrialParams, ranges) -> np.ndarray:
     """The image's words as read from the faulty SRAM, with faults only inside ``ranges``
     (a (lo, hi) word range or a list of them)."""
@@ -174,20 +164,17 @@ def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decode
         wrong_data = np.bitwise_count((data ^ truth) & mask).sum(axis=1)
         if policy == "zero" and decoded is None:
             q = q.reshape(-1, layout.weights_per_word)
-            q[status == 2] = 0
+            q[status == STATUS_DETECTED] = 0
             q = q.reshape(-1)
             # the network uses the zeroed word, not the decoded one: its wrong bits are the
             # stored data's ones (two errors confined to check bits still change the output)
-            wrong_data = np.where(status == 2, np.bitwise_count(truth & mask).sum(axis=1), wrong_data)
+            wrong_data = np.where(status == STATUS_DETECTED, np.bitwise_count(truth & mask).sum(axis=1), wrong_data)
         weights[layer.name] = q[:layer.n_weights].reshape(layer.weight_shape)
         counts = {
             "words": int(layer.n_words),
             "injected_bits": int(np.bitwise_count(got ^ truth).sum()),
             "residual_bits": int(wrong_data.sum()),
-            "corrected": int(np.count_nonzero((status == 1) & (wrong_data == 0))),
-            "detected": int(np.count_nonzero(status == 2)),
-            "miscorrected": int(np.count_nonzero((status == 1) & (wrong_data > 0))),
-            "undetected": int(np.count_nonzero((status == 0) & (wrong_data > 0))),
+            **word_outcomes(status, wrong_data > 0),
         }
         counts["data_bits"] = int(layer.n_words) * int(sum(bin(int(m)).count("1") for m in mask))
         per_layer[layer.name] = counts

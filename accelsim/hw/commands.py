@@ -89,9 +89,11 @@ def cmd_simulate(args) -> int:
     from accelsim.energy.model import check_table
     check_table(load_table(), image)
     vdd = cfg.vdd_nominal if args.vdd is None else args.vdd
-    if args.v_low is not None and args.v_low > vdd:
-        raise UserError(f"--v-low {args.v_low} V is above the supply {vdd} V: the chip's map would miss every "
-                        "cell failing between them (use a floor at or below --vdd)")
+    from accelsim.schema.campaign import map_floor_refusal
+    refusal = None if args.v_low is None else map_floor_refusal(args.v_low, vdd, "--v-low", "the supply")
+    if refusal:
+        raise UserError(f"{refusal}: the chip's map would miss every cell failing between them "
+                        "(use a floor at or below --vdd)")
     import tempfile
     staging = tempfile.TemporaryDirectory(prefix="accelsim-simulate-")
     trace_tmp = f"{staging.name}/trace.json" if args.trace else None

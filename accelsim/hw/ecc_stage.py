@@ -21,17 +21,7 @@ from math import ceil
 
 import numpy as np
 
-STATUS_CLEAN, STATUS_CORRECTED, STATUS_DETECTED = 0, 1, 2
-
-
-def data_mask(layout) -> np.ndarray:
-    """Per lane, the physical bits of a word that carry weight data (not check bits)."""
-    mask = np.zeros(layout.lanes, dtype=np.uint64)
-    checks = set(layout.check_positions)
-    for p in range(layout.weights_per_word * layout.weight_bits):
-        if p not in checks:
-            mask[p // 64] |= np.uint64(1) << np.uint64(p % 64)
-    return mask
+from accelsim.ecc import STATUS_DETECTED, data_mask, word_outcomes
 
 
 @dataclass
@@ -87,8 +77,4 @@ class EccStage:
 
     def classify(self, out: np.ndarray, truth: np.ndarray, status: np.ndarray) -> dict:
         """Counts of the burst's outcomes against the stored truth (data bits only)."""
-        wrong = np.bitwise_count((out ^ truth) & self.mask).sum(axis=1) > 0
-        return {"corrected": int(np.count_nonzero((status == STATUS_CORRECTED) & ~wrong)),
-                "detected": int(np.count_nonzero(status == STATUS_DETECTED)),
-                "miscorrected": int(np.count_nonzero((status == STATUS_CORRECTED) & wrong)),
-                "undetected": int(np.count_nonzero((status == STATUS_CLEAN) & wrong))}
+        return word_outcomes(status, np.bitwise_count((out ^ truth) & self.mask).sum(axis=1) > 0)

@@ -158,7 +158,7 @@ _PARAM_FIELDS = ("relu", "relu_max", "max", "kernel", "stride", "padding", "dila
 _ARITY = {"input": (0, 0), "output": (1, 1), "add": (2, 2), "cat": (2, None)}
 
 
-def _pool_out(size: int, k: int, s: int, p: int, ceil_mode: bool) -> int:
+def pool_out(size: int, k: int, s: int, p: int, ceil_mode: bool) -> int:
     """Output size of max/avg pooling, as torch computes it."""
     span = size + 2 * p - k
     out = (-(-span // s) if ceil_mode else span // s) + 1
@@ -213,7 +213,7 @@ def _node_shape(node: GraphNode, ins: list[tuple[int, ...]], layer: LayerImage |
         return (c, *node.output_size)
     pad = node.padding if op == "maxpool" else [0, 0]
     ceil_mode = bool(node.ceil_mode) if op == "maxpool" else False
-    out = tuple(_pool_out(size, k, st, p, ceil_mode) for size, k, st, p in zip((h, w), node.kernel, node.stride, pad))
+    out = tuple(pool_out(size, k, st, p, ceil_mode) for size, k, st, p in zip((h, w), node.kernel, node.stride, pad))
     if min(out) < 1 or any(p > k // 2 for p, k in zip(pad, node.kernel)):
         raise UserError(f"{where}: kernel {node.kernel} / padding {pad} do not fit an input of {[h, w]}")
     return (c, *out)

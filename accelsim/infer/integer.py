@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from accelsim.ecc import STATUS_CORRECTED, STATUS_DETECTED
 from accelsim.errors import UserError
-from accelsim.image.memory_image import LayerImage, MemoryImage
+from accelsim.image.memory_image import LayerImage, MemoryImage, pool_out
 from accelsim.infer.requant import act_range, fixed_multiplier, relu_cap, requantize, saturate32
 
 _ADD_FRACTION = 24  # fixed-point fraction bits of the add/concat rescaling multipliers
@@ -35,8 +36,8 @@ def decode_weights(image: MemoryImage, words: np.ndarray | None = None) -> tuple
         chunk = words[layer.word_offset:layer.word_offset + layer.n_words]
         q, dec = image.layout.unpack_detail(chunk, count=layer.n_weights)
         weights[layer.name] = q.reshape(layer.weight_shape)
-        stats[layer.name] = {"words": int(layer.n_words), "corrected": int(np.count_nonzero(dec.status == 1)),
-                             "detected": int(np.count_nonzero(dec.status == 2))}
+        stats[layer.name] = {"words": int(layer.n_words), "corrected": int(np.count_nonzero(dec.status == STATUS_CORRECTED)),
+                             "detected": int(np.count_nonzero(dec.status == STATUS_DETECTED))}
     return weights, stats
 
 
@@ -63,14 +64,6 @@ def _grouped_gemm(cols: np.ndarray, wmat: np.ndarray, groups: int) -> np.ndarray
     a = cols.reshape(p, groups, k).transpose(1, 0, 2)           # (G, P, K)
     b = wmat.reshape(k, groups, -1).transpose(1, 0, 2)          # (G, K, Og)
     return np.matmul(a, b).transpose(1, 0, 2).reshape(p, -1)
-
-
-def _pool_out(size, k, s, p, ceil_mode) -> int:
-    num = size + 2 * p - k
-    out = -(-num // s) + 1 if ceil_mode else num // s + 1
-    if ceil_mode and (out - 1) * s >= size + p:  # PyTorch: last window must start inside
-        out -= 1
-    return out
 
 
 @dataclass
@@ -200,8 +193,8 @@ class IntegerNetwork:
     def _maxpool(self, node, ins, wmat):
         x = ins[0]
         (kh, kw), (sh, sw), (ph, pw) = node["kernel"], node["stride"], node["padding"]
-        ho = _pool_out(x.shape[2], kh, sh, ph, node["ceil_mode"])
-        wo = _pool_out(x.shape[3], kw, sw, pw, node["ceil_mode"])
+        ho = pool_out(x.shape[2], kh, sh, ph, node["ceil_mode"])
+        wo = pool_out(x.shape[3], kw, sw, pw, node["ceil_mode"])
         need_h, need_w = (ho - 1) * sh + kh, (wo - 1) * sw + kw
         lo = np.iinfo(np.int64).min
         xp = np.pad(x, ((0, 0), (0, 0), (ph, max(need_h - x.shape[2] - ph, 0)),

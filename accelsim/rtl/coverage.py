@@ -12,7 +12,7 @@ import itertools
 
 import numpy as np
 
-from accelsim.ecc import Code
+from accelsim.ecc import STATUS_CLEAN, STATUS_CORRECTED, STATUS_DETECTED, Code
 from accelsim.ecc.codec import check_rule
 
 
@@ -38,7 +38,7 @@ def triple_outcomes(code: Code, rule: str) -> dict:
     wrong = data_flips - (hits & (pos < code.k)) + (~hits & (pos >= 0) & (pos < code.k)) > 0
     total = len(triples)
     return {"triples": total,
-            "flagged": float(np.mean(status == 2)),
-            "miscorrected": float(np.mean((status == 1) & wrong)),
-            "harmless": float(np.mean((status == 1) & ~wrong)),
-            "undetected": float(np.mean(status == 0))}
+            "flagged": float(np.mean(status == STATUS_DETECTED)),
+            "miscorrected": float(np.mean((status == STATUS_CORRECTED) & wrong)),
+            "harmless": float(np.mean((status == STATUS_CORRECTED) & ~wrong)),
+            "undetected": float(np.mean(status == STATUS_CLEAN))}

@@ -85,6 +85,28 @@ class DataSource(ConfigModel):
         None, description="per-channel standard deviation divided by")
 
 
+def map_floor_refusal(v_low: float, lowest: float, name: str = "v_low",
+                      lowest_is: str = "the sweep's lowest voltage") -> str | None:
+    """The one rule for a chip map's floor (accelsim.faults.ChipFaultMap, ``v_low``): a map
+    drawn down to ``v_low`` (volts) holds the cells failing at or above it, so a floor above
+    the lowest voltage it is read at would miss every cell failing in between. Returns the
+    refusal, or None."""
+    if v_low <= lowest + 1e-12:
+        return None
+    return f"{name}{' =' if name == 'v_low' else ''} {v_low:g} V is above {lowest_is} {lowest:.6g} V"
+
+
+def trial_count(selections: list[int], schemes: int, points: int, chips: int, repeats: int) -> int:
+    """The one count of a sweep's trials: for each model its layer selections (1 for
+    ``layers: all``), times schemes x points (voltages or BERs) x chips x repeats."""
+    return sum(selections) * schemes * points * chips * repeats
+
+
+def too_many_trials(n: int) -> str | None:
+    """The refusal of a sweep of ``n`` trials (None: within MAX_TRIALS)."""
+    return None if n <= MAX_TRIALS else f"{n:,} trials planned, more than the limit of {MAX_TRIALS:,}"
+
+
 class _Sweep(ConfigModel):
     name: Name = Field("campaign", description="campaign name (stored with every trial)")
     seed: Seed = Field(0, description="root seed, 0 .. 2^63-1; every trial's seed derives from it")
@@ -117,6 +139,21 @@ class _Sweep(ConfigModel):
     ber_curve: Union[PathText, BerCurveFile, None] = Field(None, description="BER curve YAML path or mapping")
 
     _models = field_validator("models", mode="before")(_models_mapping)
+
+    def planned_trials(self, layers_per_model: int = 1) -> int:
+        """Trials before any is planned (``layers: each`` counts ``layers_per_model``; a
+        run config has no ``bers`` or ``layers``: voltages, all layers at once)."""
+        layers = getattr(self, "layers", "all")
+        sel = len(layers) if isinstance(layers, list) else (layers_per_model if layers == "each" else 1)
+        points = len(self.voltages or getattr(self, "bers", None) or ())
+        return trial_count([sel] * len(self.models), len(self.schemes), points, self.chips, self.repeats)
+
+    @model_validator(mode="after")
+    def _trial_limit(self):
+        refusal = too_many_trials(self.planned_trials())
+        if refusal:
+            raise PydanticCustomError("sweep", refusal)
+        return self
 
     @field_validator("ber_curve", mode="before")
     @classmethod
@@ -167,20 +204,11 @@ class CampaignSpec(_Sweep):
         if self.v_low is not None and self.fault_model not in ("persistent", "stuck"):
             raise PydanticCustomError("sweep", "v_low (the floor of sampled chip maps) applies to fault_model: "
                                       "persistent or stuck only (fault_model is {f})", {"f": self.fault_model})
-        if self.v_low is not None and self.voltages is not None and self.v_low > min(self.voltages) + 1e-12:
-            raise PydanticCustomError("sweep", "v_low = {v} V is above the sweep's lowest voltage {lo} V",
-                                      {"v": self.v_low, "lo": min(self.voltages)})
-        n = self.planned_trials()
-        if n > MAX_TRIALS:
-            raise PydanticCustomError("sweep", "{n} trials planned, more than the limit of {m}",
-                                      {"n": f"{n:,}", "m": f"{MAX_TRIALS:,}"})
+        refusal = (None if self.v_low is None or self.voltages is None
+                   else map_floor_refusal(self.v_low, min(self.voltages)))
+        if refusal:   # a BER sweep's lowest voltage needs the curve: campaign.spec checks it
+            raise PydanticCustomError("sweep", refusal)
         return self
-
-    def planned_trials(self, layers_per_model: int = 1) -> int:
-        """Trials before any is planned (``layers: each`` counts ``layers_per_model``)."""
-        points = len(self.voltages or self.bers or ())
-        sel = len(self.layers) if isinstance(self.layers, list) else (layers_per_model if self.layers == "each" else 1)
-        return len(self.models) * len(self.schemes) * points * self.chips * self.repeats * sel
 
 
 class Sensitivity(ConfigModel):
@@ -204,14 +232,6 @@ class RunConfig(_Sweep):
         0.95, alias="yield", description="share of chips within the tolerance for the headline, in (0, 1)")
     sensitivity: Sensitivity | None = Field(None, description="optional per-layer study (scheme, voltages)")
     workers: Annotated[int, Field(ge=1, le=1024)] = Field(1, description="local worker processes")
-
-    @model_validator(mode="after")
-    def _size(self):
-        n = len(self.models) * len(self.schemes) * len(self.voltages) * self.chips * self.repeats
-        if n > MAX_TRIALS:
-            raise PydanticCustomError("sweep", "{n} trials planned, more than the limit of {m}",
-                                      {"n": f"{n:,}", "m": f"{MAX_TRIALS:,}"})
-        return self
 
     def campaign_fields(self) -> dict:
         """The fields a campaign spec shares with this run, as the user gave them."""
