@@ -37,11 +37,11 @@ def test_parse_data_specs(tmp_path):
     assert parse_data("npz:a.npz", tmp_path).kind == "npz"
     for value, match in [("imagenet:/x", "unknown source 'imagenet'"), ("digits:/x", "takes no path"),
                          ("mnist", "mnist needs a path"), ("mnist:nowhere", "directory .*nowhere' does not exist"),
-                         ("npz:missing.npz", "file .*missing.npz' does not exist"), (3, "expected a source"),
+                         ("npz:missing.npz", "file .*missing.npz' does not exist"), (3, "must be a string"),
                          ({"source": "npz:a.npz", "resize": 8}, "resize/crop apply to imagefolder"),
-                         ({"source": "imagefolder:d", "crop": 0}, "crop = 0 must be a positive integer"),
+                         ({"source": "imagefolder:d", "crop": 0}, "crop: must be >= 1"),
                          ({"source": "imagefolder:d", "mean": [0.5]}, "give both mean and std"),
-                         ({"source": "imagefolder:d", "mean": [0.5], "std": [0.0]}, "std = \\[0.0\\] must be a positive"),
+                         ({"source": "imagefolder:d", "mean": [0.5], "std": [0.0]}, "std\\[0\\]: must be > 0"),
                          ({"source": "imagefolder:d", "colour": 1}, "unknown field"),
                          ("synthetic:3x224x224", "synthetic needs NxCxHxW"),
                          ("synthetic:9000x3x224x224", "more than 134,217,728")]:
@@ -227,3 +227,42 @@ def test_cli_data_errors_are_one_line_exit_2(tmp_path, capsys):
     assert "6 unlabelled inputs" in capsys.readouterr().out
     assert main(["infer", str(image), "--samples", "100"]) == 0
     assert "on 100 digits test samples" in capsys.readouterr().out
+
+
+# what the tool refuses in a data source, and whether only the file system can tell
+DATA_REFUSALS = [("imagenet:/x", "unknown source 'imagenet'"), ("digits:/x", "takes no path"),
+                 ("mnist", "mnist needs a path"), (3, "must be a string"), ("", "expected a source|must not be empty"),
+                 ({"source": "npz:a.npz", "resize": 8}, "resize/crop apply to imagefolder"),
+                 ({"source": "imagefolder:d", "crop": 0}, "crop: must be >= 1"),
+                 ({"source": "imagefolder:d", "crop": [1, 2, 3]}, "crop"),
+                 ({"source": "imagefolder:d", "mean": [0.5]}, "give both mean and std"),
+                 ({"source": "imagefolder:d", "mean": [0.5, 0.5], "std": [0.2]}, "mean has 2 values but std has 1"),
+                 ({"source": "imagefolder:d", "mean": [0.5], "std": [0.0]}, "std\\[0\\]: must be > 0"),
+                 ({"source": "imagefolder:d", "colour": 1}, "unknown field"), ({"resize": 3}, "source"),
+                 ("synthetic:3x224x224", "synthetic needs NxCxHxW"),
+                 ("synthetic:9000x3x224x224", "more than 134,217,728")]
+
+
+def test_schema_and_loader_agree_on_data_sources(tmp_path):
+    """`accelsim schema campaign`'s model and parse_data are one validator: the schema's own
+    examples pass both, every refusal of the tool is refused by both (only a missing file
+    or folder is the loader's alone: the schema cannot see the disk)."""
+    from accelsim.schema import CampaignSpec, validate
+    examples = CampaignSpec.model_json_schema()["properties"]["data"]["examples"]
+    assert len(examples) >= 5
+    for d in ("data/mnist", "data/cifar-10-batches-bin", "data/val", "d"):
+        (tmp_path / d).mkdir(parents=True)
+    np.savez(tmp_path / "inputs.npz", x=np.zeros((2, 1, 4, 4), np.float32))
+    base = {"models": ["lenet5"], "schemes": ["none-8b"], "voltages": [0.9]}
+    for value in examples:
+        validate(CampaignSpec, {**base, "data": value}, "spec")
+        text = value if isinstance(value, str) else value["source"]
+        assert parse_data(value, tmp_path).kind == text.partition(":")[0]
+    for value, match in DATA_REFUSALS:
+        with pytest.raises(UserError, match=match):
+            parse_data(value, tmp_path)
+        with pytest.raises(UserError, match=match):
+            validate(CampaignSpec, {**base, "data": value}, "spec")
+    validate(CampaignSpec, {**base, "data": "mnist:nowhere"}, "spec")   # the disk: the loader's check
+    with pytest.raises(UserError, match="nowhere' does not exist"):
+        parse_data("mnist:nowhere", tmp_path)

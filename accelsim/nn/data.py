@@ -29,19 +29,19 @@ import numpy as np
 import torch
 
 from accelsim.errors import UserError
+from accelsim.schema import validate
+from accelsim.schema.data_source import (KINDS, SYNTHETIC_MAX_VALUES, TRANSFORM_FIELDS,  # noqa: F401
+                                         DataSource, source_parts, synthetic_shape, validate_source_text)
 from accelsim.seeds import derive
 
 # The fixed split of the 1,797 digits: 25 % test, stratified, random_state 0 -> 1,347/450.
 DIGITS_TEST_FRACTION = 0.25
 DIGITS_SPLIT_SEED = 0
-KINDS = ("digits", "mnist", "cifar10", "imagefolder", "npz", "synthetic")
-SYNTHETIC_MAX_VALUES = 1 << 27   # 512 MiB of float32: a bigger synthetic set is a typo, not a study
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 # Sources without a train/test split of their own keep this seeded share out of training.
 HOLDOUT_FRACTION = 0.2
 # Export calibrates activation scales on at most this many training inputs (a seeded subset).
 CALIBRATION_MAX = 2048
-TRANSFORM_FIELDS = ("resize", "crop", "mean", "std")
 
 
 @dataclass
@@ -116,88 +116,39 @@ class Dataset:
 # ---------------------------------------------------------------- the spec
 
 
-def _positive_ints(value, where: str, name: str, lengths: tuple[int, ...]) -> tuple[int, ...]:
-    items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
-    if (not isinstance(items, (list, tuple)) or len(items) not in lengths
-            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in items)):
-        raise UserError(f"{where}: {name} = {value!r} must be a positive integer or [height, width]")
-    return tuple(items)
-
-
-def _floats(value, where: str, name: str, positive: bool) -> tuple[float, ...]:
-    items = [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-    if (not isinstance(items, (list, tuple)) or not items
-            or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) for v in items)
-            or (positive and any(v <= 0 for v in items))):
-        raise UserError(f"{where}: {name} = {value!r} must be a {'positive ' if positive else ''}number "
-                        "or a list of one per channel")
-    return tuple(float(v) for v in items)
-
-
 def parse_data(value=None, base_dir: str | Path = ".", where: str = "data") -> DataSpec:
-    """A data spec from a string (``kind[:PATH]``) or a mapping ``{source, resize, crop,
-    mean, std}``; relative paths resolve against ``base_dir`` (a config file's folder).
-    Checks that the path exists; the files themselves are read by :func:`load_data`."""
+    """A data spec from a string (``kind[:PATH]``), a mapping ``{source, resize, crop,
+    mean, std}`` or a validated :class:`accelsim.schema.data_source.DataSource` (the one
+    validator of both forms, shared with ``accelsim schema``); relative paths resolve
+    against ``base_dir`` (a config file's folder). Adds the one check the schema cannot
+    make: the path exists. The files themselves are read by :func:`load_data`."""
     if value is None:
         return DataSpec()
-    options: dict = {}
     if isinstance(value, dict):
-        unknown = set(value) - {"source", *TRANSFORM_FIELDS}
-        if unknown:
-            raise UserError(f"{where}: unknown field(s) {', '.join(sorted(unknown))} "
-                            f"(known: source, {', '.join(TRANSFORM_FIELDS)})")
-        if "source" not in value:
-            raise UserError(f"{where}: needs source: (e.g. imagefolder:DIR)")
-        options = {k: v for k, v in value.items() if k != "source" and v is not None}
-        value = value["source"]
-    if not isinstance(value, str) or not value.strip():
-        raise UserError(f"{where} = {value!r}: expected a source such as digits, mnist:DIR, cifar10:DIR, "
-                        "imagefolder:DIR or npz:FILE")
-    kind, sep, path = value.strip().partition(":")
-    if kind not in KINDS:
-        raise UserError(f"{where} = {value!r}: unknown source {kind!r} (known: digits, mnist:DIR, cifar10:DIR, "
-                        "imagefolder:DIR, npz:FILE)")
+        value = validate(DataSource, value, where)
+    elif not isinstance(value, DataSource):
+        value = DataSource.model_construct(source=validate_source_text(value, where))
+    kind, path = source_parts(value.source)
+    where = f"{where} = {value.source!r}"
     if kind == "digits":
-        if sep:
-            raise UserError(f"{where} = {value!r}: digits is bundled and takes no path")
         resolved = None
     elif kind == "synthetic":
-        resolved = "x".join(str(v) for v in _synthetic_shape(path, f"{where} = {value!r}"))
+        resolved = "x".join(str(v) for v in synthetic_shape(path))
     else:
-        if not path:
-            raise UserError(f"{where} = {value!r}: {kind} needs a path ({kind}:{'FILE' if kind == 'npz' else 'DIR'})")
         p = Path(path).expanduser()
         p = p if p.is_absolute() else Path(base_dir) / p
         if kind == "npz" and not p.is_file():
-            raise UserError(f"{where} = {value!r}: file {str(p)!r} does not exist")
+            raise UserError(f"{where}: file {str(p)!r} does not exist")
         if kind != "npz" and not p.is_dir():
-            raise UserError(f"{where} = {value!r}: directory {str(p)!r} does not exist")
+            raise UserError(f"{where}: directory {str(p)!r} does not exist")
         resolved = str(p.resolve())
-    if ("resize" in options or "crop" in options) and kind != "imagefolder":
-        raise UserError(f"{where}: resize/crop apply to imagefolder sources only, not {kind}")
-    spec = DataSpec(
-        kind=kind, path=resolved,
-        resize=_positive_ints(options["resize"], where, "resize", (1, 2)) if "resize" in options else None,
-        crop=_positive_ints(options["crop"], where, "crop", (1, 2)) if "crop" in options else None,
-        mean=_floats(options["mean"], where, "mean", False) if "mean" in options else None,
-        std=_floats(options["std"], where, "std", True) if "std" in options else None)
-    if spec.crop is not None and len(spec.crop) == 1:
-        spec = DataSpec(**{**spec.__dict__, "crop": (spec.crop[0], spec.crop[0])})
-    if (spec.mean is None) != (spec.std is None):
-        raise UserError(f"{where}: give both mean and std (or neither)")
-    if spec.mean is not None and len(spec.mean) != len(spec.std):
-        raise UserError(f"{where}: mean has {len(spec.mean)} values but std has {len(spec.std)}")
-    return spec
 
+    def pixels(v, square: bool):   # an int or [n] is the shorter side (resize) or a square (crop)
+        v = None if v is None else (v,) if isinstance(v, int) else tuple(v)
+        return v * 2 if square and v is not None and len(v) == 1 else v
 
-def _synthetic_shape(text: str, where: str) -> tuple[int, int, int, int]:
-    parts = text.split("x")
-    if len(parts) != 4 or not all(re.fullmatch(r"[1-9]\d*", p) for p in parts):
-        raise UserError(f"{where}: synthetic needs NxCxHxW, e.g. synthetic:64x3x224x224")
-    shape = tuple(int(p) for p in parts)
-    if int(np.prod(shape)) > SYNTHETIC_MAX_VALUES:
-        raise UserError(f"{where}: {int(np.prod(shape)):,} values is more than {SYNTHETIC_MAX_VALUES:,}")
-    return shape
+    return DataSpec(kind=kind, path=resolved, resize=pixels(value.resize, False), crop=pixels(value.crop, True), mean=None if value.mean is None else tuple(value.mean),
+                    std=None if value.std is None else tuple(value.std))
 
 
 def add_data_arguments(parser, what: str) -> None:
@@ -516,7 +467,7 @@ def _load_cached(spec: DataSpec, split: str, signature: tuple, select: tuple[int
         x, y, classes = load_image_folder(spec.path, spec.resize, spec.crop, select)
         ds = Dataset(x.numpy(), None if y is None else y.numpy(), spec.text, classes)
     elif spec.kind == "synthetic":
-        shape = _synthetic_shape(spec.path, spec.text)
+        shape = synthetic_shape(spec.path)
         x = np.random.default_rng(derive(0, "synthetic", spec.path)).random(shape, dtype=np.float32)
         ds = Dataset(x, None, spec.text)
     else:

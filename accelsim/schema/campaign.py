@@ -11,7 +11,8 @@ from typing_extensions import Annotated
 
 from accelsim.ecc import list_layouts
 from accelsim.schema.ber_curve import BerCurveFile
-from accelsim.schema.base import ConfigModel, FiniteFloat, Name, Probability, Seed, is_factory_ref
+from accelsim.schema.base import ConfigModel, Name, Probability, Seed, is_factory_ref
+from accelsim.schema.data_source import DATA_EXAMPLES, DataSource, SourceText
 
 SchemeName = Literal[tuple(list_layouts())]          # exact names: no case folding
 PathText = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[^\x00]*$")]
@@ -70,21 +71,6 @@ class ModelEntry(ConfigModel):
         return self
 
 
-class DataSource(ConfigModel):
-    """A data source with the imagefolder transform (docs/models.md, Data)."""
-
-    source: PathText = Field(description="digits, mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE or "
-                                         "synthetic:NxCxHxW")
-    resize: Annotated[int, Field(ge=1)] | Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)] | None = \
-        Field(None, description="imagefolder: shorter side in pixels, or [height, width]")
-    crop: Annotated[int, Field(ge=1)] | Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)] | None = \
-        Field(None, description="imagefolder: center crop, pixels or [height, width]")
-    mean: Annotated[list[FiniteFloat], Field(min_length=1, max_length=64)] | None = Field(
-        None, description="per-channel mean subtracted after scaling pixels to [0, 1]")
-    std: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1, max_length=64)] | None = Field(
-        None, description="per-channel standard deviation divided by")
-
-
 def map_floor_refusal(v_low: float, lowest: float, name: str = "v_low",
                       lowest_is: str = "the sweep's lowest voltage") -> str | None:
     """The one rule for a chip map's floor (accelsim.faults.ChipFaultMap, ``v_low``): a map
@@ -128,9 +114,10 @@ class _Sweep(ConfigModel):
     samples: Annotated[int, Field(ge=1, le=10**7)] = Field(450, description="test samples per trial")
     models_dir: PathText = Field("models", description="where <model>-<variant> checkpoints are found "
                                                        "(default: the bundled models/, from any folder)")
-    data: Union[PathText, DataSource, None] = Field(None, description="evaluation data: digits (default), "
+    data: Union[SourceText, DataSource, None] = Field(None, description="evaluation data: digits (default), "
                                                     "mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE, "
-                                                    "synthetic:NxCxHxW, or {source, resize, crop, mean, std}")
+                                                    "synthetic:NxCxHxW, or {source, resize, crop, mean, std}",
+                                                    examples=DATA_EXAMPLES)
     metric: Literal["accuracy", "sdc"] | None = Field(
         None, description="headline criterion: accuracy, or sdc (top-1 SDC rate within the tolerance); "
                           "default: accuracy with labelled data, sdc without")
