@@ -63,7 +63,7 @@ def test_training_is_deterministic_and_checkpoint_round_trips(tmp_path):
     card1["command"] = "test"
     save_checkpoint(m1, tmp_path / "m", card1)
     m3, card3 = load_checkpoint(tmp_path / "m.safetensors")
-    assert card3["layout"] == "inplace-4b-64" and card3["bits"] == 4
+    assert card3.layout == "inplace-4b-64" and card3.bits == 4
     x = load_digits_split().x_test[:20]
     assert torch.equal(m1(x), m3(x))
 

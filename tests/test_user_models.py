@@ -350,7 +350,7 @@ def test_fine_tune_a_user_model_file_from_its_checkpoint(project, tmp_path):
                  "--layout", "inplace-8b-64", "--epochs", "0", "--qat-epochs", "3", "-o", str(out)]) == 0
     card = yaml.safe_load((tmp_path / "ft.yaml").read_text())
     assert card["from"] == str(project / "ckpt" / "net-fp32") and card["layout"] == "inplace-8b-64"
-    assert card["fp32_accuracy"] == card0["accuracy"]          # the start is the user's checkpoint
+    assert card["fp32_accuracy"] == card0.accuracy          # the start is the user's checkpoint
     # 4 float epochs leave near-uniform weights: ~40 % of them start outside their 7-bit slots
     # (one QAT epoch does not recover from that clamp; three do)
     assert card["wot_out_of_range_before"] == count_out_of_layout(start, 8, get_layout("inplace-8b-64"))

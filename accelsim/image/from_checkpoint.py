@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def _calibration(card: dict, data=None):
+def _calibration(card, data=None):
     """The calibration batch export uses: ``data``'s training inputs (a DataSpec) when
     given; else the digits training split for digits models, else None (export's seeded
     uniform images)."""
@@ -17,7 +17,7 @@ def _calibration(card: dict, data=None):
 
     if data is not None:
         return calibration_set(data)
-    dataset = card.get("dataset") or (None if is_factory_ref(card["model"]) else model_info(card["model"])[2])
+    dataset = card.dataset or (None if is_factory_ref(card.model) else model_info(card.model)[2])
     return calibration_set(DataSpec()) if dataset == "digits" else None
 
 
@@ -60,8 +60,8 @@ def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: b
     return export_image(model, out, layout=layout, input_shape=shape, calibration=_calibration(card, data),
                         bits=card.bits, project=project, force=force,
                         activation_bits=card.activation_bits or 8,
-                        source={"checkpoint": str(checkpoint), "model": card["model"],
-                                "card_accuracy": card.get("accuracy"), "export_sha256": key})
+                        source={"checkpoint": str(checkpoint), "model": card.model,
+                                "card_accuracy": card.accuracy, "export_sha256": key})
 
 
 def export_state_dict(factory: str, weights: str, layout: str, out, data, *, force: bool = False,

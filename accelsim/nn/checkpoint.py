@@ -116,12 +116,12 @@ def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, ModelCard]:
     card = load_card(path)
     state = read_state(weights)
     model = build_any(card.model, base_dir=card_path.parent, seed=card.seed, num_classes=card.num_classes,
-                      input_shape=card.get("input_shape"))
+                      input_shape=card.input_shape)
     return load_state(model, state, str(weights), card.model), card
 
 
 def card_input_shape(card: ModelCard) -> tuple[int, ...]:
     """The input shape (C, H, W) a checkpoint's model takes: the card's, else the zoo's."""
-    if card.get("input_shape"):
-        return tuple(int(v) for v in card["input_shape"])
-    return model_info(card["model"])[0]
+    if card.input_shape:
+        return tuple(int(v) for v in card.input_shape)
+    return model_info(card.model)[0]

@@ -76,4 +76,4 @@ def _card_model(init: str | None) -> str | None:
 
     if init is None or not checkpoint_paths(init)[1].exists():
         return None
-    return str(load_card(init)["model"])
+    return str(load_card(init).model)

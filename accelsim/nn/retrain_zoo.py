@@ -79,7 +79,7 @@ def tables(model_dir: str = "models", archs=ARCHS) -> str:
             "int4 WOT (inplace-4b-32)", "weights"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for a in archs:
-        acc = [f"{100 * cards[a, v]['accuracy']:.2f}" for v in VARIANTS]
+        acc = [f"{100 * cards[a, v].accuracy:.2f}" for v in VARIANTS]
         rows.append(f"| {a} | " + " | ".join(acc) + f" | {cards[a, 'int8']['weights']:,} |")
     wot = ["", "| model | " + " | ".join(WOT_LAYOUTS) + " |", "|" + "---|" * (len(WOT_LAYOUTS) + 1)]
     for a in archs:

@@ -51,7 +51,7 @@ def load_source_model(src: ModelSource, input_shape=None):
     model = build_factory(ref)
     load_state(model, read_state(src.path), src.path, src.factory)
     card = checkpoint_paths(src.path)[1]
-    shape = load_card(card).get("input_shape") if card.is_file() else None
+    shape = load_card(card).input_shape if card.is_file() else None
     return model, shape
 
 
@@ -63,7 +63,7 @@ def source_bits(src: ModelSource) -> int | None:
     card = checkpoint_paths(src.path)[1]
     if not card.is_file():
         return None
-    bits = load_card(card).get("bits")
+    bits = load_card(card).bits
     return None if bits in (None, 32) else int(bits)
 
 

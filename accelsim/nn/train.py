@@ -121,8 +121,8 @@ def start_model(cfg: TrainConfig, input_shape=None) -> nn.Module:
     weights, card_path = checkpoint_paths(cfg.init)
     if card_path.exists():
         model, card = load_checkpoint(cfg.init)
-        if _model_identity(card["model"], card_path.parent) != _model_identity(cfg.model, "."):
-            raise UserError(f"--from {cfg.init}: a {card['model']} checkpoint, not {cfg.model}")
+        if _model_identity(card.model, card_path.parent) != _model_identity(cfg.model, "."):
+            raise UserError(f"--from {cfg.init}: a {card.model} checkpoint, not {cfg.model}")
         return model
     return load_state(build_any(cfg.model, seed=cfg.seed, input_shape=input_shape), read_state(weights),
                       str(weights), cfg.model)

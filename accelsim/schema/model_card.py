@@ -46,11 +46,3 @@ class ModelCard(ConfigModel):
         if not (1 <= v <= 8 or v == 32):
             raise PydanticCustomError("bits", "must be 1..8 (quantized) or 32 (float), got {v}", {"v": v})
         return v
-
-    # read access by key for code that still treats a card as a mapping
-    def __getitem__(self, key: str):
-        return getattr(self, key)
-
-    def get(self, key: str, default=None):
-        value = getattr(self, key, None)
-        return default if value is None else value
