@@ -3,7 +3,7 @@ layer selection, read from YAML and validated before anything runs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -22,36 +22,41 @@ from accelsim.nn.source import ModelSource
 from accelsim.nn.data import DataSpec, data_size, evaluation_set, fingerprint, parse_data
 
 
-@dataclass
+@dataclass(frozen=True)
 class Spec:
-    name: str
-    seed: int
+    """A campaign ready to run: the validated document (``doc``; its fields are read
+    through, defaults are the schema's) and what parse_spec resolved from it and its files."""
+
+    doc: CampaignSpec
     checkpoints: dict[tuple[str, str], ModelSource]   # (model, scheme) -> its weights
     models: list[str]
-    schemes: list[str]
     voltages: list[float] | None
     bers: list[float] | None
-    fault_model: str
-    chips: int
-    repeats: int
-    layers: list[str] | str
-    samples: int
-    engine: str
-    policy: str
+    samples: int                         # the doc's, or all of a data set smaller than the default
+    policy: str                          # the doc's, or the accelerator config's ecc.policy
     curve: BerCurve
-    curve_dict: dict = field(default_factory=dict)
-    p_stuck1: float = 0.5
-    accelerator: str | None = None
+    curve_dict: dict
+    data: DataSpec
+    data_sha256: str | None              # of the evaluated subset (None for the default digits)
+    metric: str                          # what the headline's tolerance applies to
+    # read and validated once per campaign; what the trials run with
+    accelerator_config: AcceleratorConfig
+    energy: EnergyTable
+    accelerator: str | None = None       # resolved paths (None: packaged)
     energy_table: str | None = None
-    map_floor: float | None = None       # pinned v_low (spec field v_low)
+    map_floor: float | None = None       # pinned v_low (spec field v_low), checked against the curve
     fault_map: str | None = None         # measured map CSV (fault_model: measured)
     fault_map_sha256: str | None = None
-    data: DataSpec = field(default_factory=DataSpec)
-    data_sha256: str | None = None       # of the evaluated subset (None for the default digits)
-    metric: str = "accuracy"             # what the headline's tolerance applies to
-    # read and validated once per campaign (parse_spec); what the trials run with
-    accelerator_config: AcceleratorConfig = field(default_factory=load_config)
-    energy: EnergyTable = field(default_factory=load_table)
+
+    name = property(lambda self: self.doc.name)
+    seed = property(lambda self: self.doc.seed)
+    schemes = property(lambda self: list(self.doc.schemes))
+    fault_model = property(lambda self: self.doc.fault_model)
+    chips = property(lambda self: self.doc.chips)
+    repeats = property(lambda self: self.doc.repeats)
+    engine = property(lambda self: self.doc.engine)
+    p_stuck1 = property(lambda self: float(self.doc.p_stuck1))
+    layers = property(lambda self: self.doc.layers if isinstance(self.doc.layers, str) else list(self.doc.layers))
 
     def v_low(self) -> float:
         """The voltage every chip's map is drawn down to (nested): the spec's ``v_low`` if
@@ -194,14 +199,11 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     if metric == "accuracy" and not data.labelled:
         raise UserError(f"{where}: metric accuracy needs labels, and data {data_spec.text} has none; use metric: sdc")
     sources = check_sources(sources, data)
-    return Spec(name=d.name, seed=d.seed, checkpoints=sources, models=models, schemes=list(d.schemes),
-                voltages=voltages, bers=bers, fault_model=d.fault_model, chips=d.chips, repeats=d.repeats,
-                layers=d.layers if isinstance(d.layers, str) else list(d.layers), samples=samples,
-                engine=d.engine, policy=policy, curve=curve, curve_dict=curve_params(curve),
-                p_stuck1=float(d.p_stuck1), accelerator=accelerator, energy_table=energy_table,
-                map_floor=map_floor, fault_map=fault_map, fault_map_sha256=fault_map_sha, data=data_spec,
+    return Spec(doc=d, checkpoints=sources, models=models, voltages=voltages, bers=bers, samples=samples,
+                policy=policy, curve=curve, curve_dict=curve_params(curve), data=data_spec,
                 data_sha256=None if data_spec.is_default else fingerprint(data), metric=metric,
-                accelerator_config=accelerator_config, energy=energy)
+                accelerator_config=accelerator_config, energy=energy, accelerator=accelerator,
+                energy_table=energy_table, map_floor=map_floor, fault_map=fault_map, fault_map_sha256=fault_map_sha)
 
 
 def _check_bers_on_curve(bers: list[float], curve: BerCurve, where: str = "campaign spec") -> None:
