@@ -74,6 +74,9 @@ def test_every_new_row_names_the_new_machine(tmp_path):
         assert len(mine) == 4
         digest = docs[mine[0]["provenance_sha256"]]["accelerator_sha256"]
         assert all(yaml.safe_load(r["params"])["accelerator_sha256"] == digest for r in mine)
+    from accelsim.report import report_from_store
+    summary = (report_from_store(store, tmp_path / "report", metric="accuracy").parent / "summary.md").read_text()
+    assert "runs into this store | 2: the values above are the latest run's" in summary
 
 
 def test_a_comment_or_a_moved_file_keeps_the_keys(tmp_path):

@@ -204,7 +204,10 @@ def _provenance_rows(meta: dict, tolerance: float, target: float, rows) -> list[
               ("accelerator", meta.get("accelerator") or "packaged default (accelsim/configs/accelerator.yaml)"),
               ("accelerator, resolved", meta.get("accelerator_config")), ("energy table", meta.get("energy_table")),
               ("energy table, values (pJ)", meta.get("energy_values")), ("checkpoints (sha256)", meta.get("checkpoints")),
-              ("per-layer study (faults in one layer at a time)", meta.get("sensitivity"))]
+              ("per-layer study (faults in one layer at a time)", meta.get("sensitivity")),
+              ("runs into this store", None if (meta.get("runs") or 1) <= 1 else
+               f"{meta['runs']}: the values above are the latest run's; each row names its own run's "
+               "(store table provenance, column provenance_sha256)")]
     return [(k, v) for k, v in fields if v is not None]
 
 
@@ -425,9 +428,10 @@ def report_from_store(store_path, out_dir, *, tolerance: float = 0.01, force: bo
     store = Store(store_path, create=False, readonly=True)
     try:
         rows, meta = label_models(store.rows()), store.meta()
+        runs = len({r["provenance_sha256"] for r in rows if r.get("provenance_sha256")})
     finally:
         store.close()
-    spec = dict(meta.get("spec") or {})
+    spec = dict(meta.get("spec") or {}, runs=runs)
     if meta.get("sensitivity"):
         spec["sensitivity"] = meta["sensitivity"]
     return build_report(rows, out_dir, tolerance=tolerance, force=force, meta=spec, yield_target=yield_target,
