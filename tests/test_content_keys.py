@@ -117,3 +117,21 @@ def test_trial_params_are_frozen_and_keyed_by_content():
     assert p.replace(accelerator_sha256="0" * 64).key != p.key
     assert TrialParams.from_dict(p.to_dict()) == p
     assert set(PATH_FIELDS) <= {f.name for f in dataclasses.fields(TrialParams)}
+
+
+def test_files_are_read_once_per_campaign(tmp_path, monkeypatch):
+    """The accelerator and the energy table are read and validated by parse_spec, once,
+    however many trials run (they used to be read again by every trial)."""
+    import accelsim.energy.table as table_mod
+    import accelsim.hw.config as config_mod
+    table = yaml.safe_load((ROOT / "accelsim" / "configs" / "energy.yaml").read_text())
+    (tmp_path / "e.yaml").write_text(yaml.safe_dump(table))
+    spec_path = _campaign(tmp_path, WS16, energy_table="e.yaml", voltages=[0.6, 0.55], chips=2)
+    reads = []
+    for mod in (config_mod, table_mod):
+        real = mod.read_yaml
+        monkeypatch.setattr(mod, "read_yaml", lambda path, *a, _real=real, **k: (reads.append(Path(path).name),
+                                                                                 _real(path, *a, **k))[1])
+    info = run_campaign(load_spec(spec_path), tmp_path / "s.sqlite", progress=False)
+    assert info["ran"] == 4
+    assert reads.count("acc.yaml") == 1 and reads.count("e.yaml") == 1
