@@ -36,15 +36,17 @@ def register(sub) -> None:
 
 def _calibration(card: dict, data=None):
     """The calibration batch export uses: ``data``'s training inputs (a DataSpec) when
-    given; else the digits training split for digits models, else None (export's seeded
-    uniform images)."""
-    from accelsim.nn.data import DataSpec, calibration_set
+    given; else the training split of the card's data set where that is the digits or a
+    named data set (fashion-mnist), else None (export's seeded uniform images)."""
+    from accelsim.nn.data import NAMED, DataSpec, calibration_set, parse_data
     from accelsim.nn.modelref import is_factory_ref
     from accelsim.nn.zoo import model_info
 
     if data is not None:
         return calibration_set(data)
     dataset = card.get("dataset") or (None if is_factory_ref(card["model"]) else model_info(card["model"])[2])
+    if dataset in NAMED:
+        return calibration_set(parse_data(dataset, where=f"the model card's dataset"))
     return calibration_set(DataSpec()) if dataset == "digits" else None
 
 

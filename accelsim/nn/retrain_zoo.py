@@ -1,7 +1,12 @@
-"""Retrain every checkpoint shipped in models/: ``python -m accelsim.nn.retrain_zoo [DIR]``.
+"""Retrain every checkpoint shipped in models/: ``python -m accelsim.nn.retrain_zoo [DIR]``
+(the digits models) and ``python -m accelsim.nn.retrain_zoo --fashion [DIR]`` (the
+Fashion-MNIST models, into models/fashion-mnist; needs Debian's dataset-fashion-mnist).
 
-Each architecture as fp32, int8, int4, int8 WOT (inplace-8b-64), int4 WOT
-(inplace-4b-64 and inplace-4b-32). Bit-reproducible on one software stack: seed 0, one
+Digits: each architecture as fp32, int8, int4, int8 WOT (inplace-8b-64), int4 WOT
+(inplace-4b-64 and inplace-4b-32), each trained from scratch. Fashion-MNIST: each
+architecture trained once in float (FASHION_EPOCHS), then every quantized variant
+fine-tuned from that fp32 checkpoint for FASHION_QAT_EPOCHS of QAT (``--from``): 60,000
+images an epoch on two shared cores leave no room for a float pre-training per variant. Bit-reproducible on one software stack: seed 0, one
 intra-op and one inter-op thread, ``torch.use_deterministic_algorithms`` (CPU kernels
 only); what may still differ on another stack (torch/numpy/BLAS build, CPU instruction
 set) is listed in docs/models.md.
@@ -25,6 +30,17 @@ VARIANTS = {
     "int4-wot-inplace-4b-32": dict(bits=4, layout="inplace-4b-32"),
 }
 WOT_LAYOUTS = ("inplace-8b-64", "inplace-4b-64", "inplace-4b-32")
+
+# Fashion-MNIST: the variants the demo sweeps (none-8b, inplace-8b-64, ecc-8b-72) and the
+# int4 pair the fault studies use; float epochs per architecture, sized so that the whole
+# zoo retrains in minutes on one core (docs/models.md has the time and the accuracy gap).
+FASHION_DATA = "fashion-mnist"
+FASHION_DIR = "models/fashion-mnist"
+FASHION_ARCHS = ("lenet5", "mlp", "resnet-small", "mobilenet-v2-small")
+FASHION_VARIANTS = ("fp32", "int8", "int8-wot-inplace-8b-64", "int4", "int4-wot-inplace-4b-64")
+FASHION_EPOCHS = {"lenet5": 4, "mlp": 4, "resnet-small": 3, "mobilenet-v2-small": 3}
+FASHION_QAT_EPOCHS = 1
+FASHION_BATCH = 128
 
 
 def variant_args(kw: dict) -> str:
@@ -94,9 +110,42 @@ def tables(model_dir: str = "models", archs=ARCHS) -> str:
     return "\n".join(rows + wot)
 
 
+def fashion(out_dir: str = FASHION_DIR, archs=FASHION_ARCHS, variants=FASHION_VARIANTS, epochs=None,
+            qat_epochs: int = FASHION_QAT_EPOCHS) -> None:
+    """Train the Fashion-MNIST zoo into ``out_dir``: per architecture the fp32 model, then each
+    quantized variant by QAT from it (``epochs``: {arch: float epochs}, tests shorten them)."""
+    from accelsim.nn.checkpoint import save_checkpoint
+    from accelsim.nn.data import parse_data
+    from accelsim.nn.train import TrainConfig, train
+
+    data = parse_data(FASHION_DATA)
+    epochs = epochs or FASHION_EPOCHS
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    for arch in archs:
+        fp32 = Path(out_dir) / f"{arch}-fp32"
+        common = dict(model=arch, seed=0, data=data, batch_size=FASHION_BATCH)
+        for variant in ("fp32", *[v for v in variants if v != "fp32"]):
+            kw = VARIANTS[variant]
+            if variant == "fp32":
+                cfg = TrainConfig(**common, epochs=epochs[arch], qat_epochs=0)
+                extra = f"--epochs {epochs[arch]}"
+            else:
+                cfg = TrainConfig(**common, **kw, epochs=0, qat_epochs=qat_epochs, init=str(fp32))
+                extra = f"--from {fp32} --epochs 0 --qat-epochs {qat_epochs}"
+            with deterministic_torch():
+                model, card = train(cfg, show_progress=False)
+            stem = Path(out_dir) / f"{arch}-{variant}"
+            card["command"] = " ".join(f"accelsim train --model {arch} --data {FASHION_DATA} {variant_args(kw)} "
+                                       f"{extra} --batch-size {FASHION_BATCH} --seed 0 -o {stem}".split())
+            save_checkpoint(model, stem, card)
+            print(f"{stem}: accuracy {card['accuracy']:.4f} in {card['train_seconds']:.0f} s", flush=True)
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args[:1] == ["--table"]:
         print(tables(*args[1:2]))
+    elif args[:1] == ["--fashion"]:
+        fashion(*args[1:2], archs=tuple(args[2:]) or FASHION_ARCHS)
     else:
         main(*args[:1])
