@@ -102,14 +102,28 @@ def headline_cols(metric: str = "accuracy") -> list[str]:
 
 
 def headline_title(tolerance: float, target: float, chips: int | None = None, inputs: int | None = None,
-                   metric: str = "accuracy") -> str:
+                   metric: str = "accuracy", data: str | None = None) -> str:
+    """The headline's question; ``data`` names the evaluated data set (digits, fashion-mnist, ...)."""
     sample = f"; {chips} chips x {inputs} inputs per point" if chips else ""
+    if data:
+        sample += f" of {DATA_NAMES.get(data, data)}"
     within = (f"a top-1 SDC rate (inputs whose top-1 class differs from the fault-free network's) of at most "
               f"{tolerance * 100:g} %" if metric == "sdc" else f"within {tolerance * 100:g} % of the fault-free accuracy")
     return (f"How low can the weight SRAM go? Lowest voltage where at least {target:.0%} of chips stay at "
             f"{within}{sample}" if metric == "sdc" else
             f"How low can the weight SRAM go? Lowest voltage where at least {target:.0%} of chips stay "
             f"{within}{sample}")
+
+
+# how the headline names a data source (others: their spec text)
+DATA_NAMES = {"digits": "the 8x8 digits' test split", "fashion-mnist": "the Fashion-MNIST test set"}
+
+
+def rows_data(rows) -> str | None:
+    """The data source the rows evaluated (``digits`` for rows without one), or None when
+    the rows evaluated several."""
+    names = {_variant(r, "data") or "digits" for r in rows}
+    return names.pop() if len(names) == 1 else None
 
 
 def default_metric(rows) -> str:
@@ -323,7 +337,7 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         # the campaigns whose rows are reported (a store may hold several), not only the last spec's name
         names = sorted({str(r["campaign"]) for r in rows if r.get("campaign")}) or [str(meta.get("name", "campaign"))]
         title = f"accelsim report — {html.escape(', '.join(names))}"
-        htitle = headline_title(tolerance, yield_target, n0.get("chips"), n0.get("inputs"), metric)
+        htitle = headline_title(tolerance, yield_target, n0.get("chips"), n0.get("inputs"), metric, rows_data(rows))
         md = [f"# {title}\n", f"{htitle}; the energy per inference saved there against the highest voltage of the sweep. The lower-bound "
               "column is the voltage a 95 % confidence claim supports.\n\n", _md_table(headline_cols(metric), _headline_rows(head))]
         if warnings:
