@@ -113,6 +113,40 @@ def tables(model_dir: str = "models", archs=ARCHS) -> str:
     return "\n".join(rows + wot)
 
 
+# The closest entries of the benchmark table in Fashion-MNIST's README (Debian:
+# /usr/share/doc/dataset-fashion-mnist/README.md.gz, "Benchmark": submitted test accuracies)
+FASHION_PUBLISHED = {
+    "lenet5": [("2 Conv+pooling, no preprocessing (TensorFlow's doc)", 0.916),
+               ("2 Conv <100K parameters, no preprocessing", 0.925)],
+    "mlp": [("MLP 256-128-100, no preprocessing", 0.8833)],
+    "resnet-small": [("3 Conv+pooling+BN, no preprocessing", 0.903),
+                     ("ResNet18, normalization + flips, translation, rotation", 0.949)],
+    "mobilenet-v2-small": [("MobileNet, augmentation (horizontal flips)", 0.950)],
+}
+
+
+def fashion_table(model_dir: str = FASHION_DIR, archs=FASHION_ARCHS) -> str:
+    """Markdown: each Fashion-MNIST model's fp32 and quantized test accuracy (cards; the
+    integer-exact accuracy of its memory image in brackets) beside the README's entries."""
+    from accelsim.nn.checkpoint import load_card
+
+    head = ["model", "float epochs", "fp32", *FASHION_VARIANTS[1:], "weights", "published (README)", "gap to fp32"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for a in archs:
+        cards = {v: load_card(Path(model_dir) / f"{a}-{v}") for v in FASHION_VARIANTS}
+        cells = [f"{100 * cards['fp32'].accuracy:.2f}"]
+        for v in FASHION_VARIANTS[1:]:
+            c = cards[v]
+            exact = f" ({100 * c.integer_accuracy:.2f})" if c.integer_accuracy is not None else ""
+            cells.append(f"{100 * c.accuracy:.2f}{exact}")
+        pub = FASHION_PUBLISHED.get(a, [])
+        published = "; ".join(f"{name}: {100 * acc:.1f}" for name, acc in pub)
+        gap = "; ".join(f"{100 * (cards['fp32'].accuracy - acc):+.1f}" for _, acc in pub)
+        rows.append(f"| {a} | {cards['fp32'].config['epochs']} | " + " | ".join(cells)
+                    + f" | {cards['int8'].weights:,} | {published} | {gap} |")
+    return "\n".join(rows)
+
+
 def fashion(out_dir: str = FASHION_DIR, archs=FASHION_ARCHS, variants=FASHION_VARIANTS, epochs=None,
             qat_epochs: int = FASHION_QAT_EPOCHS) -> None:
     """Train the Fashion-MNIST zoo into ``out_dir``: per architecture the fp32 model, then each
@@ -182,6 +216,8 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     if args[:1] == ["--table"]:
         print(tables(*args[1:2]))
+    elif args[:1] == ["--fashion-table"]:
+        print(fashion_table(*args[1:2]))
     elif args[:1] == ["--integer"]:   # (re)measure integer_accuracy of the quantized checkpoints in DIR
         for card in sorted(Path(args[1] if len(args) > 1 else FASHION_DIR).glob("*.yaml")):
             if not card.stem.endswith("-fp32"):
