@@ -152,7 +152,7 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     accelerator, policy = None, d.policy
     if d.accelerator is not None:
         from accelsim.hw import load_config
-        accelerator = str(base_dir / d.accelerator)
+        accelerator = str((base_dir / d.accelerator).absolute())   # workers may run elsewhere
         acc_policy = load_config(accelerator).policy   # a bad accelerator fails here, before any store exists
         # the spec's default policy used to replace the accelerator's (e.g. reread) without a word
         if "policy" in d.model_fields_set and d.policy != acc_policy:
@@ -162,7 +162,7 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     energy_table = None
     if d.energy_table is not None:
         from accelsim.energy import load_table
-        energy_table = str(base_dir / d.energy_table)
+        energy_table = str((base_dir / d.energy_table).absolute())
         load_table(energy_table)
     data_value = d.data.model_dump(exclude_none=True) if hasattr(d.data, "model_dump") else d.data
     data_spec = parse_data(data_value, base_dir, f"{where}: data")
@@ -198,7 +198,7 @@ def _check_bers_on_curve(bers: list[float], curve: BerCurve, where: str = "campa
 def _check_fault_map(fault_map: str, base_dir: Path, schemes: list[str]) -> tuple[str, str]:
     """The measured map's path and sha256 (part of the trial key), after checking that
     it parses and fits the words of every scheme."""
-    path = base_dir / fault_map
+    path = (base_dir / fault_map).absolute()   # workers may run in another folder
     for scheme in schemes:
         ChipFaultMap.from_csv(path, width=get_layout(scheme).word_bits)
     return str(path), sha256_file(path)
