@@ -2,7 +2,6 @@
 the wrong moment, SIGTERM, a busy / damaged / full store, the umask, Dask workers with
 threads and another working directory, deterministic report files."""
 
-import json
 import os
 import signal
 import sqlite3

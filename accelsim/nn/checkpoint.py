@@ -133,7 +133,8 @@ def load_checkpoint(path: str | Path, *, trust=False,
     card = load_card(path)
     check_card_code(card, card_path, trust, hint)
     state = read_state(weights)
-    model = build_any(card.model, base_dir=card_path.parent, seed=card.seed, num_classes=card.num_classes)
+    model = build_any(card.model, base_dir=card_path.parent, seed=card.seed, num_classes=card.num_classes,
+                      input_shape=card.get("input_shape"))
     return load_state(model, state, str(weights), card.model), card
 
 
