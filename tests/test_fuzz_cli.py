@@ -876,6 +876,11 @@ ROUND_TWO = {
                                                         write_yaml(d / "s.yaml", {**campaign_spec(), "models": {
                                                             "mine": {"checkpoint": "c"}}})),
                                           ["campaign", "s.yaml", "--store", "s.sqlite"], "models.mine.factory"),
+    "train --from a card naming a model file": (lambda d, b: (
+        _model_file(d, "open('ran', 'w')\ndef build():\n    pass\n"),
+        shutil.copy(b / "lenet.safetensors", d / "c.safetensors"),
+        (d / "c.yaml").write_text((b / "lenet.yaml").read_text().replace("model: lenet5", "model: m.py:build"))),
+        ["train", "--from", "c", "-o", "out"], "--model FILE.py:NAME"),
 }
 
 
@@ -913,7 +918,7 @@ def check_clean(argv: list[str], workdir: Path, base_dir: Path) -> int:
     return rc
 
 
-DATA_FUZZ = settings(max_examples=25, deadline=None, derandomize=True, database=None,
+DATA_FUZZ = settings(max_examples=15, deadline=None, derandomize=True, database=None,
                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 

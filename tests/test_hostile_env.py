@@ -93,6 +93,7 @@ def test_dev_zero_as_an_idx_file_is_refused_at_once(tmp_path, image, capsys):
 
 
 # 6. no warning before the error line ----------------------------------------------------------
+@pytest.mark.slow
 def test_no_stray_warning_before_the_error_line(tmp_path, image):
     """Pillow warns (DecompressionBombWarning) on an image above its pixel limit and numpy on an
     overflow; through a real process stderr holds the error line and nothing else."""
@@ -194,6 +195,7 @@ def test_leftovers_of_a_killed_export_are_cleaned_and_a_replaced_output_restored
     assert sorted(p.name for p in tmp_path.iterdir()) == ["img"]
 
 
+@pytest.mark.slow
 def test_sigterm_ends_the_worker_processes(tmp_path):
     import psutil
     spec = tmp_path / "spec.yaml"

@@ -152,8 +152,9 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     accelerator, policy = None, d.policy
     if d.accelerator is not None:
         from accelsim.hw import load_config
-        accelerator = str((base_dir / d.accelerator).absolute())   # workers may run elsewhere
+        accelerator = str(base_dir / d.accelerator)
         acc_policy = load_config(accelerator).policy   # a bad accelerator fails here, before any store exists
+        accelerator = str(Path(accelerator).absolute())   # what trials read: workers may run elsewhere
         # the spec's default policy used to replace the accelerator's (e.g. reread) without a word
         if "policy" in d.model_fields_set and d.policy != acc_policy:
             raise UserError(f"{where}: policy {d.policy} but accelerator config {accelerator} sets "
@@ -162,8 +163,9 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     energy_table = None
     if d.energy_table is not None:
         from accelsim.energy import load_table
-        energy_table = str((base_dir / d.energy_table).absolute())
+        energy_table = str(base_dir / d.energy_table)
         load_table(energy_table)
+        energy_table = str(Path(energy_table).absolute())
     data_value = d.data.model_dump(exclude_none=True) if hasattr(d.data, "model_dump") else d.data
     data_spec = parse_data(data_value, base_dir, f"{where}: data")
     available = data_size(data_spec)

@@ -120,8 +120,9 @@ class ChipFaultMap:
                                     f"(got {row['word']!r}, {row['bit']!r})") from None
                 v = _vmin(row.get("vmin"), path, line)
                 if not (0 <= w < (n_words if n_words is not None else MAX_MAP_WORDS) and 0 <= b < width):
-                    extent = f"{n_words} x {width}" if n_words is not None else f"{MAX_MAP_WORDS:,} words of {width}"
-                    raise UserError(f"fault map {path}, line {line}: cell ({w}, {b}) outside {extent} bits")
+                    extent = f"{n_words} x {width}" if n_words is not None else f"words of {width}"
+                    extent += " bits" + ("" if n_words is not None else " (word index below 2^40)")
+                    raise UserError(f"fault map {path}, line {line}: cell ({w}, {b}) outside {extent}")
                 kind = (row.get("type") or "flip").strip().lower()
                 if kind not in names:
                     raise UserError(f"fault map {path}, line {line}: type {kind!r} is not flip, stuck0 or stuck1")
