@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from accelsim.campaign import Store, parse_spec, run_campaign
-from accelsim.campaign.store import trials_in
+from accelsim.campaign.store import SCHEMA_VERSION, trials_in
 from accelsim.cli import main as cli_main
 from accelsim.errors import UserError
 
@@ -126,20 +126,20 @@ def test_store_schema_is_created_in_one_transaction(tmp_path, monkeypatch):
     with real(path) as c:   # nothing half-made survived: the next campaign takes the file as new
         assert c.execute("SELECT name FROM sqlite_master").fetchall() == []
     s = Store(path)
-    assert s.meta()["schema_version"] == 4 and s.rows() == []
+    assert s.meta()["schema_version"] == SCHEMA_VERSION and s.rows() == []
     s.close()
 
 
 def test_store_full_is_one_line_and_keeps_committed_trials(tmp_path):
-    from accelsim.campaign.store import PARAM_COLUMNS
+    import dataclasses
+    params = parse_spec(SPEC).trials()[0]
     s = Store(tmp_path / "s.sqlite")
-    params = {c: 1 for c in PARAM_COLUMNS}
     s.write("k0", params, {"accuracy": 0.5})
     pages = s.conn.execute("PRAGMA page_count").fetchone()[0]
     s.conn.execute(f"PRAGMA max_page_count = {pages}")   # SQLite's own 'database or disk is full'
     with pytest.raises(UserError, match=r"cannot write a trial \(database or disk is full\); the trials committed"):
         for i in range(1, 500):
-            s.write(f"k{i}", {**params, "model": "m" * 500}, {"accuracy": 0.5})
+            s.write(f"k{i}", dataclasses.replace(params, campaign="c" * 500), {"accuracy": 0.5})
     s.close()
     kept = sqlite3.connect(tmp_path / "s.sqlite").execute("SELECT key FROM trials ORDER BY created").fetchall()
     assert kept[0] == ("k0",)
