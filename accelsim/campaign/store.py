@@ -287,10 +287,14 @@ class Store:
 
     def meta(self) -> dict:
         out = {}
-        for k, v in self.conn.execute("SELECT key, value FROM meta"):
+        try:
+            items = self.conn.execute("SELECT key, value FROM meta").fetchall()
+        except sqlite3.Error as exc:
+            raise UserError(f"campaign store {str(self.path)!r}: cannot read its meta table ({exc})") from None
+        for k, v in items:
             try:
                 out[k] = json.loads(v)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, TypeError, RecursionError):   # text, NULL, a nesting bomb
                 out[k] = v
         return out
 
