@@ -86,15 +86,15 @@ def write_config(path: Path, size: int, dataflow: str) -> None:
         cfg.write(f)
 
 
-def total_cycles(report: Path) -> list[int]:
+def total_cycles(report: Path, column: str = "Total Cycles") -> list[int]:
     rows = report.read_text().splitlines()
-    col = [c.strip() for c in rows[0].split(",")].index("Total Cycles")
+    col = [c.strip() for c in rows[0].split(",")].index(column)
     return [int(float(r.split(",")[col])) for r in rows[1:]]
 
 
 def main(argv: list[str]) -> None:
     layers = RESNET18 if "--full" in argv else [r for r in RESNET18 if r[0] in QUICK]
-    opt = lambda name, default: next((a.split("=", 1)[1] for a in argv if a.startswith(name + "=")), default)  # noqa: E731
+    opt = lambda name, default: next((a.split("=", 1)[1] for a in argv if a.startswith(name + "=")), default)
     sizes = [int(s) for s in opt("--sizes", "16,32").split(",")]
     dataflows = opt("--dataflows", "ws,os,is").split(",")
     out = {"benchmark": "scalesim_ratio", "network": "resnet18", "layers": [r[0] for r in layers], "runs": {}}
@@ -117,7 +117,11 @@ def main(argv: list[str]) -> None:
                 if r.returncode:
                     raise SystemExit(r.stderr)
                 ours = total_cycles(tmp / f"a{size}{df}" / "COMPUTE_REPORT.csv")
-                run = {"accelsim_total_cycles": sum(ours), "accelsim_s": round(time.perf_counter() - t0, 1)}
+                # accelsim's own cycles (its DRAM, SRAM and decoder stalls; default accelerator
+                # config under the cfg's array, SRAM sizes, banks and ports), for comparison
+                with_stalls = total_cycles(tmp / f"a{size}{df}" / "COMPUTE_REPORT.csv", "accelsim Cycles")
+                run = {"accelsim_total_cycles": sum(ours), "accelsim_cycles_with_stalls": sum(with_stalls),
+                       "accelsim_s": round(time.perf_counter() - t0, 1)}
                 if python is not None:
                     t0 = time.perf_counter()
                     s = subprocess.run([python, "-c", _RUN, str(cfg), str(topo), str(tmp / f"s{size}{df}")],
@@ -128,6 +132,7 @@ def main(argv: list[str]) -> None:
                         theirs = total_cycles(next((tmp / f"s{size}{df}").rglob("COMPUTE_REPORT.csv")))
                         run.update(scalesim_total_cycles=sum(theirs), scalesim_s=round(time.perf_counter() - t0, 1),
                                    ratio=round(sum(ours) / sum(theirs), 6),
+                                   with_stalls_ratio=round(sum(with_stalls) / sum(theirs), 4),
                                    per_layer_ratio={n: round(a / b, 6) for (n, *_), a, b in zip(layers, ours, theirs)})
                 out["runs"][f"{size}x{size} {df}"] = run
                 print(json.dumps(run), file=sys.stderr, flush=True)   # progress: SCALE-Sim is slow

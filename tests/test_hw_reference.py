@@ -7,12 +7,12 @@ layers, layouts with and without a code)."""
 
 import numpy as np
 import pytest
+from cycle_reference import Reference
 
 from accelsim.ecc import get_layout
 from accelsim.hw import parse_config, simulate
 from accelsim.hw.sram import WeightSram
 from accelsim.hw.topology import parse_row, topology_image
-from cycle_reference import Reference
 
 N_CASES = 120
 LAYOUTS = ("ecc-8b-72", "inplace-8b-64", "inplace-4b-32", "none-8b")
@@ -71,7 +71,7 @@ def case(i):
     width, vdd = layout.word_bits, cfg.vdd_nominal
     source = str(rng.choice(["none", "read", "read+transient", "transient"]))
     if source == "none":
-        kwargs, sram = {}, dict()
+        kwargs, sram = {}, {}
     elif source == "transient":
         ber = float(rng.choice([1e-3, 1e-2, 3e-2]))
         kwargs, sram = {"ber": ber, "seed": i}, {"ber": ber, "seed": i}

@@ -199,7 +199,7 @@ SCALESIM_ROWS = [("conv1", 64, 27, 8)] + [(f"DPconv2Channel_{i}", 16, 9, 1) for 
 
 
 def scalesim_total(m, k, n, r, c, dataflow):
-    up = lambda a, b: -(-a // b)   # noqa: E731
+    up = lambda a, b: -(-a // b)
     folds, per = {"ws": (up(k, r) * up(n, c), 2 * r + c + m - 2), "os": (up(m, r) * up(n, c), k + r + c - 2),
                   "is": (up(k, r) * up(m, c), 2 * r + c + n - 2)}[dataflow]
     return folds * per - 1

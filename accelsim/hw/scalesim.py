@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from accelsim.errors import UserError
+from accelsim.fileio import read_text_capped
 from accelsim.hw.pe_array import DATAFLOWS, fold_efficiency
 
 ARCH, LAYOUT, RUN = "architecture_presets", "layout", "run_presets"
@@ -61,22 +62,6 @@ class ScaleSimConfig:
         return f"SCALE-Sim config {path}: " + "; ".join(parts) if parts else ""
 
 
-def read_text_capped(path, what: str, max_bytes: int) -> str:
-    """A small text file read with a size cap (a device or a pipe is read up to the cap,
-    never until memory runs out); UserError names the file."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(max_bytes + 1)
-    except OSError as exc:
-        raise UserError(f"{what} {str(path)!r}: cannot read ({exc.strerror or exc.__class__.__name__})") from None
-    if len(raw) > max_bytes:
-        raise UserError(f"{what} {path}: more than the limit of {max_bytes:,} bytes")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{what} {path}: not UTF-8 text") from None
-
-
 def _get(cp, section: str, key: str, where: str, *, required: bool = True):
     if not cp.has_option(section, key):
         if required:
@@ -94,11 +79,11 @@ def _integer(cp, section: str, key: str, where: str, bounds: tuple[int, int], *,
     raw = _get(cp, section, key, where, required=required)
     if raw is None:
         return None
+    lo, hi = bounds
     try:
         v = int(raw)
     except ValueError:
-        raise UserError(f"{where}: [{section}] {key} = {raw[:40]!r} is not an integer") from None
-    lo, hi = bounds
+        raise UserError(f"{where}: [{section}] {key} = {raw[:40]!r} is not an integer in {lo:,}..{hi:,}") from None
     if not lo <= v <= hi:
         raise UserError(f"{where}: [{section}] {key} = {raw[:40]} is outside {lo:,}..{hi:,}")
     return v
@@ -141,7 +126,8 @@ def read_scalesim_config(path: str | Path, word_bits: int) -> ScaleSimConfig:
         try:
             bw = int(first)
         except ValueError:
-            raise UserError(f"{where}: [{section}] {key} = {raw[:40]!r} is not an integer") from None
+            raise UserError(f"{where}: [{section}] {key} = {raw[:40]!r} is not an integer in "
+                            f"{BANDWIDTH[0]:,}..{BANDWIDTH[1]:,}") from None
         if not BANDWIDTH[0] <= bw <= BANDWIDTH[1]:
             raise UserError(f"{where}: [{section}] {key} = {str(bw)[:40]} is outside {BANDWIDTH[0]:,}..{BANDWIDTH[1]:,}")
         out["dram"] = {"bytes_per_cycle": bw}
@@ -188,13 +174,6 @@ def apply_overrides(d: dict, sc: ScaleSimConfig) -> dict:
     return merged
 
 
-def deep_update(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = deep_update(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 UNKNOWN = "n/a"   # a quantity the model does not have (pandas reads it as NaN)
 SCALESIM_COMPUTE = ("LayerID", "Total Cycles (incl. prefetch)", "Total Cycles", "Stall Cycles", "Overall Util %",
                     "Mapping Efficiency %", "Compute Util %")
@@ -221,6 +200,15 @@ def _line(values) -> str:
 
 def _ratio(a, b) -> float:
     return round(a / max(b, 1), 6)
+
+
+def _first_row(first: bool, other):
+    """Values of the whole layer: on its first row, ``other`` on the rest."""
+    return lambda v: v if first else other
+
+
+def _per_row(rows: int):
+    return lambda x: x // rows
 
 
 def report_rows(result, image, energy_per_layer=None, *, per_channel: bool = False) -> dict[str, list[tuple]]:
@@ -256,7 +244,6 @@ def report_rows(result, image, energy_per_layer=None, *, per_channel: bool = Fal
         mapping, compute_util = fold_efficiency(m, k, n_row, p)
         total = scalesim_total_cycles(p)
         loads = sum(t.n_words for t in tiles if t.layer == li) // max(layer.n_words, 1)
-        share = lambda x: x // rows   # noqa: E731  (a count of the whole layer, per channel row)
         cycles = max(s.cycles, 1)
         start = min(x for x in (s.start_cycle, s.dram_start, s.sram_start) if x >= 0)
         energy = energy_per_layer[li]["total"] if energy_per_layer else ""
@@ -265,8 +252,8 @@ def report_rows(result, image, energy_per_layer=None, *, per_channel: bool = Fal
         for ch in range(rows):
             first = ch == 0
             name = f"{s.name}Channel_{ch}" if rows > 1 else s.name
-            whole = (lambda v: v if first else UNKNOWN)   # noqa: E731
-            ours = (lambda v: v if first else "")          # noqa: E731
+            whole, ours = _first_row(first, UNKNOWN), _first_row(first, "")
+            share = _per_row(rows)   # a count of the whole layer, per channel row
             out["COMPUTE_REPORT.csv"].append((
                 lid, whole(s.end_cycle - start), total, 0, round(100 * share(s.macs) / (max(total, 1) * pes), 4),
                 round(100 * mapping, 4), round(100 * compute_util, 4), name, ours(s.cycles), ours(s.stall_cycles),
@@ -294,3 +281,16 @@ def report_texts(result, image, energy_per_layer=None, *, per_channel: bool = Fa
     """{file name: text} of the three reports (written by the caller with its other outputs)."""
     return {name: "".join(_line(r) for r in rows)
             for name, rows in report_rows(result, image, energy_per_layer, per_channel=per_channel).items()}
+
+
+def write_reports(out_dir: str | Path, result, image, energy_per_layer=None, *, per_channel: bool = False) -> list[Path]:
+    """Write the three SCALE-Sim style reports into out_dir, all or none."""
+    from accelsim.fileio import write_files
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--reports {out_dir} exists and is not a directory")
+    files = {out_dir / name: text for name, text in report_texts(result, image, energy_per_layer,
+                                                                  per_channel=per_channel).items()}
+    write_files(files)
+    return list(files)
