@@ -116,7 +116,7 @@ def test_user_model_and_image_folder_through_accelsim_run(project, tmp_path, mon
 
 def test_memory_images_and_unlabelled_inputs_give_an_sdc_sweep(project, tmp_path):
     img = tmp_path / "img"
-    assert main(["export", str(project / "ckpt" / "net-fp32"), "--layout", "none-8b", "-o", str(img),
+    assert main(["export", str(project / "ckpt" / "net-fp32"), "--layout", "none-8b", "-o", str(img), "--trust-model-file",
                  "--data", f"imagefolder:{project}/train", "--resize", "12", "--crop", "12"]) == 0
     # the same state dict through the model file instead of its card: the same words
     assert main(["export", str(project / "ckpt" / "net-fp32.safetensors"), "--model", f"{project}/net.py:build",
@@ -186,21 +186,23 @@ def test_sdc_bounds_hold_for_any_logits(n, classes, seed):
     assert sdc_rates(clean, clean, classes) == (0.0, 0.0)
 
 
-def test_version_3_store_gains_the_sdc_columns(tmp_path):
+@pytest.mark.parametrize("version", [3, 4])
+def test_older_stores_are_read_but_not_extended(tmp_path, version):
+    """Versions 3 and 4 keyed trials by their files' paths: read as they are, refused for writing."""
     path = tmp_path / "old.sqlite"
     Store(path).close()
-    with sqlite3.connect(path) as conn:   # what a version-3 store looked like
-        conn.execute("ALTER TABLE trials DROP COLUMN sdc_top1")
-        conn.execute("ALTER TABLE trials DROP COLUMN sdc_top5")
+    with sqlite3.connect(path) as conn:   # what a version-3/4 store looked like
+        conn.execute("ALTER TABLE trials DROP COLUMN provenance_sha256")
+        conn.execute("DROP TABLE provenance")
+        if version == 3:
+            conn.execute("ALTER TABLE trials DROP COLUMN sdc_top1")
+            conn.execute("ALTER TABLE trials DROP COLUMN sdc_top5")
         conn.execute("INSERT INTO trials (key, model, accuracy) VALUES ('old', 'm', 0.75)")
-        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-    assert Store(path, create=False, readonly=True).rows()[0]["sdc_top1"] is None   # read as it is
-    store = Store(path, create=False)
-    store.write("k", {"model": "m"}, {"accuracy": 0.5, "sdc_top1": 0.25})
-    rows = {r["key"]: r for r in store.rows()}
-    assert rows["k"]["sdc_top1"] == 0.25 and rows["old"]["sdc_top1"] is None and rows["old"]["accuracy"] == 0.75
-    assert store.meta()["schema_version"] == 4
-    store.close()
+        conn.execute(f"UPDATE meta SET value = '{version}' WHERE key = 'schema_version'")
+    row = Store(path, create=False, readonly=True).rows()[0]   # read as it is
+    assert (row["accuracy"], row["sdc_top1"], row["provenance_sha256"]) == (0.75, None, None)
+    with pytest.raises(UserError, match=f"schema version {version} keys its trials by the paths"):
+        Store(path, create=False)
 
 
 def test_bundled_models_found_from_any_folder(tmp_path, monkeypatch):
@@ -341,7 +343,7 @@ def test_fine_tune_a_user_model_file_from_its_checkpoint(project, tmp_path):
     from accelsim.nn import load_checkpoint
     from accelsim.quant.qat import count_out_of_layout
 
-    start, card0 = load_checkpoint(project / "ckpt" / "net-fp32")
+    start, card0 = load_checkpoint(project / "ckpt" / "net-fp32", trust=True)
     out = tmp_path / "ft"
     assert main(["train", "--from", str(project / "ckpt" / "net-fp32"), "--model", f"{project}/net.py:build",
                  "--data", f"imagefolder:{project}/train", "--resize", "12", "--crop", "12", "--bits", "8",
@@ -354,7 +356,7 @@ def test_fine_tune_a_user_model_file_from_its_checkpoint(project, tmp_path):
     assert card["wot_out_of_range_before"] == count_out_of_layout(start, 8, get_layout("inplace-8b-64"))
     assert 0.3 < card["wot_fraction_out_of_range_before"] < 0.6
     assert card["accuracy"] >= 0.9 and card["bits"] == 8
-    img = export_checkpoint(str(out), "inplace-8b-64", tmp_path / "img")
+    img = export_checkpoint(str(out), "inplace-8b-64", tmp_path / "img", trust_model_file=True)
     assert img.manifest["projected_weights"] == 0             # WOT left every weight in its slots
 
 
