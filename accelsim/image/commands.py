@@ -22,6 +22,9 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing image directory")
     p.add_argument("--project", action="store_true",
                    help="clamp weights that do not fit the layout's throttled slots (WOT projection)")
+    p.add_argument("--trust-model-file", action="store_true",
+                   help="import the model file (FILE.py:FACTORY) the checkpoint's card names: it is Python code "
+                        "and runs with your rights")
     add_data_arguments(p, "calibration data (its training split; default: the model's own, digits or seeded "
                           "uniform inputs)")
     p.set_defaults(func=cmd_export)
@@ -41,7 +44,8 @@ def cmd_export(args) -> int:
                                   project=args.project)
     else:
         image = export_checkpoint(args.checkpoint, args.layout, out, force=args.force, project=args.project,
-                                  data=None if args.data is None and data.is_default else data)
+                                  data=None if args.data is None and data.is_default else data,
+                                  trust_model_file=args.trust_model_file)
     moved = image.manifest.get("projected_weights", 0)
     print(f"{out}: {len(image.layers)} layers, {image.n_weights} weights in {image.words.shape[0]} "
           f"{image.layout.word_bits}-bit words ({image.bytes_stored()} bytes), "

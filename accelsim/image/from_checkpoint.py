@@ -9,15 +9,17 @@ from pathlib import Path
 
 def _calibration(card, data=None):
     """The calibration batch export uses: ``data``'s training inputs (a DataSpec) when
-    given; else the digits training split for digits models, else None (export's seeded
-    uniform images)."""
-    from accelsim.nn.data import DataSpec, calibration_set
+    given; else the training split of the card's data set where that is the digits or a
+    named data set (fashion-mnist), else None (export's seeded uniform images)."""
+    from accelsim.nn.data import NAMED, DataSpec, calibration_set, parse_data
     from accelsim.nn.modelref import is_factory_ref
     from accelsim.nn.zoo import model_info
 
     if data is not None:
         return calibration_set(data)
     dataset = card.dataset or (None if is_factory_ref(card.model) else model_info(card.model)[2])
+    if dataset in NAMED:
+        return calibration_set(parse_data(dataset, where="the model card's dataset"))
     return calibration_set(DataSpec()) if dataset == "digits" else None
 
 
@@ -41,7 +43,7 @@ def checkpoint_export_key(checkpoint: str, layout: str, *, project: bool = False
 
 
 def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: bool = False,
-                      project: bool = False, data=None):
+                      project: bool = False, data=None, trust_model_file: bool = False):
     """Export a checkpoint (zoo or ``file.py:factory`` card), calibrated on ``data`` (a
     DataSpec) or by default as :func:`_calibration` says. The manifest's
     ``source.export_sha256`` is :func:`checkpoint_export_key`."""
@@ -52,7 +54,7 @@ def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: b
     from accelsim.nn.data import check_fits, load_data
 
     get_layout(layout)
-    model, card = load_checkpoint(checkpoint)
+    model, card = load_checkpoint(checkpoint, trust=trust_model_file, hint="pass --trust-model-file")
     shape = card_input_shape(card)
     if data is not None:
         check_fits(load_data(data), shape, None, f"checkpoint {checkpoint}")
@@ -87,3 +89,28 @@ def export_state_dict(factory: str, weights: str, layout: str, out, data, *, for
                         bits=source_bits(src), project=project, force=force,
                         activation_bits=source_activation_bits(src),
                         source={"factory": src.factory, "checkpoint": src.path, "data": data.text})
+
+
+def checkpoint_image(checkpoint: str):
+    """(memory image, card, its temporary folder) of a quantized checkpoint exported as
+    retrain_zoo measures it: the layout it was trained for, the default calibration."""
+    import tempfile
+
+    from accelsim.errors import UserError
+    from accelsim.nn.checkpoint import checkpoint_paths, load_card
+    from accelsim.nn.checkpoint import integer_layout
+
+    weights, card_path = checkpoint_paths(checkpoint)
+    if not card_path.is_file():
+        raise UserError(f"{checkpoint!r} is neither a memory image directory nor a checkpoint with a model card")
+    card = load_card(checkpoint)
+    if card.bits == 32:
+        raise UserError(f"checkpoint {checkpoint} holds float32 weights: export needs a quantized one "
+                        "(train with --bits)")
+    tmp = tempfile.TemporaryDirectory(prefix="accelsim-infer-")
+    try:
+        image = export_checkpoint(checkpoint, integer_layout(card), Path(tmp.name) / "image")
+    except BaseException:
+        tmp.cleanup()
+        raise
+    return image, card, tmp

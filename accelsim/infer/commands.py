@@ -1,15 +1,19 @@
-"""``accelsim infer``: integer-exact accuracy of a memory image on a data set."""
+"""``accelsim infer``: integer-exact accuracy of a memory image (or a quantized checkpoint)
+on a data set."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from accelsim.nn.data import add_data_arguments
 
 
 def register(sub) -> None:
-    f = sub.add_parser("infer", help="integer-exact accuracy of a memory image on a data set (default: digits test)")
-    f.add_argument("image", help="memory image directory")
+    f = sub.add_parser("infer", help="integer-exact accuracy of a memory image (or a quantized checkpoint) on a "
+                                     "data set (default: digits test)")
+    f.add_argument("image", help="memory image directory, or a quantized checkpoint (models/NAME with NAME.yaml: "
+                                 "exported to a temporary image in the layout it was trained for)")
     f.add_argument("--samples", type=int, default=None, help="evaluate a fixed seeded subset of this many inputs")
     add_data_arguments(f, "evaluation data (its test split)")
     f.set_defaults(func=cmd_infer)
@@ -23,10 +27,18 @@ def cmd_infer(args) -> int:
     if args.samples is not None and args.samples < 1:
         raise UserError(f"--samples {args.samples} must be >= 1")
     data = data_from_args(args)
-    image = load_image(args.image)
-    t0 = time.perf_counter()
+    if Path(args.image).is_dir():
+        image, card = load_image(args.image), None
+    else:
+        from accelsim.image.from_checkpoint import checkpoint_image
+        image, card, tmp = checkpoint_image(args.image)
     from accelsim.infer.outcome import evaluate_image
-    ds, pred = evaluate_image(image, data, args.samples)
+    t0 = time.perf_counter()
+    try:
+        ds, pred = evaluate_image(image, data, args.samples)
+    finally:
+        if card is not None:
+            tmp.cleanup()
     ms = (time.perf_counter() - t0) * 1e3
     if ds.y is None:
         print(f"{args.image}: {len(pred)} unlabelled inputs of {data.text}: no accuracy; top-1 classes predicted: "
@@ -34,5 +46,8 @@ def cmd_infer(args) -> int:
         return 0
     acc = float((pred == ds.y).mean())
     what = "digits test samples" if data.kind == "digits" else f"inputs of {data.text}"
-    print(f"{args.image}: integer-exact accuracy {acc:.4f} on {len(pred)} {what} ({ms:.0f} ms)")
+    recorded = ""
+    if card is not None and card.integer_accuracy is not None:
+        recorded = f"; its card records {card.integer_accuracy:.4f} ({card.integer_layout}, whole test set)"
+    print(f"{args.image}: integer-exact accuracy {acc:.4f} on {len(pred)} {what} ({ms:.0f} ms){recorded}")
     return 0

@@ -41,5 +41,8 @@ def evaluate_image(image, data, samples: int | None = None, weights=None) -> tup
     from accelsim.nn.data import check_fits, evaluation_set
 
     ds = evaluation_set(data, samples)
+    if samples is not None and len(ds.x) < samples:
+        from accelsim.errors import UserError
+        raise UserError(f"--samples {samples}: the data {data.text} holds only {len(ds.x)} inputs")
     check_fits(ds, image.input_shape, image_classes(image), f"image {image.path}")
     return ds, IntegerNetwork(image).predict(ds.x, weights)

@@ -1,6 +1,7 @@
 """The main job behind ``accelsim run [CONFIG]`` and ``accelsim demo`` (accelsim.run.commands).
 
-For the configured digits models and schemes it sweeps the weight-SRAM voltage from
+For the configured models and schemes (the packaged job: the Fashion-MNIST models; the
+bundled digits where Fashion-MNIST is not installed) it sweeps the weight-SRAM voltage from
 nominal down to where accuracy collapses, on several simulated chips, through the
 cycle-level accelerator, then builds the report and prints the headline: for each
 scheme, the lowest voltage whose accuracy stays within the tolerance of the fault-free
@@ -19,8 +20,20 @@ from accelsim.fileio import check_output_dir, read_yaml
 from accelsim.schema import RunConfig, validate
 
 PACKAGE = Path(__file__).resolve().parents[1]
-DEFAULT_RUN = PACKAGE / "configs" / "run.yaml"
+DEFAULT_RUN = PACKAGE / "configs" / "run.yaml"          # Fashion-MNIST
+DIGITS_RUN = PACKAGE / "configs" / "run-digits.yaml"    # the same job on the bundled digits
 QUICK_RUN = PACKAGE / "configs" / "run-quick.yaml"
+
+
+def default_run() -> tuple[Path, str | None]:
+    """(the packaged run config, a note or None): run.yaml on Fashion-MNIST where the data
+    set is installed, else run-digits.yaml and a note saying why and how to install it."""
+    from accelsim.nn.data import NAMED, named_available
+
+    if named_available("fashion-mnist"):
+        return DEFAULT_RUN, None
+    return DIGITS_RUN, ("Fashion-MNIST is not installed: running the job on the bundled 8x8 digits "
+                        f"(sudo apt-get install {NAMED['fashion-mnist'][1]} for the real-data demo)")
 
 
 def load_run_config(path: str | Path | None) -> RunConfig:
@@ -87,4 +100,4 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
     figures = json.loads((report.parent / "results.json").read_text())
     return {"headline": figures["headline"], "warnings": figures["warnings"], "report": report, "store": store_path,
             "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance, "yield": target,
-            "metric": spec.metric}
+            "metric": spec.metric, "data": spec.data.text}

@@ -8,12 +8,14 @@ from pathlib import Path
 
 from accelsim import cliargs
 from accelsim.errors import UserError
-from accelsim.run import DEFAULT_RUN, QUICK_RUN, load_run_config, run_job
+from accelsim.run import DEFAULT_RUN, DIGITS_RUN, QUICK_RUN, default_run, load_run_config, run_job
 
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="the main job: voltage sweep x schemes x chips through the accelerator, then the report")
-    p.add_argument("config", nargs="?", default=None, help=f"run config YAML (default: {DEFAULT_RUN.name} in the package)")
+    p.add_argument("config", nargs="?", default=None,
+                   help=f"run config YAML (default: {DEFAULT_RUN.name} in the package, on Fashion-MNIST; "
+                        f"{DIGITS_RUN.name} where that is not installed)")
     p.add_argument("--quick", action="store_true", help="the small packaged config (run-quick.yaml)")
     p.add_argument("-o", "--out", default=None, help="output directory (default: the config's 'output')")
     p.add_argument("--workers", type=cliargs.workers, default=None, help="local worker processes (default: the config's)")
@@ -36,7 +38,7 @@ def print_headline(result: dict) -> None:
     first = head[0] if head else {}
     metric = result.get("metric", "accuracy")
     t = Table(title=headline_title(result["tolerance"], result["yield"], first.get("chips"), first.get("inputs"),
-                                   metric))
+                                   metric, result.get("data")))
     for c in headline_cols(metric):
         t.add_column(c, justify="left" if c in ("model", "scheme") else "right")
     for row in _headline_rows(head):
@@ -54,10 +56,21 @@ def print_headline(result: dict) -> None:
     console.print(f"report: {result['report']}")
 
 
+def _packaged(quick: bool) -> Path:
+    """The packaged config of ``accelsim demo`` / ``accelsim run`` without a config."""
+    if quick:
+        return QUICK_RUN
+    path, note = default_run()
+    if note:
+        from accelsim.console import get_console
+        get_console().print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    return path
+
+
 def cmd_run(args) -> int:
     if args.quick and args.config:   # --quick used to be dropped silently when a config was given
         raise UserError("give a run config or --quick (the packaged small config), not both")
-    path = Path(QUICK_RUN if args.quick else args.config or DEFAULT_RUN)
+    path = Path(args.config) if args.config else _packaged(args.quick)
     cfg = load_run_config(path)
     out = Path(args.out or cfg.output)   # the output: relative to the working directory
     print_headline(run_job(cfg, out, workers=args.workers, scheduler=args.scheduler, force=args.force,
@@ -66,7 +79,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    path = QUICK_RUN if args.quick else DEFAULT_RUN
+    path = _packaged(args.quick)
     cfg = load_run_config(path)
     out = Path(cfg.output)
     if args.fresh and out.exists():

@@ -11,7 +11,7 @@ from typing_extensions import Annotated
 
 from accelsim.ecc import list_layouts
 from accelsim.schema.ber_curve import BerCurveFile
-from accelsim.schema.base import ConfigModel, Name, Probability, Seed, is_factory_ref
+from accelsim.schema.base import ConfigModel, Label, Name, Probability, Seed, is_factory_ref
 from accelsim.schema.data_source import DATA_EXAMPLES, DataSource, SourceText
 
 SchemeName = Literal[tuple(list_layouts())]          # exact names: no case folding
@@ -96,7 +96,7 @@ def too_many_trials(n: int) -> str | None:
 class _Sweep(ConfigModel):
     name: Name = Field("campaign", description="campaign name (stored with every trial)")
     seed: Seed = Field(0, description="root seed, 0 .. 2^63-1; every trial's seed derives from it")
-    models: Annotated[dict[Name, ModelEntry | None], Field(min_length=1, max_length=1000)] = Field(
+    models: Annotated[dict[Label, ModelEntry | None], Field(min_length=1, max_length=1000)] = Field(
         description="zoo model names (a list), or model -> entry: factory + checkpoint(s), checkpoints "
                     "(stems with model cards) or images, per scheme; or seed: N (a zoo name, or with factory) "
                     "for seeded weights without a checkpoint")
@@ -115,7 +115,8 @@ class _Sweep(ConfigModel):
     models_dir: PathText = Field("models", description="where <model>-<variant> checkpoints are found "
                                                        "(default: the bundled models/, from any folder)")
     data: Union[SourceText, DataSource, None] = Field(None, description="evaluation data: digits (default), "
-                                                    "mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE, "
+                                                    "fashion-mnist (Debian's dataset-fashion-mnist), mnist:DIR, cifar10:DIR, imagefolder:DIR, "
+                                                    "npz:FILE, "
                                                     "synthetic:NxCxHxW, or {source, resize, crop, mean, std}",
                                                     examples=DATA_EXAMPLES)
     metric: Literal["accuracy", "sdc"] | None = Field(

@@ -17,7 +17,10 @@ from typing_extensions import Annotated
 
 from accelsim.schema.base import ConfigModel, FiniteFloat
 
-KINDS = ("digits", "mnist", "cifar10", "imagefolder", "npz", "synthetic")
+KINDS = ("digits", "fashion-mnist", "mnist", "cifar10", "imagefolder", "npz", "synthetic")
+# data sets found by name where their Debian package installs them (accelsim.nn.data.NAMED)
+NAMED_KINDS = ("fashion-mnist",)
+IMAGE_MAX_SIDE = 1 << 14       # resize / crop, pixels per side
 SYNTHETIC_MAX_VALUES = 1 << 27   # 512 MiB of float32: a bigger synthetic set is a typo, not a study
 TRANSFORM_FIELDS = ("resize", "crop", "mean", "std")
 # shown by `accelsim schema run|campaign` (tests/test_schema.py feeds them to the loader too)
@@ -25,7 +28,7 @@ DATA_EXAMPLES = ["digits", "mnist:data/mnist", "cifar10:data/cifar-10-batches-bi
                  "synthetic:64x3x224x224",
                  {"source": "imagefolder:data/val", "resize": 256, "crop": 224, "mean": [0.485, 0.456, 0.406],
                   "std": [0.229, 0.224, 0.225]}]
-_KNOWN = "digits, mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE, synthetic:NxCxHxW"
+_KNOWN = "digits, fashion-mnist, mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE, synthetic:NxCxHxW"
 
 
 def synthetic_shape(text: str) -> tuple[int, int, int, int]:
@@ -35,9 +38,11 @@ def synthetic_shape(text: str) -> tuple[int, int, int, int]:
         raise PydanticCustomError("data", "synthetic needs NxCxHxW, e.g. synthetic:64x3x224x224 (got {v})",
                                   {"v": repr(text)[:60]})
     shape = tuple(int(p) for p in parts)
-    if math.prod(shape) > SYNTHETIC_MAX_VALUES:
+    values = math.prod(shape)   # Python ints: np.prod wraps at 2**63 and would pass the check
+    if values > SYNTHETIC_MAX_VALUES:
+        shown = f"{values:,}" if values < 10**30 else f"about 10^{len(str(values)) - 1}"
         raise PydanticCustomError("data", "synthetic: {n} values is more than {m}",
-                                  {"n": f"{math.prod(shape):,}", "m": f"{SYNTHETIC_MAX_VALUES:,}"})
+                                  {"n": shown, "m": f"{SYNTHETIC_MAX_VALUES:,}"})
     return shape
 
 
@@ -48,11 +53,13 @@ def source_parts(text: str) -> tuple[str, str]:
     kind, sep, path = text.strip().partition(":")
     if kind not in KINDS:
         raise PydanticCustomError("data", "unknown source {k} (known: " + _KNOWN + ")", {"k": repr(kind)[:60]})
-    if kind == "digits" and sep:
-        raise PydanticCustomError("data", "digits is bundled and takes no path (got {v})", {"v": repr(text)[:60]})
+    if (kind == "digits" or kind in NAMED_KINDS) and sep:
+        raise PydanticCustomError("data", "{k} is {what} and takes no path (got {v})",
+                                  {"k": kind, "what": "bundled" if kind == "digits" else "a named data set",
+                                   "v": repr(text)[:60]})
     if kind == "synthetic":
         synthetic_shape(path)
-    elif kind != "digits" and not path:
+    elif kind != "digits" and kind not in NAMED_KINDS and not path:
         raise PydanticCustomError("data", "{k} needs a path ({k}:{p})", {"k": kind, "p": "FILE" if kind == "npz" else "DIR"})
     return kind, path
 
@@ -63,7 +70,8 @@ def _check_text(text: str) -> str:
 
 
 SourceText = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_check_text)]
-Pixels = Annotated[int, Field(ge=1)] | Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=2)]
+Side = Annotated[int, Field(ge=1, le=IMAGE_MAX_SIDE)]
+Pixels = Side | Annotated[list[Side], Field(min_length=1, max_length=2)]
 
 
 def validate_source_text(value, where: str) -> str:
