@@ -3,8 +3,8 @@
 Rule: the graph of accelsim's library packages, built from every import in the source
 (module level and inside functions alike), has no cycle, and follows LAYERS: a package
 imports only packages of a lower layer. CLI modules (``accelsim/cli.py``,
-``accelsim/__main__.py``, ``accelsim/cliargs.py`` and every ``*/commands.py``) sit above all
-of them: they may import any library module, no library module imports them, and a
+``accelsim/__main__.py``, ``accelsim/cliargs.py``, every ``*/commands.py`` and the scripts run
+with ``python -m``, such as ``nn/retrain_zoo.py``) sit above all of them: they may import any library module, no library module imports them, and a
 package's commands import no other package's commands (cli.py registers them all).
 Each package also imports on its own, in a fresh interpreter state.
 """
@@ -43,7 +43,14 @@ def _unit(path: Path) -> str:
 
 
 def _is_cli(path: Path) -> bool:
-    return path.name == "commands.py" or (path.parent == PKG and path.stem in CLI)
+    """A CLI module: ``commands.py``, the top-level entry points, or a script run with
+    ``python -m`` (it has a ``__main__`` block, e.g. nn/retrain_zoo.py)."""
+    return (path.name == "commands.py" or (path.parent == PKG and path.stem in CLI)
+            or 'if __name__ == "__main__":' in path.read_text())
+
+
+CLI_MODULES = {".".join(("accelsim", *p.relative_to(PKG).with_suffix("").parts))
+               for p in PKG.rglob("*.py") if _is_cli(p) and p.stem != "__main__"}
 
 
 def _imports(path: Path):
@@ -75,7 +82,8 @@ def _graph():
             dst = parts[1]
             if not (PKG / dst).is_dir() and not (PKG / f"{dst}.py").is_file():
                 continue   # a name of accelsim/__init__.py (``from accelsim import __version__``)
-            if "commands" in parts[2:] and not _is_cli(path):
+            named = {".".join(parts[:i]) for i in range(2, len(parts) + 1)}
+            if named & CLI_MODULES and not _is_cli(path):
                 bad.append(f"{path.relative_to(ROOT)} imports the CLI module {'.'.join(parts)}")
             if _is_cli(path):
                 if "commands" in parts[2:] and dst != src and path.stem != "cli":
