@@ -21,16 +21,17 @@ from accelsim.fileio import check_output_file
 
 SCHEMA = "accelsim-campaign"
 # 2: column export_sha256 (what the trial's image was made from); 3: per-component energy
-# columns and the per-input correctness mask; 4: SDC rates sdc_top1, sdc_top5
-SCHEMA_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)   # older stores are read (missing columns None), never written to
-UPGRADABLE_VERSIONS = (3,)      # a version-3 store gains the SDC columns (NULL for its trials) when extended
+# columns and the per-input correctness mask; 4: SDC rates sdc_top1, sdc_top5; 5: accumulator energy
+SCHEMA_VERSION = 5
+READABLE_VERSIONS = (1, 2, 3, 4, 5)   # older stores are read (missing columns None), never written to
+UPGRADABLE_VERSIONS = (3, 4)    # a version-3/4 store gains the newer columns (NULL for its trials) when extended
 SDC_COLUMNS = ("sdc_top1", "sdc_top5")
 PARAM_COLUMNS = ("campaign", "model", "scheme", "checkpoint", "export_sha256", "fault_model", "point", "vdd",
                  "ber", "chip", "repeat", "layers", "samples", "engine", "policy", "seed")
 # the energy model's components (accelsim.energy.COMPONENTS), one column each: pJ per inference
-ENERGY_COLUMNS = tuple(f"energy_{c}_pj" for c in ("sram_dynamic", "sram_leakage", "mac", "registers", "buffers",
-                                                  "ecc", "dram"))
+ENERGY_COLUMNS = tuple(f"energy_{c}_pj" for c in ("sram_dynamic", "sram_leakage", "mac", "registers",
+                                                  "accumulators", "buffers", "ecc", "dram"))
+V5_COLUMNS = ("energy_accumulators_pj",)
 RESULT_COLUMNS = ("accuracy", "baseline_accuracy", *SDC_COLUMNS, "injected_bits", "residual_bits", "data_bits", "words",
                   "corrected", "detected", "miscorrected", "undetected", "energy_pj", *ENERGY_COLUMNS, "cycles",
                   "correct", "seconds")
@@ -150,7 +151,7 @@ class Store:
             return
         if self.version in UPGRADABLE_VERSIONS:
             if not self.readonly:   # a writer extends it; a read-only check (for_writing) accepts it as is
-                self._add_sdc_columns()
+                self._add_columns()
             self._check_columns()
             return
         if self.version in READABLE_VERSIONS:
@@ -160,11 +161,12 @@ class Store:
                             f"run the campaign into a new store (accelsim demo: --fresh)")
         raise UserError(f"campaign store {self.path}: schema version {meta.get('schema_version')} != {SCHEMA_VERSION}")
 
-    def _add_sdc_columns(self) -> None:
-        """Version 3 had no SDC columns: add them (NULL for the trials already there)."""
+    def _add_columns(self) -> None:
+        """Version 3 had no SDC columns, 4 no accumulator energy: add them (NULL for the trials
+        already there)."""
         have = {r[1] for r in self.conn.execute("PRAGMA table_info(trials)")}
         with self.conn:
-            for c in SDC_COLUMNS:
+            for c in SDC_COLUMNS + V5_COLUMNS:
                 if c not in have:
                     self.conn.execute(f"ALTER TABLE trials ADD COLUMN {_col(c)}")
             self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
@@ -174,10 +176,11 @@ class Store:
         """Every column this version writes must be there (a hand-edited or truncated store
         would otherwise fail half-way through a report)."""
         have = {r[1] for r in self.conn.execute('PRAGMA table_info("trials")')}
-        if self.version >= 4:
+        if self.version >= 5:
             need = ("key",) + PARAM_COLUMNS + RESULT_COLUMNS + ("params", "per_layer")
-        elif self.version >= 2:   # read only (3: also upgradable): before the SDC columns, and for 2 also
-            new = set(SDC_COLUMNS) | (set() if self.version == 3 else set(ENERGY_COLUMNS) | {"correct"})
+        elif self.version >= 2:   # read only (3, 4: also upgradable): before the newer columns, and for 2 also
+            new = set(V5_COLUMNS) | (set() if self.version == 4 else set(SDC_COLUMNS)) | (
+                set() if self.version >= 3 else set(ENERGY_COLUMNS) | {"correct"})
             need = ("key",) + PARAM_COLUMNS + tuple(c for c in RESULT_COLUMNS if c not in new) + ("params", "per_layer")
         else:   # read only: what a row needs to be read and sorted
             need = ("key", "model", "scheme", "layers", "vdd", "ber", "chip", "repeat", "accuracy", "params",
