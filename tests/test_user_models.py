@@ -199,7 +199,7 @@ def test_version_3_store_gains_the_sdc_columns(tmp_path):
     store.write("k", {"model": "m"}, {"accuracy": 0.5, "sdc_top1": 0.25})
     rows = {r["key"]: r for r in store.rows()}
     assert rows["k"]["sdc_top1"] == 0.25 and rows["old"]["sdc_top1"] is None and rows["old"]["accuracy"] == 0.75
-    assert store.meta()["schema_version"] == 4
+    assert store.meta()["schema_version"] == 5   # and the accumulator energy column (version 5)
     store.close()
 
 
