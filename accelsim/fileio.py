@@ -95,6 +95,46 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def write_files(files: dict) -> None:
+    """Write several output files all-or-nothing: each is staged in a temporary file next
+    to its destination first (a full disk or a read-only directory fails here, before
+    any destination changed), then every one is renamed into place."""
+    staged: list[tuple[str, Path]] = []
+    made: list[Path] = []
+    try:
+        for path, data in files.items():
+            path = check_output_file(path, "output file")
+            parent = path.parent
+            missing = []
+            while not parent.exists():
+                missing.append(parent)
+                parent = parent.parent
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.extend(reversed(missing))
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            staged.append((tmp, path))
+            os.fchmod(fd, 0o666 & ~current_umask())
+            with os.fdopen(fd, "wb") as f:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
+                f.flush()
+                os.fsync(f.fileno())
+    except BaseException as exc:
+        for tmp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        for d in reversed(made):
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        if isinstance(exc, OSError):
+            raise _os_error(exc, staged[-1][1] if staged else "output") from None
+        raise
+    for tmp, path in staged:
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise _os_error(exc, path) from None
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike, *, force: bool = False):
     """Build a directory under a temporary name and move it into place on success.
