@@ -166,12 +166,36 @@ def atomic_directory(path: str | os.PathLike, *, force: bool = False):
         raise
 
 
+def read_text_capped(path, what: str, max_bytes: int) -> str:
+    """A small text file read with a size cap (a device or a pipe is read up to the cap,
+    never until memory runs out); UserError names the file."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(max_bytes + 1)
+    except OSError as exc:
+        raise UserError(f"{what} {str(path)!r}: cannot read ({exc.strerror or exc.__class__.__name__})") from None
+    if len(raw) > max_bytes:
+        raise UserError(f"{what} {path}: more than the limit of {max_bytes:,} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{what} {path}: not UTF-8 text") from None
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def sha256_json(value) -> str:
+    """SHA-256 of ``value``'s canonical JSON (sorted keys, no spaces): the content digest of
+    a validated configuration, independent of the file's layout, comments and key order."""
+    import json
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # Limits of a user's YAML document: a config is a few KiB, a ResNet-18 manifest well under

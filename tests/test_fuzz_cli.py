@@ -651,8 +651,10 @@ def _interpolation_bomb() -> str:
 SCALESIM_CFG_CASES = {
     "interpolation bomb": (_interpolation_bomb(), "interpolation"),
     "interpolated value": (SCALESIM_CFG.replace("ArrayWidth: 4", "ArrayWidth: %(x)s"), "interpolation"),
-    "filter sram inf": (SCALESIM_CFG.replace("FilterSramSzkB: 16", "FilterSramSzkB: inf"), "FilterSramSzkB"),
-    "filter sram 1e300": (SCALESIM_CFG.replace("FilterSramSzkB: 16", "FilterSramSzkB: 1e300"), "FilterSramSzkB"),
+    "filter sram inf": (SCALESIM_CFG.replace("FilterSramSzkB: 16", "FilterSramSzkB: inf"),
+                        "FilterSramSzkB = 'inf' is not an integer in 1..1,048,576"),
+    "filter sram 1e300": (SCALESIM_CFG.replace("FilterSramSzkB: 16", "FilterSramSzkB: 1e300"),
+                          "FilterSramSzkB = '1e300' is not an integer in 1..1,048,576"),
     "ifmap sram 10^300": (SCALESIM_CFG.replace("IfmapSramSzkB: 16", f"IfmapSramSzkB: {10**300}"), "outside 1.."),
     "ofmap sram 0": (SCALESIM_CFG.replace("OfmapSramSzkB: 16", "OfmapSramSzkB: 0"), "outside 1.."),
     "array 10^30": (SCALESIM_CFG.replace("ArrayWidth: 4", f"ArrayWidth: {10**30}"), "outside 1..4,096"),
@@ -676,12 +678,32 @@ def test_hostile_scalesim_config(cases, base, name):
     assert len(err) < 400   # one short line, never the expanded value
 
 
-def test_hostile_scalesim_devices(cases, base):
-    """/dev/zero as topology or .cfg is read up to a size cap, not until memory runs out."""
+def _endless_fifo(path: Path):
+    """A named pipe whose writer never ends (until the reader closes it)."""
+    import threading
+
+    os.mkfifo(path)
+
+    def write():
+        with contextlib.suppress(OSError), open(path, "wb") as f:
+            while True:
+                f.write(b"x" * 65536)
+
+    threading.Thread(target=write, daemon=True).start()
+
+
+def test_hostile_scalesim_devices(cases, base, tmp_path):
+    """/dev/zero or an endless pipe as topology or .cfg is read up to a size cap, not until
+    memory runs out."""
     d = cases()
     (d / "net.csv").write_text(SCALESIM_TOPOLOGY + "c1, 8, 8, 3, 3, 2, 4, 1,\n")
     check_refused(["simulate", "--topology", "/dev/zero"], d, base, "more than the limit")
     check_refused(["simulate", "--topology", "net.csv", "--scalesim-config", "/dev/zero"], d, base,
+                  "more than the limit")
+    _endless_fifo(tmp_path / "topo.fifo")
+    check_refused(["simulate", "--topology", tmp_path / "topo.fifo"], d, base, "more than the limit")
+    _endless_fifo(tmp_path / "cfg.fifo")
+    check_refused(["simulate", "--topology", "net.csv", "--scalesim-config", tmp_path / "cfg.fifo"], d, base,
                   "more than the limit")
 
 

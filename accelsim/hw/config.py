@@ -60,6 +60,15 @@ class AcceleratorConfig:
     accumulator_depth: int | None = None   # 32-bit psums per PE column next to the array (None: none)
 
     @property
+    def digest(self) -> str:
+        """SHA-256 of the resolved configuration (every field, packaged defaults included):
+        part of a campaign trial's key (accelsim.campaign.params)."""
+        from dataclasses import asdict
+
+        from accelsim.fileio import sha256_json
+        return sha256_json(asdict(self))
+
+    @property
     def sram_words(self) -> int:
         return self.banks * self.words_per_bank
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from accelsim.errors import UserError
+from accelsim.fileio import read_text_capped
 from accelsim.hw.pe_array import DATAFLOWS, fold_efficiency
 
 ARCH, LAYOUT, RUN = "architecture_presets", "layout", "run_presets"
@@ -61,22 +62,6 @@ class ScaleSimConfig:
         return f"SCALE-Sim config {path}: " + "; ".join(parts) if parts else ""
 
 
-def read_text_capped(path, what: str, max_bytes: int) -> str:
-    """A small text file read with a size cap (a device or a pipe is read up to the cap,
-    never until memory runs out); UserError names the file."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(max_bytes + 1)
-    except OSError as exc:
-        raise UserError(f"{what} {str(path)!r}: cannot read ({exc.strerror or exc.__class__.__name__})") from None
-    if len(raw) > max_bytes:
-        raise UserError(f"{what} {path}: more than the limit of {max_bytes:,} bytes")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{what} {path}: not UTF-8 text") from None
-
-
 def _get(cp, section: str, key: str, where: str, *, required: bool = True):
     if not cp.has_option(section, key):
         if required:
@@ -94,11 +79,11 @@ def _integer(cp, section: str, key: str, where: str, bounds: tuple[int, int], *,
     raw = _get(cp, section, key, where, required=required)
     if raw is None:
         return None
+    lo, hi = bounds
     try:
         v = int(raw)
     except ValueError:
-        raise UserError(f"{where}: [{section}] {key} = {raw[:40]!r} is not an integer") from None
-    lo, hi = bounds
+        raise UserError(f"{where}: [{section}] {key} = {raw[:40]!r} is not an integer in {lo:,}..{hi:,}") from None
     if not lo <= v <= hi:
         raise UserError(f"{where}: [{section}] {key} = {raw[:40]} is outside {lo:,}..{hi:,}")
     return v
@@ -141,7 +126,8 @@ def read_scalesim_config(path: str | Path, word_bits: int) -> ScaleSimConfig:
         try:
             bw = int(first)
         except ValueError:
-            raise UserError(f"{where}: [{section}] {key} = {raw[:40]!r} is not an integer") from None
+            raise UserError(f"{where}: [{section}] {key} = {raw[:40]!r} is not an integer in "
+                            f"{BANDWIDTH[0]:,}..{BANDWIDTH[1]:,}") from None
         if not BANDWIDTH[0] <= bw <= BANDWIDTH[1]:
             raise UserError(f"{where}: [{section}] {key} = {str(bw)[:40]} is outside {BANDWIDTH[0]:,}..{BANDWIDTH[1]:,}")
         out["dram"] = {"bytes_per_cycle": bw}

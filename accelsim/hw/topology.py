@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from accelsim.errors import UserError
+from accelsim.fileio import read_text_capped
 from accelsim.image.memory_image import LayerImage, MemoryImage
 from accelsim.quant import layout_bounds
 from accelsim.seeds import rng
@@ -113,8 +114,6 @@ def parse_row(fields: list[str], where: str, line: int) -> TopologyLayer:
 
 def read_topology(path: str | Path) -> list[TopologyLayer]:
     """The layers of a SCALE-Sim topology CSV; a bad row is a UserError naming its line."""
-    from accelsim.hw.scalesim import read_text_capped
-
     path = Path(path)
     text = read_text_capped(path, "topology", TOPOLOGY_MAX_BYTES)
     lines = text.splitlines()
