@@ -213,7 +213,7 @@ def test_version_5_store_gains_the_accumulator_energy_column(tmp_path):
         conn.execute("ALTER TABLE trials DROP COLUMN energy_accumulators_pj")
         conn.execute("INSERT INTO trials (key, model, accuracy) VALUES ('old', 'm', 0.75)")
         conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
-    assert Store(path, create=False, readonly=True).rows()[0]["energy_accumulators_pj"] is None
+    assert Store(path, create=False, readonly=True).rows()[0].get("energy_accumulators_pj") is None
     store = Store(path, create=False)
     assert store.meta()["schema_version"] == 6
     have = {r[1] for r in store.conn.execute("PRAGMA table_info(trials)")}
