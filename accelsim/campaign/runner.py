@@ -161,6 +161,7 @@ def provenance(spec: Spec) -> dict:
     """What a reader needs to reproduce the campaign: the sweep, seeds, sample sizes, the
     BER curve, the accelerator and energy tables as resolved (not only their paths), the
     checkpoints with their sha256, the package version and the git commit (when any)."""
+    from dataclasses import asdict
 
     from accelsim import __version__
     from accelsim.fileio import sha256_file
@@ -173,7 +174,7 @@ def provenance(spec: Spec) -> dict:
             "voltages": spec.voltages, "bers": spec.bers, "fault_model": spec.fault_model, "chips": spec.chips,
             "repeats": spec.repeats, "samples": spec.samples, "layers": spec.layers, "engine": spec.engine,
             "policy": spec.policy, "v_low": spec.v_low(), "fault_map": spec.fault_map, "curve": spec.curve_dict,
-            "accelerator": spec.accelerator, "accelerator_config": spec.accelerator_config.flat(),
+            "accelerator": spec.accelerator, "accelerator_config": asdict(spec.accelerator_config),
             "accelerator_sha256": spec.accelerator_config.digest,
             "energy_table": spec.energy_table or "packaged 45 nm (accelsim/configs/energy.yaml)",
             "energy_values": spec.energy.to_dict(), "energy_table_sha256": spec.energy.digest,

@@ -98,6 +98,7 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
                                metric=spec.metric)
     # the headline and warnings as the report computed them (the bootstrap is not run twice)
     figures = json.loads((report.parent / "results.json").read_text())
-    return {"headline": figures["headline"], "warnings": figures["warnings"], "report": report, "store": store_path,
+    return {"headline": figures["headline"], "savings": figures.get("savings", []), "storage": figures.get("storage"),
+            "warnings": figures["warnings"], "report": report, "store": store_path,
             "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance, "yield": target,
             "metric": spec.metric, "data": spec.data.text}
