@@ -70,7 +70,13 @@ def _check_text(text: str) -> str:
 
 
 SourceText = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_check_text)]
-Side = Annotated[int, Field(ge=1, le=IMAGE_MAX_SIDE)]
+def _side(v: int) -> int:
+    if v > IMAGE_MAX_SIDE:
+        raise PydanticCustomError("data", "{v} is more than {m} pixels per side", {"v": v, "m": IMAGE_MAX_SIDE})
+    return v
+
+
+Side = Annotated[int, Field(ge=1), AfterValidator(_side)]
 Pixels = Side | Annotated[list[Side], Field(min_length=1, max_length=2)]
 
 
