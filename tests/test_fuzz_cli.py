@@ -1054,6 +1054,25 @@ def test_hostile_scalesim_config(cases, base, name):
     assert len(err) < 400   # one short line, never the expanded value
 
 
+FUZZ_SMALL = settings(FUZZ, max_examples=30)   # a refusal costs one CLI run; 30 cover each key / field
+SCALESIM_KEYS = ("ArrayHeight", "ArrayWidth", "IfmapSramSzkB", "FilterSramSzkB", "OfmapSramSzkB", "FilterSRAMBankNum",
+                 "FilterSRAMBankPort", "FilterSRAMBankBandwidth")
+
+
+@FUZZ_SMALL
+@given(key=st.sampled_from(SCALESIM_KEYS), bad=st.one_of(
+    st.integers(2**20 + 1, 10**400), st.integers(-10**6, 0),
+    st.sampled_from(["", "x", "1.5", "1e300", "inf", "-inf", "nan", "%(x)s", "100%", "0x10", "1.0"])))
+def test_fuzz_scalesim_config_keys(cases, base, key, bad):
+    """Any key accelsim reads from a SCALE-Sim .cfg, out of its range or not an integer:
+    one line naming the key."""
+    d = cases()
+    (d / "net.csv").write_text(SCALESIM_TOPOLOGY + "c1, 8, 8, 3, 3, 2, 4, 1,\n")
+    lines = [f"{key}: {bad}" if line.split(":")[0] == key else line for line in SCALESIM_CFG.splitlines()]
+    (d / "a.cfg").write_text("\n".join(lines) + "\n")
+    check_refused(["simulate", "--topology", "net.csv", "--scalesim-config", "a.cfg"], d, base, key)
+
+
 def _endless_fifo(path: Path):
     """A named pipe whose writer never ends (until the reader closes it)."""
     import threading
@@ -1101,7 +1120,7 @@ def test_hostile_topology(cases, base, name):
     check_refused(["simulate", "--topology", "net.csv", "-o", "r.json"], d, base, expect)
 
 
-@FUZZ
+@FUZZ_SMALL
 @given(index=st.integers(0, 6), bad=st.one_of(
     st.integers(2**20 + 1, 10**40), st.integers(-10**6, 0), st.sampled_from(["", "x", "1.5", "1e3", "nan", "0x10",
                                                                             "∞", "--1"])))

@@ -159,8 +159,9 @@ def cmd_simulate(args) -> int:
         from pathlib import Path
 
         from accelsim.hw.scalesim import report_texts
-        for name, text in report_texts(result, image, report.per_layer, per_channel=args.topology is not None).items():
-            outputs[Path(args.reports) / name] = text
+        texts = report_texts(result, image, report.per_layer, per_channel=args.topology is not None)
+        for file_name, text in texts.items():
+            outputs[Path(args.reports) / file_name] = text
     from accelsim.fileio import write_files
     write_files(outputs)   # every check has passed: all outputs or none
     if notice:   # once, on stderr, after the run: what of the SCALE-Sim config the model does not use
