@@ -178,7 +178,7 @@ def provenance(spec: Spec) -> dict:
     return {"name": spec.name, "seed": spec.seed, "models": spec.models, "schemes": spec.schemes,
             "voltages": spec.voltages, "bers": spec.bers, "fault_model": spec.fault_model, "chips": spec.chips,
             "repeats": spec.repeats, "samples": spec.samples, "layers": spec.layers, "engine": spec.engine,
-            "policy": spec.policy, "v_low": spec.v_low() if callable(spec.v_low) else spec.v_low, "fault_map": spec.fault_map, "curve": spec.curve_dict,
+            "policy": spec.policy, "v_low": spec.v_low() if callable(spec.v_low) else spec.v_low, "fault_map": spec.fault_map, "curve": spec.curve_dict, "curve_info": spec.curve.info(),
             "accelerator": spec.accelerator, "accelerator_config": asdict(load_config(spec.accelerator)),
             "energy_table": spec.energy_table or "packaged 45 nm (accelsim/configs/energy.yaml)",
             "energy_values": {k: (list(map(list, v)) if k == "sram_read_pj_per_64b" else

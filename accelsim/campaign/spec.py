@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
 from accelsim.ecc import get_layout
 from accelsim.errors import UserError
 from accelsim.fileio import read_yaml, sha256_file
-from accelsim.faults import BerCurve, ChipFaultMap, curve_params, load_curve
+from accelsim.faults import BerCurve, ChipFaultMap, curve_params, load_curve, map_to_nominal
 from accelsim.faults.ber_curve import curve_from_model
+from accelsim.faults.chip_model import PRESETS, ChipModel, chip_model
 from accelsim.schema import MAX_TRIALS, BerCurveFile, CampaignSpec, validate
 from accelsim.campaign.sources import SCHEME_VARIANT, ModelSource, check_sources, parse_models  # noqa: F401
 from accelsim.nn.data import DataSpec, data_size, evaluation_set, fingerprint, parse_data
@@ -46,6 +47,7 @@ class Spec:
     data: DataSpec = field(default_factory=DataSpec)
     data_sha256: str | None = None       # of the evaluated subset (None for the default digits)
     metric: str = "accuracy"             # what the headline's tolerance applies to
+    chip_models: list[ChipModel] = field(default_factory=lambda: [PRESETS["iid"]])   # swept like schemes
 
     def v_low(self) -> float:
         """The voltage every chip's map is drawn down to (nested): the spec's ``v_low`` if
@@ -58,7 +60,8 @@ class Spec:
 
     def n_trials(self, layer_names: dict[str, list[str]] | None = None) -> int:
         """How many trials :meth:`trials` gives, without building them."""
-        per_point = len(self.voltages or self.bers or ()) * self.chips * self.repeats * len(self.schemes)
+        per_point = (len(self.voltages or self.bers or ()) * self.chips * self.repeats * len(self.schemes)
+                     * len(self.chip_models))
         if self.layers == "each":
             return sum(len((layer_names or {}).get(m, [])) for m in self.models) * per_point
         return len(self.models) * per_point * (1 if self.layers == "all" else len(self.layers))
@@ -80,7 +83,7 @@ class Spec:
                 else:
                     selections = list(self.layers)
                 for sel in selections:
-                    for kind, value in points:
+                    for kind, value, chip_model in ((k, v, cm) for cm in self.chip_models for k, v in points):
                         vdd = value if kind == "vdd" else float(self.curve.vdd_for_ber(value))
                         ber = float(self.curve.ber(value)) if kind == "vdd" else value
                         for chip in range(self.chips):
@@ -95,6 +98,8 @@ class Spec:
                                     "p_stuck1": self.p_stuck1, "curve": self.curve_dict,
                                     "accelerator": self.accelerator, "energy_table": self.energy_table,
                                 })
+                                if not chip_model.is_iid:   # iid trials keep their keys
+                                    out[-1]["chip_model"] = chip_model.params()
                                 if self.fault_map:   # only then: other trials keep their keys
                                     out[-1].update(fault_map=self.fault_map,
                                                    fault_map_sha256=self.fault_map_sha256)
@@ -128,6 +133,12 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
         curve = curve_from_model(d.ber_curve, f"{where}: ber_curve")
     else:
         curve = load_curve(base_dir / d.ber_curve if d.ber_curve else None)
+    from accelsim.hw import load_config
+    acc_cfg = load_config(str(base_dir / d.accelerator) if d.accelerator is not None else None)
+    # a curve measured at another nominal voltage reads in the SRAM's volts only through the
+    # mapping the accelerator config states (refused without one)
+    curve = map_to_nominal(curve, acc_cfg.vdd_nominal, acc_cfg.ber_mapping,
+                           f"{where}: accelerator {d.accelerator or 'packaged default'}")
     voltages = bers = None
     if d.voltages is not None:
         voltages = _in_domain(d.voltages, "voltages", curve, where)
@@ -151,9 +162,8 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
         fault_map, fault_map_sha = _check_fault_map(d.fault_map, base_dir, d.schemes)
     accelerator, policy = None, d.policy
     if d.accelerator is not None:
-        from accelsim.hw import load_config
         accelerator = str(base_dir / d.accelerator)
-        acc_policy = load_config(accelerator).policy   # a bad accelerator fails here, before any store exists
+        acc_policy = acc_cfg.policy   # a bad accelerator failed above, before any store exists
         # the spec's default policy used to replace the accelerator's (e.g. reread) without a word
         if "policy" in d.model_fields_set and d.policy != acc_policy:
             raise UserError(f"{where}: policy {d.policy} but accelerator config {accelerator} sets "
@@ -177,13 +187,29 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     if metric == "accuracy" and not data.labelled:
         raise UserError(f"{where}: metric accuracy needs labels, and data {data_spec.text} has none; use metric: sdc")
     sources = check_sources(sources, data)
+    chip_models = _chip_models(d, curve, where)
     return Spec(name=d.name, seed=d.seed, checkpoints=sources, models=models, schemes=list(d.schemes),
                 voltages=voltages, bers=bers, fault_model=d.fault_model, chips=d.chips, repeats=d.repeats,
                 layers=d.layers if isinstance(d.layers, str) else list(d.layers), samples=samples,
                 engine=d.engine, policy=policy, curve=curve, curve_dict=curve_params(curve),
                 p_stuck1=float(d.p_stuck1), accelerator=accelerator, energy_table=energy_table,
                 map_floor=map_floor, fault_map=fault_map, fault_map_sha256=fault_map_sha, data=data_spec,
-                data_sha256=None if data_spec.is_default else fingerprint(data), metric=metric)
+                data_sha256=None if data_spec.is_default else fingerprint(data), metric=metric,
+                chip_models=chip_models)
+
+
+def _chip_models(d: CampaignSpec, curve: BerCurve, where: str) -> list[ChipModel]:
+    """The swept chip models, their Vmin shift converted into the SRAM's volts (the
+    trial rebuilds the curve already mapped, without the mapping's factor)."""
+    refs = d.chip_model if isinstance(d.chip_model, list) else [d.chip_model]
+    models = [chip_model(r if isinstance(r, str) else r.model_dump()) for r in refs]
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise UserError(f"{where}: chip_model: a name appears twice ({', '.join(names)})")
+    if any(not m.is_iid for m in models) and d.fault_model != "persistent":
+        raise UserError(f"{where}: chip models other than iid need fault_model: persistent "
+                        f"(fault_model is {d.fault_model})")
+    return [replace(m, vmin_shift_sd=m.vmin_shift_sd / curve.curve_volts_per_volt) for m in models]
 
 
 def _check_bers_on_curve(bers: list[float], curve: BerCurve, where: str = "campaign spec") -> None:

@@ -38,6 +38,7 @@ class AcceleratorConfig:
     output_kib: float
     os_drain: str = "overlapped"       # output stationary: drain overlapped with the next fold, or serial
     activations_scaled: bool = False   # input/output buffers share the weight SRAM's voltage domain
+    ber_mapping: str = "none"          # how a BER curve of another nominal voltage maps (docs/faults.md)
     word_bits: int | None = None   # fixed by the image's layout when it is simulated
 
     @property
@@ -76,7 +77,7 @@ def parse_config(d: dict | None = None, where: str = "accelerator config") -> Ac
         ecc_rule=ecc.rule,
         dram_bytes_per_cycle=float(f.dram.bytes_per_cycle), dram_latency=f.dram.latency,
         input_kib=float(f.buffers.input_kib), output_kib=float(f.buffers.output_kib), os_drain=pe.os_drain,
-        activations_scaled=f.activation_buffers.scaled, word_bits=sram.word_bits)
+        activations_scaled=f.activation_buffers.scaled, ber_mapping=sram.ber_mapping, word_bits=sram.word_bits)
 
 
 def load_config(path: str | Path | None = None) -> AcceleratorConfig:
