@@ -386,14 +386,17 @@ def _extrapolated_mark(meta: dict, vdd) -> str:
 
 
 # what, besides the sweep point, chip and repeat, changes what a row measures
-VARIANT_FIELDS = ("export_sha256", "samples", "fault_model", "engine", "policy", "data", "chip_model")
+VARIANT_FIELDS = ("export_sha256", "samples", "fault_model", "engine", "policy", "data", "accelerator_sha256",
+                  "energy_table_sha256", "chip_model")
+# these live in the params JSON only (digits trials have no data; a fast trial no energy table;
+# an iid trial no chip_model)
+_PARAMS_ONLY = ("data", "accelerator_sha256", "energy_table_sha256", "chip_model")
 
 
 def _variant(r: dict, f: str):
-    """A row's value of a VARIANT_FIELDS entry; ``data`` (the evaluated data set) and
-    ``chip_model`` live in the params JSON (digits trials have no data, iid trials no
-    chip_model)."""
-    if f not in ("data", "chip_model"):
+    """A row's value of a VARIANT_FIELDS entry (``data``: its source text; ``chip_model``:
+    its name, iid when absent; a digest: its first 8 hex digits)."""
+    if f not in _PARAMS_ONLY:
         return r.get(f)
     params = r.get("params")
     if isinstance(params, str):
@@ -404,7 +407,9 @@ def _variant(r: dict, f: str):
     value = (params or {}).get(f) if isinstance(params, dict) else None
     if f == "chip_model":
         return value.get("name") if isinstance(value, dict) else "iid"
-    return value.get("source") if isinstance(value, dict) else None
+    if f == "data":
+        return value.get("source") if isinstance(value, dict) else None
+    return value[:8] if isinstance(value, str) else None
 
 
 def label_models(rows: list[dict]) -> list[dict]:
