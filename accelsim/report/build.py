@@ -102,14 +102,28 @@ def headline_cols(metric: str = "accuracy") -> list[str]:
 
 
 def headline_title(tolerance: float, target: float, chips: int | None = None, inputs: int | None = None,
-                   metric: str = "accuracy") -> str:
+                   metric: str = "accuracy", data: str | None = None) -> str:
+    """The headline's question; ``data`` names the evaluated data set (digits, fashion-mnist, ...)."""
     sample = f"; {chips} chips x {inputs} inputs per point" if chips else ""
+    if data:
+        sample += f" of {DATA_NAMES.get(data, data)}"
     within = (f"a top-1 SDC rate (inputs whose top-1 class differs from the fault-free network's) of at most "
               f"{tolerance * 100:g} %" if metric == "sdc" else f"within {tolerance * 100:g} % of the fault-free accuracy")
     return (f"How low can the weight SRAM go? Lowest voltage where at least {target:.0%} of chips stay at "
             f"{within}{sample}" if metric == "sdc" else
             f"How low can the weight SRAM go? Lowest voltage where at least {target:.0%} of chips stay "
             f"{within}{sample}")
+
+
+# how the headline names a data source (others: their spec text)
+DATA_NAMES = {"digits": "the 8x8 digits' test split", "fashion-mnist": "the Fashion-MNIST test set"}
+
+
+def rows_data(rows) -> str | None:
+    """The data source the rows evaluated (``digits`` for rows without one), or None when
+    the rows evaluated several."""
+    names = {_variant(r, "data") or "digits" for r in rows}
+    return names.pop() if len(names) == 1 else None
 
 
 def default_metric(rows) -> str:
@@ -331,7 +345,7 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         # the campaigns whose rows are reported (a store may hold several), not only the last spec's name
         names = sorted({str(r["campaign"]) for r in rows if r.get("campaign")}) or [str(meta.get("name", "campaign"))]
         title = f"accelsim report — {html.escape(', '.join(names))}"
-        htitle = headline_title(tolerance, yield_target, n0.get("chips"), n0.get("inputs"), metric)
+        htitle = headline_title(tolerance, yield_target, n0.get("chips"), n0.get("inputs"), metric, rows_data(rows))
         md = [f"# {title}\n", f"{htitle}; the energy per inference saved there against the highest voltage of the sweep. The lower-bound "
               "column is the voltage a 95 % confidence claim supports.\n\n", _md_table(headline_cols(metric), _headline_rows(head))]
         if warnings:
@@ -441,6 +455,31 @@ def label_models(rows: list[dict]) -> list[dict]:
     return out
 
 
+# meta.spec fields the report reads, and the JSON type each must have (campaign/runner.provenance)
+_SPEC_TYPES = {"name": str, "models": list, "schemes": list, "seed": int, "metric": str,
+               "accelerator_config": dict, "samples": int, "chips": int, "repeats": int}
+
+
+def checked_spec(spec, store_path) -> dict:
+    """A store's ``meta.spec`` as the report reads it: a JSON mapping (an old store may have
+    none) whose fields have their types; anything else is one UserError."""
+    if spec is None:
+        return {}
+    where = f"campaign store {store_path}: meta.spec"
+    if not isinstance(spec, dict):
+        raise UserError(f"{where} is {type(spec).__name__}, not a JSON mapping")
+    for name, kind in _SPEC_TYPES.items():
+        value = spec.get(name)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise UserError(f"{where}: {name} = {value!r} is not a {kind.__name__}"[:300])
+    for name in ("models", "schemes"):
+        if not all(isinstance(v, str) for v in spec.get(name) or []):
+            raise UserError(f"{where}: {name} holds something other than names")
+    if spec.get("metric") not in (None, "accuracy", "sdc"):
+        raise UserError(f"{where}: metric {spec['metric']!r} is not accuracy or sdc"[:300])
+    return dict(spec)
+
+
 def report_from_store(store_path, out_dir, *, tolerance: float = 0.01, force: bool = False,
                       yield_target: float = 0.95, metric: str | None = None) -> Path:
     store = Store(store_path, create=False, readonly=True)
@@ -448,7 +487,11 @@ def report_from_store(store_path, out_dir, *, tolerance: float = 0.01, force: bo
         rows, meta = label_models(store.rows()), store.meta()
     finally:
         store.close()
-    spec = dict(meta.get("spec") or {})
+    spec = checked_spec(meta.get("spec"), store_path)
+    for r in rows:   # every plot and table is drawn over the supply voltage
+        if r.get("vdd") is None:
+            raise UserError(f"campaign store {store_path}: trial {r.get('key')!r}: vdd = None is empty "
+                            "(every trial has a supply voltage)"[:300])
     if meta.get("sensitivity"):
         spec["sensitivity"] = meta["sensitivity"]
     return build_report(rows, out_dir, tolerance=tolerance, force=force, meta=spec, yield_target=yield_target,
