@@ -22,7 +22,7 @@ from accelsim.hw.config import AcceleratorConfig, load_config, parse_config
 from accelsim.hw.controller import tile_schedule
 from accelsim.hw.dram import dram_process
 from accelsim.hw.ecc_stage import EccStage
-from accelsim.hw.pe_array import Arrivals, PeCounters, buffer_accesses, pe_process, plan
+from accelsim.hw.pe_array import Arrivals, PeCounters, activation_storage, buffer_accesses, pe_process, plan
 from accelsim.hw.sram import WeightSram, burst_read_cycles
 from accelsim.hw.trace import Trace
 from accelsim.image import MemoryImage
@@ -58,8 +58,12 @@ class LayerStats:
     rereads: int = 0
     reread_stall_cycles: int = 0
     input_reads: int = 0
-    output_writes: int = 0
-    output_reads: int = 0
+    output_writes: int = 0   # partial sums (32-bit) written to the output buffer, or outputs with accumulators
+    output_reads: int = 0    # partial sums read back from the output buffer
+    output_bits: int = 32    # width of an output-buffer write (8: final outputs from the accumulators)
+    accumulator_writes: int = 0   # partial sums (32-bit) written to / read from the accumulators
+    accumulator_reads: int = 0
+    spill_bytes: int = 0     # activation and partial-sum traffic to DRAM: what the buffers cannot hold
     start_cycle: int = 0     # the PE array starts the layer (after the previous layer)
     end_cycle: int = 0
     sram_start: int = -1     # first and last weight-SRAM read of the layer
@@ -69,7 +73,7 @@ class LayerStats:
 
 
 ACTION_KEYS = ("macs", "sram_read_words", "sram_read_bits", "dram_bytes", "ecc_decodes", "input_reads",
-               "output_writes", "output_reads", "rereads")
+               "output_writes", "output_reads", "accumulator_writes", "accumulator_reads", "spill_bytes", "rereads")
 
 
 @dataclass
@@ -111,13 +115,14 @@ def simulate(image: MemoryImage, config: AcceleratorConfig | dict | str | Path |
              vdd: float | None = None, chip: int | None = None, seed: int = 0, fault_model: str | None = None,
              ber: float | None = None, curve=None, v_low: float | None = None, fault_map=None,
              read_words: np.ndarray | None = None, transient_ber: float | None = None,
-             trace=None, trace_path=None, trace_folds: bool = False) -> SimResult:
+             trace=None, trace_path=None, trace_folds: bool = False, chip_model=None) -> SimResult:
     """Run the cycle-level model of one inference's weight stream.
 
     vdd: the weight SRAM's supply (volts; default the config's nominal). Faults, at most
     one source:
-      chip (+ fault_model 'persistent' | 'stuck', curve, v_low): the chip's persistent map,
-        ``ChipFaultMap.sample(curve, chip=chip, seed=seed, v_low=v_low or vdd)``;
+      chip (+ fault_model 'persistent' | 'stuck', curve, v_low, chip_model): the chip's persistent
+        map, ``ChipFaultMap.sample(curve, chip=chip, seed=seed, v_low=v_low or vdd, model=chip_model)``
+        (the curve mapped to this SRAM's vdd_nominal; chip_model: a name or ChipModel, default iid);
       fault_map: a given ChipFaultMap (e.g. measured, from CSV);
       ber (fault_model 'transient'): per-read transient flips; without ber, BER(vdd);
       read_words: the image's words as the SRAM first delivers them (the campaigns' path),
@@ -126,13 +131,16 @@ def simulate(image: MemoryImage, config: AcceleratorConfig | dict | str | Path |
       per fold of the PE array (else one per run of folds).
     """
     t_wall = time.perf_counter()
-    cfg = _as_config(config).for_layout(image.layout.word_bits)
+    cfg = _as_config(config).for_layout(image.layout.word_bits, n_words=int(image.words.shape[0]))
+    if cfg.resident and image.words.shape[0] > cfg.sram_words:
+        raise UserError(f"accelerator config: weight_sram.resident but the SRAM holds {cfg.sram_words} words and the "
+                        f"image has {image.words.shape[0]}: give words: fit, or a bigger SRAM, or resident: false")
     vdd = cfg.vdd_nominal if vdd is None else float(vdd)
     if not vdd > 0:
         raise UserError(f"vdd = {vdd} V must be a positive voltage")
     sram, faults = _weight_sram(image, vdd=vdd, chip=chip, seed=seed, fault_model=fault_model, ber=ber,
                                 curve=curve, v_low=v_low, fault_map=fault_map, read_words=read_words,
-                                transient_ber=transient_ber)
+                                transient_ber=transient_ber, cfg=cfg, chip_model=chip_model)
     trace_to = trace if trace is not None else trace_path
     run = _Run(image, cfg, sram, Trace(trace_to is not None, cfg.clock_mhz, folds=trace_folds))
     run.run()
@@ -173,7 +181,7 @@ class _Run:
         self.env = simpy.Environment()
         layout = image.layout
         self.plans = [plan(*layer.gemm, cfg.rows, cfg.cols, cfg.dataflow, groups=layer_groups(layer),
-                           os_drain=cfg.os_drain) for layer in image.layers]
+                           os_drain=cfg.os_drain, accumulator_depth=cfg.accumulator_depth) for layer in image.layers]
         self.stats = []
         for layer, p in zip(image.layers, self.plans):
             s = LayerStats(layer.name, layer.kind, tuple(layer.gemm), weight_bits=layout.weight_bits,
@@ -181,8 +189,12 @@ class _Run:
                            analytical_cycles=p.compute_cycles)
             for k, v in buffer_accesses(*layer.gemm, p).items():
                 setattr(s, k, v)
+            for k, v in activation_storage(layer, p, s, cfg, input_bits(image, layer)).items():
+                setattr(s, k, v)
             self.stats.append(s)
-        self.tiles = tile_schedule(image.layers, [p.weight_passes for p in self.plans], cfg.sram_words)
+        # resident weights: each layer is one tile, in the SRAM before the inference starts
+        sram_words = 2 * max(int(image.words.shape[0]), 1) if cfg.resident else cfg.sram_words
+        self.tiles = tile_schedule(image.layers, [p.weight_passes for p in self.plans], sram_words)
         self.ecc = EccStage(layout, cfg, sram)
         n = image.words.shape[0]
         self.out_words = image.words.copy()
@@ -203,8 +215,12 @@ class _Run:
 
     def run(self) -> None:
         env = self.env
-        env.process(dram_process(env, self.tiles, self.cfg, self.sram_free, self.tile_loaded, self.stats,
-                                 self.trace))
+        if self.cfg.resident:   # loaded once before the inference: no DRAM transfer in it
+            for ev in self.tile_loaded.values():
+                ev.succeed()
+        else:
+            env.process(dram_process(env, self.tiles, self.cfg, self.sram_free, self.tile_loaded, self.stats,
+                                     self.trace))
         env.process(self.weight_stream())
         env.run(until=env.process(self.pe_array()))
 
@@ -261,7 +277,8 @@ class _Run:
             yield env.timeout(t - env.now)   # the tile's last burst has left the SRAM
             trace.add("SRAM", f"{tile.layer_name} tile {tile.index}", t0, env.now)
             trace.sram_idle(env.now)
-            yield self.sram_free.put(tile.n_words)
+            if not cfg.resident:
+                yield self.sram_free.put(tile.n_words)
 
     def _decode(self, tile, s: LayerStats, start: int, n: int, first: bool, burst_id: int):
         """Read (or reuse) and decode one burst; its counts. Returns (re-read stall cycles,
@@ -335,9 +352,15 @@ def _as_config(config) -> AcceleratorConfig:
 
 
 def _weight_sram(image: MemoryImage, *, vdd, chip, seed, fault_model, ber, curve, v_low, fault_map, read_words,
-                 transient_ber) -> tuple[WeightSram, dict]:
+                 transient_ber, cfg: AcceleratorConfig, chip_model=None) -> tuple[WeightSram, dict]:
     """The weight SRAM with its fault source, and a description of that source."""
-    from accelsim.faults import ChipFaultMap, check_ber, load_curve
+    from accelsim.faults import ChipFaultMap, check_ber, load_curve, map_to_nominal
+
+    if chip_model is not None and (fault_map is not None or chip is None):
+        raise UserError("chip_model shapes a sampled chip: it needs chip (and no fault map)")
+
+    def sram_curve():   # the curve in this SRAM's volts (a curve of another nominal maps explicitly)
+        return map_to_nominal(curve or load_curve(), cfg.vdd_nominal, cfg.ber_mapping, "accelerator config")
 
     width = image.layout.word_bits
     if fault_model is not None and fault_model not in FAULT_MODELS:
@@ -360,7 +383,7 @@ def _weight_sram(image: MemoryImage, *, vdd, chip, seed, fault_model, ber, curve
     if fault_model == "transient":
         if chip is not None or fault_map is not None:
             raise UserError("transient faults take ber (or BER(vdd)), not a chip or a fault map")
-        ber = check_ber(ber) if ber is not None else (curve or load_curve()).ber(vdd)
+        ber = check_ber(ber) if ber is not None else sram_curve().ber(vdd)
         return (WeightSram(image.words, width, vdd=vdd, ber=ber, seed=seed),
                 {"model": "transient", "ber": float(ber), "seed": seed})
     if ber is not None:
@@ -373,10 +396,11 @@ def _weight_sram(image: MemoryImage, *, vdd, chip, seed, fault_model, ber, curve
             # would miss every cell failing between vdd and v_low (a BER it does not apply)
             raise UserError(f"v_low = {v_low} V is above vdd = {vdd} V: a chip's map is drawn down to v_low, "
                             "which must be at or below the supply")
-        curve = curve or load_curve()
+        curve = sram_curve()
         fault_map = ChipFaultMap.sample(curve, n_words=image.words.shape[0], width=width, chip=int(chip), seed=seed,
                                         v_low=vdd if v_low is None else v_low,
-                                        mode="stuck" if fault_model == "stuck" else "flip")
+                                        mode="stuck" if fault_model == "stuck" else "flip",
+                                        model=None if chip_model is None else _chip_model(chip_model))
         ber_at = float(curve.ber(vdd))
     else:
         if curve is not None:
@@ -391,3 +415,8 @@ def _weight_sram(image: MemoryImage, *, vdd, chip, seed, fault_model, ber, curve
              # stuck-at cells err only where the stored bit differs: the bits actually wrong
              "wrong_bits": int(np.bitwise_count(fault_map.apply(image.words, vdd) ^ image.words).sum()),
              "bits": int(image.words.shape[0]) * width})
+
+
+def _chip_model(value):
+    from accelsim.faults.chip_model import chip_model
+    return chip_model(value)
