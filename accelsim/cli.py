@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "accelsim.image.commands",     # export, inspect
     "accelsim.infer.commands",     # infer
     "accelsim.rtl.commands",       # rtl generate | stats
+    "accelsim.faults.commands",    # fit
     "accelsim.hw.commands",        # simulate
     "accelsim.campaign.commands",  # campaign
     "accelsim.report.commands",    # report

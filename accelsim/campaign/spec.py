@@ -3,7 +3,7 @@ layer selection, read from YAML and validated before anything runs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -12,51 +12,46 @@ from accelsim.energy.table import EnergyTable, load_table
 from accelsim.hw.config import AcceleratorConfig, load_config
 from accelsim.errors import UserError
 from accelsim.fileio import read_yaml, sha256_file
-from accelsim.faults import BerCurve, ChipFaultMap, curve_params, load_curve
+from accelsim.faults import BerCurve, ChipFaultMap, curve_params, load_curve, map_to_nominal
 from accelsim.faults.ber_curve import curve_from_model
-from accelsim.schema import BerCurveFile, CampaignSpec, validate
-from accelsim.schema.campaign import map_floor_refusal, too_many_trials, trial_count
+from accelsim.faults.chip_model import PRESETS, ChipModel, chip_model
+from accelsim.schema import MAX_TRIALS, BerCurveFile, CampaignSpec, validate
 from accelsim.campaign.params import TrialParams, trial_key  # noqa: F401
-from accelsim.campaign.sources import SCHEME_VARIANT, check_sources, parse_models  # noqa: F401
-from accelsim.nn.source import ModelSource
+from accelsim.campaign.sources import SCHEME_VARIANT, ModelSource, check_sources, parse_models  # noqa: F401
 from accelsim.nn.data import DataSpec, data_size, evaluation_set, fingerprint, parse_data
 
 
-@dataclass(frozen=True)
+@dataclass
 class Spec:
-    """A campaign ready to run: the validated document (``doc``; its fields are read
-    through, defaults are the schema's) and what parse_spec resolved from it and its files."""
-
-    doc: CampaignSpec
+    name: str
+    seed: int
     checkpoints: dict[tuple[str, str], ModelSource]   # (model, scheme) -> its weights
     models: list[str]
+    schemes: list[str]
     voltages: list[float] | None
     bers: list[float] | None
-    samples: int                         # the doc's, or all of a data set smaller than the default
-    policy: str                          # the doc's, or the accelerator config's ecc.policy
+    fault_model: str
+    chips: int
+    repeats: int
+    layers: list[str] | str
+    samples: int
+    engine: str
+    policy: str
     curve: BerCurve
-    curve_dict: dict
-    data: DataSpec
-    data_sha256: str | None              # of the evaluated subset (None for the default digits)
-    metric: str                          # what the headline's tolerance applies to
-    # read and validated once per campaign; what the trials run with
-    accelerator_config: AcceleratorConfig
-    energy: EnergyTable
-    accelerator: str | None = None       # resolved paths (None: packaged)
+    curve_dict: dict = field(default_factory=dict)
+    p_stuck1: float = 0.5
+    accelerator: str | None = None
     energy_table: str | None = None
-    map_floor: float | None = None       # pinned v_low (spec field v_low), checked against the curve
+    map_floor: float | None = None       # pinned v_low (spec field v_low)
     fault_map: str | None = None         # measured map CSV (fault_model: measured)
     fault_map_sha256: str | None = None
-
-    name = property(lambda self: self.doc.name)
-    seed = property(lambda self: self.doc.seed)
-    schemes = property(lambda self: list(self.doc.schemes))
-    fault_model = property(lambda self: self.doc.fault_model)
-    chips = property(lambda self: self.doc.chips)
-    repeats = property(lambda self: self.doc.repeats)
-    engine = property(lambda self: self.doc.engine)
-    p_stuck1 = property(lambda self: float(self.doc.p_stuck1))
-    layers = property(lambda self: self.doc.layers if isinstance(self.doc.layers, str) else list(self.doc.layers))
+    data: DataSpec = field(default_factory=DataSpec)
+    data_sha256: str | None = None       # of the evaluated subset (None for the default digits)
+    metric: str = "accuracy"             # what the headline's tolerance applies to
+    # read and validated once per campaign (parse_spec); what the trials run with
+    accelerator_config: AcceleratorConfig = field(default_factory=load_config)
+    energy: EnergyTable = field(default_factory=load_table)
+    chip_models: list[ChipModel] = field(default_factory=lambda: [PRESETS["iid"]])   # swept like schemes
 
     def v_low(self) -> float:
         """The voltage every chip's map is drawn down to (nested): the spec's ``v_low`` if
@@ -69,12 +64,11 @@ class Spec:
 
     def n_trials(self, layer_names: dict[str, list[str]] | None = None) -> int:
         """How many trials :meth:`trials` gives, without building them."""
+        per_point = (len(self.voltages or self.bers or ()) * self.chips * self.repeats * len(self.schemes)
+                     * len(self.chip_models))
         if self.layers == "each":
-            selections = [len((layer_names or {}).get(m, [])) for m in self.models]
-        else:
-            selections = [1 if self.layers == "all" else len(self.layers)] * len(self.models)
-        return trial_count(selections, len(self.schemes), len(self.voltages or self.bers or ()), self.chips,
-                           self.repeats)
+            return sum(len((layer_names or {}).get(m, [])) for m in self.models) * per_point
+        return len(self.models) * per_point * (1 if self.layers == "all" else len(self.layers))
 
     def files(self) -> dict:
         """The trial fields naming the files a trial is made from and their content digests
@@ -102,9 +96,9 @@ class Spec:
         files = self.files()
         v_low = round(self.v_low(), 6)
         points = ([("vdd", v) for v in self.voltages] if self.voltages else [("ber", b) for b in self.bers])
-        refusal = too_many_trials(self.n_trials(layer_names))
-        if refusal:
-            raise UserError(f"campaign spec {self.name!r}: {refusal}")
+        n = self.n_trials(layer_names)
+        if n > MAX_TRIALS:
+            raise UserError(f"campaign spec {self.name!r}: {n:,} trials planned, more than the limit of {MAX_TRIALS:,}")
         for model in self.models:
             for scheme in self.schemes:
                 if self.layers == "all":
@@ -114,7 +108,7 @@ class Spec:
                 else:
                     selections = list(self.layers)
                 for sel in selections:
-                    for kind, value in points:
+                    for kind, value, cm in ((k, v, cm) for cm in self.chip_models for k, v in points):
                         vdd = value if kind == "vdd" else float(self.curve.vdd_for_ber(value))
                         ber = float(self.curve.ber(value)) if kind == "vdd" else value
                         for chip in range(self.chips):
@@ -127,7 +121,8 @@ class Spec:
                                     vdd=round(float(vdd), 6), ber=float(ber), chip=chip, repeat=rep,
                                     layers=sel, samples=self.samples, engine=self.engine,
                                     policy=self.policy, seed=self.seed, v_low=v_low,
-                                    p_stuck1=self.p_stuck1, curve=self.curve_dict, **files))
+                                    p_stuck1=self.p_stuck1, curve=self.curve_dict,
+                                    chip_model=None if cm.is_iid else cm.params(), **files))
         return out
 
 
@@ -151,6 +146,18 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
         curve = curve_from_model(d.ber_curve, f"{where}: ber_curve")
     else:
         curve = load_curve(base_dir / d.ber_curve if d.ber_curve else None)
+    accelerator = None
+    accelerator_config = load_config(None)
+    if d.accelerator is not None or d.engine == "cycle":
+        from accelsim.hw.config import DEFAULT_PRESET, is_preset
+        # a preset by name (resident, streamed, ...), else a file; nothing said: resident
+        name = d.accelerator if d.accelerator is not None else DEFAULT_PRESET
+        accelerator = name if is_preset(name) else str(base_dir / name)
+        accelerator_config = load_config(accelerator)   # a bad accelerator fails here, before any store exists
+    # a curve measured at another nominal voltage reads in the SRAM's volts only through the
+    # mapping the accelerator config states (refused without one)
+    curve = map_to_nominal(curve, accelerator_config.vdd_nominal, accelerator_config.ber_mapping,
+                           f"{where}: accelerator {d.accelerator or 'packaged default'}")
     voltages = bers = None
     if d.voltages is not None:
         voltages = _in_domain(d.voltages, "voltages", curve, where)
@@ -167,23 +174,15 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     if d.v_low is not None:
         map_floor = _in_domain([d.v_low], "v_low", curve, where)[0]
         lowest = min(voltages) if voltages else min(float(curve.vdd_for_ber(b)) for b in bers)
-        refusal = map_floor_refusal(map_floor, lowest)
-        if refusal:
-            raise UserError(f"{where}: {refusal}")
+        if map_floor > lowest + 1e-12:
+            raise UserError(f"{where}: v_low = {map_floor} V is above the sweep's lowest voltage {lowest:.6g} V")
     fault_map = fault_map_sha = None
     if d.fault_model == "measured":
         fault_map, fault_map_sha = _check_fault_map(d.fault_map, base_dir, d.schemes)
-    accelerator, policy = None, d.policy
-    accelerator_config = load_config(None)
-    if d.accelerator is not None or d.engine == "cycle":
-        from accelsim.hw.config import DEFAULT_PRESET, is_preset
-        # a preset by name (resident, streamed, ...), else a file; nothing said: resident
-        name = d.accelerator if d.accelerator is not None else DEFAULT_PRESET
-        accelerator = name if is_preset(name) else str(base_dir / name)
-        accelerator_config = load_config(accelerator)   # a bad accelerator fails here, before any store exists
+    policy = d.policy
+    if accelerator is not None:
         acc_policy = accelerator_config.policy
-        if not is_preset(accelerator):   # a preset's name stays a name (it used to become /cwd/resident)
-            accelerator = str(Path(accelerator).absolute())   # workers may run elsewhere
+        accelerator = str(Path(accelerator).absolute())   # what trials read: workers may run elsewhere
         # the spec's default policy used to replace the accelerator's (e.g. reread) without a word
         if "policy" in d.model_fields_set and d.policy != acc_policy and d.accelerator is not None:
             raise UserError(f"{where}: policy {d.policy} but accelerator config {accelerator} sets "
@@ -205,11 +204,29 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     if metric == "accuracy" and not data.labelled:
         raise UserError(f"{where}: metric accuracy needs labels, and data {data_spec.text} has none; use metric: sdc")
     sources = check_sources(sources, data)
-    return Spec(doc=d, checkpoints=sources, models=models, voltages=voltages, bers=bers, samples=samples,
-                policy=policy, curve=curve, curve_dict=curve_params(curve), data=data_spec,
+    chip_models = _chip_models(d, curve, where)
+    return Spec(name=d.name, seed=d.seed, checkpoints=sources, models=models, schemes=list(d.schemes),
+                voltages=voltages, bers=bers, fault_model=d.fault_model, chips=d.chips, repeats=d.repeats,
+                layers=d.layers if isinstance(d.layers, str) else list(d.layers), samples=samples,
+                engine=d.engine, policy=policy, curve=curve, curve_dict=curve_params(curve),
+                p_stuck1=float(d.p_stuck1), accelerator=accelerator, energy_table=energy_table,
+                map_floor=map_floor, fault_map=fault_map, fault_map_sha256=fault_map_sha, data=data_spec,
                 data_sha256=None if data_spec.is_default else fingerprint(data), metric=metric,
-                accelerator_config=accelerator_config, energy=energy, accelerator=accelerator,
-                energy_table=energy_table, map_floor=map_floor, fault_map=fault_map, fault_map_sha256=fault_map_sha)
+                accelerator_config=accelerator_config, energy=energy, chip_models=chip_models)
+
+
+def _chip_models(d: CampaignSpec, curve: BerCurve, where: str) -> list[ChipModel]:
+    """The swept chip models, their Vmin shift converted into the SRAM's volts (the
+    trial rebuilds the curve already mapped, without the mapping's factor)."""
+    refs = d.chip_model if isinstance(d.chip_model, list) else [d.chip_model]
+    models = [chip_model(r if isinstance(r, str) else r.model_dump()) for r in refs]
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise UserError(f"{where}: chip_model: a name appears twice ({', '.join(names)})")
+    if any(not m.is_iid for m in models) and d.fault_model != "persistent":
+        raise UserError(f"{where}: chip models other than iid need fault_model: persistent "
+                        f"(fault_model is {d.fault_model})")
+    return [replace(m, vmin_shift_sd=m.vmin_shift_sd / curve.curve_volts_per_volt) for m in models]
 
 
 def _check_bers_on_curve(bers: list[float], curve: BerCurve, where: str = "campaign spec") -> None:

@@ -101,4 +101,5 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
     return {"headline": figures["headline"], "savings": figures.get("savings", []), "storage": figures.get("storage"),
             "warnings": figures["warnings"], "report": report, "store": store_path,
             "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance, "yield": target,
-            "metric": spec.metric, "data": spec.data.text}
+            "metric": spec.metric, "data": spec.data.text, "curve": spec.curve.describe(),
+            "chip_models": [m.name for m in spec.chip_models]}

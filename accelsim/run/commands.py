@@ -45,6 +45,10 @@ def print_headline(result: dict) -> None:
         t.add_row(*row)
     console = get_console()
     console.print(t)
+    if result.get("curve"):   # every voltage above rests on this curve: name it with the figures
+        models = result.get("chip_models") or ["iid"]
+        console.print(f"BER curve: {result['curve']}; chip model{'s' if len(models) > 1 else ''}: "
+                      f"{', '.join(models)}", highlight=False)
     console.print(f"safe V (yield): lowest voltage (and every higher one) where >= {result['yield']:.0%} of chips are "
                   "within the tolerance; safe V (lower bound): where the yield's 95 % Wilson lower bound is; "
                   f"{'top-1 SDC' if metric == 'sdc' else 'accuracy'}: mean over chips and inputs, 95 % bootstrap "
