@@ -68,18 +68,18 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
     (the config file's folder); the bundled models are found from any working directory.
     Everything (config, models, data, energy table, accelerator) is checked before ``out``
     is created, and a run that fails before its first trial leaves no ``out`` behind."""
-    from accelsim.campaign import parse_spec, run_campaign
-    from accelsim.report import report_from_store
-    from accelsim.campaign.store import Store
-
     if not isinstance(cfg, RunConfig):
         cfg = validate(RunConfig, cfg, "run config")
+    if out.exists() and not force:   # refused before the models are loaded (torch takes seconds to import)
+        raise UserError(f"output directory {str(out)!r} exists; pass --force to reuse it and replace its report")
+    from accelsim.campaign import parse_spec, run_campaign
+    from accelsim.campaign.store import Store
+    from accelsim.report import report_from_store
+
     spec_dict = cfg.model_dump(include=cfg.campaign_fields().keys(), exclude_none=True)
     spec = parse_spec(spec_dict, Path(base_dir), where="run config")
     layer_spec = _sensitivity_spec(cfg, spec_dict, Path(base_dir))
     tolerance, target = cfg.tolerance, cfg.yield_target
-    if out.exists() and not force:
-        raise UserError(f"output directory {str(out)!r} exists; pass --force to reuse it and replace its report")
     made = not out.exists()
     check_output_dir(out, "output directory", force=True)   # created by the campaign once all input is checked
     store_path = out / "campaign.sqlite"

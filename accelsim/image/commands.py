@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from accelsim.nn.data import add_data_arguments
+from accelsim.cliargs import add_data_arguments
 
 
 def register(sub) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from accelsim import cliargs
 from accelsim.errors import UserError
-from accelsim.nn.data import add_data_arguments
+from accelsim.cliargs import add_data_arguments
 
 
 def register(sub) -> None:
