@@ -32,6 +32,8 @@ def register(sub) -> None:
     p.add_argument("--workers", type=cliargs.workers, default=None, help="local worker processes (default: the config's)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address")
     p.add_argument("--force", action="store_true", help="reuse an existing output directory and replace its report")
+    p.add_argument("--wide", action="store_true",
+                   help="print the headline as the report's one wide table (default: two tables that fit 80 columns)")
     p.set_defaults(func=cmd_run)
     d = sub.add_parser("demo", help="what `make demo` runs: the default job into runs/demo, replacing the last one")
     d.add_argument("--quick", action="store_true")
@@ -62,12 +64,14 @@ def _sensitivity_spec(cfg: RunConfig, main: dict, base_dir: Path = Path(".")):
 
 
 def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, scheduler=None, force: bool = False,
-            progress: bool = True, base_dir: str | Path = ".") -> dict:
+            progress: bool = True, base_dir: str | Path = ".", config_text: str | None = None) -> dict:
     """Run the job described by ``cfg`` into ``out``; returns the headline rows and paths.
     Input paths of ``cfg`` (models, data, accelerator, ...) resolve against ``base_dir``
     (the config file's folder); the bundled models are found from any working directory.
     Everything (config, models, data, energy table, accelerator) is checked before ``out``
-    is created, and a run that fails before its first trial leaves no ``out`` behind."""
+    is created, and a run that fails before its first trial leaves no ``out`` behind.
+    ``config_text`` (the config file as given) is kept in the store with the resolved
+    config for the report's provenance."""
     if not isinstance(cfg, RunConfig):
         cfg = validate(RunConfig, cfg, "run config")
     if out.exists() and not force:   # refused before the models are loaded (torch takes seconds to import)
@@ -86,16 +90,23 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
     t0 = time.perf_counter()
     n_workers = workers or cfg.workers
     try:
+        parts = []
         if layer_spec is not None:   # first, so that the store's provenance is the main sweep's
-            run_campaign(layer_spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress)
-        info = run_campaign(spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress)
+            parts.append(run_campaign(layer_spec, store_path, workers=n_workers, scheduler=scheduler,
+                                      progress=progress, label="per-layer study trials"))
+        parts.append(run_campaign(spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress,
+                                  label="main sweep trials"))
     except BaseException:
         if made and not store_path.exists():
             shutil.rmtree(out, ignore_errors=True)
         raise
-    if layer_spec is not None:
-        store = Store(store_path, create=False)
-        store.set_meta("sensitivity", {**cfg.sensitivity.model_dump(), "layers": "each", "engine": "fast"})
+    info = {k: sum(p[k] for p in parts) for k in ("total", "skipped", "ran", "seconds")}
+    store = Store(store_path, create=False)
+    try:
+        if layer_spec is not None:
+            store.set_meta("sensitivity", {**cfg.sensitivity.model_dump(), "layers": "each", "engine": "fast"})
+        store.set_meta("run_config", {"text": config_text, "resolved": resolved_config(cfg)})
+    finally:
         store.close()
     report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True, yield_target=target,
                                metric=spec.metric)
@@ -106,27 +117,44 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
             "metric": spec.metric}
 
 
-def print_headline(result: dict) -> None:
+def resolved_config(cfg: RunConfig) -> str:
+    """The run config with every default filled in, as YAML (the provenance's 'as resolved')."""
+    import yaml
+
+    return yaml.safe_dump(cfg.model_dump(mode="json", by_alias=True), sort_keys=False, default_flow_style=None,
+                          width=100)
+
+
+def print_headline(result: dict, wide: bool = False) -> None:
+    """The headline on the console: two narrow tables that fit 80 columns (where it is
+    safe; the energy there), or with ``wide`` the report's one wide table."""
+    from rich import box
     from rich.table import Table
 
     from accelsim.console import get_console
-    from accelsim.report.build import _headline_rows, headline_cols, headline_title
+    from accelsim.report.build import (METRIC_LABEL, _headline_rows, headline_cols, headline_terminal, headline_title,
+                                       percent)
 
     head = result["headline"]
     first = head[0] if head else {}
     metric = result.get("metric", "accuracy")
-    t = Table(title=headline_title(result["tolerance"], result["yield"], first.get("chips"), first.get("inputs"),
-                                   metric))
-    for c in headline_cols(metric):
-        t.add_column(c, justify="left" if c in ("model", "scheme") else "right")
-    for row in _headline_rows(head):
-        t.add_row(*row)
     console = get_console()
-    console.print(t)
-    console.print(f"safe V (yield): lowest voltage (and every higher one) where >= {result['yield']:.0%} of chips are "
-                  "within the tolerance; safe V (lower bound): where the yield's 95 % Wilson lower bound is; "
-                  f"{'top-1 SDC' if metric == 'sdc' else 'accuracy'}: mean over chips and inputs, 95 % bootstrap "
-                  "interval", highlight=False)
+    console.print(headline_title(result["tolerance"], result["yield"], first.get("chips"), first.get("inputs"),
+                                 metric), highlight=False)
+    models = {h["model"] for h in head}
+    tables = ([(None, headline_cols(metric), _headline_rows(head, metric))] if wide else
+              [(f"{title}{'' if len(models) != 1 else ' — ' + next(iter(models))}", cols, rows)
+               for title, cols, rows in headline_terminal(head, metric)])
+    for title, cols, rows in tables:
+        t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+        for c in cols:
+            t.add_column(c, justify="left" if c in ("model", "scheme") else "right")
+        for row in rows:
+            t.add_row(*row)
+        console.print(t)
+    console.print(f"safe V: lowest voltage (and every higher one) where >= {percent(result['yield'])} of chips are "
+                  "within the tolerance; 95 % bound: where the yield's 95 % Wilson lower bound is; "
+                  f"{METRIC_LABEL[metric]}: mean over chips and inputs, 95 % bootstrap interval", highlight=False)
     for w in result.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
     c = result["campaign"]
@@ -141,7 +169,7 @@ def cmd_run(args) -> int:
     cfg = load_run_config(path)
     out = Path(args.out or cfg.output)   # the output: relative to the working directory
     print_headline(run_job(cfg, out, workers=args.workers, scheduler=args.scheduler, force=args.force,
-                           base_dir=path.parent))
+                           base_dir=path.parent, config_text=path.read_text()), wide=args.wide)
     return 0
 
 
@@ -151,5 +179,5 @@ def cmd_demo(args) -> int:
     out = Path(cfg.output)
     if args.fresh and out.exists():
         shutil.rmtree(out)
-    print_headline(run_job(cfg, out, force=True, base_dir=path.parent))
+    print_headline(run_job(cfg, out, force=True, base_dir=path.parent, config_text=path.read_text()))
     return 0

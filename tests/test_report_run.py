@@ -30,11 +30,12 @@ def test_report_files_and_rows(store, tmp_path):
     html = report_from_store(store, out)
     names = sorted(p.name for p in out.iterdir())
     plots = ["accuracy_energy_pareto", "accuracy_vs_voltage", "energy_breakdown", "energy_relative",
-             "energy_vs_voltage", "layer_sensitivity", "residual_vs_ber", "sdc_vs_voltage"]
+             "energy_vs_voltage", "layer_sensitivity_inplace-4b-64", "layer_sensitivity_none-4b", "residual_vs_ber",
+             "sdc_vs_voltage", "yield_vs_voltage"]
     assert names == sorted([f"{p}.{ext}" for p in plots for ext in ("png", "svg")]
-                           + ["report.html", "results.csv", "results.json", "summary.md"])
+                           + ["report.html", "results.csv", "results.json", "statistics.csv", "summary.md"])
     text = html.read_text()
-    assert text.count("data:image/png;base64,") == 8 and "src=\"http" not in text
+    assert text.count("data:image/png;base64,") == 10 and "src=\"http" not in text
     for p in plots:   # every figure links its SVG, and the SVG is a real vector file
         assert f'href="{p}.svg"' in text
         assert (out / f"{p}.svg").read_text().lstrip().startswith("<?xml") and "<svg" in (out / f"{p}.svg").read_text()

@@ -116,26 +116,30 @@ def residual_fraction(rows) -> list[dict]:
     return out
 
 
-def berzad(rows, keys=("model", "scheme", "layers")) -> list[dict]:
+def berzad(rows, keys=("model", "scheme", "layers"), *, metric: str = "accuracy", tolerance: float = 0.0) -> list[dict]:
     """BERZAD: the highest BER at which the mean accuracy (over chips and repeats) shows
-    zero degradation from the fault-free model, with every lower BER also clean."""
+    zero degradation from the fault-free model, with every lower BER also clean.
+    ``metric="sdc"`` (its analogue for unlabelled inputs): the highest BER whose mean top-1
+    SDC rate is at most ``tolerance``, with every lower BER too."""
+    column = "accuracy" if metric == "accuracy" else "sdc_top1"
     by = defaultdict(lambda: defaultdict(list))
     base = {}
     for r in rows:
-        if r["accuracy"] is None:    # unlabelled inputs: no accuracy to keep
+        if r.get(column) is None:    # unlabelled inputs: no accuracy to keep
             continue
         g = tuple(r[k] for k in keys)
-        by[g][r["ber"]].append(r["accuracy"])
-        base[g] = r["baseline_accuracy"]
+        by[g][r["ber"]].append(r[column])
+        base[g] = r["baseline_accuracy"] if metric == "accuracy" else 0.0
     out = []
     for g, points in sorted(by.items()):
         best, trials = 0.0, 0
         for ber in sorted(points):
-            if np.mean(points[ber]) >= base[g] - 1e-12:
-                best, trials = ber, len(points[ber])
-            else:
+            ok = (np.mean(points[ber]) >= base[g] - 1e-12 if metric == "accuracy"
+                  else np.mean(points[ber]) <= tolerance + 1e-12)
+            if not ok:
                 break
-        out.append({**dict(zip(keys, g)), "berzad": best, "repeats": trials, "baseline": base[g]})
+            best, trials = ber, len(points[ber])
+        out.append({**dict(zip(keys, g)), "berzad": best, "repeats": trials, "baseline": base[g], "metric": metric})
     return out
 
 

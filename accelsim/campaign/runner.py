@@ -7,6 +7,7 @@ its own transaction, so killing any process loses at most the trials in flight.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import re
@@ -68,7 +69,7 @@ def source_key(src, scheme: str, data, calibration) -> str:
                                "card_sha256": sha256_file(card) if card.is_file() else None})
 
 
-def prepare_images(spec: Spec, cache: Path, keys: dict | None = None) -> dict[tuple[str, str], str]:
+def prepare_images(spec: Spec, cache: Path, keys: dict | None = None, *, progress: bool = False) -> dict[tuple[str, str], str]:
     """Export (once) the memory image of every (model, scheme); a user's ready image is
     used where it is. Returns their dirs.
 
@@ -96,7 +97,9 @@ def prepare_images(spec: Spec, cache: Path, keys: dict | None = None) -> dict[tu
             except UserError:
                 fresh = True
             if fresh:
-                image = export_source(src, scheme, d, spec.data, key)
+                from accelsim.progress import step
+                with step(f"exporting {model} ({scheme}): calibration, quantization, packing", enabled=progress):
+                    image = export_source(src, scheme, d, spec.data, key)
                 if image.manifest["source"]["export_sha256"] != key:   # the checkpoint changed while we ran
                     raise UserError(f"checkpoint {src.path} changed during the campaign's export; run again")
             dirs[(model, scheme)] = str(d)
@@ -224,37 +227,11 @@ def _run(args):
     return run_trial(params, image_dir)
 
 
-class _Progress:
-    """rich progress bar: trials done / total, trials/s, time left."""
-
-    def __init__(self, total: int, done: int, enabled: bool):
-        self.enabled = enabled
-        if not enabled:
-            return
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
-        self.t0 = time.perf_counter()
-        self.count = 0
-        self.bar = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[rate]} trials/s"), TimeElapsedColumn(),
-                            TextColumn("left"), TimeRemainingColumn())
-        self.bar.start()
-        self.task = self.bar.add_task("trials", total=total, completed=done, rate="-")
-
-    def advance(self):
-        if self.enabled:
-            self.count += 1
-            rate = self.count / max(time.perf_counter() - self.t0, 1e-9)
-            self.bar.update(self.task, advance=1, rate=f"{rate:.1f}")
-
-    def close(self):
-        if self.enabled:
-            self.bar.stop()
-
-
 def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, scheduler: str | None = None,
-                 progress: bool = True, limit: int | None = None) -> dict:
-    """Run every pending trial; returns {"total", "skipped", "ran", "seconds"}."""
+                 progress: bool = True, limit: int | None = None, label: str = "trials") -> dict:
+    """Run every pending trial; returns {"total", "skipped", "ran", "seconds"}. ``progress``:
+    labelled progress of the export, the fault-free passes and the trials (``label``), as
+    plain lines when the output is not a terminal (accelsim.progress)."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UserError(f"workers = {workers!r} must be an integer >= 1")
     if not isinstance(store_path, (str, os.PathLike)) or not str(store_path):
@@ -272,7 +249,7 @@ def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, schedu
     _check_checkpoints(spec)
     client = _connect(scheduler) if scheduler and not hasattr(scheduler, "submit") else scheduler
     try:
-        return _run_campaign(spec, store_path, workers, client, progress, limit)
+        return _run_campaign(spec, store_path, workers, client, progress, limit, label)
     finally:
         if client is not scheduler:
             client.close()
@@ -301,9 +278,13 @@ def _connect(address):
         raise UserError(f"cannot reach the Dask scheduler at {address!r} ({exc.__class__.__name__})") from None
 
 
-def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progress: bool, limit: int | None) -> dict:
-    keys = image_keys(spec)
-    image_dirs = prepare_images(spec, image_cache_dir(store_path), keys)
+def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progress: bool, limit: int | None,
+                  label: str = "trials") -> dict:
+    from accelsim.progress import Bar, step
+
+    with step("hashing the models and the calibration data", enabled=progress):
+        keys = image_keys(spec)
+    image_dirs = prepare_images(spec, image_cache_dir(store_path), keys, progress=progress)
     check_layer_selection(spec, image_dirs)
     trials = spec.trials(layer_names(image_dirs) if spec.layers == "each" else None)
     for params in trials:   # part of the trial key: new checkpoint bytes are new trials
@@ -319,11 +300,14 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
     store.set_meta("spec", {**provenance(spec), "data": spec.data.text, "metric": spec.metric})
     done = store.done_keys()
     pending = [(key, p) for key, p in ((trial_key(p), p) for p in trials) if key not in done]
-    bar = _Progress(len(trials), len(trials) - len(pending), progress)
     if limit is not None:
         pending = pending[:limit]
     t0 = time.perf_counter()
     jobs = [(key, params, image_dirs[(params["model"], params["scheme"])]) for key, params in pending]
+    if workers == 1 and not scheduler:
+        _fault_free_passes(jobs, progress)
+    bar = Bar(label if workers == 1 or scheduler else f"{label} (each worker first runs the fault-free passes)",
+              len(trials), len(trials) - len(pending), unit="trials", enabled=progress)
     try:
         if scheduler:
             _run_dask(jobs, store, bar, scheduler)
@@ -361,7 +345,24 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
             "seconds": time.perf_counter() - t0}
 
 
-def _run_dask(jobs, store: Store, bar: _Progress, client) -> None:
+def _fault_free_passes(jobs, progress: bool) -> None:
+    """The fault-free pass of every image the pending trials use, once each, labelled
+    (a ResNet-18 pass over 64 inputs takes tens of seconds: it is not hidden in trial 1)."""
+    from accelsim.campaign.trial import fault_free_pass
+    from accelsim.progress import step
+
+    seen = set()
+    for _, params, image_dir in jobs:
+        what = (image_dir, params["samples"], json.dumps(params.get("data"), sort_keys=True))
+        if what in seen:
+            continue
+        seen.add(what)
+        with step(f"fault-free pass: {params['model']} ({params['scheme']}), {params['samples']} inputs",
+                  enabled=progress):
+            fault_free_pass(params, image_dir)
+
+
+def _run_dask(jobs, store: Store, bar, client) -> None:
     from dask.distributed import as_completed as dask_completed
 
     futures = {}

@@ -224,6 +224,14 @@ def _activation_faults(params: dict):
                                                        params["repeat"]))
 
 
+def fault_free_pass(params: dict, image_dir: str) -> None:
+    """Load the trial's image and inputs and run the fault-free network over them (cached
+    per process): the runner does this once per image before the trials, under its own
+    progress label, instead of inside the first trial."""
+    data_json = json.dumps(params["data"], sort_keys=True) if params.get("data") else None
+    _context(image_dir, _content(image_dir), params["samples"], data_json)
+
+
 def run_trial(params: dict, image_dir: str) -> dict:
     """Run one trial; returns the result columns of the store (plus per_layer)."""
     t0 = time.perf_counter()
