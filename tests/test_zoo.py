@@ -67,3 +67,42 @@ def test_mobilenet_structure_and_width_rule():
     assert small(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
     # by hand: stem 176, t1 block 320, stage 2 1216 + 2912, stage 3 3440 + 5904, 1x1 to 64 1664, fc 650
     assert sum(p.numel() for p in small.parameters()) == 16_282
+
+
+@pytest.mark.parametrize("name", ["lenet5", "mlp", "vgg-small", "vgg-small-gn", "resnet-small", "squeezenet-small",
+                                  "mobilenet-v2-small"])
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28)])
+def test_small_zoo_models_take_the_input_they_are_given(name, shape):
+    """Every small zoo model builds for the 8x8 digits and 28x28 Fashion-MNIST, classifies
+    into 10 classes, and is made only of what the memory-image exporter accepts."""
+    from accelsim.image.graph import capture
+
+    model = build_model(name, seed=0, input_shape=shape)
+    x = torch.rand(3, *shape, generator=torch.Generator().manual_seed(0))
+    assert model(x).shape == (3, 10)
+    if name != "vgg-small-gn":   # group norm trains but does not fold into a conv (documented)
+        capture(model, shape)
+
+
+def test_classic_lenet5_and_minerva_mlp_sizes():
+    """By hand: classic LeNet-5 on 28x28 is 156 + 2,416 + 48,120 + 10,164 + 850 = 61,706
+    parameters (LeCun et al. 1998's C1, C3 without the partial connection table, F5 on
+    16x5x5, F6, output); Minerva's MLP 784-256-256-256-10 is 200,960 + 2 x 65,792 + 2,570;
+    on 8x8 it is 64-64-64-64-10. The digits LeNet-5 keeps its shapes (its checkpoints load)."""
+    def count(name, shape):
+        return sum(p.numel() for p in build_model(name, input_shape=shape).parameters())
+
+    lenet = build_model("lenet5", input_shape=(1, 28, 28))
+    assert lenet.features[3].kernel_size == (5, 5) and lenet.features[3].padding == (0, 0)
+    assert count("lenet5", (1, 28, 28)) == 61_706
+    assert [m.in_features for m in lenet.classifier if isinstance(m, torch.nn.Linear)] == [400, 120, 84]
+    assert count("mlp", (1, 28, 28)) == 335_114
+    mlp8 = build_model("mlp")
+    assert [(m.in_features, m.out_features) for m in mlp8.classifier if isinstance(m, torch.nn.Linear)] == \
+        [(64, 64), (64, 64), (64, 64), (64, 10)]
+    assert count("lenet5", (1, 8, 8)) == count("lenet5", None) == 156 + 880 + 7_800 + 10_164 + 850
+    # stride-2 stems: 28x28 enters the small ResNet and MobileNet at 14x14
+    assert build_model("resnet-small", input_shape=(1, 28, 28)).stem[0].stride == (2, 2)
+    assert build_model("resnet-small").stem[0].stride == (1, 1)
+    with pytest.raises(Exception, match="not \\(channels, height, width\\)"):
+        build_model("mlp", input_shape=(28, 28))

@@ -126,8 +126,8 @@ def export_source(src, scheme: str, out: Path, data, key: str):
     if src.kind == "checkpoint":
         return export_checkpoint(src.path, scheme, out, force=True, project=src.project,
                                  data=None if data.is_default else data)
-    model, _ = load_source_model(src)
     calibration = calibration_set(data)
+    model, _ = load_source_model(src, tuple(calibration.shape[1:]))
     if src.kind == "seeded":    # a random network predicts one class for every input (accelsim.nn.seeded)
         from accelsim.ecc import get_layout
         from accelsim.nn.seeded import data_dependent_init, fit_layout

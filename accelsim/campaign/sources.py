@@ -186,7 +186,7 @@ def check_sources(sources: dict, data) -> dict[tuple[str, str], ModelSource]:
             from accelsim.nn.modelref import probe
             from accelsim.progress import step
             with step(f"loading and tracing {model}: one input through it, every operation checked for export"):
-                model_obj, shape = load_source_model(src)
+                model_obj, shape = load_source_model(src, data.input_shape)
                 check_fits(data, shape or data.input_shape, None, f"model {what}")
                 classes = probe(model_obj, data.input_shape, what)
                 check_fits(data, data.input_shape, classes, f"model {what}")
@@ -205,8 +205,9 @@ def image_classes(image) -> int:
     return int(np.prod(out.shape[1:]))
 
 
-def load_source_model(src: ModelSource):
-    """(float model, input shape or None) of a checkpoint or factory source."""
+def load_source_model(src: ModelSource, input_shape=None):
+    """(float model, input shape or None) of a checkpoint or factory source; a seeded zoo
+    model is sized for ``input_shape`` (the campaign data's; None: the zoo's default)."""
     from accelsim.nn.checkpoint import card_input_shape, checkpoint_paths, load_card, load_checkpoint
     from accelsim.nn.checkpoint import load_state, read_state
     from accelsim.nn.modelref import build_factory, parse_factory
@@ -216,7 +217,7 @@ def load_source_model(src: ModelSource):
         return model, card_input_shape(card)
     if src.kind == "seeded":   # no card fixes the input size: any the network accepts (ResNet-18 at 32x32)
         from accelsim.nn.modelref import build_any
-        return build_any(src.path, seed=src.seed), None
+        return build_any(src.path, seed=src.seed, input_shape=input_shape), None
     ref = parse_factory(src.factory)
     model = build_factory(ref)
     load_state(model, read_state(src.path), src.path, src.factory)

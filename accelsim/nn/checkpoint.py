@@ -115,7 +115,8 @@ def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, ModelCard]:
     weights, card_path = checkpoint_paths(path)
     card = load_card(path)
     state = read_state(weights)
-    model = build_any(card.model, base_dir=card_path.parent, seed=card.seed, num_classes=card.num_classes)
+    model = build_any(card.model, base_dir=card_path.parent, seed=card.seed, num_classes=card.num_classes,
+                      input_shape=card.get("input_shape"))
     return load_state(model, state, str(weights), card.model), card
 
 

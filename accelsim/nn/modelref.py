@@ -101,12 +101,14 @@ def build_factory(ref: FactoryRef, seed: int = 0) -> torch.nn.Module:
     return model.eval()
 
 
-def build_any(model: str, base_dir: str | Path = ".", seed: int = 0, num_classes: int | None = None) -> torch.nn.Module:
-    """A zoo model by name, or the user's ``file.py:factory`` (resolved against base_dir)."""
+def build_any(model: str, base_dir: str | Path = ".", seed: int = 0, num_classes: int | None = None,
+              input_shape=None) -> torch.nn.Module:
+    """A zoo model by name, sized for ``input_shape`` (C, H, W; None: the zoo's default), or
+    the user's ``file.py:factory`` (resolved against base_dir; it sizes itself)."""
     if is_factory_ref(model):
         return build_factory(parse_factory(model, base_dir), seed)
     from accelsim.nn.zoo import build_model
-    return build_model(model, seed=seed, num_classes=num_classes)
+    return build_model(model, seed=seed, num_classes=num_classes, input_shape=input_shape)
 
 
 def probe(model: torch.nn.Module, input_shape, what: str) -> int:

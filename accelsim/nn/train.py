@@ -112,19 +112,20 @@ def _epochs(model, data, epochs, cfg, gen, after_step, progress, label):
     model.eval()
 
 
-def start_model(cfg: TrainConfig) -> nn.Module:
+def start_model(cfg: TrainConfig, input_shape=None) -> nn.Module:
     """The network training starts from: seeded, or the weights of ``cfg.init`` (a
     checkpoint with its card, or a bare safetensors state dict such as a converted
     torchvision checkpoint, loaded into ``cfg.model`` with its key names unchanged)."""
     if cfg.init is None:
-        return build_any(cfg.model, seed=cfg.seed)
+        return build_any(cfg.model, seed=cfg.seed, input_shape=input_shape)
     weights, card_path = checkpoint_paths(cfg.init)
     if card_path.exists():
         model, card = load_checkpoint(cfg.init)
         if _model_identity(card["model"], card_path.parent) != _model_identity(cfg.model, "."):
             raise UserError(f"--from {cfg.init}: a {card['model']} checkpoint, not {cfg.model}")
         return model
-    return load_state(build_any(cfg.model, seed=cfg.seed), read_state(weights), str(weights), cfg.model)
+    return load_state(build_any(cfg.model, seed=cfg.seed, input_shape=input_shape), read_state(weights),
+                      str(weights), cfg.model)
 
 
 def _model_identity(model: str, base_dir) -> str:
@@ -145,7 +146,7 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
     with _one_thread(), (progress or contextlib.nullcontext()):
         torch.manual_seed(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
-        model = start_model(cfg)
+        model = start_model(cfg, data.input_shape)
         classes = probe(model, data.input_shape, repr(cfg.model))
         if data.num_classes > classes:
             raise UserError(f"data {cfg.data.text}: label {data.num_classes - 1} is out of range for model "

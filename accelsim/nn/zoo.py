@@ -1,4 +1,6 @@
-"""Model zoo: small networks for the 8x8 digits, and the full-size ImageNet topologies
+"""Model zoo: small networks for the 8x8 digits and 28x28 Fashion-MNIST (each small model
+takes the input size it is given: ``build_model(name, input_shape=(1, 28, 28))``), and the
+full-size ImageNet topologies
 (ResNet-18, VGG-16-bn, SqueezeNet 1.0/1.1, MobileNetV2) with torchvision's state-dict
 keys (accelsim.nn.imagenet_models), built with seeded weights for timing and energy
 studies or loaded from a user's torchvision checkpoint.
@@ -25,20 +27,63 @@ def _norm(kind: str, channels: int) -> nn.Module:
     raise UserError(f"norm = {kind!r}: expected 'batch' or 'group'")
 
 
-class LeNet5(nn.Module):
-    """LeNet-5 adapted to 8x8 inputs: two conv/pool stages and three fully connected layers."""
+# The classic LeNet-5 (LeCun et al. 1998) needs room for its second, unpadded 5x5 conv:
+# inputs of at least this many pixels a side get it (28x28 -> 400 features for the FC
+# layers); smaller ones (the 8x8 digits) a padded 3x3 conv instead.
+LENET_CLASSIC_MIN_SIDE = 16
+# Minerva's MLP (Reagen et al., ISCA 2016): 784-256-256-256-10 on 28x28 MNIST. An input of
+# fewer features than that hidden width (the 8x8 digits: 64) gets hidden layers of its own
+# width, so that the first layer does not widen the input fourfold.
+MLP_HIDDEN = 256
+MLP_LAYERS = 3
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1):
+
+def _hw(input_shape) -> tuple[int, int, int]:
+    c, h, w = (int(v) for v in input_shape)
+    return c, h, w
+
+
+class LeNet5(nn.Module):
+    """LeNet-5: two conv/pool stages and three fully connected layers (120, 84, classes).
+    Classic form (LeCun et al. 1998: 5x5 convs, the second unpadded) for inputs of at
+    least LENET_CLASSIC_MIN_SIDE pixels a side; for the 8x8 digits a padded 3x3 second conv."""
+
+    def __init__(self, num_classes: int = 10, input_shape=(1, 8, 8)):
         super().__init__()
+        in_channels, h, w = _hw(input_shape)
+        classic = min(h, w) >= LENET_CLASSIC_MIN_SIDE
+        conv2 = nn.Conv2d(6, 16, 5) if classic else nn.Conv2d(6, 16, 3, padding=1)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+            conv2, nn.ReLU(), nn.MaxPool2d(2))
+        side = (lambda n: (n // 2 - 4) // 2) if classic else (lambda n: n // 4)
         self.classifier = nn.Sequential(
-            nn.Linear(16 * 2 * 2, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+            nn.Linear(16 * side(h) * side(w), 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
             nn.Linear(84, num_classes))
 
     def forward(self, x):
         return self.classifier(torch.flatten(self.features(x), 1))
+
+
+class MLP(nn.Module):
+    """Minerva's fully connected network (Reagen et al., ISCA 2016): the flattened input,
+    three hidden ReLU layers of MLP_HIDDEN (784-256-256-256-10 on 28x28), the classes.
+    Weight memory is dominated by the FC layers, unlike the conv nets."""
+
+    def __init__(self, num_classes: int = 10, input_shape=(1, 8, 8)):
+        super().__init__()
+        c, h, w = _hw(input_shape)
+        features = c * h * w
+        hidden = MLP_HIDDEN if features >= MLP_HIDDEN else features
+        layers: list[nn.Module] = []
+        width = features
+        for _ in range(MLP_LAYERS):
+            layers += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        self.classifier = nn.Sequential(*layers, nn.Linear(width, num_classes))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(x, 1))
 
 
 def _vgg_features(cfg, in_channels: int, norm: str | None) -> nn.Sequential:
@@ -59,22 +104,32 @@ def _vgg_features(cfg, in_channels: int, norm: str | None) -> nn.Sequential:
 class VGGSmall(nn.Module):
     """A VGG-style net for 8x8 digits with batch norm (or group norm)."""
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1, norm: str = "batch"):
+    def __init__(self, num_classes: int = 10, norm: str = "batch", input_shape=(1, 8, 8)):
         super().__init__()
+        in_channels, h, w = _hw(input_shape)
         self.features = _vgg_features([16, 16, "M", 32, 32, "M"], in_channels, norm)
-        self.classifier = nn.Sequential(nn.Linear(32 * 2 * 2, 64), nn.ReLU(inplace=True),
+        self.classifier = nn.Sequential(nn.Linear(32 * (h // 4) * (w // 4), 64), nn.ReLU(inplace=True),
                                         nn.Dropout(0.1), nn.Linear(64, num_classes))
 
     def forward(self, x):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
-class ResNet(nn.Module):
-    """ResNet with basic blocks and a 3x3 stem, for 8x8 digits."""
+# Inputs of at least this many pixels a side (28x28) enter the small ResNet and MobileNet
+# through a stride-2 stem: 14x14 feature maps keep a 28x28 network about as deep in
+# resolution as the 8x8 one and its training within minutes on one core.
+STRIDED_STEM_MIN_SIDE = 16
 
-    def __init__(self, blocks=(1, 1), widths=(16, 32), num_classes: int = 10, in_channels: int = 1):
+
+class ResNet(nn.Module):
+    """ResNet with basic blocks and a 3x3 stem (stride 2 for inputs of at least
+    STRIDED_STEM_MIN_SIDE a side: 28x28 -> 14x14 -> 7x7), for the digits and Fashion-MNIST."""
+
+    def __init__(self, blocks=(1, 1), widths=(16, 32), num_classes: int = 10, input_shape=(1, 8, 8)):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False),
+        in_channels, h, w = _hw(input_shape)
+        stride = 2 if min(h, w) >= STRIDED_STEM_MIN_SIDE else 1
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, stride, 1, bias=False),
                                   nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
         layers, c = [], widths[0]
         for i, (n, w) in enumerate(zip(blocks, widths)):
@@ -103,10 +158,11 @@ class Fire(nn.Module):
 
 
 class SqueezeNet(nn.Module):
-    """A small SqueezeNet (Iandola et al. 2016) for 8x8 digits."""
+    """A small SqueezeNet (Iandola et al. 2016); global average pooling, so any input size."""
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1):
+    def __init__(self, num_classes: int = 10, input_shape=(1, 8, 8)):
         super().__init__()
+        in_channels = _hw(input_shape)[0]
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(inplace=True),
             Fire(32, 8, 16, 16), nn.MaxPool2d(2), Fire(32, 8, 16, 16), Fire(32, 16, 32, 32))
@@ -118,27 +174,41 @@ class SqueezeNet(nn.Module):
 
 
 # MobileNetV2 for 8x8 digits: stride-1 stem, three stages (8x8 -> 4x4 -> 2x2), two of
-# them with an identity shortcut, so depthwise convs, ReLU6 and signed residual adds all occur
+# them with an identity shortcut, so depthwise convs, ReLU6 and signed residual adds all occur.
+# 28x28 inputs take the same stages after a stride-2 stem (14x14 -> 7x7 -> 4x4).
 MOBILENET_DIGITS = ((1, 8, 1, 1), (4, 16, 2, 2), (4, 24, 2, 2))
 
 
-# name -> (constructor, input shape (C, H, W), number of classes, data set)
+def _mobilenet_small(input_shape=(1, 8, 8), **kw) -> nn.Module:
+    in_channels, h, w = _hw(input_shape)
+    stride = 2 if min(h, w) >= STRIDED_STEM_MIN_SIDE else 1
+    return imagenet.MobileNetV2(in_channels=in_channels, setting=MOBILENET_DIGITS, stem_stride=stride, first=16, last=64,
+                                dropout=0.1, **kw)
+
+
+def _full_size(ctor):
+    """A full-size ImageNet topology keeps torchvision's form whatever the input."""
+    return lambda input_shape=None, **kw: ctor(**kw)
+
+
+# name -> (constructor, default input shape (C, H, W), number of classes, data set). The
+# small models' constructors take ``input_shape`` and size themselves for it.
 MODELS = {
     "lenet5": (lambda **kw: LeNet5(**kw), (1, 8, 8), 10, "digits"),
+    "mlp": (lambda **kw: MLP(**kw), (1, 8, 8), 10, "digits"),
     "vgg-small": (lambda **kw: VGGSmall(**kw), (1, 8, 8), 10, "digits"),
     "vgg-small-gn": (lambda **kw: VGGSmall(norm="group", **kw), (1, 8, 8), 10, "digits"),
     "resnet-small": (lambda **kw: ResNet(**kw), (1, 8, 8), 10, "digits"),
     "squeezenet-small": (lambda **kw: SqueezeNet(**kw), (1, 8, 8), 10, "digits"),
-    "mobilenet-v2-small": (lambda **kw: imagenet.MobileNetV2(in_channels=1, setting=MOBILENET_DIGITS, stem_stride=1,
-                                                             first=16, last=64, dropout=0.1, **kw),
-                           (1, 8, 8), 10, "digits"),
+    "mobilenet-v2-small": (_mobilenet_small, (1, 8, 8), 10, "digits"),
     # torchvision's key names and shapes (accelsim/nn/imagenet_models.py)
-    "resnet18": (lambda **kw: imagenet.ResNet(**kw), (3, 224, 224), 1000, "imagenet"),
-    "vgg16-bn": (lambda **kw: imagenet.VGG16BN(**kw), (3, 224, 224), 1000, "imagenet"),
-    "squeezenet1_0": (lambda **kw: imagenet.SqueezeNet("1_0", **kw), (3, 224, 224), 1000, "imagenet"),
-    "squeezenet1_1": (lambda **kw: imagenet.SqueezeNet("1_1", **kw), (3, 224, 224), 1000, "imagenet"),
-    "mobilenet_v2": (lambda **kw: imagenet.MobileNetV2(**kw), (3, 224, 224), 1000, "imagenet"),
+    "resnet18": (_full_size(lambda **kw: imagenet.ResNet(**kw)), (3, 224, 224), 1000, "imagenet"),
+    "vgg16-bn": (_full_size(lambda **kw: imagenet.VGG16BN(**kw)), (3, 224, 224), 1000, "imagenet"),
+    "squeezenet1_0": (_full_size(lambda **kw: imagenet.SqueezeNet("1_0", **kw)), (3, 224, 224), 1000, "imagenet"),
+    "squeezenet1_1": (_full_size(lambda **kw: imagenet.SqueezeNet("1_1", **kw)), (3, 224, 224), 1000, "imagenet"),
+    "mobilenet_v2": (_full_size(lambda **kw: imagenet.MobileNetV2(**kw)), (3, 224, 224), 1000, "imagenet"),
 }
+SMALL_MODELS = tuple(name for name, entry in MODELS.items() if entry[3] == "digits")
 
 
 def list_models() -> list[str]:
@@ -153,13 +223,18 @@ def model_info(name: str) -> tuple[tuple[int, int, int], int, str]:
     return shape, classes, data
 
 
-def build_model(name: str, seed: int = 0, num_classes: int | None = None) -> nn.Module:
-    """A freshly initialised zoo model; the same seed gives the same weights."""
+def build_model(name: str, seed: int = 0, num_classes: int | None = None, input_shape=None) -> nn.Module:
+    """A freshly initialised zoo model; the same seed gives the same weights. A small model
+    is sized for ``input_shape`` (C, H, W; default: the zoo's, 1x8x8), e.g. (1, 28, 28) for
+    Fashion-MNIST; a full-size ImageNet topology ignores it (its pooling is adaptive)."""
     model_info(name)
-    ctor, _, classes, _ = MODELS[name]
+    ctor, default_shape, classes, _ = MODELS[name]
+    shape = tuple(int(v) for v in (input_shape or default_shape))
+    if len(shape) != 3 or min(shape) < 1:
+        raise UserError(f"model {name!r}: input shape {shape} is not (channels, height, width)")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = ctor(num_classes=num_classes or classes)
+        model = ctor(num_classes=num_classes or classes, input_shape=shape)
     _seed_bn_statistics(model, seed)
     return model.eval()
 
