@@ -82,7 +82,7 @@ class Bar:
             elapsed = time.perf_counter() - self.t0
             rate = f"{self.count / elapsed:.1f} {self.unit}/s" if self.unit and elapsed > 0 else ""
             self._rich.update(self._task, advance=n, rate=rate)
-        elif time.perf_counter() >= self._next:
+        elif time.perf_counter() >= self._next and self.done0 + self.count < self.total:
             self._next = time.perf_counter() + INTERVAL_S
             _line(self._text())
 

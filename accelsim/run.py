@@ -93,9 +93,9 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
         parts = []
         if layer_spec is not None:   # first, so that the store's provenance is the main sweep's
             parts.append(run_campaign(layer_spec, store_path, workers=n_workers, scheduler=scheduler,
-                                      progress=progress, label="per-layer study trials"))
+                                      progress=progress, label="per-layer study trials", base_dir=base_dir))
         parts.append(run_campaign(spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress,
-                                  label="main sweep trials"))
+                                  label="main sweep trials", base_dir=base_dir))
     except BaseException:
         if made and not store_path.exists():
             shutil.rmtree(out, ignore_errors=True)

@@ -390,7 +390,7 @@ def sample_warnings(stats: list[dict], head: list[dict], target: float = 0.95, t
         few = min(h["chips"] for h in hs)
         if few < need:
             warnings.append(f"{model}: {few} chips per point: the yield's 95 % lower bound cannot reach "
-                            f"{target:.0%} even if every chip passes; that needs >= {need} chips")
+                            f"{target * 100:g} % even if every chip passes; that needs >= {need} chips")
         steps = []
         for h in hs:
             series = pts[(model, h["scheme"])]

@@ -29,7 +29,7 @@ def cmd_campaign(args) -> int:
 
     spec = parse_spec(fields, Path(args.spec).resolve().parent, where)
     info = run_campaign(spec, args.store, workers=args.workers, scheduler=args.scheduler,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, base_dir=Path(args.spec).resolve().parent)
     print(f"{args.store}: {info['ran']} trials run, {info['skipped']} already done, "
           f"{info['total']} in the sweep ({info['seconds']:.1f} s)")
     return 0

@@ -162,34 +162,107 @@ def layer_names(image_dirs: dict) -> dict[str, list[str]]:
     return out
 
 
-def provenance(spec: Spec) -> dict:
+def portable_path(path: str | Path, base_dir: Path | None) -> str:
+    """``path`` as the report shows it: relative to the run's config folder, or to the
+    accelsim source tree for the bundled models, else absolute and marked as outside."""
+    p = Path(path).resolve()
+    base = (base_dir or Path(".")).resolve()
+    if p.is_relative_to(base):
+        return os.path.relpath(p, base)
+    tree = Path(__file__).resolve().parents[2]
+    if p.is_relative_to(tree):
+        return f"<accelsim>/{p.relative_to(tree)}"
+    return f"{p} (outside the config's folder)"
+
+
+def _model_files(src, base_dir: Path | None) -> dict:
+    """What a (model, scheme)'s weights come from: its files, relative, with their sha256."""
+    from accelsim.fileio import sha256_file
+    from accelsim.nn.checkpoint import checkpoint_paths
+
+    def entry(path) -> dict:
+        path = Path(path)
+        return {"path": portable_path(path, base_dir), "sha256": sha256_file(path) if path.is_file() else None}
+
+    if src.kind == "checkpoint":
+        weights, card = checkpoint_paths(src.path)
+        return {"kind": "checkpoint", "weights": entry(weights), "model card": entry(card)}
+    if src.kind == "image":
+        return {"kind": "memory image", "image.bin": entry(Path(src.path) / "image.bin"),
+                "manifest": entry(Path(src.path) / "manifest.yaml")}
+    if src.kind == "seeded":   # no weight file: the network and the seed define the weights
+        file, sep, name = src.path.rpartition(":")
+        model = {"model file": entry(file), "factory": name} if sep and file.endswith(".py") else {"zoo model": src.path}
+        return {"kind": "seeded (no weight file)", **model, "seed": src.seed}
+    file, _, name = src.factory.rpartition(":")
+    weights = Path(src.path) if src.path.endswith(".safetensors") else Path(src.path + ".safetensors")
+    return {"kind": "model file + state dict", "model file": entry(file), "factory": name, "weights": entry(weights)}
+
+
+def run_environment() -> dict:
+    """When, where and with what the campaign ran: UTC date, host and CPU, library versions."""
+    import datetime
+    import platform
+    from importlib import metadata
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {"python": platform.python_version()}
+    for lib in ("numpy", "torch", "numba", "simpy", "scipy", "pydantic", "matplotlib"):
+        try:
+            versions[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            continue
+    return {"run_date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+            "host": {"name": platform.node(), "cpu": cpu, "cores": os.cpu_count() or 0,
+                     "system": f"{platform.system()} {platform.release()}"},
+            "versions": versions}
+
+
+def provenance(spec: Spec, base_dir: Path | None = None) -> dict:
     """What a reader needs to reproduce the campaign: the sweep, seeds, sample sizes, the
     BER curve, the accelerator and energy tables as resolved (not only their paths), the
-    checkpoints with their sha256, the package version and the git commit (when any)."""
+    evaluation data with its content hash, the model files with their sha256 (paths
+    relative to ``base_dir``, the spec's folder), date, host and library versions, the
+    package version and the git commit (when any)."""
     from dataclasses import asdict
 
     from accelsim import __version__
     from accelsim.energy import load_table
-    from accelsim.fileio import sha256_file
     from accelsim.hw.config import load_config
-
-    def digest(stem: str) -> str | None:
-        path = Path(stem + ".safetensors") if not stem.endswith(".safetensors") else Path(stem)
-        return sha256_file(path) if path.is_file() else None
+    from accelsim.nn.data import evaluation_set, fingerprint
 
     table = load_table(spec.energy_table)
+    data_sha = spec.data_sha256 or fingerprint(evaluation_set(spec.data, spec.samples))
     return {"name": spec.name, "seed": spec.seed, "models": spec.models, "schemes": spec.schemes,
             "voltages": spec.voltages, "bers": spec.bers, "fault_model": spec.fault_model, "chips": spec.chips,
             "repeats": spec.repeats, "samples": spec.samples, "layers": spec.layers, "engine": spec.engine,
             "policy": spec.policy, "v_low": spec.v_low() if callable(spec.v_low) else spec.v_low, "fault_map": spec.fault_map, "curve": spec.curve_dict,
-            "accelerator": spec.accelerator, "accelerator_config": asdict(load_config(spec.accelerator)),
-            "energy_table": spec.energy_table or "packaged 45 nm (accelsim/configs/energy.yaml)",
+            "accelerator": spec.accelerator and portable_path(spec.accelerator, base_dir),
+            "accelerator_config": asdict(load_config(spec.accelerator)),
+            "energy_table": (portable_path(spec.energy_table, base_dir) if spec.energy_table else
+                             "packaged 45 nm (accelsim/configs/energy.yaml)"),
             "energy_values": {k: (list(map(list, v)) if k == "sram_read_pj_per_64b" else
                                   {f"{w}x{a}": e for (w, a), e in v.items()} if k == "mac_pj" else v)
                               for k, v in asdict(table).items()},
-            "checkpoints": {f"{m}/{s}": {"checkpoint": c.key, "sha256": digest(c.path) if c.kind in ("checkpoint", "factory") else None}
+            "data_source": {"source": _portable_data(spec.data, base_dir), "inputs": spec.samples, "sha256": data_sha},
+            "checkpoints": {f"{m}/{s}": _model_files(c, base_dir)
                             for (m, s), c in sorted(spec.checkpoints.items(), key=lambda kv: kv[0])},
-            "accelsim_version": __version__, "git_commit": git_commit()}
+            "accelsim_version": __version__, "git_commit": git_commit(), **run_environment()}
+
+
+def _portable_data(data, base_dir: Path | None) -> str:
+    """The data spec's text with a folder or file path made relative (portable_path)."""
+    kind, sep, where = data.text.partition(":")
+    if not sep or kind == "synthetic":
+        return data.text
+    return f"{kind}:{portable_path(where, base_dir)}"
 
 
 def git_commit() -> str | None:
@@ -228,10 +301,12 @@ def _run(args):
 
 
 def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, scheduler: str | None = None,
-                 progress: bool = True, limit: int | None = None, label: str = "trials") -> dict:
+                 progress: bool = True, limit: int | None = None, label: str = "trials",
+                 base_dir: str | Path | None = None) -> dict:
     """Run every pending trial; returns {"total", "skipped", "ran", "seconds"}. ``progress``:
     labelled progress of the export, the fault-free passes and the trials (``label``), as
-    plain lines when the output is not a terminal (accelsim.progress)."""
+    plain lines when the output is not a terminal (accelsim.progress). ``base_dir``: the
+    spec's folder, against which the provenance shows paths."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UserError(f"workers = {workers!r} must be an integer >= 1")
     if not isinstance(store_path, (str, os.PathLike)) or not str(store_path):
@@ -249,7 +324,8 @@ def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, schedu
     _check_checkpoints(spec)
     client = _connect(scheduler) if scheduler and not hasattr(scheduler, "submit") else scheduler
     try:
-        return _run_campaign(spec, store_path, workers, client, progress, limit, label)
+        return _run_campaign(spec, store_path, workers, client, progress, limit, label,
+                             Path(base_dir) if base_dir is not None else None)
     finally:
         if client is not scheduler:
             client.close()
@@ -279,7 +355,7 @@ def _connect(address):
 
 
 def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progress: bool, limit: int | None,
-                  label: str = "trials") -> dict:
+                  label: str = "trials", base_dir: Path | None = None) -> dict:
     from accelsim.progress import Bar, step
 
     with step("hashing the models and the calibration data", enabled=progress):
@@ -297,7 +373,7 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
     except UserError:
         store.close()
         raise
-    store.set_meta("spec", {**provenance(spec), "data": spec.data.text, "metric": spec.metric})
+    store.set_meta("spec", {**provenance(spec, base_dir), "data": spec.data.text, "metric": spec.metric})
     done = store.done_keys()
     pending = [(key, p) for key, p in ((trial_key(p), p) for p in trials) if key not in done]
     if limit is not None:

@@ -150,8 +150,8 @@ def headline_terminal(head, metric: str = "accuracy") -> list[tuple[str, list[st
     many = len({h["model"] for h in head}) > 1
     lead = ["model", "scheme"] if many else ["scheme"]
     safe_cols = lead + (["fault-free"] if metric == "accuracy" else []) + [
-        "safe V", "95 % bound", METRIC_LABEL[metric] + " [95 % CI]", "yield [95 % CI]"]
-    energy_cols = lead + ["energy at highest V", "at safe V", "saved"]
+        "safe V", "95 %\nbound", METRIC_LABEL[metric] + "\n[95 % CI]", "yield\n[95 % CI]"]
+    energy_cols = lead + ["energy at\nhighest V", "at safe V", "saved"]
     safe_rows, energy_rows = [], []
     for h in head:
         key = [h["model"], h["scheme"]] if many else [h["scheme"]]

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from accelsim.campaign.analyses import expected_residual_fraction  # noqa: E402
+from accelsim.report.units import energy_unit  # noqa: E402,F401  (the report's unit rule)
 
 matplotlib.rcParams.update({"axes.formatter.useoffset": False,   # no "+1e2" offsets: ticks read as values
                             "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "legend.fontsize": 7,
@@ -35,15 +36,6 @@ COMPONENT_HATCH = {"sram_dynamic": "", "sram_leakage": "//", "mac": "", "registe
 COMPONENT_LABELS = {"sram_dynamic": "weight SRAM, dynamic", "sram_leakage": "weight SRAM, leakage", "mac": "MAC",
                     "registers": "PE registers", "buffers": "input/output buffers", "ecc": "ECC decode",
                     "dram": "DRAM"}
-
-
-def energy_unit(pj_values) -> tuple[str, float]:
-    """(unit, pJ per unit) that keeps the largest of ``pj_values`` at 1 to 999 units."""
-    peak = max((abs(float(v)) for v in pj_values), default=0.0)
-    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
-        if peak >= scale:
-            return unit, scale
-    return "pJ", 1.0
 
 
 def scheme_order(scheme: str):
