@@ -104,11 +104,9 @@ def prepare_images(spec: Spec, cache: Path, keys: dict | None = None, *, progres
                     raise UserError(f"checkpoint {src.path} changed during the campaign's export; run again")
             dirs[(model, scheme)] = str(d)
         if spec.engine == "cycle":   # a table without a MAC width an image needs: refused before any trial
-            from accelsim.energy import load_table
             from accelsim.energy.model import check_table
-            table = load_table(spec.energy_table)
             for d in dirs.values():
-                check_table(table, load_image(d))
+                check_table(spec.energy, load_image(d))
     except BaseException:
         if made:
             shutil.rmtree(cache, ignore_errors=True)
@@ -234,23 +232,19 @@ def provenance(spec: Spec, base_dir: Path | None = None) -> dict:
     from dataclasses import asdict
 
     from accelsim import __version__
-    from accelsim.energy import load_table
-    from accelsim.hw.config import load_config
     from accelsim.nn.data import evaluation_set, fingerprint
 
-    table = load_table(spec.energy_table)
     data_sha = spec.data_sha256 or fingerprint(evaluation_set(spec.data, spec.samples))
     return {"name": spec.name, "seed": spec.seed, "models": spec.models, "schemes": spec.schemes,
             "voltages": spec.voltages, "bers": spec.bers, "fault_model": spec.fault_model, "chips": spec.chips,
             "repeats": spec.repeats, "samples": spec.samples, "layers": spec.layers, "engine": spec.engine,
-            "policy": spec.policy, "v_low": spec.v_low() if callable(spec.v_low) else spec.v_low, "fault_map": spec.fault_map, "curve": spec.curve_dict,
+            "policy": spec.policy, "v_low": spec.v_low(), "fault_map": spec.fault_map, "curve": spec.curve_dict,
             "accelerator": spec.accelerator and portable_path(spec.accelerator, base_dir),
-            "accelerator_config": asdict(load_config(spec.accelerator)),
+            "accelerator_config": asdict(spec.accelerator_config),
+            "accelerator_sha256": spec.accelerator_config.digest,
             "energy_table": (portable_path(spec.energy_table, base_dir) if spec.energy_table else
                              "packaged 45 nm (accelsim/configs/energy.yaml)"),
-            "energy_values": {k: (list(map(list, v)) if k == "sram_read_pj_per_64b" else
-                                  {f"{w}x{a}": e for (w, a), e in v.items()} if k == "mac_pj" else v)
-                              for k, v in asdict(table).items()},
+            "energy_values": spec.energy.to_dict(), "energy_table_sha256": spec.energy.digest,
             "data_source": {"source": _portable_data(spec.data, base_dir), "inputs": spec.samples, "sha256": data_sha},
             "checkpoints": {f"{m}/{s}": _model_files(c, base_dir)
                             for (m, s), c in sorted(spec.checkpoints.items(), key=lambda kv: kv[0])},
@@ -296,8 +290,8 @@ def _init_worker():
 
 def _run(args):
     from accelsim.campaign.trial import run_trial
-    params, image_dir = args
-    return run_trial(params, image_dir)
+    params, image_dir, (accelerator, energy) = args
+    return run_trial(params, image_dir, accelerator, energy)
 
 
 def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, scheduler: str | None = None,
@@ -362,9 +356,8 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
         keys = image_keys(spec)
     image_dirs = prepare_images(spec, image_cache_dir(store_path), keys, progress=progress)
     check_layer_selection(spec, image_dirs)
-    trials = spec.trials(layer_names(image_dirs) if spec.layers == "each" else None)
-    for params in trials:   # part of the trial key: new checkpoint bytes are new trials
-        params["export_sha256"] = keys[(params["model"], params["scheme"])]
+    # export_sha256 is part of the trial key: new checkpoint bytes are new trials
+    trials = spec.trials(layer_names(image_dirs) if spec.layers == "each" else None, keys)
     if not trials:
         raise UserError("campaign spec: the sweep names no trials")
     store = Store(store_path)
@@ -373,23 +366,28 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
     except UserError:
         store.close()
         raise
-    store.set_meta("spec", {**provenance(spec, base_dir), "data": spec.data.text, "metric": spec.metric})
+    # the rows this run writes name this run's provenance (the store keeps every run's);
+    # meta 'spec' is the latest run's, for a reader of the whole store
+    document = {**provenance(spec, base_dir), "data": spec.data.text, "metric": spec.metric}
+    prov = store.add_provenance(document)
+    store.set_meta("spec", document)
     done = store.done_keys()
     pending = [(key, p) for key, p in ((trial_key(p), p) for p in trials) if key not in done]
     if limit is not None:
         pending = pending[:limit]
     t0 = time.perf_counter()
-    jobs = [(key, params, image_dirs[(params["model"], params["scheme"])]) for key, params in pending]
+    machine = (spec.accelerator_config, spec.energy)   # read and validated once, by parse_spec
+    jobs = [(key, params, image_dirs[(params.model, params.scheme)]) for key, params in pending]
     if workers == 1 and not scheduler:
         _fault_free_passes(jobs, progress)
     bar = Bar(label if workers == 1 or scheduler else f"{label} (each worker first runs the fault-free passes)",
               len(trials), len(trials) - len(pending), unit="trials", enabled=progress)
     try:
         if scheduler:
-            _run_dask(jobs, store, bar, scheduler)
+            _run_dask(jobs, store, bar, scheduler, machine, prov)
         elif workers == 1:
             for key, params, image_dir in jobs:
-                store.write(key, params, _run((params, image_dir)))
+                store.write(key, params, _run((params, image_dir, machine)), provenance=prov)
                 bar.advance()
         else:
             ctx = multiprocessing.get_context("spawn")
@@ -404,11 +402,11 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
                     else:
                         os.environ[k] = v
             with pool:
-                futures = {pool.submit(_run, (params, d)): (key, params) for key, params, d in jobs}
+                futures = {pool.submit(_run, (params, d, machine)): (key, params) for key, params, d in jobs}
                 try:
                     for fut in as_completed(futures):
                         key, params = futures[fut]
-                        store.write(key, params, fut.result())
+                        store.write(key, params, fut.result(), provenance=prov)
                         bar.advance()
                 except BaseException:
                     # a failed trial or Ctrl-C: drop the queue instead of computing it unrecorded
@@ -429,25 +427,24 @@ def _fault_free_passes(jobs, progress: bool) -> None:
 
     seen = set()
     for _, params, image_dir in jobs:
-        what = (image_dir, params["samples"], json.dumps(params.get("data"), sort_keys=True))
+        what = (image_dir, params.samples, json.dumps(params.data, sort_keys=True))
         if what in seen:
             continue
         seen.add(what)
-        with step(f"fault-free pass: {params['model']} ({params['scheme']}), {params['samples']} inputs",
-                  enabled=progress):
+        with step(f"fault-free pass: {params.model} ({params.scheme}), {params.samples} inputs", enabled=progress):
             fault_free_pass(params, image_dir)
 
 
-def _run_dask(jobs, store: Store, bar, client) -> None:
+def _run_dask(jobs, store: Store, bar, client, machine, prov: str) -> None:
     from dask.distributed import as_completed as dask_completed
 
     futures = {}
     for key, params, d in jobs:
-        futures[client.submit(_run, (params, d), key=f"trial-{key}", pure=False)] = (key, params)
+        futures[client.submit(_run, (params, d, machine), key=f"trial-{key}", pure=False)] = (key, params)
     try:
         for fut in dask_completed(list(futures)):
             key, params = futures[fut]
-            store.write(key, params, fut.result())
+            store.write(key, params, fut.result(), provenance=prov)
             bar.advance()
     except BaseException:
         client.cancel(list(futures))

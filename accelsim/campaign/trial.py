@@ -17,8 +17,11 @@ import time
 
 import numpy as np
 
+from accelsim.campaign.params import TrialParams
 from accelsim.ecc import Layout
+from accelsim.energy.table import EnergyTable, load_table
 from accelsim.faults import ChipFaultMap, curve_from_dict, inject
+from accelsim.hw.config import AcceleratorConfig, load_config
 from accelsim.image import MemoryImage, load_image
 from accelsim.infer import IntegerNetwork
 from accelsim.infer.fast import FastIntegerNetwork, IncrementalRun
@@ -126,34 +129,35 @@ def data_mask(layout: Layout) -> np.ndarray:
     return mask
 
 
-def faulty_words(image: MemoryImage, params: dict, ranges) -> np.ndarray:
+def faulty_words(image: MemoryImage, params: TrialParams, ranges) -> np.ndarray:
     """The image's words as read from the faulty SRAM, with faults only inside ``ranges``
     (a (lo, hi) word range or a list of them)."""
     ranges = [ranges] if isinstance(ranges, tuple) else list(ranges)
     words = image.words.copy()
     width = image.layout.word_bits
-    if params["fault_model"] == "transient":
+    if params.fault_model == "transient":
         for i, (lo, hi) in enumerate(ranges):
-            seed = derive(params["seed"], "transient", _identity(params), i)
-            words[lo:hi] = inject(words[lo:hi], params["ber"], seed=seed, width=width)
+            seed = derive(params.seed, "transient", _identity(params), i)
+            words[lo:hi] = inject(words[lo:hi], params.ber, seed=seed, width=width)
         return words
-    if params["fault_model"] == "measured":
-        cmap = _measured_map(params["fault_map"], params["fault_map_sha256"], width)
+    if params.fault_model == "measured":
+        cmap = _measured_map(params.fault_map, params.fault_map_sha256, width)
         for lo, hi in ranges:
-            words[lo:hi] = cmap.apply(words[lo:hi], params["vdd"], word_offset=lo)
+            words[lo:hi] = cmap.apply(words[lo:hi], params.vdd, word_offset=lo)
         return words
-    curve_items = tuple(sorted((k, tuple(map(tuple, v)) if k == "table" else v) for k, v in params["curve"].items()))
-    chip_id = params["chip"] * 1_000_003 + params["repeat"]   # repeats of persistent faults are more chips
-    cmap = _chip_map(curve_items, int(image.words.shape[0]), width, chip_id, params["seed"], params["v_low"],
-                     "stuck" if params["fault_model"] == "stuck" else "flip", params.get("p_stuck1", 0.5))
+    curve_items = tuple(sorted((k, tuple(map(tuple, v)) if k == "table" else v) for k, v in params.curve.items()))
+    chip_id = params.chip * 1_000_003 + params.repeat   # repeats of persistent faults are more chips
+    cmap = _chip_map(curve_items, int(image.words.shape[0]), width, chip_id, params.seed, params.v_low,
+                     "stuck" if params.fault_model == "stuck" else "flip", params.p_stuck1)
     for lo, hi in ranges:
-        words[lo:hi] = cmap.apply(words[lo:hi], params["vdd"], word_offset=lo)
+        words[lo:hi] = cmap.apply(words[lo:hi], params.vdd, word_offset=lo)
     return words
 
 
-def _identity(params: dict) -> str:
-    keys = ("model", "scheme", "vdd", "ber", "chip", "repeat", "layers", "fault_model")
-    return "|".join(str(params[k]) for k in keys)
+def _identity(params: TrialParams) -> str:
+    # the transient faults' seed source (unchanged since the params were a dict: same bits)
+    return "|".join(str(getattr(params, k)) for k in ("model", "scheme", "vdd", "ber", "chip", "repeat", "layers",
+                                                      "fault_model"))
 
 
 def word_ranges(image: MemoryImage, selection: str) -> list[tuple[int, int]]:
@@ -212,43 +216,61 @@ def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decode
     return weights, per_layer, totals
 
 
-def _activation_faults(params: dict):
+def _activation_faults(params: TrialParams, accelerator: AcceleratorConfig):
     """The activation buffers' bit errors of a trial whose accelerator config puts them in
     the weight SRAM's voltage domain (activation_buffers.scaled), at the trial's BER."""
-    from accelsim.hw import load_config
-    if not load_config(params.get("accelerator")).activations_scaled:
+    if not accelerator.activations_scaled:
         return None
     from accelsim.hw.activations import ActivationFaults
-    return ActivationFaults(params["ber"], seed=derive(params["seed"], "activations", params["model"],
-                                                       params["scheme"], params["vdd"], params["chip"],
-                                                       params["repeat"]))
+    return ActivationFaults(params.ber, seed=derive(params.seed, "activations", params.model, params.scheme,
+                                                    params.vdd, params.chip, params.repeat))
 
 
-def fault_free_pass(params: dict, image_dir: str) -> None:
+def fault_free_pass(params: TrialParams, image_dir: str) -> None:
     """Load the trial's image and inputs and run the fault-free network over them (cached
     per process): the runner does this once per image before the trials, under its own
     progress label, instead of inside the first trial."""
-    data_json = json.dumps(params["data"], sort_keys=True) if params.get("data") else None
-    _context(image_dir, _content(image_dir), params["samples"], data_json)
+    data_json = json.dumps(params.data, sort_keys=True) if params.data else None
+    _context(image_dir, _content(image_dir), params.samples, data_json)
 
 
-def run_trial(params: dict, image_dir: str) -> dict:
-    """Run one trial; returns the result columns of the store (plus per_layer)."""
+def _machine(params: TrialParams, accelerator: AcceleratorConfig | None,
+             energy: EnergyTable | None) -> tuple[AcceleratorConfig, EnergyTable]:
+    """The accelerator and energy table a trial runs with: the campaign passes the ones it
+    read and validated once; a direct caller may leave them to be read from the params'
+    paths. Either way they must be what the trial's key names."""
+    if accelerator is None:
+        accelerator = load_config(params.accelerator)
+    if energy is None:
+        energy = load_table(params.energy_table)
+    for what, want, obj in (("accelerator", params.accelerator_sha256, accelerator),
+                            ("energy table", params.energy_table_sha256, energy)):
+        if want is not None and obj.digest != want:
+            raise AssertionError(f"trial {params.key[:12]}: the {what} it runs with is not the one its key names")
+    return accelerator, energy
+
+
+def run_trial(params: TrialParams, image_dir: str, accelerator: AcceleratorConfig | None = None,
+              energy: EnergyTable | None = None) -> dict:
+    """Run one trial; returns the result columns of the store (plus per_layer).
+    ``accelerator``, ``energy``: the campaign's validated configs (None: read from the
+    params' paths, the packaged ones when those are None)."""
     t0 = time.perf_counter()
-    data_json = json.dumps(params["data"], sort_keys=True) if params.get("data") else None
+    accelerator, energy = _machine(params, accelerator, energy)
+    data_json = json.dumps(params.data, sort_keys=True) if params.data else None
     content = _content(image_dir)
-    image, run, x, y, clean, clean_top, baseline = _context(image_dir, content, params["samples"], data_json)
-    read = faulty_words(image, params, word_ranges(image, params["layers"]))
+    image, run, x, y, clean, clean_top, baseline = _context(image_dir, content, params.samples, data_json)
+    read = faulty_words(image, params, word_ranges(image, params.layers))
     result: dict = {}
     decoded = None
-    if params["engine"] == "cycle":
-        from accelsim.hw import simulate_trial
-        sim = simulate_trial(image, read, params)
+    if params.engine == "cycle":
+        from accelsim.hw.run import simulate_trial
+        sim = simulate_trial(image, read, params, accelerator, energy)
         decoded = (sim.decoded_words, sim.status)   # what left the ECC stage, burst by burst
         result.update(cycles=int(sim.total_cycles), energy_pj=sim.energy_pj,
                       **{f"energy_{k}": float(v) for k, v in sim.energy.items() if k.endswith("_pj") and k != "total_pj"})
-    weights, per_layer, totals = decode_and_compare(image, read, params["policy"], decoded)
-    act = _activation_faults(params)
+    weights, per_layer, totals = decode_and_compare(image, read, params.policy, decoded)
+    act = _activation_faults(params, accelerator)
     if totals["residual_bits"] == 0:
         # no wrong data bit left in what the network uses (any policy): the weights are the
         # fault-free ones, and so are the logits
