@@ -48,7 +48,7 @@ def load_run_config(path: str | Path | None) -> RunConfig:
     return validate(RunConfig, read_yaml(path, "run config"), f"run config {path}")
 
 
-def _sensitivity_spec(cfg: RunConfig, main: dict, base_dir: Path = Path(".")):
+def _sensitivity_spec(cfg: RunConfig, main: dict, base_dir: Path = Path("."), where: str = "run config"):
     """The per-layer study of ``sensitivity: {scheme, voltages}``: the same models, chips
     (maps drawn down to the main sweep's lowest voltage, so they are the same chips),
     samples and seed, faults in one layer at a time (fast engine, no energy); None when absent."""
@@ -60,18 +60,19 @@ def _sensitivity_spec(cfg: RunConfig, main: dict, base_dir: Path = Path(".")):
                        "name": f"{cfg.name}-layers", "schemes": [cfg.sensitivity.scheme],
                        "voltages": list(cfg.sensitivity.voltages or cfg.voltages), "layers": "each",
                        "engine": "fast", "v_low": min([*cfg.voltages, *(cfg.sensitivity.voltages or [])])},
-                      base_dir, where="run config sensitivity")
+                      base_dir, where=f"{where}: sensitivity")
 
 
 def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, scheduler=None, force: bool = False,
-            progress: bool = True, base_dir: str | Path = ".", config_text: str | None = None) -> dict:
+            progress: bool = True, base_dir: str | Path = ".", config_text: str | None = None,
+            where: str = "run config") -> dict:
     """Run the job described by ``cfg`` into ``out``; returns the headline rows and paths.
     Input paths of ``cfg`` (models, data, accelerator, ...) resolve against ``base_dir``
     (the config file's folder); the bundled models are found from any working directory.
     Everything (config, models, data, energy table, accelerator) is checked before ``out``
     is created, and a run that fails before its first trial leaves no ``out`` behind.
     ``config_text`` (the config file as given) is kept in the store with the resolved
-    config for the report's provenance."""
+    config for the report's provenance; ``where`` names the config in error messages."""
     if not isinstance(cfg, RunConfig):
         cfg = validate(RunConfig, cfg, "run config")
     if out.exists() and not force:   # refused before the models are loaded (torch takes seconds to import)
@@ -81,8 +82,8 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
     from accelsim.report import report_from_store
 
     spec_dict = cfg.model_dump(include=cfg.campaign_fields().keys(), exclude_none=True)
-    spec = parse_spec(spec_dict, Path(base_dir), where="run config")
-    layer_spec = _sensitivity_spec(cfg, spec_dict, Path(base_dir))
+    spec = parse_spec(spec_dict, Path(base_dir), where=where)
+    layer_spec = _sensitivity_spec(cfg, spec_dict, Path(base_dir), where)
     tolerance, target = cfg.tolerance, cfg.yield_target
     made = not out.exists()
     check_output_dir(out, "output directory", force=True)   # created by the campaign once all input is checked
@@ -169,7 +170,8 @@ def cmd_run(args) -> int:
     cfg = load_run_config(path)
     out = Path(args.out or cfg.output)   # the output: relative to the working directory
     print_headline(run_job(cfg, out, workers=args.workers, scheduler=args.scheduler, force=args.force,
-                           base_dir=path.parent, config_text=path.read_text()), wide=args.wide)
+                           base_dir=path.parent, config_text=path.read_text(), where=f"run config {path}"),
+                   wide=args.wide)
     return 0
 
 
@@ -179,5 +181,6 @@ def cmd_demo(args) -> int:
     out = Path(cfg.output)
     if args.fresh and out.exists():
         shutil.rmtree(out)
-    print_headline(run_job(cfg, out, force=True, base_dir=path.parent, config_text=path.read_text()))
+    print_headline(run_job(cfg, out, force=True, base_dir=path.parent, config_text=path.read_text(),
+                           where=f"run config {path}"))
     return 0

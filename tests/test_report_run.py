@@ -59,8 +59,15 @@ def test_report_files_and_rows(store, tmp_path):
     # provenance: the spec, seeds, sample sizes, the resolved tables, version
     for needle in ("Provenance", "root seed(s)", "chips x repeats, inputs per trial", "BER curve",
                    "accelerator, resolved", "energy table, values (pJ)", "sram_read_pj_per_64b", "accelsim version",
-                   "git commit", "Cycles and latency per inference", "Energy by component", "yield [95 % CI]"):
+                   "git commit", "Cycles and latency per inference", "Energy by component", "yield [95 % CI]",
+                   "run date (UTC)", "host / CPU", "library versions", "torch: ", "evaluation data",
+                   "content sha256", "models (files and sha256)", "&lt;accelsim&gt;/models/lenet5"):
         assert needle in text, needle
+    assert str(ROOT) not in text     # bundled models are named relative to the source tree, not by local path
+    meta = data["meta"]
+    assert len(meta["data_source"]["sha256"]) == 64 and meta["data_source"]["inputs"] == 100
+    files = meta["checkpoints"]["lenet5/none-4b"]
+    assert files["weights"]["path"].startswith("<accelsim>/models/") and len(files["weights"]["sha256"]) == 64
     # 2 chips cannot support a 95 % yield claim: the report says so, and how many would
     assert "Too few samples" in text and "needs &gt;= 73 chips" in text
     assert any("needs >= 73 chips" in w for w in data["warnings"]) and "needs >= 73 chips" in (out / "summary.md").read_text()
@@ -125,6 +132,15 @@ def test_main_job_end_to_end_and_bad_configs(tmp_path):
     assert "where it is safe" in r.stdout and "energy per inference there" in r.stdout and "warning:" in r.stdout and "needs >= 73 chips" in r.stdout
     html = (tmp_path / "out" / "report" / "report.html").read_text()
     assert "Per-layer sensitivity, none-4b: accuracy drop (points), faults in this layer only" in html
+    # the run config as given (its text) and as resolved (defaults filled in), both YAML
+    assert "run config, as given" in html and "run config, resolved" in html
+    meta = json.loads((tmp_path / "out" / "report" / "results.json").read_text())["meta"]
+    assert yaml.safe_load(meta["run_config_text"]) == cfg
+    resolved = yaml.safe_load(meta["run_config_resolved"])
+    assert resolved["chips"] == 2 and resolved["yield"] == 0.95 and resolved["tolerance"] == 0.01
+    lines = [ln for ln in r.stdout.splitlines() if ln.strip()]
+    table = lines[lines.index(next(ln for ln in lines if ln.startswith("where it is safe"))):]
+    assert max(len(ln.rstrip()) for ln in table[:table.index(next(ln for ln in table if ln.startswith("safe V:")))]) <= 80
     trials = json.loads((tmp_path / "out" / "report" / "results.json").read_text())["trials"]
     single = [t for t in trials if t["layers"] != "all"]
     assert sorted({t["layers"] for t in single}) == ["classifier.0", "classifier.2", "classifier.4", "features.0",

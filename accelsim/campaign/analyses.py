@@ -389,7 +389,7 @@ def sample_warnings(stats: list[dict], head: list[dict], target: float = 0.95, t
     for model, hs in sorted(by_model.items()):
         few = min(h["chips"] for h in hs)
         if few < need:
-            warnings.append(f"{model}: {few} chips per point: the yield's 95 % lower bound cannot reach "
+            warnings.append(f"{model}: {few} chip{'' if few == 1 else 's'} per point: the yield's 95 % lower bound cannot reach "
                             f"{target * 100:g} % even if every chip passes; that needs >= {need} chips")
         steps = []
         for h in hs:

@@ -227,8 +227,8 @@ def provenance(spec: Spec, base_dir: Path | None = None) -> dict:
     """What a reader needs to reproduce the campaign: the sweep, seeds, sample sizes, the
     BER curve, the accelerator and energy tables as resolved (not only their paths), the
     evaluation data with its content hash, the model files with their sha256 (paths
-    relative to ``base_dir``, the spec's folder), date, host and library versions, the
-    package version and the git commit (when any)."""
+    relative to ``base_dir``, the spec's folder), the package version and the git commit
+    (when any). Date, host and library versions: run_environment."""
     from dataclasses import asdict
 
     from accelsim import __version__
@@ -248,7 +248,7 @@ def provenance(spec: Spec, base_dir: Path | None = None) -> dict:
             "data_source": {"source": _portable_data(spec.data, base_dir), "inputs": spec.samples, "sha256": data_sha},
             "checkpoints": {f"{m}/{s}": _model_files(c, base_dir)
                             for (m, s), c in sorted(spec.checkpoints.items(), key=lambda kv: kv[0])},
-            "accelsim_version": __version__, "git_commit": git_commit(), **run_environment()}
+            "accelsim_version": __version__, "git_commit": git_commit()}
 
 
 def _portable_data(data, base_dir: Path | None) -> str:
@@ -370,7 +370,9 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
     # meta 'spec' is the latest run's, for a reader of the whole store
     document = {**provenance(spec, base_dir), "data": spec.data.text, "metric": spec.metric}
     prov = store.add_provenance(document)
-    store.set_meta("spec", document)
+    # when, where and with which libraries: the latest run's, outside the rows' provenance
+    # digest (the same sweep on another day or machine gives the same rows)
+    store.set_meta("spec", {**document, **run_environment()})
     done = store.done_keys()
     pending = [(key, p) for key, p in ((trial_key(p), p) for p in trials) if key not in done]
     if limit is not None:

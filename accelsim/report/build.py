@@ -247,9 +247,14 @@ def _html_table(cols, rows) -> str:
 
 
 def _img(path: Path, alt: str) -> str:
+    """A figure with its PNG embedded: two side by side, a wide one (taller than wide by
+    less than half) across the page."""
     data = base64.b64encode(path.read_bytes()).decode()
     svg = path.with_suffix(".svg").name
-    return (f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"><figcaption>'
+    raw = path.read_bytes()
+    width, height = int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")   # the PNG IHDR
+    wide = " class='wide'" if width > 1.8 * height else ""
+    return (f'<figure{wide}><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"><figcaption>'
             f'{html.escape(alt)} <a href="{html.escape(svg)}">SVG</a></figcaption></figure>')
 
 
@@ -257,7 +262,8 @@ CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;mar
 color:#222;padding:0 1em}h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}th,td{border:1px solid #ccc;padding:.3em .6em;
 text-align:right;white-space:nowrap}th{background:#f3f3f3;white-space:normal}td:first-child,td:nth-child(2){text-align:left}
-figure{margin:1em 0}img{max-width:100%}figcaption{color:#666;font-size:.85em}.note{color:#555;font-size:.9em}
+figure{display:inline-block;vertical-align:top;width:48%;margin:.6em 1%}figure.wide{width:98%}
+img{max-width:100%}figcaption{color:#666;font-size:.85em}.note{color:#555;font-size:.9em}
 .headline{background:#f7fbf7;border:1px solid #cfe6cf;padding:.5em 1em;border-radius:6px;overflow-x:auto}
 .warn{background:#fff8e6;border:1px solid #f0d48a;padding:.4em 1em;border-radius:6px}
 .prov td{white-space:normal;text-align:left;vertical-align:top}.prov pre{margin:0;font-size:.85em;white-space:pre-wrap}"""
@@ -302,7 +308,7 @@ def _prov_text(v) -> str:
         return ", ".join(map(str, v))
     if isinstance(v, dict):
         plain = json.loads(json.dumps(v, default=str))   # tuples and paths as YAML can read them back
-        return yaml.safe_dump(plain, sort_keys=False, default_flow_style=None, width=100).rstrip()
+        return yaml.safe_dump(plain, sort_keys=False, default_flow_style=False, width=100).rstrip()
     return str(v)
 
 
