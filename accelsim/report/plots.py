@@ -69,7 +69,10 @@ def _save(fig, path: Path) -> Path:
     """Write ``path`` (PNG) and the same figure as SVG beside it (vector, for papers); the
     bounding box is fitted so that no label or colour-bar title is clipped."""
     fig.savefig(path, bbox_inches="tight", pad_inches=0.03)
-    fig.savefig(path.with_suffix(".svg"), metadata={"Date": None}, bbox_inches="tight", pad_inches=0.03)
+    # no timestamp and element ids salted by the file's name (matplotlib draws them from
+    # uuid4 otherwise): the same rows give the same SVG bytes
+    with plt.rc_context({"svg.hashsalt": path.stem}):
+        fig.savefig(path.with_suffix(".svg"), metadata={"Date": None}, bbox_inches="tight", pad_inches=0.03)
     plt.close(fig)
     return path
 
