@@ -440,7 +440,8 @@ def test_infer_uses_the_data_the_image_was_made_for(project, tmp_path, capsys):
     """No --data: the image's manifest records the card's data (its transform too), so
     infer scores the user's folder, not digits; the card names it relative to itself."""
     img = tmp_path / "img"
-    assert main(["export", str(project / "ckpt" / "net-int8"), "--layout", "inplace-8b-64", "-o", str(img)]) == 0
+    assert main(["export", str(project / "ckpt" / "net-int8"), "--layout", "inplace-8b-64", "-o", str(img),
+                 "--trust-model-file"]) == 0
     source = yaml.safe_load((img / "manifest.yaml").read_text())["source"]
     assert source["data"] == {"source": f"imagefolder:{project / 'train'}", "resize": [12], "crop": [12, 12]}
     capsys.readouterr()
