@@ -53,8 +53,8 @@ workers = integer(1, 1024)
 def add_data_arguments(parser, what: str) -> None:
     """``--data`` and the imagefolder transform options, the same on every command."""
     parser.add_argument("--data", default=None, metavar="SOURCE",
-                        help=f"{what}: digits (default), mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE "
-                             "or synthetic:NxCxHxW")
+                        help=f"{what}: digits (default), fashion-mnist (Debian's dataset-fashion-mnist), "
+                             "mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE or synthetic:NxCxHxW")
     parser.add_argument("--resize", type=int, default=None, metavar="PIXELS",
                         help="imagefolder: resize the shorter side to PIXELS before the crop")
     parser.add_argument("--crop", type=int, default=None, metavar="PIXELS", help="imagefolder: center crop")

@@ -19,7 +19,9 @@ def register(sub) -> None:
     what.add_argument("--seed", type=cliargs.seed, default=0,
                       help="seed of a --topology's weights and of the fault draws (same seed, same bits)")
     hw = p.add_argument_group("accelerator")
-    hw.add_argument("--config", default=None, help="accelerator YAML (default: accelsim/configs/accelerator.yaml)")
+    hw.add_argument("--config", default=None,
+                    help="accelerator YAML, or a preset name: resident, streamed, tpu-v1, eyeriss, minerva "
+                         "(default: accelsim/configs/accelerator.yaml, i.e. streamed)")
     hw.add_argument("--scalesim-config", default=None,
                     help="SCALE-Sim .cfg: its array, dataflow and SRAM sizes override the accelerator config")
     hw.add_argument("--vdd", type=cliargs.number(0, 100, lo_open=True), default=None,
@@ -205,7 +207,11 @@ def _image_and_config(args):
         layout = get_layout(args.layout or "ecc-8b-72")
         image = topology_image(read_topology(args.topology), layout, seed=args.seed, path=args.topology)
     where = f"accelerator config {args.config}" if args.config else "accelerator config"
-    d = read_yaml(args.config, "accelerator config") if args.config else {}
+    from accelsim.hw.config import is_preset
+    if args.config and is_preset(args.config):   # a packaged preset by name (resident, streamed, ...)
+        d = {"preset": args.config}
+    else:
+        d = read_yaml(args.config, "accelerator config") if args.config else {}
     if d is not None and not isinstance(d, dict):
         raise UserError(f"{where}: expected a YAML mapping")
     if args.scalesim_config:

@@ -13,7 +13,8 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="train a zoo model or your own network on any data source (fp32, QAT, WOT, "
                                      "clipping, RandBET, pruning); one line per epoch")
     p.add_argument("--model", default=None,
-                   help="zoo model (lenet5, vgg-small, resnet-small, squeezenet-small, mobilenet-v2-small; "
+                   help="zoo model (lenet5, mlp, vgg-small, resnet-small, squeezenet-small, mobilenet-v2-small: "
+                        "sized for the data's input; "
                         "default lenet5, or the model of the --from checkpoint) or your own path/to/file.py:factory")
     p.add_argument("--bits", type=cliargs.integer(1, 8), default=None, help="weight bits 1..8 (omit for float32)")
     p.add_argument("--layout", default=None, help="in-place ECC layout to train for (WOT), e.g. inplace-4b-64")
@@ -27,6 +28,7 @@ def register(sub) -> None:
                    help="Adam learning rate, cosine-annealed over each phase (default 3e-3)")
     p.add_argument("--seed", type=cliargs.seed, default=0,
                    help="seed of the initial weights, the batch order and RandBET (same seed, same weights)")
+    p.add_argument("--batch-size", type=cliargs.integer(1, 1_000_000), default=64, help="training batch size")
     p.add_argument("--clip", type=cliargs.number(0, None, lo_open=True), default=None, help="weight clipping bound w_max")
     p.add_argument("--randbet", type=cliargs.number(0, 0.5), default=0.0, help="random bit error rate p during QAT")
     p.add_argument("--activation-bits", type=int, default=8,
@@ -61,7 +63,7 @@ def cmd_train(args) -> int:
     model_name = args.model or _card_model(args.init) or "lenet5"
     epochs = args.epochs if args.epochs is not None else (0 if args.init else 40)
     cfg = TrainConfig(model=model_name, init=args.init, bits=args.bits, layout=args.layout, epochs=epochs,
-                      qat_epochs=args.qat_epochs, lr=args.lr, seed=args.seed, clip=args.clip,
+                      qat_epochs=args.qat_epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed, clip=args.clip,
                       randbet=args.randbet, prune=args.prune, structured=args.structured,
                       act_bits=args.activation_bits, data=data_from_args(args))
     if is_factory_ref(model_name):

@@ -30,12 +30,12 @@ FAMILY = {"none": ("#D55E00", "#F4A582", "v"), "inplace": ("#0072B2", "#74ADD1",
           "ecc": ("#009E73", "#7FCDBB", "s")}
 SCHEME_ORDER = ("none-8b", "none-4b", "ecc-8b-72", "inplace-8b-64", "inplace-4b-64", "inplace-4b-32")
 COMPONENT_COLOURS = {"sram_dynamic": "#0072B2", "sram_leakage": "#56B4E9", "mac": "#E69F00", "registers": "#F0E442",
-                     "buffers": "#CC79A7", "ecc": "#D55E00", "dram": "#999999"}
-COMPONENT_HATCH = {"sram_dynamic": "", "sram_leakage": "//", "mac": "", "registers": "..", "buffers": "\\\\",
-                   "ecc": "xx", "dram": "--"}
+                     "accumulators": "#009E73", "buffers": "#CC79A7", "ecc": "#D55E00", "dram": "#999999"}
+COMPONENT_HATCH = {"sram_dynamic": "", "sram_leakage": "//", "mac": "", "registers": "..", "accumulators": "++",
+                   "buffers": "\\\\", "ecc": "xx", "dram": "--"}
 COMPONENT_LABELS = {"sram_dynamic": "weight SRAM, dynamic", "sram_leakage": "weight SRAM, leakage", "mac": "MAC",
-                    "registers": "PE registers", "buffers": "input/output buffers", "ecc": "ECC decode",
-                    "dram": "DRAM"}
+                    "registers": "PE flip-flops", "accumulators": "accumulators", "buffers": "input/output buffers",
+                    "ecc": "ECC decode", "dram": "DRAM"}
 
 
 def scheme_order(scheme: str):
@@ -402,11 +402,11 @@ def layer_sensitivity(rows, models, scheme, path: Path, metric: str = "accuracy"
     return _save(fig, path), label
 
 
-def energy_breakdown(bars: list[dict], models, path: Path) -> Path:
+def energy_breakdown(bars: list[dict], models, path: Path, note: str = "") -> Path:
     """Stacked bars of energy per inference by component, from zero: per model, two bars
-    per scheme (nominal voltage and the scheme's safe voltage). ``bars``: dicts with model,
-    scheme, label, and one pJ value per component. Components carry a hatch as well as a
-    colour (distinct in greyscale)."""
+    per scheme (nominal voltage and the scheme's safe voltage); ``note`` follows the model
+    in the title (the preset). ``bars``: dicts with model, scheme, label, and one pJ value
+    per component. Components carry a hatch as well as a colour (distinct in greyscale)."""
     from accelsim.energy import COMPONENTS
 
     widest = max((sum(b["model"] == m for b in bars) for m in models), default=1)
@@ -426,7 +426,7 @@ def energy_breakdown(bars: list[dict], models, path: Path) -> Path:
         ax.set_xticks(x, [f"{b['scheme']}\n{b['label'].replace(' ', chr(10), 1)}" for b in mine], fontsize=6)
         ax.set_ylim(bottom=0)
         ax.set_ylabel(f"energy per inference ({unit})")
-        ax.set_title(model)
+        ax.set_title(f"{model}{note}")
         ax.grid(alpha=0.3, axis="y")
     axes[0][0].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return _save(fig, path)
