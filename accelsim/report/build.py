@@ -241,7 +241,7 @@ def degradation(stat: dict) -> float:
     """How much worse than fault-free a point is, in shares: positive is worse for every
     metric (accuracy: fault-free - mean; SDC: mean - fault-free)."""
     d = stat["baseline"] - stat["mean"]
-    return d if stat.get("metric", "accuracy") == "accuracy" else -d
+    return (d if stat.get("metric", "accuracy") == "accuracy" else -d) + 0.0   # + 0.0: no "-0.00"
 
 
 def _energy_cells(h) -> tuple[str, str, str]:

@@ -281,7 +281,7 @@ def pareto(rows, models, path: Path, metric: str = "accuracy") -> Path:
         ax.set_xlabel(f"energy per inference ({unit}; axis zoomed, not from 0)")
         ax.set_ylabel("test accuracy (%)" if metric == "accuracy" else "top-1 SDC rate (% of inputs)")
         ax.grid(alpha=0.3)
-        _legend(ax, loc="lower right" if metric == "accuracy" else "upper right")
+        _legend(ax, loc="best")
     return _save(fig, path)
 
 
