@@ -131,7 +131,8 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
     return {"headline": figures["headline"], "savings": figures.get("savings", []), "storage": figures.get("storage"),
             "warnings": figures["warnings"], "report": report, "store": store_path,
             "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance, "yield": target,
-            "metric": spec.metric, "data": spec.data.text}
+            "metric": spec.metric, "data": spec.data.text, "curve": spec.curve.describe(),
+            "chip_models": [m.name for m in spec.chip_models]}
 
 
 def resolved_config(cfg: RunConfig) -> str:
@@ -169,6 +170,10 @@ def print_headline(result: dict, wide: bool = False) -> None:
         for row in rows:
             t.add_row(*row)
         console.print(t)
+    if result.get("curve"):   # every voltage above rests on this curve: name it with the figures
+        chip_models = result.get("chip_models") or ["iid"]
+        console.print(f"BER curve: {result['curve']}; chip model{'s' if len(chip_models) > 1 else ''}: "
+                      f"{', '.join(chip_models)}", highlight=False)
     console.print(f"safe V: lowest voltage (and every higher one) where >= {percent(result['yield'])} of chips are "
                   "within the tolerance; 95 % bound: where the yield's 95 % Wilson lower bound is; "
                   f"{METRIC_LABEL[metric]}: mean over chips and inputs, 95 % bootstrap interval", highlight=False)

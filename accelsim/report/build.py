@@ -634,13 +634,21 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
                                    f"Highest BER at which the mean top-1 SDC rate over chips and repeats is at most "
                                    f"the tolerance ({percent(tolerance)}), with every lower BER too.")
         zad_cols = ["model", "scheme", "layers", "BER" if metric == "sdc" else "BERZAD", "trials"]
-        stat_rows = [[s_["model"], s_["scheme"], volts(s_["vdd"]) if s_["vdd"] is not None else "—", _fmt(s_["ber"]),
-                      _pct_ci(s_["mean"], (s_["ci_lo"], s_["ci_hi"])), f"{degradation(s_) * 100:+.2f}",
+        stat_rows = [[s_["model"], s_["scheme"],
+                      (volts(s_["vdd"]) + _extrapolated_mark(meta, s_["vdd"])) if s_["vdd"] is not None else "—",
+                      _fmt(s_["ber"]), _pct_ci(s_["mean"], (s_["ci_lo"], s_["ci_hi"])),
+                      f"{s_['median_chip'] * 100:.2f} / {s_['worst_chip'] * 100:.2f}",
+                      f"{degradation(s_) * 100:+.2f}",
                       f"{s_['passing']}/{s_['chips']}",
                       f"{s_['yield'] * 100:.0f} % [{s_['yield_lo'] * 100:.0f}, {s_['yield_hi'] * 100:.0f}]",
                       s_["inputs"]] for s_ in stats]
-        stat_cols = ["model", "scheme", "V", "BER", f"{m_label} [95 % CI]", DEGRADATION_LABEL[metric],
-                     "chips within tolerance", "yield [95 % CI]", "inputs"]
+        curve_info = (meta or {}).get("curve_info") or {}
+        curve_note = (f"BER curve: {curve_info.get('describe')}. Median / worst chip: the per-chip {m_label} (a "
+                      "mean over chips hides a few broken chips)."
+                      + (" V marked * lies outside the measured points: the law's extrapolation."
+                         if curve_info.get("measured_lo") is not None else "")) if curve_info else ""
+        stat_cols = ["model", "scheme", "V", "BER", f"{m_label} [95 % CI]", f"median / worst chip ({m_label}, %)",
+                     DEGRADATION_LABEL[metric], "chips within tolerance", "yield [95 % CI]", "inputs"]
         has_top5 = any(d["sdc_top5"] is not None for d in sdc)
         sdc_rows = [[d["model"], d["scheme"], volts(d["vdd"]) if d["vdd"] is not None else "—", _fmt(d["ber"]),
                      f"{d['sdc_top1'] * 100:.2f}", f"{d['sdc_top1_std'] * 100:.2f}",
@@ -674,7 +682,8 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         has_savings = any(x["total_nominal_pj"] is not None for x in savings)
         sections = [("Energy by component (per inference)", None, bar_cols, bar_rows, "none (engine: fast)"),
                     ("Cycles and latency per inference", None, cyc_cols, cyc_rows, "none (engine: fast)"),
-                    (f"Statistics per voltage: {m_label}", _stat_note(metric), stat_cols, stat_rows, None),
+                    (f"Statistics per voltage: {m_label}", _stat_note(metric) + (" " + curve_note if curve_note else ""),
+                     stat_cols, stat_rows, None),
                     ("SDC rate per voltage", "Silent data corruption: the share of inputs whose top-1 class differs "
                      "from the fault-free network's" + (" (top-5: whose fault-free class left the faulty top 5)"
                                                         if has_top5 else "") + ".", sdc_cols, sdc_rows, None),
@@ -732,16 +741,29 @@ def _md_cell(v) -> str:
     return html.escape(text).replace("\n", "<br>").replace("|", "\\|")
 
 
+
+
+def _extrapolated_mark(meta: dict, vdd) -> str:
+    """' *' when vdd lies outside the span of the measured points the BER curve was fitted
+    to (the law's extrapolation; the report's note says so)."""
+    info = (meta or {}).get("curve_info") or {}
+    lo, hi = info.get("measured_lo"), info.get("measured_hi")
+    if vdd is None or lo is None or hi is None:
+        return ""
+    return "" if lo - 1e-9 <= float(vdd) <= hi + 1e-9 else " *"
+
+
 # what, besides the sweep point, chip and repeat, changes what a row measures
 VARIANT_FIELDS = ("export_sha256", "samples", "fault_model", "engine", "policy", "data", "accelerator_sha256",
-                  "energy_table_sha256")
-# these live in the params JSON only (digits trials have no data; a fast trial no energy table)
-_PARAMS_ONLY = ("data", "accelerator_sha256", "energy_table_sha256")
+                  "energy_table_sha256", "chip_model")
+# these live in the params JSON only (digits trials have no data; a fast trial no energy table;
+# an iid trial no chip_model)
+_PARAMS_ONLY = ("data", "accelerator_sha256", "energy_table_sha256", "chip_model")
 
 
 def _variant(r: dict, f: str):
-    """A row's value of a VARIANT_FIELDS entry (``data``: its source text; a digest: its
-    first 8 hex digits)."""
+    """A row's value of a VARIANT_FIELDS entry (``data``: its source text; ``chip_model``:
+    its name, iid when absent; a digest: its first 8 hex digits)."""
     if f not in _PARAMS_ONLY:
         return r.get(f)
     params = r.get("params")
@@ -751,6 +773,8 @@ def _variant(r: dict, f: str):
         except json.JSONDecodeError:
             return None
     value = (params or {}).get(f) if isinstance(params, dict) else None
+    if f == "chip_model":
+        return value.get("name") if isinstance(value, dict) else "iid"
     if f == "data":
         return value.get("source") if isinstance(value, dict) else None
     return value[:8] if isinstance(value, str) else None
