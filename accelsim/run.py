@@ -116,7 +116,8 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
                                metric=spec.metric)
     # the headline and warnings as the report computed them (the bootstrap is not run twice)
     figures = json.loads((report.parent / "results.json").read_text())
-    return {"headline": figures["headline"], "warnings": figures["warnings"], "report": report, "store": store_path,
+    return {"headline": figures["headline"], "savings": figures.get("savings", []), "storage": figures.get("storage"),
+            "warnings": figures["warnings"], "report": report, "store": store_path,
             "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance, "yield": target,
             "metric": spec.metric, "data": spec.data.text}
 
@@ -142,11 +143,34 @@ def print_headline(result: dict) -> None:
                   "within the tolerance; safe V (lower bound): where the yield's 95 % Wilson lower bound is; "
                   f"{'top-1 SDC' if metric == 'sdc' else 'accuracy'}: mean over chips and inputs, 95 % bootstrap "
                   "interval", highlight=False)
+    print_savings(result.get("savings") or [], result.get("storage"))
     for w in result.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
     c = result["campaign"]
     console.print(f"{c['total']} trials ({c['ran']} run now, {c['skipped']} resumed) in {result['seconds']:.1f} s")
     console.print(f"report: {result['report']}")
+
+
+def print_savings(savings: list[dict], storage: str | None = None) -> None:
+    """The energy answers under the headline: scaled domain, whole inference, below the
+    first-error voltage, and the design comparison (docs/energy.md, Savings)."""
+    from rich.table import Table
+
+    from accelsim.console import get_console
+    from accelsim.report.build import SAVINGS_NOTE, _savings_rows, savings_cols
+
+    if not any(s["total_nominal_pj"] is not None for s in savings):
+        return
+    t = Table(title="Energy saved at the safe voltage")
+    for c in savings_cols(savings):
+        t.add_column(c, justify="left" if c in ("model", "scheme") else "right")
+    for row in _savings_rows(savings):
+        t.add_row(*row)
+    console = get_console()
+    console.print(t)
+    console.print(SAVINGS_NOTE, highlight=False)
+    if storage:
+        console.print(storage, highlight=False)
 
 
 def _packaged(quick: bool) -> Path:
