@@ -133,6 +133,8 @@ def fashion_table(model_dir: str = FASHION_DIR, archs=FASHION_ARCHS) -> str:
     head = ["model", "float epochs", "fp32", *FASHION_VARIANTS[1:], "weights", "published (README)", "fp32 - published (points)"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for a in archs:
+        if not (Path(model_dir) / f"{a}-fp32.yaml").is_file():   # not trained (yet)
+            continue
         cards = {v: load_card(Path(model_dir) / f"{a}-{v}") for v in FASHION_VARIANTS
                  if (Path(model_dir) / f"{a}-{v}.yaml").is_file()}
         cells = [f"{100 * cards['fp32'].accuracy:.2f}"]
