@@ -74,15 +74,20 @@ def test_partial_sums_in_accumulators_are_priced_as_such(lenet):
 
 
 def test_a_layer_whose_output_exceeds_the_buffer_spills_to_dram(lenet):
-    """Output buffer of 100 bytes: the first conv's 8-bit outputs and its 32-bit partial sums
-    do not fit; what does not fit goes to DRAM (and back) and is priced per byte."""
-    cfg = parse_config({"buffers": {"output_kib": 100 / 1024}})
+    """Output buffer of 100 bytes: the first conv's 8-bit outputs do not fit; what does not fit
+    goes to DRAM and is priced per byte. Its partial sums stay on chip: M is processed in
+    chunks of the rows the buffer holds per column (100 // 64 = 1), re-reading the weights."""
+    cfg = parse_config({"preset": "streamed", "buffers": {"output_kib": 100 / 1024}})
+    assert cfg.psum_tiling
     res = simulate(lenet, cfg)
     layer, s = lenet.layers[0], res.layers[0]
     m, k, n = layer.gemm
+    assert s.spill_bytes == m * n - 100 > 0
+    assert s.weight_passes == m and simulate(lenet, "streamed").layers[0].weight_passes == 1
+    # without the tiling (SCALE-Sim's order): partial sums beyond the buffer go to DRAM and back
     folds = math.ceil(k / 16)
-    psums = (m * n * 4 - 100) * (2 * folds - 1) if folds > 1 else 0
-    assert s.spill_bytes == psums + (m * n - 100) > 0
+    plain = simulate(lenet, parse_config({"buffers": {"output_kib": 100 / 1024}}))
+    assert plain.layers[0].spill_bytes == (m * n * 4 - 100) * (2 * folds - 1) + (m * n - 100)
     roomy = simulate(lenet, parse_config({}))
     assert roomy.layers[0].spill_bytes == 0
     table = load_table()
