@@ -115,7 +115,7 @@ def run_config():
 
 ACCEL = yaml.safe_load((ROOT / "accelsim/configs/accelerator.yaml").read_text())
 ENERGY = yaml.safe_load((ROOT / "accelsim/configs/energy.yaml").read_text())
-CURVE = {k: v for k, v in yaml.safe_load((ROOT / "accelsim/configs/ber_curve.yaml").read_text()).items()}
+CURVE = {k: v for k, v in yaml.safe_load((ROOT / "accelsim/configs/ber-synthetic.yaml").read_text()).items()}
 CARD = yaml.safe_load((ROOT / "models/lenet5-int8.yaml").read_text())
 FREE_FORM = {("source",), ("config",)}     # manifest source, card config: any mapping is valid
 
