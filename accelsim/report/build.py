@@ -73,7 +73,7 @@ def energy_savings(rows, head: list[dict], meta: dict | None = None) -> list[dic
         except (KeyError, TypeError, ValueError):
             pass
     table = _voltage_model(meta)
-    schemes = {h["scheme"] for h in head}
+    schemes = {r["scheme"] for r in whole}
 
     def parts(key):
         if key not in comp["energy_pj"]:
