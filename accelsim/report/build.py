@@ -73,7 +73,7 @@ def energy_savings(rows, head: list[dict], meta: dict | None = None) -> list[dic
         except (KeyError, TypeError, ValueError):
             pass
     table = _voltage_model(meta)
-    schemes = {h["scheme"] for h in head}
+    schemes = {r["scheme"] for r in whole}
 
     def parts(key):
         if key not in comp["energy_pj"]:
@@ -106,7 +106,7 @@ def energy_savings(rows, head: list[dict], meta: dict | None = None) -> list[dic
             if row["domain_nominal_pj"]:
                 row["domain_saved"] = 1 - row["domain_safe_pj"] / row["domain_nominal_pj"]
             row["whole_saved"] = 1 - row["total_safe_pj"] / row["total_nominal_pj"]
-            if row["total_first_error_pj"]:
+            if row["total_first_error_pj"] and row["v_first_error"] is not None and v_safe <= row["v_first_error"]:
                 row["below_first_error_saved"] = 1 - row["total_safe_pj"] / row["total_first_error_pj"]
             base = unprotected_baseline(sch, schemes)
             ref = parts((m, base, v_nom)) if base else None
