@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from accelsim.cliargs import add_data_arguments
 from accelsim.image.from_checkpoint import export_checkpoint, export_state_dict
-from accelsim.nn.data import add_data_arguments
 
 
 def register(sub) -> None:

@@ -63,7 +63,29 @@ def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: b
                         bits=card.bits, project=project, force=force,
                         activation_bits=card.activation_bits or 8,
                         source={"checkpoint": str(checkpoint), "model": card.model,
-                                "card_accuracy": card.accuracy, "export_sha256": key})
+                                "card_accuracy": card.accuracy, "export_sha256": key,
+                                **({"data": d} if (d := _data_text(card, checkpoint, data)) else {})})
+
+
+def _data_text(card, checkpoint, data) -> dict | None:
+    """The data an exported checkpoint is evaluated on (``data`` if given, else the card's
+    own with its transform, its path resolved against the card's folder), as
+    DataSpec.to_dict(); None: digits (or the card's data is not on this machine)."""
+    from accelsim.errors import UserError
+    from accelsim.nn.checkpoint import checkpoint_paths
+    from accelsim.nn.data import parse_data
+
+    if data is not None:
+        return None if data.is_default else data.to_dict()
+    config = card.config or {}
+    recorded = config.get("data") if isinstance(config, dict) else None
+    recorded = recorded or card.dataset
+    if not recorded or recorded in ("digits", {"source": "digits"}):
+        return None
+    try:
+        return parse_data(recorded, checkpoint_paths(checkpoint)[1].parent, "card dataset").to_dict()
+    except UserError:
+        return None
 
 
 def export_state_dict(factory: str, weights: str, layout: str, out, data, *, force: bool = False,

@@ -6,12 +6,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from accelsim.nn.data import add_data_arguments
+from accelsim.cliargs import add_data_arguments
 
 
 def register(sub) -> None:
     f = sub.add_parser("infer", help="integer-exact accuracy of a memory image (or a quantized checkpoint) on a "
-                                     "data set (default: digits test)")
+                                     "data set, with the exact fast engine (default data: what the image's manifest "
+                                     "records, else digits test)")
     f.add_argument("image", help="memory image directory, or a quantized checkpoint (models/NAME with NAME.yaml: "
                                  "exported to a temporary image in the layout it was trained for)")
     f.add_argument("--samples", type=int, default=None, help="evaluate a fixed seeded subset of this many inputs")
@@ -22,7 +23,7 @@ def register(sub) -> None:
 def cmd_infer(args) -> int:
     from accelsim.errors import UserError
     from accelsim.image import load_image
-    from accelsim.nn.data import data_from_args
+    from accelsim.nn.data import DataSpec, data_from_args
 
     if args.samples is not None and args.samples < 1:
         raise UserError(f"--samples {args.samples} must be >= 1")
@@ -32,9 +33,11 @@ def cmd_infer(args) -> int:
     else:
         from accelsim.image.from_checkpoint import checkpoint_image
         image, card, tmp = checkpoint_image(args.image)
-    from accelsim.infer.outcome import evaluate_image
+    from accelsim.infer.outcome import evaluate_image, recorded_data
     t0 = time.perf_counter()
     try:
+        if data == DataSpec() and args.data is None:   # no --data: the data the image was made for
+            data = recorded_data(image) or data
         ds, pred = evaluate_image(image, data, args.samples)
     finally:
         if card is not None:

@@ -40,9 +40,27 @@ def evaluate_image(image, data, samples: int | None = None, weights=None) -> tup
     one-line checks of shape and label range."""
     from accelsim.nn.data import check_fits, evaluation_set
 
+    from accelsim.infer.fast import FastIntegerNetwork
+
     ds = evaluation_set(data, samples)
     if samples is not None and len(ds.x) < samples:
         from accelsim.errors import UserError
         raise UserError(f"--samples {samples}: the data {data.text} holds only {len(ds.x)} inputs")
     check_fits(ds, image.input_shape, image_classes(image), f"image {image.path}")
-    return ds, IntegerNetwork(image).predict(ds.x, weights)
+    # the exact fast engine campaigns use (bit-identical to IntegerNetwork, tested in test_infer_fast)
+    return ds, FastIntegerNetwork(image).predict(ds.x, weights)
+
+
+def recorded_data(image):
+    """The data source an image was exported for, as its manifest records it (a campaign's
+    or a --data export's data, or the checkpoint's own training data); None: digits."""
+    from accelsim.errors import UserError
+    from accelsim.nn.data import parse_data
+
+    text = (image.manifest.get("source") or {}).get("data")
+    if not text:
+        return None
+    try:
+        return parse_data(text, ".", f"data {text!r} recorded in {image.path}/manifest.yaml")
+    except UserError as exc:
+        raise UserError(f"{exc}; give --data") from None

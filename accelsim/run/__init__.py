@@ -43,7 +43,7 @@ def load_run_config(path: str | Path | None) -> RunConfig:
     return validate(RunConfig, read_yaml(path, "run config"), f"run config {path}")
 
 
-def _sensitivity_spec(cfg: RunConfig, main: dict, base_dir: Path = Path(".")):
+def _sensitivity_spec(cfg: RunConfig, main: dict, base_dir: Path = Path("."), where: str = "run config"):
     """The per-layer study of ``sensitivity: {scheme, voltages}``: the same models, chips
     (maps drawn down to the main sweep's lowest voltage, so they are the same chips),
     samples and seed, faults in one layer at a time (fast engine, no energy); None when absent."""
@@ -55,44 +55,54 @@ def _sensitivity_spec(cfg: RunConfig, main: dict, base_dir: Path = Path(".")):
                        "name": f"{cfg.name}-layers", "schemes": [cfg.sensitivity.scheme],
                        "voltages": list(cfg.sensitivity.voltages or cfg.voltages), "layers": "each",
                        "engine": "fast", "v_low": min([*cfg.voltages, *(cfg.sensitivity.voltages or [])])},
-                      base_dir, where="run config sensitivity")
+                      base_dir, where=f"{where}: sensitivity")
 
 
 def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, scheduler=None, force: bool = False,
-            progress: bool = True, base_dir: str | Path = ".") -> dict:
+            progress: bool = True, base_dir: str | Path = ".", config_text: str | None = None,
+            where: str = "run config") -> dict:
     """Run the job described by ``cfg`` into ``out``; returns the headline rows and paths.
     Input paths of ``cfg`` (models, data, accelerator, ...) resolve against ``base_dir``
     (the config file's folder); the bundled models are found from any working directory.
     Everything (config, models, data, energy table, accelerator) is checked before ``out``
-    is created, and a run that fails before its first trial leaves no ``out`` behind."""
-    from accelsim.campaign import parse_spec, run_campaign
-    from accelsim.report import report_from_store
-    from accelsim.campaign.store import Store
-
+    is created, and a run that fails before its first trial leaves no ``out`` behind.
+    ``config_text`` (the config file as given) is kept in the store with the resolved
+    config for the report's provenance; ``where`` names the config in error messages."""
     if not isinstance(cfg, RunConfig):
         cfg = validate(RunConfig, cfg, "run config")
-    spec_dict = cfg.model_dump(include=cfg.campaign_fields().keys(), exclude_none=True)
-    spec = parse_spec(spec_dict, Path(base_dir), where="run config")
-    layer_spec = _sensitivity_spec(cfg, spec_dict, Path(base_dir))
-    tolerance, target = cfg.tolerance, cfg.yield_target
-    if out.exists() and not force:
+    if out.exists() and not force:   # refused before the models are loaded (torch takes seconds to import)
         raise UserError(f"output directory {str(out)!r} exists; pass --force to reuse it and replace its report")
+    from accelsim.campaign import parse_spec, run_campaign
+    from accelsim.campaign.store import Store
+    from accelsim.report import report_from_store
+
+    spec_dict = cfg.model_dump(include=cfg.campaign_fields().keys(), exclude_none=True)
+    spec = parse_spec(spec_dict, Path(base_dir), where=where)
+    layer_spec = _sensitivity_spec(cfg, spec_dict, Path(base_dir), where)
+    tolerance, target = cfg.tolerance, cfg.yield_target
     made = not out.exists()
     check_output_dir(out, "output directory", force=True)   # created by the campaign once all input is checked
     store_path = out / "campaign.sqlite"
     t0 = time.perf_counter()
     n_workers = workers or cfg.workers
     try:
+        parts = []
         if layer_spec is not None:   # first, so that the store's provenance is the main sweep's
-            run_campaign(layer_spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress)
-        info = run_campaign(spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress)
+            parts.append(run_campaign(layer_spec, store_path, workers=n_workers, scheduler=scheduler,
+                                      progress=progress, label="per-layer study trials", base_dir=base_dir))
+        parts.append(run_campaign(spec, store_path, workers=n_workers, scheduler=scheduler, progress=progress,
+                                  label="main sweep trials", base_dir=base_dir))
     except BaseException:
         if made and not store_path.exists():
             shutil.rmtree(out, ignore_errors=True)
         raise
-    if layer_spec is not None:
-        store = Store(store_path, create=False)
-        store.set_meta("sensitivity", {**cfg.sensitivity.model_dump(), "layers": "each", "engine": "fast"})
+    info = {k: sum(p[k] for p in parts) for k in ("total", "skipped", "ran", "seconds")}
+    store = Store(store_path, create=False)
+    try:
+        if layer_spec is not None:
+            store.set_meta("sensitivity", {**cfg.sensitivity.model_dump(), "layers": "each", "engine": "fast"})
+        store.set_meta("run_config", {"text": config_text, "resolved": resolved_config(cfg)})
+    finally:
         store.close()
     report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True, yield_target=target,
                                metric=spec.metric)
@@ -103,3 +113,11 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
             "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance, "yield": target,
             "metric": spec.metric, "data": spec.data.text, "curve": spec.curve.describe(),
             "chip_models": [m.name for m in spec.chip_models]}
+
+
+def resolved_config(cfg: RunConfig) -> str:
+    """The run config with every default filled in, as YAML (the provenance's 'as resolved')."""
+    import yaml
+
+    return yaml.safe_dump(cfg.model_dump(mode="json", by_alias=True), sort_keys=False, default_flow_style=None,
+                          width=100)
