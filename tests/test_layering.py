@@ -20,7 +20,7 @@ PKG = ROOT / "accelsim"
 # low to high; a package may import only packages listed before it (the base modules,
 # layer 0, import nothing of accelsim but each other)
 LAYERS = [
-    {"errors", "fileio", "seeds", "console", "__init__"},
+    {"errors", "fileio", "seeds", "console", "lazy", "progress", "__init__"},
     {"ecc"},
     {"quant"},
     {"schema"},
@@ -34,6 +34,9 @@ LAYERS = [
     {"run"},
 ]
 CLI = {"cli", "__main__", "cliargs"}
+# imports that break the layers today, each with why; the list only shrinks
+KNOWN = {("accelsim/nn/train.py", "image"): "train traces the network (image.graph.capture) before its first "
+                                          "epoch to refuse an unexportable model early; capture belongs below nn"}
 
 
 def _unit(path: Path) -> str:
@@ -92,7 +95,7 @@ def _graph():
                 continue
             if dst in CLI:
                 bad.append(f"{path.relative_to(ROOT)} (library) imports accelsim.{dst}")
-            elif dst != src:
+            elif dst != src and (str(path.relative_to(ROOT)), dst) not in KNOWN:
                 edges.setdefault(src, {}).setdefault(dst, str(path.relative_to(ROOT)))
     return edges, bad
 
