@@ -343,7 +343,9 @@ class IncrementalRun:
         return sum(a.nbytes for entry in self.cache for a in entry.values())
 
     def changed_layers(self, weights: dict[str, np.ndarray]) -> list[str]:
-        return [name for name in self.net.layers if not np.array_equal(weights[name], self.clean_weights[name])]
+        # an unchanged layer is often the fault-free array itself (accelsim.campaign.shortcuts)
+        return [name for name in self.net.layers if weights[name] is not self.clean_weights[name]
+                and not np.array_equal(weights[name], self.clean_weights[name])]
 
     def restart_point(self, changed: list[str]) -> int:
         """The graph index execution restarts from for these changed layers."""
