@@ -7,6 +7,7 @@ its own transaction, so killing any process loses at most the trials in flight.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import re
@@ -325,40 +326,60 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
     t0 = time.perf_counter()
     jobs = [(key, params, image_dirs[(params["model"], params["scheme"])]) for key, params in pending]
     try:
-        if scheduler:
-            _run_dask(jobs, store, bar, scheduler)
-        elif workers == 1:
-            for key, params, image_dir in jobs:
-                store.write(key, params, _run((params, image_dir)))
-                bar.advance()
-        else:
-            ctx = multiprocessing.get_context("spawn")
-            saved = {k: os.environ.get(k) for k in _ONE_THREAD}
-            os.environ.update(_ONE_THREAD)   # inherited by the spawned workers at start-up
-            try:
-                pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
-            with pool:
-                futures = {pool.submit(_run, (params, d)): (key, params) for key, params, d in jobs}
-                try:
-                    for fut in as_completed(futures):
-                        key, params = futures[fut]
-                        store.write(key, params, fut.result())
-                        bar.advance()
-                except BaseException:
-                    # a failed trial or Ctrl-C: drop the queue instead of computing it unrecorded
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
+        with _executor(store, bar, workers, scheduler) as execute:
+            if spec.sequential is None:
+                execute(jobs)
+            else:
+                from accelsim.campaign.sequential import run_sequential
+                jobs = run_sequential(spec, trials, jobs, store, execute)
     finally:
         bar.close()
         store.close()
     return {"total": len(trials), "skipped": len(trials) - len(pending), "ran": len(jobs),
             "seconds": time.perf_counter() - t0}
+
+
+@contextlib.contextmanager
+def _executor(store: Store, bar: _Progress, workers: int, scheduler):
+    """A function that runs a list of jobs (key, params, image_dir) and writes each result
+    to the store as it finishes: serially, on a pool of worker processes kept for every
+    call, or on a Dask cluster."""
+    if scheduler:
+        yield lambda jobs: _run_dask(jobs, store, bar, scheduler)
+        return
+    if workers == 1:
+        def serial(jobs):
+            for key, params, image_dir in jobs:
+                store.write(key, params, _run((params, image_dir)))
+                bar.advance()
+        yield serial
+        return
+    ctx = multiprocessing.get_context("spawn")
+    saved = {k: os.environ.get(k) for k in _ONE_THREAD}
+    os.environ.update(_ONE_THREAD)   # inherited by the spawned workers at start-up
+    try:
+        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    def parallel(jobs):
+        futures = {pool.submit(_run, (params, d)): (key, params) for key, params, d in jobs}
+        try:
+            for fut in as_completed(futures):
+                key, params = futures[fut]
+                store.write(key, params, fut.result())
+                bar.advance()
+        except BaseException:
+            # a failed trial or Ctrl-C: drop the queue instead of computing it unrecorded
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+    with pool:
+        yield parallel
 
 
 def _run_dask(jobs, store: Store, bar: _Progress, client) -> None:

@@ -15,6 +15,7 @@ from accelsim.fileio import read_yaml, sha256_file
 from accelsim.faults import BerCurve, ChipFaultMap, curve_params, load_curve
 from accelsim.faults.ber_curve import curve_from_model
 from accelsim.schema import MAX_TRIALS, BerCurveFile, CampaignSpec, validate
+from accelsim.schema.campaign import SequentialYield
 from accelsim.campaign.sources import SCHEME_VARIANT, ModelSource, check_sources, parse_models  # noqa: F401
 from accelsim.nn.data import DataSpec, data_size, evaluation_set, fingerprint, parse_data
 
@@ -46,6 +47,7 @@ class Spec:
     data: DataSpec = field(default_factory=DataSpec)
     data_sha256: str | None = None       # of the evaluated subset (None for the default digits)
     metric: str = "accuracy"             # what the headline's tolerance applies to
+    sequential: SequentialYield | None = None   # opt-in sequential yield decisions (runner)
 
     def v_low(self) -> float:
         """The voltage every chip's map is drawn down to (nested): the spec's ``v_low`` if
@@ -183,7 +185,8 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
                 engine=d.engine, policy=policy, curve=curve, curve_dict=curve_params(curve),
                 p_stuck1=float(d.p_stuck1), accelerator=accelerator, energy_table=energy_table,
                 map_floor=map_floor, fault_map=fault_map, fault_map_sha256=fault_map_sha, data=data_spec,
-                data_sha256=None if data_spec.is_default else fingerprint(data), metric=metric)
+                data_sha256=None if data_spec.is_default else fingerprint(data), metric=metric,
+                sequential=d.sequential)
 
 
 def _check_bers_on_curve(bers: list[float], curve: BerCurve, where: str = "campaign spec") -> None:
