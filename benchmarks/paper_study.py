@@ -1,0 +1,166 @@
+"""A paper-grade full-size study, timed: one JSON line.
+
+3 schemes x 10 voltages x 100 chips x 64 inputs = 3,000 trials of ResNet-18 @224 (seeded
+weights, synthetic inputs, top-1 SDC metric, persistent per-chip maps, cycle-level
+accelerator), run as `accelsim run` runs a campaign: local workers or a Dask scheduler.
+Prints the wall time, trials/s, the chips per point, the headline (safe voltage per
+scheme at the yield target), how many trials each exact shortcut served (from the store's
+rows: a trial whose residual faulty bits are zero got the fault-free outcome without
+inference), the mean CPU seconds per trial against one fault-free inference of the same
+64 inputs (the issue's target: <= 1/10), and the machine's load average.
+
+  python benchmarks/paper_study.py                       # the full study, 2 workers
+  python benchmarks/paper_study.py --chips 10            # a tenth of it
+  python benchmarks/paper_study.py --scheduler tcp://host:8786
+  python benchmarks/paper_study.py --local-dask 2        # a local Dask cluster of 2 workers
+  ACCELSIM_SHORTCUTS=0 python benchmarks/paper_study.py --chips 2   # without the shortcuts
+
+The voltages span nominal (0.90 V) to the packaged BER curve's 0.56 V (BER 1e-4: ~9,000
+faulty bits in ResNet-18's 1.5 M words), denser where the ECC schemes stop correcting
+everything; the cost per trial depends on that grid (a trial with residual faulty bits
+pays an inference from its first changed layer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMES = ["ecc-8b-72", "inplace-8b-64", "inplace-4b-64"]
+VOLTAGES = [0.90, 0.70, 0.66, 0.64, 0.62, 0.61, 0.60, 0.59, 0.58, 0.56]
+
+
+def study_spec(chips: int, schemes: list[str], voltages: list[float], engine: str, accelerator: str | None,
+               sequential: bool) -> dict:
+    spec = {"name": "paper-study", "models": {"resnet18": {"seed": 0, "project": True}},
+            "data": "synthetic:64x3x224x224", "samples": 64, "metric": "sdc", "schemes": schemes,
+            "voltages": voltages, "chips": chips, "fault_model": "persistent", "engine": engine, "policy": "pass"}
+    if accelerator:
+        spec["accelerator"] = accelerator
+    if sequential:
+        spec["sequential"] = {"target": 0.95, "tolerance": 0.01}
+    return spec
+
+
+def resident_preset() -> str | None:
+    """The `resident` accelerator preset when the package has it (None: the default config)."""
+    for path in (ROOT / "accelsim" / "configs" / "resident.yaml",
+                 ROOT / "accelsim" / "configs" / "accelerators" / "resident.yaml"):
+        if path.is_file():
+            return str(path)
+    return None
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (a local pool's workers are
+    joined when the campaign ends): the cost of the study whatever else loads the machine."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def fault_free_inference_seconds(image_dir: str) -> float:
+    """CPU seconds of one fault-free fast-engine inference of the 64 study inputs on one
+    thread, as a worker runs it (best of 2)."""
+    from accelsim.image import load_image
+    from accelsim.infer import decode_weights
+    from accelsim.infer.fast import FastIntegerNetwork
+    from accelsim.nn.data import evaluation_set, parse_data
+
+    image = load_image(image_dir)
+    x = evaluation_set(parse_data("synthetic:64x3x224x224"), 64).x
+    net, weights = FastIntegerNetwork(image), decode_weights(image)[0]
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    best = float("inf")
+    try:
+        for _ in range(2):
+            t = time.process_time()
+            net.forward(x, weights)
+            best = min(best, time.process_time() - t)
+    finally:
+        torch.set_num_threads(threads)
+    return best
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--chips", type=int, default=100)
+    ap.add_argument("--voltages", type=int, default=len(VOLTAGES), help="the first N of the grid")
+    ap.add_argument("--schemes", default=",".join(SCHEMES))
+    ap.add_argument("--engine", default="cycle", choices=["cycle", "fast"])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://host:port")
+    ap.add_argument("--local-dask", type=int, default=0, help="start a local Dask cluster of N workers")
+    ap.add_argument("--sequential", action="store_true", help="sequential yield decisions (opt-in)")
+    ap.add_argument("--store", default=None, help="campaign store (default: a temporary one)")
+    args = ap.parse_args(argv)
+
+    from accelsim.campaign import Store, parse_spec, run_campaign
+    from accelsim.campaign.analyses import point_statistics, yield_headline
+    from accelsim.campaign.runner import image_cache_dir
+
+    accelerator = resident_preset()
+    spec = parse_spec(study_spec(args.chips, args.schemes.split(","), VOLTAGES[:args.voltages], args.engine,
+                                 accelerator, args.sequential), ROOT)
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(args.store) if args.store else Path(tmp) / "study.sqlite"
+        # the images are exported (and the kernels compiled) once, outside the timed study
+        t0 = time.perf_counter()
+        run_campaign(spec, store, workers=1, progress=False, limit=1)
+        prepare_s = time.perf_counter() - t0
+        cluster = None
+        scheduler = args.scheduler
+        if args.local_dask:
+            from dask.distributed import LocalCluster
+            cluster = LocalCluster(n_workers=args.local_dask, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            scheduler = cluster.scheduler_address
+        try:
+            t0, cpu0 = time.perf_counter(), cpu_seconds()
+            info = run_campaign(spec, store, workers=args.workers, scheduler=scheduler, progress=sys.stderr.isatty())
+            wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+        finally:
+            if cluster is not None:
+                cluster.close()
+        rows = Store(store).rows()
+        stats = point_statistics(rows, tolerance=0.01, metric="sdc")
+        head = yield_headline(stats, 0.95)
+        image_dir = next(p for p in image_cache_dir(store).iterdir() if p.name.startswith("resnet18-ecc-8b-72"))
+        inference_s = fault_free_inference_seconds(str(image_dir))
+    local = not scheduler     # a Dask cluster's CPU time is not this process's to measure
+    trial_cpu = cpu / info["ran"] if local and info["ran"] else None
+    fault_free = sum(1 for r in rows if r["residual_bits"] == 0)
+    print(json.dumps({
+        "benchmark": "paper_study", "model": "resnet18@224 seeded", "inputs": 64, "metric": "sdc",
+        "engine": args.engine, "accelerator": accelerator or "default accelerator.yaml (resident preset not on main)",
+        "schemes": spec.schemes, "voltages": spec.voltages, "chips": args.chips, "trials": len(rows),
+        "workers": "dask " + (scheduler or "") if scheduler else args.workers,
+        "shortcuts": os.environ.get("ACCELSIM_SHORTCUTS", "1") != "0",
+        "wall_s": round(wall, 1), "trials_per_s": round(info["ran"] / wall, 3), "prepare_s": round(prepare_s, 1),
+        "cpu_s": round(cpu, 1) if local else None,
+        "trial_cpu_s": round(trial_cpu, 3) if trial_cpu else None,
+        "fault_free_inference_cpu_s": round(inference_s, 2),
+        "trial_over_inference": round(trial_cpu / inference_s, 4) if trial_cpu else None,
+        "target_trial_over_inference": 0.1,
+        # what 3,000 trials cost on 2 idle cores at this CPU time per trial (no contention)
+        "full_study_idle_2core_min_estimate": round(trial_cpu * 3000 / 2 / 60, 1) if trial_cpu else None,
+        "trials_fault_free_outcome": fault_free, "trials_inferred_or_looked_up": len(rows) - fault_free,
+        "chips_per_point": {f"{s['scheme']}@{s['vdd']}": s["chips"] for s in stats},
+        "headline": [{k: h[k] for k in ("scheme", "vmin_yield", "vmin_yield_lower", "chips")} for h in head],
+        "load_average_before": [round(v, 2) for v in load_before],
+        "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        "cpus": os.cpu_count(),
+    }))
+
+
+if __name__ == "__main__":
+    main()
