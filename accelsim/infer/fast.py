@@ -62,6 +62,15 @@ class LayerPlan:
         self.taps = np.abs(w.astype(np.int64)).reshape(c_out, c_in, -1).sum(axis=2)   # (C_out, C_in/g)
         self.static = self.chunks(np.full(c_in * groups, ACT_MAX, dtype=np.float64))   # (chunks, bound)
         self._weights: dict[tuple, list[torch.Tensor]] = {}
+        self._w = w
+        self._int8 = None
+
+    def int8(self):
+        """The weights for the exact int8 GEMM path (accelsim.infer.int8), made once."""
+        if self._int8 is None:
+            from accelsim.infer.int8 import Int8Weights
+            self._int8 = Int8Weights(self._w, self.groups)
+        return self._int8
 
     def chunks(self, amax: np.ndarray) -> tuple[tuple[tuple[int, int], ...] | None, float]:
         """(chunks, largest chunk bound) for per-input-channel bounds amax (C_in,); chunks
@@ -140,9 +149,13 @@ def exact_float32():
 
 
 class FastIntegerNetwork(IntegerNetwork):
-    """IntegerNetwork's integers, computed with exact float32 GEMMs and compiled kernels.
+    """IntegerNetwork's integers, computed with exact int8 or float32 GEMMs and compiled kernels.
 
-    ``forward(x, weights)`` returns exactly what IntegerNetwork.forward returns."""
+    ``forward(x, weights)`` returns exactly what IntegerNetwork.forward returns. Ungrouped
+    convolutions and linear layers run as int8 x int8 -> int32 products where torch has
+    them (accelsim.infer.int8; ``use_int8 = False`` keeps every layer on float32)."""
+
+    use_int8 = True
 
     def __init__(self, image: MemoryImage):
         super().__init__(image)
@@ -243,11 +256,40 @@ class FastIntegerNetwork(IntegerNetwork):
                                  out.numpy().reshape(n, c, -1))
         return out
 
+    def _int8_layer(self, node, x: torch.Tensor, plan: LayerPlan, kernel, stride, padding, dilation):
+        """The layer's output through the exact int8 GEMM, or None where that path does not
+        apply (grouped, weights outside int8, inputs outside 8 bits, no integer GEMM)."""
+        from accelsim.infer import int8
+        if not self.use_int8:
+            return None
+        weights = plan.int8()
+        zero = int8.input_zero(x) if weights.usable else None
+        if zero is None:
+            return None
+        name = node["name"]
+        n = x.shape[0]
+        acc, (oh, ow), correction = int8.accumulators(x, weights, kernel, stride, padding, dilation, zero)
+        extra = correction + plan.bias
+        c = acc.shape[0]
+        if name == self.logit_layer:
+            return torch.from_numpy(int8.logits(acc, extra, n).reshape(n, c, oh, ow))
+        m0, shift = self._requant[name]
+        layer = self.layers[name]
+        lo, hi = self._clamp_range(node, layer.relu, layer.relu_max)
+        out = torch.empty((n, c, oh, ow), dtype=torch.float32)
+        int8.requantize(acc.numpy(), np.ascontiguousarray(extra, dtype=np.int64),
+                        np.ascontiguousarray(np.broadcast_to(m0, (c,))),
+                        np.ascontiguousarray(np.broadcast_to(shift, (c,))), lo, hi, n, out.numpy().reshape(n, c, -1))
+        return out
+
     def _fast_conv(self, node, ins, plans):
         layer = self.layers[node["name"]]
         plan = plans[node["name"]]
         stride, padding = tuple(layer.stride), tuple(layer.padding)
         dilation = tuple(layer.dilation)
+        out = self._int8_layer(node, ins[0], plan, tuple(layer.kernel), stride, padding, dilation)
+        if out is not None:
+            return out
 
         def conv(x, w, b):
             return F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=plan.groups)
@@ -256,6 +298,9 @@ class FastIntegerNetwork(IntegerNetwork):
 
     def _fast_linear(self, node, ins, plans):
         x = ins[0].reshape(len(ins[0]), -1)
+        out = self._int8_layer(node, x.reshape(*x.shape, 1, 1), plans[node["name"]], (1, 1), (1, 1), (0, 0), (1, 1))
+        if out is not None:
+            return out.reshape(x.shape[0], -1)
         return self._finish_layer(node, *accumulate(x, plans[node["name"]], F.linear))
 
     def _fast_relu(self, node, ins, plans):
