@@ -95,6 +95,46 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def write_files(files: dict) -> None:
+    """Write several output files all-or-nothing: each is staged in a temporary file next
+    to its destination first (a full disk or a read-only directory fails here, before
+    any destination changed), then every one is renamed into place."""
+    staged: list[tuple[str, Path]] = []
+    made: list[Path] = []
+    try:
+        for path, data in files.items():
+            path = check_output_file(path, "output file")
+            parent = path.parent
+            missing = []
+            while not parent.exists():
+                missing.append(parent)
+                parent = parent.parent
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.extend(reversed(missing))
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            staged.append((tmp, path))
+            os.fchmod(fd, 0o666 & ~current_umask())
+            with os.fdopen(fd, "wb") as f:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
+                f.flush()
+                os.fsync(f.fileno())
+    except BaseException as exc:
+        for tmp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        for d in reversed(made):
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        if isinstance(exc, OSError):
+            raise _os_error(exc, staged[-1][1] if staged else "output") from None
+        raise
+    for tmp, path in staged:
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise _os_error(exc, path) from None
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike, *, force: bool = False):
     """Build a directory under a temporary name and move it into place on success.
@@ -126,12 +166,36 @@ def atomic_directory(path: str | os.PathLike, *, force: bool = False):
         raise
 
 
+def read_text_capped(path, what: str, max_bytes: int) -> str:
+    """A small text file read with a size cap (a device or a pipe is read up to the cap,
+    never until memory runs out); UserError names the file."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(max_bytes + 1)
+    except OSError as exc:
+        raise UserError(f"{what} {str(path)!r}: cannot read ({exc.strerror or exc.__class__.__name__})") from None
+    if len(raw) > max_bytes:
+        raise UserError(f"{what} {path}: more than the limit of {max_bytes:,} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{what} {path}: not UTF-8 text") from None
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def sha256_json(value) -> str:
+    """SHA-256 of ``value``'s canonical JSON (sorted keys, no spaces): the content digest of
+    a validated configuration, independent of the file's layout, comments and key order."""
+    import json
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # Limits of a user's YAML document: a config is a few KiB, a ResNet-18 manifest well under

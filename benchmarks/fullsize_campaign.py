@@ -111,12 +111,13 @@ def fast_memory_child(image_dir: str, batch: int) -> dict:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
-def _params(model: str, engine: str, ber: float, repeat: int) -> dict:
-    return {"campaign": "bench", "model": model, "scheme": SCHEME, "checkpoint": "seeded", "fault_model": "transient",
+def _params(model: str, engine: str, ber: float, repeat: int):
+    from accelsim.campaign.params import TrialParams
+    return TrialParams(**{"campaign": "bench", "model": model, "scheme": SCHEME, "checkpoint": "seeded", "fault_model": "transient",
             "point": "ber", "vdd": 0.5, "ber": ber, "chip": 0, "repeat": repeat, "layers": "all",
             "samples": BATCH, "engine": engine, "policy": "pass", "seed": 0, "v_low": 0.5, "p_stuck1": 0.5,
             "curve": {}, "accelerator": None, "energy_table": None,
-            "data": {"source": f"synthetic:{BATCH}x3x224x224"}}
+            "data": {"source": f"synthetic:{BATCH}x3x224x224"}})
 
 
 def trial_rates(model: str, image_dir: str, engine: str, trials: int) -> dict:
@@ -183,7 +184,7 @@ def layer_selection_speedup(img, x: np.ndarray, picks: int = 4) -> dict:
     names = [layer.name for layer in img.layers]
     out = {}
     for name in [names[i] for i in np.linspace(0, len(names) - 1, picks).round().astype(int)]:
-        params = dict(_params("m", "fast", 1e-3, 0), layers=name)
+        params = _params("m", "fast", 1e-3, 0).replace(layers=name)
         weights = decode_and_compare(img, faulty_words(img, params, word_ranges(img, name)), "pass")[0]
         inc_s, full_s = _incremental_and_full_seconds(run, net, x, weights)
         out[name] = {"incremental_ms": round(inc_s * 1e3), "full_ms": round(full_s * 1e3),

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from accelsim.campaign.params import TrialParams
 from accelsim.campaign.trial import run_trial
 from accelsim.hw import load_config, plan, simulate
 from accelsim.image import export_image
@@ -103,13 +104,13 @@ def scalesim_side_by_side(img, layers=("conv1", "layer2.0.downsample.0", "fc"), 
 
 def digits_slowdown(tmp: Path) -> dict:
     img = export_checkpoint("models/lenet5-int4-wot-inplace-4b-64", "inplace-4b-64", tmp / "lenet")
-    params = {"campaign": "b", "model": "lenet5", "scheme": "inplace-4b-64", "checkpoint": "", "fault_model": "persistent",
+    params = TrialParams(**{"campaign": "b", "model": "lenet5", "scheme": "inplace-4b-64", "checkpoint": "", "fault_model": "persistent",
               "point": "vdd", "vdd": 0.53, "ber": 1e-3, "chip": 0, "repeat": 0, "layers": "all", "samples": 450,
               "policy": "pass", "seed": 0, "v_low": 0.45, "p_stuck1": 0.5, "accelerator": None,
-              "curve": {"v_ref": 0.5, "ber_ref": 0.01, "mv_per_decade": 30.0, "v_min": 0.45, "v_max": 0.9}}
+              "curve": {"v_ref": 0.5, "ber_ref": 0.01, "mv_per_decade": 30.0, "v_min": 0.45, "v_max": 0.9}, "engine": "fast"})
     times = {}
     for engine in ("fast", "cycle"):
-        p = dict(params, engine=engine)
+        p = params.replace(engine=engine)
         run_trial(p, str(img.path))
         t0 = time.perf_counter()
         for _ in range(10):

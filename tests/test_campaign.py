@@ -323,5 +323,5 @@ def test_version_1_store_is_read_but_not_extended(tmp_path):
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     rows = Store(old, create=False, readonly=True).rows()
     assert len(rows) == 1 and rows[0]["export_sha256"] is None and rows[0]["accuracy"] == 0.9
-    with pytest.raises(UserError, match="schema version 1 records no export_sha256.*new store"):
+    with pytest.raises(UserError, match="schema version 1 keys its trials by the paths.*new store"):
         run_campaign(parse_spec(spec(schemes=["none-4b"], chips=1)), old, progress=False)

@@ -632,3 +632,126 @@ def test_write_failure_is_one_line_and_leaves_nothing(tmp_path, base, argv):
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert r.stderr.startswith("accelsim: error: cannot write ") and "File too large" in r.stderr, r.stderr
     assert _snapshot(tmp_path) == before    # no half-written output, no temporary left behind
+
+
+# SCALE-Sim configs and topology CSVs (issue 24) ----------------------------------------------
+SCALESIM_TOPOLOGY = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
+SCALESIM_CFG = ("[general]\nrun_name = f\n[architecture_presets]\nArrayHeight: 4\nArrayWidth: 4\nIfmapSramSzkB: 16\n"
+                "FilterSramSzkB: 16\nOfmapSramSzkB: 16\nDataflow: ws\n[layout]\nFilterSRAMBankNum: 2\n"
+                "FilterSRAMBankPort: 1\nFilterSRAMBankBandwidth: 8\n[run_presets]\nInterfaceBandwidth: USER\n")
+
+
+def _interpolation_bomb() -> str:
+    """~600 bytes whose % interpolation expands to 2^40 characters (configparser's default
+    BasicInterpolation took 56 s and printed a 100 MB error line)."""
+    keys = "".join(f"a{i} = %(a{i - 1})s%(a{i - 1})s%(a{i - 1})s%(a{i - 1})s\n" for i in range(1, 11))
+    return "[DEFAULT]\na0 = xxxxxxxxxx\n" + keys + SCALESIM_CFG.replace("ArrayHeight: 4", "ArrayHeight: %(a10)s")
+
+
+SCALESIM_CFG_CASES = {
+    "interpolation bomb": (_interpolation_bomb(), "interpolation"),
+    "interpolated value": (SCALESIM_CFG.replace("ArrayWidth: 4", "ArrayWidth: %(x)s"), "interpolation"),
+    "filter sram inf": (SCALESIM_CFG.replace("FilterSramSzkB: 16", "FilterSramSzkB: inf"),
+                        "FilterSramSzkB = 'inf' is not an integer in 1..1,048,576"),
+    "filter sram 1e300": (SCALESIM_CFG.replace("FilterSramSzkB: 16", "FilterSramSzkB: 1e300"),
+                          "FilterSramSzkB = '1e300' is not an integer in 1..1,048,576"),
+    "ifmap sram 10^300": (SCALESIM_CFG.replace("IfmapSramSzkB: 16", f"IfmapSramSzkB: {10**300}"), "outside 1.."),
+    "ofmap sram 0": (SCALESIM_CFG.replace("OfmapSramSzkB: 16", "OfmapSramSzkB: 0"), "outside 1.."),
+    "array 10^30": (SCALESIM_CFG.replace("ArrayWidth: 4", f"ArrayWidth: {10**30}"), "outside 1..4,096"),
+    "banks 0": (SCALESIM_CFG.replace("FilterSRAMBankNum: 2", "FilterSRAMBankNum: 0"), "FilterSRAMBankNum"),
+    "bandwidth nan": (SCALESIM_CFG.replace("FilterSRAMBankBandwidth: 8", "FilterSRAMBankBandwidth: nan"),
+                      "FilterSRAMBankBandwidth"),
+    "bandwidth 1e300": (SCALESIM_CFG.replace("FilterSRAMBankBandwidth: 8", f"FilterSRAMBankBandwidth: {10**300}"),
+                        "outside 1.."),
+    "duplicate key": (SCALESIM_CFG + "[layout]\nFilterSRAMBankNum: 3\n", "not a SCALE-Sim config"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCALESIM_CFG_CASES))
+def test_hostile_scalesim_config(cases, base, name):
+    text, expect = SCALESIM_CFG_CASES[name]
+    d = cases()
+    (d / "net.csv").write_text(SCALESIM_TOPOLOGY + "c1, 8, 8, 3, 3, 2, 4, 1,\n")
+    (d / "a.cfg").write_text(text)
+    err = check_refused(["simulate", "--topology", "net.csv", "--scalesim-config", "a.cfg", "-o", "r.json",
+                         "--reports", "rep"], d, base, expect)
+    assert len(err) < 400   # one short line, never the expanded value
+
+
+def _endless_fifo(path: Path):
+    """A named pipe whose writer never ends (until the reader closes it)."""
+    import threading
+
+    os.mkfifo(path)
+
+    def write():
+        with contextlib.suppress(OSError), open(path, "wb") as f:
+            while True:
+                f.write(b"x" * 65536)
+
+    threading.Thread(target=write, daemon=True).start()
+
+
+def test_hostile_scalesim_devices(cases, base, tmp_path):
+    """/dev/zero or an endless pipe as topology or .cfg is read up to a size cap, not until
+    memory runs out."""
+    d = cases()
+    (d / "net.csv").write_text(SCALESIM_TOPOLOGY + "c1, 8, 8, 3, 3, 2, 4, 1,\n")
+    check_refused(["simulate", "--topology", "/dev/zero"], d, base, "more than the limit")
+    check_refused(["simulate", "--topology", "net.csv", "--scalesim-config", "/dev/zero"], d, base,
+                  "more than the limit")
+    _endless_fifo(tmp_path / "topo.fifo")
+    check_refused(["simulate", "--topology", tmp_path / "topo.fifo"], d, base, "more than the limit")
+    _endless_fifo(tmp_path / "cfg.fifo")
+    check_refused(["simulate", "--topology", "net.csv", "--scalesim-config", tmp_path / "cfg.fifo"], d, base,
+                  "more than the limit")
+
+
+TOPOLOGY_CASES = {
+    "ifmap 10^30": (f"c1, {10**30}, 8, 3, 3, 2, 4, 1,\n", "outside 1..1,048,576"),
+    "field over the csv limit": ("c" * 200_000 + ", 8, 8, 3, 3, 2, 4, 1,\n", "not a CSV row"),
+    "weights need TiB": ("c1, 1000, 1000, 1000, 1000, 1000, 1000, 1,\n", "more than the limit"),
+    "gemm weights need TiB": ("fc, 1, 1048576, 1048576,\n", "more than the limit"),
+    "sparsity colon": ("c1, 8, 8, 3, 3, 2, 4, 1, :,\n", "not a ratio"),
+    "sparsity 0:0": ("c1, 8, 8, 3, 3, 2, 4, 1, 0:0,\n", "not a ratio"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TOPOLOGY_CASES))
+def test_hostile_topology(cases, base, name):
+    row, expect = TOPOLOGY_CASES[name]
+    d = cases()
+    (d / "net.csv").write_text(SCALESIM_TOPOLOGY + row)
+    check_refused(["simulate", "--topology", "net.csv", "-o", "r.json"], d, base, expect)
+
+
+@FUZZ
+@given(index=st.integers(0, 6), bad=st.one_of(
+    st.integers(2**20 + 1, 10**40), st.integers(-10**6, 0), st.sampled_from(["", "x", "1.5", "1e3", "nan", "0x10",
+                                                                            "∞", "--1"])))
+def test_fuzz_topology_fields(cases, base, index, bad):
+    """A conv row with one field out of range or not an integer: refused, naming it."""
+    d = cases()
+    fields = ["16", "16", "3", "3", "2", "4", "1"]
+    fields[index] = str(bad)
+    (d / "net.csv").write_text(SCALESIM_TOPOLOGY + "c1, " + ", ".join(fields) + ",\n")
+    check_refused(["simulate", "--topology", "net.csv"], d, base, "net.csv line 2")
+
+
+def test_simulate_topology_refuses_data(cases, base):
+    d = cases()
+    (d / "net.csv").write_text(SCALESIM_TOPOLOGY + "c1, 8, 8, 3, 3, 2, 4, 1,\n")
+    check_refused(["simulate", "--topology", "net.csv", "--data", "digits"], d, base, "--data and --samples need")
+
+
+def test_simulate_writes_all_outputs_or_none(cases, base):
+    """A report path that cannot be written fails before -o, --trace or any report is
+    written (an existing -o is kept as it was)."""
+    d = cases()
+    (d / "net.csv").write_text(SCALESIM_TOPOLOGY + "c1, 8, 8, 3, 3, 2, 4, 1,\n")
+    (d / "r.json").write_text("kept")
+    (d / "rep" / "BANDWIDTH_REPORT.csv").mkdir(parents=True)   # a directory where a report goes
+    check_refused(["simulate", "--topology", "net.csv", "-o", "r.json", "--trace", "t.json", "--reports", "rep"],
+                  d, base, "BANDWIDTH_REPORT.csv")
+    assert (d / "r.json").read_text() == "kept" and not (d / "t.json").exists()
+    assert sorted(p.name for p in (d / "rep").iterdir()) == ["BANDWIDTH_REPORT.csv"]

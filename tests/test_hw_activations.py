@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from accelsim.energy import energy_of, load_table
-from accelsim.hw import parse_config, simulate
+from accelsim.campaign.params import TrialParams
+from accelsim.hw import load_config, parse_config, simulate
 from accelsim.hw.activations import ActivationFaults
 from accelsim.image.commands import export_checkpoint
 from accelsim.infer import IntegerNetwork
@@ -80,14 +81,14 @@ def test_campaign_trial_with_scaled_activation_buffers(lenet, tmp_path):
     from accelsim.campaign.trial import run_trial
     acc = tmp_path / "acc.yaml"
     acc.write_text("activation_buffers:\n  scaled: true\n")
-    params = {"campaign": "t", "model": "lenet5", "scheme": "inplace-8b-64", "checkpoint": "", "engine": "cycle",
+    params = TrialParams(**{"campaign": "t", "model": "lenet5", "scheme": "inplace-8b-64", "checkpoint": "", "engine": "cycle",
               "fault_model": "transient", "point": "ber", "vdd": 0.6, "ber": 2e-2, "chip": 0, "repeat": 0,
               "layers": "all", "samples": 100, "policy": "pass", "seed": 0, "v_low": 0.45, "p_stuck1": 0.5,
               "accelerator": None,
-              "curve": {"v_ref": 0.5, "ber_ref": 0.01, "mv_per_decade": 30.0, "v_min": 0.45, "v_max": 0.9}}
+              "curve": {"v_ref": 0.5, "ber_ref": 0.01, "mv_per_decade": 30.0, "v_min": 0.45, "v_max": 0.9}})
     weights_only = run_trial(params, str(lenet.path))
-    both = run_trial(dict(params, accelerator=str(acc)), str(lenet.path))
-    again = run_trial(dict(params, accelerator=str(acc)), str(lenet.path))
+    both = run_trial(params.replace(accelerator=str(acc)), str(lenet.path))
+    again = run_trial(params, str(lenet.path), load_config(acc))   # the campaign passes the config it read
     # the same weight faults (same residual bits), activation errors on top lower the accuracy;
     # the scaled buffers' energy is lower (campaign specs allow an accelerator with engine: cycle)
     assert both["residual_bits"] == weights_only["residual_bits"]

@@ -145,6 +145,9 @@ def test_bad_topology_rows(tmp_path, text, match):
         read_topology(path)
 
 
+# A config in SCALE-Sim 3's own format (the layout of its configs/scale.cfg): the filter
+# SRAM's banks, ports and fill bandwidth are in [layout]; MemoryBanks is a key SCALE-Sim 3
+# does not read, and Bandwidth feeds only its OFMAP in USER mode.
 SCALESIM_CFG = """[general]
 run_name = test
 
@@ -157,13 +160,49 @@ OfmapSramSzkB:   16
 IfmapOffset:    0
 FilterOffset:   10000000
 OfmapOffset:    20000000
-Bandwidth : 4
+Bandwidth : 10
 Dataflow : os
 MemoryBanks:   1
+ReadRequestBuffer: 32
+WriteRequestBuffer: 32
+
+[layout]
+IfmapCustomLayout: False
+IfmapSRAMBankBandwidth: 10
+IfmapSRAMBankNum: 10
+IfmapSRAMBankPort: 2
+FilterCustomLayout: False
+FilterSRAMBankBandwidth: 4
+FilterSRAMBankNum: 4
+FilterSRAMBankPort: 2
+
+[sparsity]
+SparsitySupport : false
+SparseRep : ellpack_block
+OptimizedMapping : false
+BlockSize : 8
+RandomNumberGeneratorSeed : 40
 
 [run_presets]
 InterfaceBandwidth: USER
+UseRamulatorTrace: False
 """
+# A 3-layer topology: a conv, a depthwise row (SCALE-Sim writes one layer per channel) and a
+# GEMM row (M, N, K).
+TOPOLOGY3 = (HEADER + "conv1, 10, 10, 3, 3, 3, 8, 1,\n"   # 8x8 out: M=64, K=27, N=8
+             "DPconv2, 6, 6, 3, 3, 3, 1, 1,\n"             # 3 channels of M=16, K=9, N=1
+             "fc, 2, 10, 24,\n")                            # M=2, N=10, K=24
+# per SCALE-Sim row: (name, M, K, N); SCALE-Sim's Total Cycles without stalls, written out
+# here from its compute model (per fold: ws 2R + C + M - 2, os K + R + C - 2, is 2R + C + N - 2;
+# docs/hardware.md), as the 0-based index of the last cycle
+SCALESIM_ROWS = [("conv1", 64, 27, 8)] + [(f"DPconv2Channel_{i}", 16, 9, 1) for i in range(3)] + [("fc", 2, 24, 10)]
+
+
+def scalesim_total(m, k, n, r, c, dataflow):
+    up = lambda a, b: -(-a // b)
+    folds, per = {"ws": (up(k, r) * up(n, c), 2 * r + c + m - 2), "os": (up(m, r) * up(n, c), k + r + c - 2),
+                  "is": (up(k, r) * up(m, c), 2 * r + c + n - 2)}[dataflow]
+    return folds * per - 1
 
 
 def run_cli(capsys, *args):
@@ -179,46 +218,86 @@ def read_report(path):
     return [dict(zip(rows[0], row)) for row in rows[1:]]
 
 
-def test_cli_topology_scalesim_config_reports(tmp_path, capsys):
+@pytest.mark.parametrize("dataflow", DATAFLOWS)
+def test_scalesim_format_config_total_cycles(tmp_path, capsys, dataflow):
     topo = tmp_path / "net.csv"
-    topo.write_text("Layer Name, M, N, K,\nfc1, 4, 16, 32,\nfc2, 1, 8, 16,\n")
+    topo.write_text(TOPOLOGY3)
     cfg = tmp_path / "arch.cfg"
-    cfg.write_text(SCALESIM_CFG)
+    cfg.write_text(SCALESIM_CFG.replace("Dataflow : os", f"Dataflow : {dataflow}"))
     reports, out = tmp_path / "reports", tmp_path / "r.json"
     r = run_cli(capsys, "--topology", topo, "--scalesim-config", cfg, "--reports", reports, "-o", out)
     assert r.returncode == 0, r.stderr
     d = json.loads(out.read_text())
     c = d["config"]
-    # 9 kB of 72-bit words in one bank: 9 * 1024 * 8 // 72 = 1024 words; USER bandwidth 4 B/cycle
-    assert (c["rows"], c["cols"], c["dataflow"], c["banks"], c["words_per_bank"]) == (4, 8, "os", 1, 1024)
-    assert (c["input_kib"], c["output_kib"], c["dram_bytes_per_cycle"]) == (16, 16, 4)
+    # [layout]: 4 banks of 2 ports; 9 kB of 72-bit words = 1024 words, 256 per bank; the filter
+    # SRAM fills at FilterSRAMBankBandwidth = 4 bytes per cycle (not Bandwidth = 10)
+    assert (c["rows"], c["cols"], c["dataflow"], c["banks"], c["ports"], c["words_per_bank"]) == \
+        (4, 8, dataflow, 4, 2, 256)
+    assert (c["input_kib"], c["output_kib"], c["dram_bytes_per_cycle"], c["interleave"]) == (16, 16, 4, True)
+    # the keys accelsim does not use are named once on stderr
+    notice = [line for line in r.stderr.splitlines() if "ignored" in line]
+    assert len(notice) == 1
+    for key in ("[architecture_presets] memorybanks", "[architecture_presets] bandwidth",
+                "[layout] ifmapsrambanknum", "[sparsity] sparsitysupport", "[general] run_name"):
+        assert key in notice[0].lower()
+    assert "filtersrambanknum" not in notice[0].lower()
     compute = read_report(reports / "COMPUTE_REPORT.csv")
-    assert list(compute[0])[:7] == ["LayerID", "Total Cycles (incl. prefetch)", "Total Cycles", "Stall Cycles",
-                                    "Overall Util %", "Mapping Efficiency %", "Compute Util %"]
-    # fc1: M=4, K=32, N=16 on 4 x 8 os: ceil(4/4) * ceil(16/8) = 2 folds of 32 + 4 + 8 - 2 = 42
-    fc1 = compute[0]
-    assert (fc1["Layer Name"], int(fc1["Compute Cycles"])) == ("fc1", 84)
-    assert int(fc1["Total Cycles"]) == d["layers"][0]["cycles"]
-    assert int(fc1["Stall Cycles"]) == d["layers"][0]["stall_cycles"]
-    # every fold maps 4 x 8 PEs: 100 %; compute util = 100 % * T / per fold = 32 / 42
-    assert float(fc1["Mapping Efficiency %"]) == 100.0
-    assert float(fc1["Compute Util %"]) == pytest.approx(100 * 32 / 42, abs=1e-4)
-    assert float(fc1["Energy pJ"]) == pytest.approx(d["energy_per_layer"][0]["total"], rel=1e-6)
-    bw = read_report(reports / "BANDWIDTH_REPORT.csv")
-    # filter SRAM reads: 512 weights x 1 pass (M = 4 rows in one row fold) over the layer's cycles
-    assert float(bw[0]["Avg FILTER SRAM BW"]) == pytest.approx(512 / d["layers"][0]["cycles"], abs=1e-6)
+    assert [row["Layer Name"] for row in compute] == [name for name, *_ in SCALESIM_ROWS]
+    assert [int(row["LayerID"]) for row in compute] == list(range(5))
+    for row, (name, m, k, n) in zip(compute, SCALESIM_ROWS):
+        total = scalesim_total(m, k, n, 4, 8, dataflow)
+        assert int(row["Total Cycles"]) == total, name
+        assert int(row["Stall Cycles"]) == 0 and int(row["Compute Cycles"]) == total + 1
+        assert float(row["Overall Util %"]) == pytest.approx(100 * m * k * n / (total * 32), abs=1e-4)
+    # accelsim's own cycles (DRAM fill at 4 B/cycle, decoder, stalls) in its columns
+    layers = d["layers"]
+    assert [int(compute[i]["accelsim Cycles"]) for i in (0, 1, 4)] == [s["cycles"] for s in layers]
+    assert [int(compute[i]["accelsim Stall Cycles"]) for i in (0, 1, 4)] == [s["stall_cycles"] for s in layers]
+    assert layers[0]["stall_cycles"] > 0   # the first layer waits for its weights
+    assert compute[2]["accelsim Cycles"] == "" and compute[2]["Total Cycles (incl. prefetch)"] == "n/a"
     detail = read_report(reports / "DETAILED_ACCESS_REPORT.csv")
-    assert int(detail[1]["SRAM Filter Reads"]) == 128 and int(detail[1]["DRAM Filter Reads"]) == 16 * 9
-    # one-line errors, exit 2, nothing written
+    # activation DRAM traffic is not modelled: n/a; filter DRAM reads are weights (1-byte words)
+    assert {row["DRAM IFMAP Reads"] for row in detail} == {"n/a"} == {row["DRAM OFMAP Writes"] for row in detail}
+    assert [int(row["DRAM Filter Reads"]) for row in detail] == [27 * 8, 9, 9, 9, 240]
+    assert int(detail[0]["DRAM Filter Bytes"]) == layers[0]["dram_bytes"] == 27 * 9   # 27 words of 9 bytes
+    passes = {"ws": [1, 1, 1], "os": [16, 4, 1], "is": [8, 2, 1]}[dataflow]
+    assert [int(detail[i]["SRAM Filter Reads"]) for i in (0, 1, 4)] == \
+        [216 * passes[0], 9 * passes[1], 240 * passes[2]]
+    bw = read_report(reports / "BANDWIDTH_REPORT.csv")
+    assert float(bw[4]["Avg FILTER SRAM BW"]) == pytest.approx(240 / scalesim_total(2, 24, 10, 4, 8, dataflow),
+                                                                abs=1e-6)
+    assert {row["Avg IFMAP DRAM BW"] for row in bw} == {"n/a"}
+
+
+def test_cli_topology_reports_errors(tmp_path, capsys):
+    """One-line errors, exit 2, nothing written."""
+    topo = tmp_path / "net.csv"
+    topo.write_text("Layer Name, M, N, K,\nfc1, 4, 16, 32,\n")
     bad = tmp_path / "bad.csv"
     bad.write_text("Layer Name, M, N, K,\nfc1, 4, 16, 32,\nfc2, 1, -8, 16,\n")
     r = run_cli(capsys, "--topology", bad, "--reports", tmp_path / "r2")
     assert r.returncode == 2 and "line 3: N = -8 must be >= 1" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "r2").exists()
+    cfg = tmp_path / "arch.cfg"
     cfg.write_text(SCALESIM_CFG.replace("Dataflow : os", "Dataflow : rs"))
     r = run_cli(capsys, "--topology", topo, "--scalesim-config", cfg, "--reports", tmp_path / "r3")
     assert r.returncode == 2 and "Dataflow 'rs' is not one of ws, os, is" in r.stderr
     assert not (tmp_path / "r3").exists()
+
+
+def test_scalesim2_config_keeps_banks(tmp_path, capsys):
+    """A cfg without [layout] is SCALE-Sim 2's: one SRAM without banks and Bandwidth for every
+    SRAM in USER mode; the accelerator config's 8 banks and 1 port are kept, and said."""
+    v2 = SCALESIM_CFG[:SCALESIM_CFG.index("[layout]")] + "[run_presets]\nInterfaceBandwidth: USER\n"
+    cfg = tmp_path / "v2.cfg"
+    cfg.write_text(v2)
+    topo = tmp_path / "net.csv"
+    topo.write_text("Layer Name, M, N, K,\nfc1, 4, 16, 32,\n")
+    r = run_cli(capsys, "--topology", topo, "--scalesim-config", cfg, "-o", tmp_path / "r.json")
+    assert r.returncode == 0, r.stderr
+    c = json.loads((tmp_path / "r.json").read_text())["config"]
+    assert (c["banks"], c["ports"], c["words_per_bank"], c["dram_bytes_per_cycle"]) == (8, 1, 128, 10)
+    assert "SCALE-Sim 2" in r.stderr and "memorybanks" in r.stderr.lower()
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from accelsim.campaign.params import TrialParams
 from accelsim.campaign.trial import decode_and_compare, faulty_words, word_ranges
 from accelsim.image import export_image
 from accelsim.image.commands import export_checkpoint
@@ -180,8 +181,9 @@ def test_incremental_trials_with_a_layer_selection(digits_images, selection):
     run = IncrementalRun(net, x)
     ranges = word_ranges(img, selection)
     for seed in range(3):
-        params = {"fault_model": "transient", "seed": seed, "model": "m", "scheme": "none-8b", "vdd": 0.5,
-                  "ber": 3e-3, "chip": 0, "repeat": 0, "layers": selection}
+        params = TrialParams(campaign="c", model="m", scheme="none-8b", checkpoint="", fault_model="transient",
+                             point="ber", vdd=0.5, ber=3e-3, chip=0, repeat=0, layers=selection, samples=60,
+                             engine="fast", policy="pass", seed=seed, v_low=0.5, p_stuck1=0.5)
         weights = decode_and_compare(img, faulty_words(img, params, ranges), "pass")[0]
         assert run.changed_layers(weights)
         assert np.array_equal(run.forward(weights), IntegerNetwork(img).forward(x, weights))

@@ -186,21 +186,23 @@ def test_sdc_bounds_hold_for_any_logits(n, classes, seed):
     assert sdc_rates(clean, clean, classes) == (0.0, 0.0)
 
 
-def test_version_3_store_gains_the_sdc_columns(tmp_path):
+@pytest.mark.parametrize("version", [3, 4])
+def test_older_stores_are_read_but_not_extended(tmp_path, version):
+    """Versions 3 and 4 keyed trials by their files' paths: read as they are, refused for writing."""
     path = tmp_path / "old.sqlite"
     Store(path).close()
-    with sqlite3.connect(path) as conn:   # what a version-3 store looked like
-        conn.execute("ALTER TABLE trials DROP COLUMN sdc_top1")
-        conn.execute("ALTER TABLE trials DROP COLUMN sdc_top5")
+    with sqlite3.connect(path) as conn:   # what a version-3/4 store looked like
+        conn.execute("ALTER TABLE trials DROP COLUMN provenance_sha256")
+        conn.execute("DROP TABLE provenance")
+        if version == 3:
+            conn.execute("ALTER TABLE trials DROP COLUMN sdc_top1")
+            conn.execute("ALTER TABLE trials DROP COLUMN sdc_top5")
         conn.execute("INSERT INTO trials (key, model, accuracy) VALUES ('old', 'm', 0.75)")
-        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-    assert Store(path, create=False, readonly=True).rows()[0]["sdc_top1"] is None   # read as it is
-    store = Store(path, create=False)
-    store.write("k", {"model": "m"}, {"accuracy": 0.5, "sdc_top1": 0.25})
-    rows = {r["key"]: r for r in store.rows()}
-    assert rows["k"]["sdc_top1"] == 0.25 and rows["old"]["sdc_top1"] is None and rows["old"]["accuracy"] == 0.75
-    assert store.meta()["schema_version"] == 4
-    store.close()
+        conn.execute(f"UPDATE meta SET value = '{version}' WHERE key = 'schema_version'")
+    row = Store(path, create=False, readonly=True).rows()[0]   # read as it is
+    assert (row["accuracy"], row["sdc_top1"], row["provenance_sha256"]) == (0.75, None, None)
+    with pytest.raises(UserError, match=f"schema version {version} keys its trials by the paths"):
+        Store(path, create=False)
 
 
 def test_bundled_models_found_from_any_folder(tmp_path, monkeypatch):

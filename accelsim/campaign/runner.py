@@ -102,11 +102,9 @@ def prepare_images(spec: Spec, cache: Path, keys: dict | None = None) -> dict[tu
                     raise UserError(f"checkpoint {src.path} changed during the campaign's export; run again")
             dirs[(model, scheme)] = str(d)
         if spec.engine == "cycle":   # a table without a MAC width an image needs: refused before any trial
-            from accelsim.energy import load_table
             from accelsim.energy.model import check_table
-            table = load_table(spec.energy_table)
             for d in dirs.values():
-                check_table(table, load_image(d))
+                check_table(spec.energy, load_image(d))
     except BaseException:
         if made:
             shutil.rmtree(cache, ignore_errors=True)
@@ -167,24 +165,20 @@ def provenance(spec: Spec) -> dict:
     from dataclasses import asdict
 
     from accelsim import __version__
-    from accelsim.energy import load_table
     from accelsim.fileio import sha256_file
-    from accelsim.hw.config import load_config
 
     def digest(stem: str) -> str | None:
         path = Path(stem + ".safetensors") if not stem.endswith(".safetensors") else Path(stem)
         return sha256_file(path) if path.is_file() else None
 
-    table = load_table(spec.energy_table)
     return {"name": spec.name, "seed": spec.seed, "models": spec.models, "schemes": spec.schemes,
             "voltages": spec.voltages, "bers": spec.bers, "fault_model": spec.fault_model, "chips": spec.chips,
             "repeats": spec.repeats, "samples": spec.samples, "layers": spec.layers, "engine": spec.engine,
-            "policy": spec.policy, "v_low": spec.v_low() if callable(spec.v_low) else spec.v_low, "fault_map": spec.fault_map, "curve": spec.curve_dict,
-            "accelerator": spec.accelerator, "accelerator_config": asdict(load_config(spec.accelerator)),
+            "policy": spec.policy, "v_low": spec.v_low(), "fault_map": spec.fault_map, "curve": spec.curve_dict,
+            "accelerator": spec.accelerator, "accelerator_config": asdict(spec.accelerator_config),
+            "accelerator_sha256": spec.accelerator_config.digest,
             "energy_table": spec.energy_table or "packaged 45 nm (accelsim/configs/energy.yaml)",
-            "energy_values": {k: (list(map(list, v)) if k == "sram_read_pj_per_64b" else
-                                  {f"{w}x{a}": e for (w, a), e in v.items()} if k == "mac_pj" else v)
-                              for k, v in asdict(table).items()},
+            "energy_values": spec.energy.to_dict(), "energy_table_sha256": spec.energy.digest,
             "checkpoints": {f"{m}/{s}": {"checkpoint": c.key, "sha256": digest(c.path) if c.kind in ("checkpoint", "factory") else None}
                             for (m, s), c in sorted(spec.checkpoints.items(), key=lambda kv: kv[0])},
             "accelsim_version": __version__, "git_commit": git_commit()}
@@ -221,8 +215,8 @@ def _init_worker():
 
 def _run(args):
     from accelsim.campaign.trial import run_trial
-    params, image_dir = args
-    return run_trial(params, image_dir)
+    params, image_dir, (accelerator, energy) = args
+    return run_trial(params, image_dir, accelerator, energy)
 
 
 class _Progress:
@@ -306,9 +300,8 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
     keys = image_keys(spec)
     image_dirs = prepare_images(spec, image_cache_dir(store_path), keys)
     check_layer_selection(spec, image_dirs)
-    trials = spec.trials(layer_names(image_dirs) if spec.layers == "each" else None)
-    for params in trials:   # part of the trial key: new checkpoint bytes are new trials
-        params["export_sha256"] = keys[(params["model"], params["scheme"])]
+    # export_sha256 is part of the trial key: new checkpoint bytes are new trials
+    trials = spec.trials(layer_names(image_dirs) if spec.layers == "each" else None, keys)
     if not trials:
         raise UserError("campaign spec: the sweep names no trials")
     store = Store(store_path)
@@ -317,16 +310,21 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
     except UserError:
         store.close()
         raise
-    store.set_meta("spec", {**provenance(spec), "data": spec.data.text, "metric": spec.metric})
+    # the rows this run writes name this run's provenance (the store keeps every run's);
+    # meta 'spec' is the latest run's, for a reader of the whole store
+    document = {**provenance(spec), "data": spec.data.text, "metric": spec.metric}
+    prov = store.add_provenance(document)
+    store.set_meta("spec", document)
     done = store.done_keys()
     pending = [(key, p) for key, p in ((trial_key(p), p) for p in trials) if key not in done]
     bar = _Progress(len(trials), len(trials) - len(pending), progress)
     if limit is not None:
         pending = pending[:limit]
     t0 = time.perf_counter()
-    jobs = [(key, params, image_dirs[(params["model"], params["scheme"])]) for key, params in pending]
+    machine = (spec.accelerator_config, spec.energy)   # read and validated once, by parse_spec
+    jobs = [(key, params, image_dirs[(params.model, params.scheme)]) for key, params in pending]
     try:
-        with _executor(store, bar, workers, scheduler) as execute:
+        with _executor(store, bar, workers, scheduler, machine, prov) as execute:
             if spec.sequential is None:
                 execute(jobs)
             else:
@@ -340,17 +338,17 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
 
 
 @contextlib.contextmanager
-def _executor(store: Store, bar: _Progress, workers: int, scheduler):
+def _executor(store: Store, bar: _Progress, workers: int, scheduler, machine, prov: str):
     """A function that runs a list of jobs (key, params, image_dir) and writes each result
     to the store as it finishes: serially, on a pool of worker processes kept for every
     call, or on a Dask cluster."""
     if scheduler:
-        yield lambda jobs: _run_dask(jobs, store, bar, scheduler)
+        yield lambda jobs: _run_dask(jobs, store, bar, scheduler, machine, prov)
         return
     if workers == 1:
         def serial(jobs):
             for key, params, image_dir in jobs:
-                store.write(key, params, _run((params, image_dir)))
+                store.write(key, params, _run((params, image_dir, machine)), provenance=prov)
                 bar.advance()
         yield serial
         return
@@ -367,11 +365,11 @@ def _executor(store: Store, bar: _Progress, workers: int, scheduler):
                 os.environ[k] = v
 
     def parallel(jobs):
-        futures = {pool.submit(_run, (params, d)): (key, params) for key, params, d in jobs}
+        futures = {pool.submit(_run, (params, d, machine)): (key, params) for key, params, d in jobs}
         try:
             for fut in as_completed(futures):
                 key, params = futures[fut]
-                store.write(key, params, fut.result())
+                store.write(key, params, fut.result(), provenance=prov)
                 bar.advance()
         except BaseException:
             # a failed trial or Ctrl-C: drop the queue instead of computing it unrecorded
@@ -382,16 +380,16 @@ def _executor(store: Store, bar: _Progress, workers: int, scheduler):
         yield parallel
 
 
-def _run_dask(jobs, store: Store, bar: _Progress, client) -> None:
+def _run_dask(jobs, store: Store, bar: _Progress, client, machine, prov: str) -> None:
     from dask.distributed import as_completed as dask_completed
 
     futures = {}
     for key, params, d in jobs:
-        futures[client.submit(_run, (params, d), key=f"trial-{key}", pure=False)] = (key, params)
+        futures[client.submit(_run, (params, d, machine), key=f"trial-{key}", pure=False)] = (key, params)
     try:
         for fut in dask_completed(list(futures)):
             key, params = futures[fut]
-            store.write(key, params, fut.result())
+            store.write(key, params, fut.result(), provenance=prov)
             bar.advance()
     except BaseException:
         client.cancel(list(futures))

@@ -15,11 +15,10 @@ from __future__ import annotations
 from collections import defaultdict
 
 from accelsim.campaign.analyses import METRICS, wilson_interval
-from accelsim.campaign.spec import trial_key
 
 
-def _point(params: dict) -> tuple:
-    return (params["model"], params["scheme"], params["vdd"], params["ber"])
+def _point(params) -> tuple:
+    return (params.model, params.scheme, params.vdd, params.ber)
 
 
 def decide(passing: int, n: int, target: float) -> str | None:
@@ -33,7 +32,7 @@ def decide(passing: int, n: int, target: float) -> str | None:
     return None
 
 
-def run_sequential(spec, trials: list[dict], pending: list, store, execute) -> list:
+def run_sequential(spec, trials: list, pending: list, store, execute) -> list:
     """Run the ``pending`` jobs (key, params, image_dir) of ``trials`` round by round,
     dropping the chips of decided points; returns the jobs that ran."""
     seq = spec.sequential
@@ -41,7 +40,7 @@ def run_sequential(spec, trials: list[dict], pending: list, store, execute) -> l
     per_point = spec.chips * spec.repeats
     order = defaultdict(list)     # point -> its trial keys in chip order
     for params in trials:
-        order[_point(params)].append(trial_key(params))
+        order[_point(params)].append(params.key)
     todo = {job[0]: job for job in pending}
     results = {r["key"]: r for r in store.rows()}
     state: dict[tuple, dict] = {}

@@ -3,19 +3,20 @@ layer selection, read from YAML and validated before anything runs."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 
 from accelsim.ecc import get_layout
+from accelsim.energy.table import EnergyTable, load_table
+from accelsim.hw.config import AcceleratorConfig, load_config
 from accelsim.errors import UserError
 from accelsim.fileio import read_yaml, sha256_file
 from accelsim.faults import BerCurve, ChipFaultMap, curve_params, load_curve
 from accelsim.faults.ber_curve import curve_from_model
 from accelsim.schema import MAX_TRIALS, BerCurveFile, CampaignSpec, validate
 from accelsim.schema.campaign import SequentialYield
+from accelsim.campaign.params import TrialParams, trial_key  # noqa: F401
 from accelsim.campaign.sources import SCHEME_VARIANT, ModelSource, check_sources, parse_models  # noqa: F401
 from accelsim.nn.data import DataSpec, data_size, evaluation_set, fingerprint, parse_data
 
@@ -47,6 +48,9 @@ class Spec:
     data: DataSpec = field(default_factory=DataSpec)
     data_sha256: str | None = None       # of the evaluated subset (None for the default digits)
     metric: str = "accuracy"             # what the headline's tolerance applies to
+    # read and validated once per campaign (parse_spec); what the trials run with
+    accelerator_config: AcceleratorConfig = field(default_factory=load_config)
+    energy: EnergyTable = field(default_factory=load_table)
     sequential: SequentialYield | None = None   # opt-in sequential yield decisions (runner)
 
     def v_low(self) -> float:
@@ -65,10 +69,31 @@ class Spec:
             return sum(len((layer_names or {}).get(m, [])) for m in self.models) * per_point
         return len(self.models) * per_point * (1 if self.layers == "all" else len(self.layers))
 
-    def trials(self, layer_names: dict[str, list[str]] | None = None) -> list[dict]:
-        """Every trial's parameters (JSON-able); layer_names: model -> its weight layers
-        (needed when layers == 'each')."""
+    def files(self) -> dict:
+        """The trial fields naming the files a trial is made from and their content digests
+        (accelsim.campaign.params): the accelerator for every cycle-level trial and for a
+        fast one whose activation buffers it scales; the energy table for cycle-level
+        trials; the measured fault map; the evaluated data (not for the default digits)."""
+        out = {}
+        acc = self.accelerator_config
+        if self.engine == "cycle" or acc.activations_scaled:
+            out.update(accelerator=self.accelerator, accelerator_sha256=acc.digest)
+        if self.engine == "cycle":
+            out.update(energy_table=self.energy_table, energy_table_sha256=self.energy.digest)
+        if self.fault_map:
+            out.update(fault_map=self.fault_map, fault_map_sha256=self.fault_map_sha256)
+        if not self.data.is_default:
+            out.update(data=self.data.to_dict(), data_sha256=self.data_sha256)
+        return out
+
+    def trials(self, layer_names: dict[str, list[str]] | None = None,
+               export_keys: dict[tuple[str, str], str] | None = None) -> list[TrialParams]:
+        """Every trial's parameters; layer_names: model -> its weight layers (needed when
+        layers == 'each'); export_keys: (model, scheme) -> the image's content key
+        (campaign.runner.image_keys)."""
         out = []
+        files = self.files()
+        v_low = round(self.v_low(), 6)
         points = ([("vdd", v) for v in self.voltages] if self.voltages else [("ber", b) for b in self.bers])
         n = self.n_trials(layer_names)
         if n > MAX_TRIALS:
@@ -87,27 +112,16 @@ class Spec:
                         ber = float(self.curve.ber(value)) if kind == "vdd" else value
                         for chip in range(self.chips):
                             for rep in range(self.repeats):
-                                out.append({
-                                    "campaign": self.name, "model": model, "scheme": scheme,
-                                    "checkpoint": self.checkpoints[(model, scheme)].key,
-                                    "fault_model": self.fault_model, "point": kind,
-                                    "vdd": round(float(vdd), 6), "ber": float(ber), "chip": chip, "repeat": rep,
-                                    "layers": sel, "samples": self.samples, "engine": self.engine,
-                                    "policy": self.policy, "seed": self.seed, "v_low": round(self.v_low(), 6),
-                                    "p_stuck1": self.p_stuck1, "curve": self.curve_dict,
-                                    "accelerator": self.accelerator, "energy_table": self.energy_table,
-                                })
-                                if self.fault_map:   # only then: other trials keep their keys
-                                    out[-1].update(fault_map=self.fault_map,
-                                                   fault_map_sha256=self.fault_map_sha256)
-                                if not self.data.is_default:   # digits trials keep their keys
-                                    out[-1].update(data=self.data.to_dict(), data_sha256=self.data_sha256)
+                                out.append(TrialParams(
+                                    campaign=self.name, model=model, scheme=scheme,
+                                    checkpoint=self.checkpoints[(model, scheme)].key,
+                                    export_sha256=(export_keys or {}).get((model, scheme)),
+                                    fault_model=self.fault_model, point=kind,
+                                    vdd=round(float(vdd), 6), ber=float(ber), chip=chip, repeat=rep,
+                                    layers=sel, samples=self.samples, engine=self.engine,
+                                    policy=self.policy, seed=self.seed, v_low=v_low,
+                                    p_stuck1=self.p_stuck1, curve=self.curve_dict, **files))
         return out
-
-
-def trial_key(params: dict) -> str:
-    """SHA-256 of the full parameter set (the trial's identity and seed source)."""
-    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _in_domain(values: list[float], key: str, curve: BerCurve, where: str) -> list[float]:
@@ -152,20 +166,18 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     if d.fault_model == "measured":
         fault_map, fault_map_sha = _check_fault_map(d.fault_map, base_dir, d.schemes)
     accelerator, policy = None, d.policy
+    accelerator_config = load_config(None)
     if d.accelerator is not None:
-        from accelsim.hw import load_config
         accelerator = str(base_dir / d.accelerator)
-        acc_policy = load_config(accelerator).policy   # a bad accelerator fails here, before any store exists
+        accelerator_config = load_config(accelerator)   # a bad accelerator fails here, before any store exists
+        acc_policy = accelerator_config.policy
         # the spec's default policy used to replace the accelerator's (e.g. reread) without a word
         if "policy" in d.model_fields_set and d.policy != acc_policy:
             raise UserError(f"{where}: policy {d.policy} but accelerator config {accelerator} sets "
                             f"ecc.policy {acc_policy}: make them agree (or drop one)")
         policy = acc_policy
-    energy_table = None
-    if d.energy_table is not None:
-        from accelsim.energy import load_table
-        energy_table = str(base_dir / d.energy_table)
-        load_table(energy_table)
+    energy_table = None if d.energy_table is None else str(base_dir / d.energy_table)
+    energy = load_table(energy_table)
     data_value = d.data.model_dump(exclude_none=True) if hasattr(d.data, "model_dump") else d.data
     data_spec = parse_data(data_value, base_dir, f"{where}: data")
     available = data_size(data_spec)
@@ -186,7 +198,7 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
                 p_stuck1=float(d.p_stuck1), accelerator=accelerator, energy_table=energy_table,
                 map_floor=map_floor, fault_map=fault_map, fault_map_sha256=fault_map_sha, data=data_spec,
                 data_sha256=None if data_spec.is_default else fingerprint(data), metric=metric,
-                sequential=d.sequential)
+                accelerator_config=accelerator_config, energy=energy, sequential=d.sequential)
 
 
 def _check_bers_on_curve(bers: list[float], curve: BerCurve, where: str = "campaign spec") -> None:

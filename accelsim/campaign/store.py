@@ -13,18 +13,23 @@ import re
 import sqlite3
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from urllib.parse import quote
 
 from accelsim.errors import UserError
 from accelsim.fileio import check_output_file
 
+if TYPE_CHECKING:
+    from accelsim.campaign.params import TrialParams
+
 SCHEMA = "accelsim-campaign"
 # 2: column export_sha256 (what the trial's image was made from); 3: per-component energy
-# columns and the per-input correctness mask; 4: SDC rates sdc_top1, sdc_top5
-SCHEMA_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)   # older stores are read (missing columns None), never written to
-UPGRADABLE_VERSIONS = (3,)      # a version-3 store gains the SDC columns (NULL for its trials) when extended
+# columns and the per-input correctness mask; 4: SDC rates sdc_top1, sdc_top5; 5: trial keys
+# hash the content of every file a trial is made from (accelsim.campaign.params), and each
+# row names its run's provenance (table provenance, column provenance_sha256)
+SCHEMA_VERSION = 5
+READABLE_VERSIONS = (1, 2, 3, 4, 5)   # older stores are read (missing columns None), never written to
 SDC_COLUMNS = ("sdc_top1", "sdc_top5")
 PARAM_COLUMNS = ("campaign", "model", "scheme", "checkpoint", "export_sha256", "fault_model", "point", "vdd",
                  "ber", "chip", "repeat", "layers", "samples", "engine", "policy", "seed")
@@ -33,10 +38,11 @@ ENERGY_COLUMNS = tuple(f"energy_{c}_pj" for c in ("sram_dynamic", "sram_leakage"
                                                   "ecc", "dram"))
 RESULT_COLUMNS = ("accuracy", "baseline_accuracy", *SDC_COLUMNS, "injected_bits", "residual_bits", "data_bits", "words",
                   "corrected", "detected", "miscorrected", "undetected", "energy_pj", *ENERGY_COLUMNS, "cycles",
-                  "correct", "seconds")
+                  "correct", "seconds", "provenance_sha256")
 _TYPES = {"vdd": "REAL", "ber": "REAL", "chip": "INTEGER", "repeat": "INTEGER", "samples": "INTEGER",
           "seed": "INTEGER", "accuracy": "REAL", "baseline_accuracy": "REAL", **dict.fromkeys(SDC_COLUMNS, "REAL"), "energy_pj": "REAL",
-          **dict.fromkeys(ENERGY_COLUMNS, "REAL"), "cycles": "INTEGER", "correct": "TEXT", "seconds": "REAL"}
+          **dict.fromkeys(ENERGY_COLUMNS, "REAL"), "cycles": "INTEGER", "correct": "TEXT", "seconds": "REAL",
+          "provenance_sha256": "TEXT"}
 
 
 _HEX = re.compile(r"(?:[0-9a-f]{2})*")
@@ -148,36 +154,22 @@ class Store:
                                               and self.version in READABLE_VERSIONS):
             self._check_columns()
             return
-        if self.version in UPGRADABLE_VERSIONS:
-            if not self.readonly:   # a writer extends it; a read-only check (for_writing) accepts it as is
-                self._add_sdc_columns()
-            self._check_columns()
-            return
         if self.version in READABLE_VERSIONS:
-            raise UserError(f"campaign store {self.path}: schema version {self.version} records no export_sha256 "
-                            f"(which checkpoint made each row) or no energy breakdown and per-input outcomes "
-                            f"(version {SCHEMA_VERSION}); it can be reported but not extended: "
-                            f"run the campaign into a new store (accelsim demo: --fresh)")
+            raise UserError(f"campaign store {self.path}: schema version {self.version} keys its trials by the "
+                            f"paths of their accelerator and energy files, not their content (version "
+                            f"{SCHEMA_VERSION} does), so its rows cannot be matched; it can be reported but not "
+                            f"extended: run the campaign into a new store (accelsim demo: --fresh)")
         raise UserError(f"campaign store {self.path}: schema version {meta.get('schema_version')} != {SCHEMA_VERSION}")
-
-    def _add_sdc_columns(self) -> None:
-        """Version 3 had no SDC columns: add them (NULL for the trials already there)."""
-        have = {r[1] for r in self.conn.execute("PRAGMA table_info(trials)")}
-        with self.conn:
-            for c in SDC_COLUMNS:
-                if c not in have:
-                    self.conn.execute(f"ALTER TABLE trials ADD COLUMN {_col(c)}")
-            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
-        self.version = SCHEMA_VERSION
 
     def _check_columns(self) -> None:
         """Every column this version writes must be there (a hand-edited or truncated store
         would otherwise fail half-way through a report)."""
         have = {r[1] for r in self.conn.execute('PRAGMA table_info("trials")')}
-        if self.version >= 4:
+        if self.version >= 5:
             need = ("key",) + PARAM_COLUMNS + RESULT_COLUMNS + ("params", "per_layer")
-        elif self.version >= 2:   # read only (3: also upgradable): before the SDC columns, and for 2 also
-            new = set(SDC_COLUMNS) | (set() if self.version == 3 else set(ENERGY_COLUMNS) | {"correct"})
+        elif self.version >= 2:   # read only: before the provenance column, the SDC columns (3), and for 2
+            new = ({"provenance_sha256"} | (set() if self.version == 4 else set(SDC_COLUMNS))
+                   | (set() if self.version >= 3 else set(ENERGY_COLUMNS) | {"correct"}))
             need = ("key",) + PARAM_COLUMNS + tuple(c for c in RESULT_COLUMNS if c not in new) + ("params", "per_layer")
         else:   # read only: what a row needs to be read and sorted
             need = ("key", "model", "scheme", "layers", "vdd", "ber", "chip", "repeat", "accuracy", "params",
@@ -185,11 +177,14 @@ class Store:
         missing = [c for c in need if c not in have]
         if missing:
             raise UserError(f"campaign store {self.path}: table trials has no column(s) {', '.join(missing)}")
+        if self.version >= 5 and "provenance" not in self._tables():
+            raise UserError(f"campaign store {self.path}: no table provenance")
 
     def _create(self) -> None:
         cols = ", ".join(_col(c) for c in PARAM_COLUMNS + RESULT_COLUMNS)
         with self.conn:
             self.conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+            self.conn.execute("CREATE TABLE provenance (sha256 TEXT PRIMARY KEY, document TEXT)")
             self.conn.execute(f"CREATE TABLE trials (key TEXT PRIMARY KEY, {cols}, params TEXT, "
                               "per_layer TEXT, created REAL)")
             self.conn.executemany("INSERT INTO meta VALUES (?, ?)",
@@ -198,11 +193,30 @@ class Store:
     def done_keys(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT key FROM trials")}
 
-    def write(self, key: str, params: dict, result: dict) -> None:
+    def add_provenance(self, document: dict) -> str:
+        """Keep one run's provenance (campaign.runner.provenance); returns its SHA-256, which
+        the rows that run writes name (column provenance_sha256)."""
+        from accelsim.fileio import sha256_json
+        digest = sha256_json(document)
+        with self.conn:
+            self.conn.execute("INSERT OR IGNORE INTO provenance VALUES (?, ?)",
+                              (digest, json.dumps(document, sort_keys=True, default=str)))
+        return digest
+
+    def provenance(self) -> dict[str, dict]:
+        """Every run's provenance by its SHA-256 (empty before version 5)."""
+        if self.version < 5:
+            return {}
+        return {k: json.loads(v) for k, v in self.conn.execute("SELECT sha256, document FROM provenance")}
+
+    def write(self, key: str, params: "TrialParams", result: dict, *, provenance: str | None = None) -> None:
         """Insert one finished trial in its own transaction (idempotent per key). ``per_layer``
-        keeps the network's layer order (the report draws layers in that order)."""
+        keeps the network's layer order (the report draws layers in that order);
+        ``provenance``: the SHA-256 :meth:`add_provenance` gave for this run."""
         if self.readonly:
             raise RuntimeError("a store opened readonly is not written to")
+        params = params.to_dict()
+        result = dict(result, provenance_sha256=provenance)
         values = [params.get(c) for c in PARAM_COLUMNS] + [result.get(c) for c in RESULT_COLUMNS]
         cols = ", ".join(f'"{c}"' for c in ("key",) + PARAM_COLUMNS + RESULT_COLUMNS + ("params", "per_layer", "created"))
         marks = ", ".join("?" * (len(values) + 4))
@@ -233,6 +247,7 @@ class Store:
             row.setdefault("export_sha256", None)   # a version-1 store
             row.setdefault("sdc_top1", None)        # versions 1 to 3
             row.setdefault("sdc_top5", None)
+            row.setdefault("provenance_sha256", None)   # versions 1 to 4
             mask = row.get("correct")
             if mask is not None and not (isinstance(mask, str) and _HEX.fullmatch(mask)):
                 raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: correct = {mask!r} "

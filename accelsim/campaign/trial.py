@@ -18,8 +18,11 @@ import time
 import numpy as np
 
 from accelsim.campaign import shortcuts as fast_paths
+from accelsim.campaign.params import TrialParams
 from accelsim.ecc import Layout
+from accelsim.energy.table import EnergyTable, load_table
 from accelsim.faults import ChipFaultMap, curve_from_dict, inject
+from accelsim.hw.config import AcceleratorConfig, load_config
 from accelsim.image import MemoryImage, load_image
 from accelsim.infer import IntegerNetwork
 from accelsim.infer.fast import FastIntegerNetwork, IncrementalRun
@@ -127,34 +130,35 @@ def data_mask(layout: Layout) -> np.ndarray:
     return mask
 
 
-def faulty_words(image: MemoryImage, params: dict, ranges) -> np.ndarray:
+def faulty_words(image: MemoryImage, params: TrialParams, ranges) -> np.ndarray:
     """The image's words as read from the faulty SRAM, with faults only inside ``ranges``
     (a (lo, hi) word range or a list of them)."""
     ranges = [ranges] if isinstance(ranges, tuple) else list(ranges)
     words = image.words.copy()
     width = image.layout.word_bits
-    if params["fault_model"] == "transient":
+    if params.fault_model == "transient":
         for i, (lo, hi) in enumerate(ranges):
-            seed = derive(params["seed"], "transient", _identity(params), i)
-            words[lo:hi] = inject(words[lo:hi], params["ber"], seed=seed, width=width)
+            seed = derive(params.seed, "transient", _identity(params), i)
+            words[lo:hi] = inject(words[lo:hi], params.ber, seed=seed, width=width)
         return words
-    if params["fault_model"] == "measured":
-        cmap = _measured_map(params["fault_map"], params["fault_map_sha256"], width)
+    if params.fault_model == "measured":
+        cmap = _measured_map(params.fault_map, params.fault_map_sha256, width)
         for lo, hi in ranges:
-            words[lo:hi] = cmap.apply(words[lo:hi], params["vdd"], word_offset=lo)
+            words[lo:hi] = cmap.apply(words[lo:hi], params.vdd, word_offset=lo)
         return words
-    curve_items = tuple(sorted((k, tuple(map(tuple, v)) if k == "table" else v) for k, v in params["curve"].items()))
-    chip_id = params["chip"] * 1_000_003 + params["repeat"]   # repeats of persistent faults are more chips
-    cmap = _chip_map(curve_items, int(image.words.shape[0]), width, chip_id, params["seed"], params["v_low"],
-                     "stuck" if params["fault_model"] == "stuck" else "flip", params.get("p_stuck1", 0.5))
+    curve_items = tuple(sorted((k, tuple(map(tuple, v)) if k == "table" else v) for k, v in params.curve.items()))
+    chip_id = params.chip * 1_000_003 + params.repeat   # repeats of persistent faults are more chips
+    cmap = _chip_map(curve_items, int(image.words.shape[0]), width, chip_id, params.seed, params.v_low,
+                     "stuck" if params.fault_model == "stuck" else "flip", params.p_stuck1)
     for lo, hi in ranges:
-        words[lo:hi] = cmap.apply(words[lo:hi], params["vdd"], word_offset=lo)
+        words[lo:hi] = cmap.apply(words[lo:hi], params.vdd, word_offset=lo)
     return words
 
 
-def _identity(params: dict) -> str:
-    keys = ("model", "scheme", "vdd", "ber", "chip", "repeat", "layers", "fault_model")
-    return "|".join(str(params[k]) for k in keys)
+def _identity(params: TrialParams) -> str:
+    # the transient faults' seed source (unchanged since the params were a dict: same bits)
+    return "|".join(str(getattr(params, k)) for k in ("model", "scheme", "vdd", "ber", "chip", "repeat", "layers",
+                                                      "fault_model"))
 
 
 def word_ranges(image: MemoryImage, selection: str) -> list[tuple[int, int]]:
@@ -213,52 +217,72 @@ def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decode
     return weights, per_layer, totals
 
 
-def _activation_faults(params: dict):
+def _activation_faults(params: TrialParams, accelerator: AcceleratorConfig):
     """The activation buffers' bit errors of a trial whose accelerator config puts them in
     the weight SRAM's voltage domain (activation_buffers.scaled), at the trial's BER."""
-    from accelsim.hw import load_config
-    if not load_config(params.get("accelerator")).activations_scaled:
+    if not accelerator.activations_scaled:
         return None
     from accelsim.hw.activations import ActivationFaults
-    return ActivationFaults(params["ber"], seed=derive(params["seed"], "activations", params["model"],
-                                                       params["scheme"], params["vdd"], params["chip"],
-                                                       params["repeat"]))
+    return ActivationFaults(params.ber, seed=derive(params.seed, "activations", params.model, params.scheme,
+                                                    params.vdd, params.chip, params.repeat))
 
 
-def run_trial(params: dict, image_dir: str, *, shortcuts: bool | None = None) -> dict:
+def _machine(params: TrialParams, accelerator: AcceleratorConfig | None,
+             energy: EnergyTable | None) -> tuple[AcceleratorConfig, EnergyTable]:
+    """The accelerator and energy table a trial runs with: the campaign passes the ones it
+    read and validated once; a direct caller may leave them to be read from the params'
+    paths. Either way they must be what the trial's key names."""
+    if accelerator is None:
+        accelerator = load_config(params.accelerator)
+    if energy is None:
+        energy = load_table(params.energy_table)
+    for what, want, obj in (("accelerator", params.accelerator_sha256, accelerator),
+                            ("energy table", params.energy_table_sha256, energy)):
+        if want is not None and obj.digest != want:
+            raise AssertionError(f"trial {params.key[:12]}: the {what} it runs with is not the one its key names")
+    return accelerator, energy
+
+
+def run_trial(params: TrialParams, image_dir: str, accelerator: AcceleratorConfig | None = None,
+              energy: EnergyTable | None = None, *, shortcuts: bool | None = None) -> dict:
     """Run one trial; returns the result columns of the store (plus per_layer).
-    ``shortcuts``: take the exact shortcuts of accelsim.campaign.shortcuts (the same result;
-    False runs the full path, for the tests that prove them exact and for benchmarks);
-    None: on unless the environment sets ACCELSIM_SHORTCUTS=0 (inherited by workers)."""
+    ``accelerator``, ``energy``: the campaign's validated configs (None: read from the
+    params' paths, the packaged ones when those are None). ``shortcuts``: take the exact
+    shortcuts of accelsim.campaign.shortcuts (the same result; False runs the full path, for
+    the tests that prove them exact and for benchmarks); None: on unless the environment
+    sets ACCELSIM_SHORTCUTS=0 (inherited by workers)."""
     if shortcuts is None:
         shortcuts = fast_paths.enabled()
     t0 = time.perf_counter()
-    data_json = json.dumps(params["data"], sort_keys=True) if params.get("data") else None
+    accelerator, energy = _machine(params, accelerator, energy)
+    data_json = json.dumps(params.data, sort_keys=True) if params.data else None
     content = _content(image_dir)
-    image, run, x, y, clean, clean_top, baseline = _context(image_dir, content, params["samples"], data_json)
-    read = faulty_words(image, params, word_ranges(image, params["layers"]))
+    image, run, x, y, clean, clean_top, baseline = _context(image_dir, content, params.samples, data_json)
+    read = faulty_words(image, params, word_ranges(image, params.layers))
     result: dict = {}
     decoded = None
-    if params["engine"] == "cycle":
-        figures = _cycle_figures(image, content, params) if shortcuts else None
+    if params.engine == "cycle":
+        cycle_key = _cycle_key(content, params, accelerator, energy) if shortcuts else None
+        figures = _cycle_figures(cycle_key) if shortcuts else None
         if figures is None:
-            from accelsim.hw import simulate_trial
-            sim = simulate_trial(image, read, params)
+            from accelsim.hw.run import simulate_trial
+            sim = simulate_trial(image, read, params, accelerator, energy)
             decoded = (sim.decoded_words, sim.status)   # what left the ECC stage, burst by burst
-            figures = _figures(sim)
-            if shortcuts:
-                _remember_cycle_figures(image, content, params, figures)
+            figures = dict(cycles=int(sim.total_cycles), energy_pj=sim.energy_pj,
+                           **{f"energy_{k}": float(v) for k, v in sim.energy.items()
+                              if k.endswith("_pj") and k != "total_pj"})
+            if cycle_key is not None:
+                _remember_cycle_figures(cycle_key, figures)
         result.update(figures)
     clean_weights = _clean_weights(image_dir, content)
     if decoded is None and shortcuts:
-        chip_key = (content, params["fault_model"], params.get("chip"), params.get("repeat"), params["layers"])
+        chip_key = (content, params.fault_model, params.chip, params.repeat, params.layers)
         weights, per_layer, totals = fast_paths.sparse_decode_and_compare(
-            image, read, params["policy"], clean_weights, nested=_NESTED,
-            chip_key=chip_key if params["fault_model"] != "transient" else None)
+            image, read, params.policy, clean_weights, nested=_NESTED,
+            chip_key=chip_key if params.fault_model != "transient" else None)
     else:
-        weights, per_layer, totals = decode_and_compare(image, read, params["policy"], decoded)
-    act = _activation_faults(params)
-    key = None
+        weights, per_layer, totals = decode_and_compare(image, read, params.policy, decoded)
+    act = _activation_faults(params, accelerator)
     if totals["residual_bits"] == 0:
         # no wrong data bit left in what the network uses (any policy): the weights are the
         # fault-free ones, and so are the logits
@@ -268,9 +292,9 @@ def run_trial(params: dict, image_dir: str, *, shortcuts: bool | None = None) ->
         out = clean
         fast_paths.COUNTS["fault_free"] += 1
     elif act is None:
-        out = None
+        out = key = None
         if shortcuts:   # the same decoded network on the same inputs: the same outputs
-            key = fast_paths.weights_key(_network_digest(image_dir, content), f"{params['samples']}|{data_json}",
+            key = fast_paths.weights_key(_network_digest(image_dir, content), f"{params.samples}|{data_json}",
                                          weights, clean_weights)
             out = _OUTCOMES.get(key)
         fast_paths.COUNTS["outcome_reused" if out is not None else "inferred"] += 1
@@ -305,38 +329,24 @@ def _network_digest(image_dir: str, content: str) -> str:
     return fast_paths.network_digest(load_image(image_dir), _clean_weights(image_dir, content))
 
 
-def _figures(sim) -> dict:
-    return dict(cycles=int(sim.total_cycles), energy_pj=sim.energy_pj,
-                **{f"energy_{k}": float(v) for k, v in sim.energy.items() if k.endswith("_pj") and k != "total_pj"})
-
-
-def _cycle_key(image: MemoryImage, content: str, params: dict):
+def _cycle_key(content: str, params: TrialParams, accelerator: AcceleratorConfig, energy: EnergyTable):
     """What a trial's cycles and energy depend on when no word is read again: the image,
-    the accelerator and energy table as resolved, the voltage and the policy. Under the
-    ``pass`` and ``zero`` policies the stage neither stalls nor re-reads, so timing and
+    the accelerator and energy table (their digests), the voltage and the policy. Under the
+    ``pass`` and ``zero`` policies the ECC stage neither stalls nor re-reads, so timing and
     action counts are the same for every chip (tests/test_shortcuts.py checks it against
-    the SimPy run of faulty chips); ``reread`` and transient faults are never cached."""
-    if params.get("policy") not in ("pass", "zero") or params["fault_model"] == "transient":
+    the SimPy run of faulty chips); ``reread`` and transient faults are never reused."""
+    if params.policy not in ("pass", "zero") or params.fault_model == "transient":
         return None
-    from dataclasses import asdict
-
-    from accelsim.energy import load_table
-    from accelsim.hw import load_config
-    cfg = asdict(load_config(params.get("accelerator")))
-    table = asdict(load_table(params.get("energy_table")))
-    return (content, repr(sorted(cfg.items())), repr(sorted(table.items())), params["vdd"], params["policy"])
+    return (content, accelerator.digest, energy.digest, params.vdd, params.policy)
 
 
-def _cycle_figures(image: MemoryImage, content: str, params: dict) -> dict | None:
-    key = _cycle_key(image, content, params)
+def _cycle_figures(key) -> dict | None:
     figures = None if key is None else _CYCLES.get(key)
     fast_paths.COUNTS["cycle_reused" if figures is not None else "cycle_simulated"] += 1
     return figures
 
 
-def _remember_cycle_figures(image: MemoryImage, content: str, params: dict, figures: dict) -> None:
-    key = _cycle_key(image, content, params)
-    if key is not None:
-        if len(_CYCLES) >= 4096:
-            _CYCLES.clear()
-        _CYCLES[key] = figures
+def _remember_cycle_figures(key, figures: dict) -> None:
+    if len(_CYCLES) >= 4096:
+        _CYCLES.clear()
+    _CYCLES[key] = figures

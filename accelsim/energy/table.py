@@ -45,6 +45,19 @@ class EnergyTable:
     count_dram: str = "auto"
     source: str = ""
 
+    def to_dict(self) -> dict:
+        """JSON-able: capacities as [kib, pJ] pairs, MAC widths as 'WxA' keys."""
+        from dataclasses import asdict
+        return {k: ([list(p) for p in v] if k == "sram_read_pj_per_64b" else
+                    {f"{w}x{a}": e for (w, a), e in v.items()} if k == "mac_pj" else v)
+                for k, v in asdict(self).items()}
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the resolved table: part of a cycle-level trial's key."""
+        from accelsim.fileio import sha256_json
+        return sha256_json(self.to_dict())
+
     def mac(self, weight_bits: int, activation_bits: int = ACTIVATION_BITS) -> float:
         """pJ per MAC of a ``weight_bits`` x ``activation_bits`` multiply and its accumulate."""
         key = (int(weight_bits), int(activation_bits))

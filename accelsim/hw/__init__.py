@@ -6,11 +6,4 @@ from accelsim.hw.config import AcceleratorConfig, load_config, parse_config
 from accelsim.hw.pe_array import plan
 
 
-def simulate_trial(image, read_words, params):
-    """The cycle-level engine of a campaign trial (accelsim.campaign.trial)."""
-    from accelsim.hw.run import simulate_trial as _run
-    return _run(image, read_words, params)
-
-
-__all__ = ["AcceleratorConfig", "LayerStats", "SimResult", "load_config", "parse_config", "plan", "simulate",
-           "simulate_trial"]
+__all__ = ["AcceleratorConfig", "LayerStats", "SimResult", "load_config", "parse_config", "plan", "simulate"]

@@ -63,17 +63,19 @@ def cmd_simulate(args) -> int:
 
     from accelsim.energy import energy_of
     from accelsim.faults import ChipFaultMap, load_curve
-    from accelsim.fileio import atomic_write_text
     from accelsim.hw import simulate
 
     from accelsim.nn.data import data_from_args
 
     _check_fault_options(args)
     from accelsim.fileio import check_output_file
+    if args.topology is not None and (args.data is not None or args.samples is not None):
+        raise UserError("--data and --samples need --image: a --topology's weights are seeded, there is no "
+                        "trained network to score")
     for option, path in (("-o", args.out), ("--trace", args.trace)):
         if path is not None:      # refused before the run, not after it
             check_output_file(path, f"{option} file")
-    image, cfg = _image_and_config(args)
+    image, cfg, notice = _image_and_config(args)
     data = None
     if args.data is not None or args.samples is not None:
         from accelsim.errors import UserError
@@ -90,7 +92,10 @@ def cmd_simulate(args) -> int:
     if args.v_low is not None and args.v_low > vdd:
         raise UserError(f"--v-low {args.v_low} V is above the supply {vdd} V: the chip's map would miss every "
                         "cell failing between them (use a floor at or below --vdd)")
-    trace = dict(trace=args.trace, trace_folds=args.trace_folds)
+    import tempfile
+    staging = tempfile.TemporaryDirectory(prefix="accelsim-simulate-")
+    trace_tmp = f"{staging.name}/trace.json" if args.trace else None
+    trace = dict(trace=trace_tmp, trace_folds=args.trace_folds)
     if args.ber is not None:        # transient flips at a given rate
         result = simulate(image, cfg, vdd=vdd, ber=args.ber, seed=args.seed, **trace)
         source = f"transient BER {result.faults['ber']:.2e}"
@@ -139,14 +144,27 @@ def cmd_simulate(args) -> int:
         console.print(f"{data.text}, {quality['inputs']} inputs at {vdd:.3f} V: {acc}; SDC top-1 "
                       f"{quality['sdc_top1'] * 100:.2f} %" + ("" if quality["sdc_top5"] is None else
                                                               f", top-5 {quality['sdc_top5'] * 100:.2f} %"))
+    outputs = {}
     if args.out:
-        atomic_write_text(args.out, json.dumps({"image": str(name), "ber": ber, "chip": result.faults.get("chip"),
+        outputs[args.out] = (json.dumps({"image": str(name), "ber": ber, "chip": result.faults.get("chip"),
                                                 **result.to_dict(), "energy_per_layer": report.per_layer,
                                                 **({"data": data.text, **quality} if data is not None else {})},
                                                indent=1))
+    if args.trace:
+        with open(trace_tmp, "rb") as f:
+            outputs[args.trace] = f.read()
+    staging.cleanup()
     if args.reports:
-        from accelsim.hw.scalesim import write_reports
-        write_reports(args.reports, result, image, report.per_layer)
+        from pathlib import Path
+
+        from accelsim.hw.scalesim import report_texts
+        for name, text in report_texts(result, image, report.per_layer, per_channel=args.topology is not None).items():
+            outputs[Path(args.reports) / name] = text
+    from accelsim.fileio import write_files
+    write_files(outputs)   # every check has passed: all outputs or none
+    if notice:   # once, on stderr, after the run: what of the SCALE-Sim config the model does not use
+        import sys
+        print(notice, file=sys.stderr)
     return 0
 
 
@@ -157,7 +175,7 @@ def _image_and_config(args):
     from accelsim.errors import UserError
     from accelsim.fileio import read_yaml
     from accelsim.hw import parse_config
-    from accelsim.hw.scalesim import deep_update, scalesim_overrides
+    from accelsim.hw.scalesim import apply_overrides, read_scalesim_config
     from accelsim.image import load_image
 
     if args.reports is not None:   # SCALE-Sim writes its reports into an existing run directory too
@@ -174,9 +192,11 @@ def _image_and_config(args):
     if d is not None and not isinstance(d, dict):
         raise UserError(f"{where}: expected a YAML mapping")
     if args.scalesim_config:
-        d = deep_update(d or {}, scalesim_overrides(args.scalesim_config, image.layout.word_bits))
+        sc = read_scalesim_config(args.scalesim_config, image.layout.word_bits)
+        d = apply_overrides(d or {}, sc)
         where += f" with SCALE-Sim config {args.scalesim_config}"
-    return image, parse_config(d or None, where)
+        return image, parse_config(d, where), sc.notice(args.scalesim_config)
+    return image, parse_config(d or None, where), ""
 
 
 def output_quality(image, data, samples, weights) -> dict:

@@ -41,6 +41,15 @@ class AcceleratorConfig:
     word_bits: int | None = None   # fixed by the image's layout when it is simulated
 
     @property
+    def digest(self) -> str:
+        """SHA-256 of the resolved configuration (every field, packaged defaults included):
+        part of a campaign trial's key (accelsim.campaign.params)."""
+        from dataclasses import asdict
+
+        from accelsim.fileio import sha256_json
+        return sha256_json(asdict(self))
+
+    @property
     def sram_words(self) -> int:
         return self.banks * self.words_per_bank
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from math import ceil
+from math import ceil, prod
 from pathlib import Path
 
 import numpy as np
 
 from accelsim.errors import UserError
+from accelsim.fileio import read_text_capped
 from accelsim.image.memory_image import LayerImage, MemoryImage
 from accelsim.quant import layout_bounds
 from accelsim.seeds import rng
@@ -52,15 +53,26 @@ class TopologyLayer:
         return (n, self.channels // self.groups) + self.kernel
 
 
+TOPOLOGY_MAX_BYTES = 16 << 20   # SCALE-Sim's largest shipped topologies are a few kB
+DIMENSION_MAX = 1 << 20         # any one field: beyond every layer SCALE-Sim ships (and ResNet/GPT shapes)
+WEIGHTS_MAX = 1 << 30           # weights of all layers: 1 GiB of int8 weights before packing
+
+
 def _ints(fields: list[str], where: str, names: tuple[str, ...]) -> list[int]:
     out = []
     for value, name in zip(fields, names):
+        text = value.strip()
+        if len(text) > 20:   # refused before int() reads thousands of digits
+            kind = "is outside" if text.isdigit() else "is not an integer in"
+            raise UserError(f"{where}: {name} = {text[:20]}... {kind} 1..{DIMENSION_MAX:,}")
         try:
-            v = int(value.strip())
+            v = int(text)
         except ValueError:
-            raise UserError(f"{where}: {name} {value.strip()!r} is not an integer") from None
+            raise UserError(f"{where}: {name} {text!r} is not an integer") from None
         if v < 1:
             raise UserError(f"{where}: {name} = {v} must be >= 1")
+        if v > DIMENSION_MAX:
+            raise UserError(f"{where}: {name} = {v} is outside 1..{DIMENSION_MAX:,}")
         out.append(v)
     return out
 
@@ -81,8 +93,10 @@ def parse_row(fields: list[str], where: str, line: int) -> TopologyLayer:
         return TopologyLayer(name, "gemm", (m, k, n), line=line)
     if len(values) == 8:   # SCALE-Sim 3 sparsity ratio N:M: only dense layers are modelled
         ratio = values.pop().strip()
-        parts = ratio.split(":")
-        if len(parts) != 2 or parts[0].strip() != parts[1].strip():
+        parts = [p.strip() for p in ratio.split(":")]
+        if len(parts) != 2 or not all(p.isdigit() and int(p) >= 1 for p in parts):
+            raise UserError(f"{where}: sparsity {ratio[:40]!r} is not a ratio N:M of positive integers")
+        if int(parts[0]) != int(parts[1]):
             raise UserError(f"{where}: sparsity {ratio!r} is not supported (dense layers only, e.g. 1:1)")
     if len(values) != 7:
         raise UserError(f"{where}: expected 'name, M, N, K' or 'name, {', '.join(CONV_FIELDS)}', "
@@ -101,14 +115,17 @@ def parse_row(fields: list[str], where: str, line: int) -> TopologyLayer:
 def read_topology(path: str | Path) -> list[TopologyLayer]:
     """The layers of a SCALE-Sim topology CSV; a bad row is a UserError naming its line."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"topology {path}: cannot read ({exc.__class__.__name__})") from None
-    rows = list(csv.reader(text.splitlines()))
+    text = read_text_capped(path, "topology", TOPOLOGY_MAX_BYTES)
+    lines = text.splitlines()
+    rows = []
+    for i, line in enumerate(lines, start=1):
+        try:
+            rows.extend(csv.reader([line]))
+        except csv.Error as exc:
+            raise UserError(f"topology {path} line {i}: not a CSV row ({str(exc)[:80]})") from None
     if not rows or not rows[0] or not rows[0][0].strip().lower().startswith("layer"):
         raise UserError(f"topology {path} line 1: expected SCALE-Sim's header row starting with 'Layer name'")
-    layers, names = [], set()
+    layers, names, weights = [], set(), 0
     for i, fields in enumerate(rows[1:], start=2):
         if not any(f.strip() for f in fields):
             continue
@@ -117,6 +134,10 @@ def read_topology(path: str | Path) -> list[TopologyLayer]:
         if layer.name in names:
             raise UserError(f"{where}: layer name {layer.name!r} appears twice")
         names.add(layer.name)
+        weights += prod(layer.weight_shape)   # Python ints: no wrap-around
+        if weights > WEIGHTS_MAX:
+            raise UserError(f"{where}: the layers up to {layer.name!r} hold {weights:,} weights, more than the "
+                            f"limit of {WEIGHTS_MAX:,}")
         layers.append(layer)
     if not layers:
         raise UserError(f"topology {path}: no layer rows")

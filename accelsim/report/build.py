@@ -368,13 +368,16 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
 
 
 # what, besides the sweep point, chip and repeat, changes what a row measures
-VARIANT_FIELDS = ("export_sha256", "samples", "fault_model", "engine", "policy", "data")
+VARIANT_FIELDS = ("export_sha256", "samples", "fault_model", "engine", "policy", "data", "accelerator_sha256",
+                  "energy_table_sha256")
+# these live in the params JSON only (digits trials have no data; a fast trial no energy table)
+_PARAMS_ONLY = ("data", "accelerator_sha256", "energy_table_sha256")
 
 
 def _variant(r: dict, f: str):
-    """A row's value of a VARIANT_FIELDS entry; ``data`` (the evaluated data set) lives in
-    the params JSON (digits trials have none)."""
-    if f != "data":
+    """A row's value of a VARIANT_FIELDS entry (``data``: its source text; a digest: its
+    first 8 hex digits)."""
+    if f not in _PARAMS_ONLY:
         return r.get(f)
     params = r.get("params")
     if isinstance(params, str):
@@ -382,8 +385,10 @@ def _variant(r: dict, f: str):
             params = json.loads(params)
         except json.JSONDecodeError:
             return None
-    data = (params or {}).get("data") if isinstance(params, dict) else None
-    return data.get("source") if isinstance(data, dict) else None
+    value = (params or {}).get(f) if isinstance(params, dict) else None
+    if f == "data":
+        return value.get("source") if isinstance(value, dict) else None
+    return value[:8] if isinstance(value, str) else None
 
 
 def label_models(rows: list[dict]) -> list[dict]:
