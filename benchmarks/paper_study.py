@@ -14,6 +14,13 @@ inference), the mean CPU seconds per trial against one fault-free inference of t
   python benchmarks/paper_study.py --scheduler tcp://host:8786
   python benchmarks/paper_study.py --local-dask 2        # a local Dask cluster of 2 workers
   ACCELSIM_SHORTCUTS=0 python benchmarks/paper_study.py --chips 2   # without the shortcuts
+  python benchmarks/paper_study.py --chips 2 --peers 3   # and PyTorchFI / MRFI, 3 trials each
+
+Peers (``--peers``, benchmarks/peer_injectors.py): PyTorchFI 0.6.0 and MRFI 2.1.0 from
+PyPI in their own venv, weight bit flips at BER 1e-4 per bit of 8-bit weights on the same
+seeded ResNet-18 and the same 64 inputs, one inference per trial; neither has ECC, SRAM
+words, per-chip nested maps, cycles or energy (the script's docstring says what each can
+and cannot do).
 
 The voltages span nominal (0.90 V) to the packaged BER curve's 0.56 V (BER 1e-4: ~9,000
 faulty bits in ResNet-18's 1.5 M words), denser where the ECC schemes stop correcting
@@ -90,6 +97,40 @@ def fault_free_inference_seconds(image_dir: str) -> float:
     return best
 
 
+PEERS = ("pytorchfi==0.6.0", "mrfi==2.1.0")
+
+
+def peer_venv() -> Path:
+    """A venv of its own for the peer injectors (PyPI, --no-deps; this interpreter's torch
+    and this checkout importable through a .pth file instead of a second torch download)."""
+    import site
+    import subprocess
+
+    venv = Path(os.environ.get("ACCELSIM_PEER_VENV", Path.home() / ".cache" / "accelsim" / "peer-venv"))
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pure = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    Path(pure, "accelsim-torch.pth").write_text("\n".join(site.getsitepackages() + [str(ROOT)]) + "\n")
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", *PEERS], check=True)
+    return python
+
+
+def peers(ber: float, trials: int) -> dict:
+    """peer_injectors.py's figures, run in the peer venv (an error is reported, not raised)."""
+    import subprocess
+    try:
+        python = peer_venv()
+        done = subprocess.run([str(python), str(ROOT / "benchmarks" / "peer_injectors.py"), "--ber", str(ber),
+                               "--trials", str(trials)], capture_output=True, text=True, timeout=7200)
+        if done.returncode != 0:
+            return {"error": done.stderr.strip().splitlines()[-1][:300] if done.stderr.strip() else "failed"}
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        return {"error": f"{exc.__class__.__name__}: {exc}"[:300]}
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--chips", type=int, default=100)
@@ -101,6 +142,8 @@ def main(argv=None) -> None:
     ap.add_argument("--local-dask", type=int, default=0, help="start a local Dask cluster of N workers")
     ap.add_argument("--sequential", action="store_true", help="sequential yield decisions (opt-in)")
     ap.add_argument("--store", default=None, help="campaign store (default: a temporary one)")
+    ap.add_argument("--peers", type=int, default=0, metavar="TRIALS",
+                    help="also time PyTorchFI and MRFI (their own venv) for this many trials each")
     args = ap.parse_args(argv)
 
     from accelsim.campaign import Store, parse_spec, run_campaign
@@ -139,6 +182,8 @@ def main(argv=None) -> None:
     local = not scheduler     # a Dask cluster's CPU time is not this process's to measure
     trial_cpu = cpu / info["ran"] if local and info["ran"] else None
     fault_free = sum(1 for r in rows if r["residual_bits"] == 0)
+    peer = peers(1e-4, args.peers) if args.peers else None
+    study_trials_per_min = 60 / trial_cpu if trial_cpu else None
     print(json.dumps({
         "benchmark": "paper_study", "model": "resnet18@224 seeded", "inputs": 64, "metric": "sdc",
         "engine": args.engine, "accelerator": accelerator or "default accelerator.yaml (resident preset not on main)",
@@ -156,6 +201,11 @@ def main(argv=None) -> None:
         "trials_fault_free_outcome": fault_free, "trials_inferred_or_looked_up": len(rows) - fault_free,
         "chips_per_point": {f"{s['scheme']}@{s['vdd']}": s["chips"] for s in stats},
         "headline": [{k: h[k] for k in ("scheme", "vmin_yield", "vmin_yield_lower", "chips")} for h in head],
+        # one core each: this study's mean trial beside a peer's (weight bit flips at BER 1e-4)
+        "trials_per_min_one_core": {"accelsim_study": round(study_trials_per_min, 2) if study_trials_per_min else None,
+                                    **({k: v.get("trials_per_min_one_core") for k, v in peer.items()
+                                        if isinstance(v, dict)} if peer else {})},
+        "peers": peer,
         "load_average_before": [round(v, 2) for v in load_before],
         "load_average_after": [round(v, 2) for v in os.getloadavg()],
         "cpus": os.cpu_count(),
