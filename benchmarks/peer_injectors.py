@@ -40,7 +40,7 @@ def study_network():
     spec = parse_data("synthetic:64x3x224x224")
     model = build_model("resnet18", seed=0)
     data_dependent_init(model, calibration_set(spec))
-    x = torch.from_numpy(np.asarray(evaluation_set(spec, 64).x, dtype=np.float32))
+    x = torch.from_numpy(np.array(evaluation_set(spec, 64).x, dtype=np.float32))   # a writable copy
     return model.eval(), x
 
 
