@@ -275,7 +275,8 @@ def test_int8_gemm_layer_gives_the_exact_integers_of_the_float64_path(layer, m):
 
 
 def test_int8_path_runs_the_layers_and_equals_the_float32_path(digits_images, monkeypatch):
-    """On whole networks the int8 path serves every ungrouped layer (counted), and its logits
+    """On whole networks the int8 path (made to serve every ungrouped layer; by default only
+    those whose float32 sums need several chunks) serves them (counted), and the logits
     equal both the float32 path's and the float64 reference's, with faulty weights too."""
     from accelsim.infer import int8
     if not int8.available():
@@ -286,6 +287,7 @@ def test_int8_path_runs_the_layers_and_equals_the_float32_path(digits_images, mo
     for name in ("resnet-small", "squeezenet-small"):
         img = digits_images[name]
         net = FastIntegerNetwork(img)
+        net.int8_min_chunks = 1
         weights = _faulty(decode_weights(img)[0], 3)
         calls.clear()
         got = net.forward(X[:40], weights)

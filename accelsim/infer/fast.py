@@ -152,10 +152,12 @@ class FastIntegerNetwork(IntegerNetwork):
     """IntegerNetwork's integers, computed with exact int8 or float32 GEMMs and compiled kernels.
 
     ``forward(x, weights)`` returns exactly what IntegerNetwork.forward returns. Ungrouped
-    convolutions and linear layers run as int8 x int8 -> int32 products where torch has
-    them (accelsim.infer.int8; ``use_int8 = False`` keeps every layer on float32)."""
+    convolutions and linear layers whose float32 sums would need more than one channel chunk
+    run as int8 x int8 -> int32 products where torch has them (accelsim.infer.int8;
+    ``use_int8 = False`` keeps every layer on float32)."""
 
     use_int8 = True
+    int8_min_chunks = 2    # float32 chunks a layer must need to go int8 (1: every ungrouped layer)
 
     def __init__(self, image: MemoryImage):
         super().__init__(image)
@@ -258,9 +260,13 @@ class FastIntegerNetwork(IntegerNetwork):
 
     def _int8_layer(self, node, x: torch.Tensor, plan: LayerPlan, kernel, stride, padding, dilation):
         """The layer's output through the exact int8 GEMM, or None where that path does not
-        apply (grouped, weights outside int8, inputs outside 8 bits, no integer GEMM)."""
+        apply (grouped, weights outside int8, inputs outside 8 bits, no integer GEMM) or does
+        not pay: a layer whose float32 convolution is exact in one chunk stays on float32
+        (one oneDNN convolution beats im2col + int8 GEMM there; measured on ResNet-18 @224,
+        one thread: int8 everywhere 1.01 x the float32 engine, int8 only on the layers that
+        need 2-5 float32 chunks 0.75 x)."""
         from accelsim.infer import int8
-        if not self.use_int8:
+        if not self.use_int8 or (plan.static[0] is not None and len(plan.static[0]) < self.int8_min_chunks):
             return None
         weights = plan.int8()
         zero = int8.input_zero(x) if weights.usable else None
