@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from accelsim import __version__
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    previous = _on_sigterm()
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
@@ -65,9 +67,31 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{exc.filename!r}: " if exc.filename is not None else ""
         print(f"accelsim: error: {where}{_one_line(exc.strerror or str(exc))}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("accelsim: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("accelsim: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the main thread is: the same clean-up as Ctrl-C (worker
+    processes ended, temporary outputs removed, the store's committed trials kept)."""
+
+
+def _on_sigterm():
+    """Turn SIGTERM into :class:`Terminated` (the default handler would end the process at
+    once and orphan its workers); returns the previous handler (None off the main thread)."""
+    def handler(signum, frame):
+        raise Terminated()
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:   # not the main thread (an embedding application): leave signals alone
+        return None
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ def check_output_file(path, what: str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{what} {str(path)!r} is a directory")
+    if os.path.lexists(path) and not path.is_file():
+        # a device (/dev/null, /dev/full), a FIFO, a socket or a dangling link: replacing it by
+        # a regular file through rename would destroy it (as root, the system's /dev/null)
+        raise UserError(f"{what} {str(path)!r} exists and is not a regular file")
     _check_parent(path, what)
     return path
 
@@ -48,7 +52,8 @@ def check_output_dir(path, what: str, *, force: bool = False) -> Path:
     if not isinstance(path, (str, os.PathLike)) or not str(path):
         raise UserError(f"{what}: expected a directory path, got {path!r}"[:200])
     path = Path(path)
-    if path.exists() and not path.is_dir():
+    _recover(path)
+    if os.path.lexists(path) and not path.is_dir():
         raise UserError(f"{what} {str(path)!r} exists and is not a directory")
     if path.exists() and not force:
         raise UserError(f"output directory {str(path)!r} exists; pass --force to replace it")
@@ -93,6 +98,55 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # another user's live process
+        return True
+    return True
+
+
+def _leftovers(path: Path, kind: str) -> list[tuple[Path, int]]:
+    """(leftover, pid) of :func:`atomic_directory` runs for ``path`` whose process is gone:
+    ``.NAME.PID.*.tmp`` (a half-built directory) or ``.NAME.old.PID`` (the replaced one,
+    moved aside before the new one took its place)."""
+    out = []
+    try:
+        entries = list(path.parent.iterdir()) if path.parent.is_dir() else []
+    except OSError:
+        return out
+    prefix = f".{path.name}."
+    for p in entries:
+        rest = p.name[len(prefix):] if p.name.startswith(prefix) else None
+        if rest is None:
+            continue
+        if kind == "tmp" and rest.endswith(".tmp"):
+            pid = rest.split(".", 1)[0]
+        elif kind == "old" and rest.startswith("old."):
+            pid = rest[4:]
+        else:
+            continue
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            out.append((p, int(pid)))
+    return out
+
+
+def _recover(path: Path) -> None:
+    """Clean up after an :func:`atomic_directory` run that was killed: its half-built
+    temporary directories are removed, and a replaced directory moved aside is put back if
+    the kill came between the two renames (the output path is empty), else removed."""
+    for tmp, _ in _leftovers(path, "tmp"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    for old, _ in _leftovers(path, "old"):
+        if not os.path.lexists(path):
+            with contextlib.suppress(OSError):
+                os.replace(old, path)
+                continue
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_files(files: dict) -> None:
@@ -142,19 +196,20 @@ def atomic_directory(path: str | os.PathLike, *, force: bool = False):
     Yields the temporary directory (a ``Path``). An existing ``path`` is refused unless
     ``force``; with ``force`` it is replaced only once the new one is complete. An OS
     error is one UserError naming the path; the old directory is left as it was. The
-    directory gets the permissions mkdir would give under the user's umask.
+    directory gets the permissions mkdir would give under the user's umask. Names carry
+    the process id, so the next run removes what a killed run left (:func:`_recover`).
     """
     path = check_output_dir(path, "output directory", force=force)
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
         tmp.chmod(0o777 & ~current_umask())   # as mkdir would make it, not mkdtemp's 0700
         yield tmp
         if path.exists():
             old = path.with_name(f".{path.name}.old.{os.getpid()}")
             os.replace(path, old)
-            os.replace(tmp, path)
+            os.replace(tmp, path)   # killed before this line: the next run puts `old` back
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)

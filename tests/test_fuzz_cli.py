@@ -634,6 +634,359 @@ def test_write_failure_is_one_line_and_leaves_nothing(tmp_path, base, argv):
     assert _snapshot(tmp_path) == before    # no half-written output, no temporary left behind
 
 
+# round two (issue 24): data sources, model files, stores and output paths -----------------------
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _png_with_chunk(path: Path, kind: bytes, data: bytes) -> None:
+    """A valid 8x8 grey PNG with one extra ancillary chunk before IDAT (a text or ICC bomb)."""
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.new("L", (8, 8), 7).save(buf, "PNG")
+    raw = buf.getvalue()
+    at = raw.index(b"IDAT") - 4
+    path.write_bytes(raw[:at] + _png_chunk(kind, data) + raw[at:])
+
+
+def _image_folder(d: Path, name: str = "imgs", classes=("0",), fn=None) -> Path:
+    from PIL import Image
+    root = d / name
+    for c in classes:
+        (root / c).mkdir(parents=True)
+        if fn is None:
+            Image.new("L", (8, 8), 100).save(root / c / "a.png")
+        else:
+            fn(root / c / "a.png")
+    return root
+
+
+def _idx(d: Path, images: bytes, labels: bytes | None = None, gz: bool = False) -> None:
+    import gzip as gzip_
+    m = d / "mnist"
+    m.mkdir()
+    labels = labels if labels is not None else b"\x00\x00\x08\x01" + (2).to_bytes(4, "big") + b"\x01\x02"
+    for name, raw in (("t10k-images-idx3-ubyte", images), ("t10k-labels-idx1-ubyte", labels)):
+        if gz:
+            (m / (name + ".gz")).write_bytes(raw if raw[:2] != b"\x00\x00" else gzip_.compress(raw))
+        else:
+            (m / name).write_bytes(raw)
+
+
+def _idx_header(*dims: int) -> bytes:
+    return b"\x00\x00\x08" + bytes([len(dims)]) + b"".join(v.to_bytes(4, "big") for v in dims)
+
+
+def _npz(path: Path, **arrays) -> Path:
+    np.savez(path, **arrays)
+    return path
+
+
+def _npz_declaring(path: Path, shape: tuple) -> None:
+    """An npz whose x.npy header declares ``shape`` (uint8) over 16 bytes of data."""
+    import zipfile
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x.npy", header.getvalue() + b"\x00" * 16)   # the writer puts the magic first
+
+
+def _model_file(d: Path, body: str, name: str = "m.py") -> Path:
+    (d / name).write_text("import sys\nimport torch\n" + body)
+    shutil.copy(Path(MODELS) / "lenet5-int8.safetensors", d / "w.safetensors")
+    return d / name
+
+
+FACTORY_EXIT_BODIES = {
+    "sys.exit(0) at import": "sys.exit(0)\n",
+    "sys.exit(3) at import": "sys.exit(3)\n",
+    "KeyboardInterrupt at import": "raise KeyboardInterrupt\n",
+    "sys.exit(0) in factory": "def build():\n    sys.exit(0)\n",
+    "KeyboardInterrupt in factory": "def build():\n    raise KeyboardInterrupt\n",
+    "GeneratorExit in factory": "def build():\n    raise GeneratorExit('x')\n",
+}
+
+
+def _trial_store(d: Path, base: Path, sql: str | None = None, params=()) -> Path:
+    """A copy of the module's finished two-trial store, edited by ``sql``."""
+    path = d / "t.sqlite"
+    shutil.copy(base / "trials.sqlite", path)
+    if sql:
+        c = sqlite3.connect(path)
+        c.execute(sql, params)
+        c.commit()
+        c.close()
+    return path
+
+
+def _damage(path: Path) -> None:
+    """4 KiB of garbage written over the store's second page (a disk or a user gone wrong)."""
+    with open(path, "r+b") as f:
+        f.seek(4096)
+        f.write(np.random.default_rng(5).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+
+
+@pytest.fixture(scope="module")
+def trials_store(base):
+    """base/trials.sqlite: a finished campaign of two trials (lenet5, none-8b, two voltages)."""
+    spec = write_yaml(base / "two.yaml", {**campaign_spec(), "samples": 20})
+    assert cli_main(["campaign", str(spec), "--store", str(base / "trials.sqlite"), "--no-progress"]) == 0
+    shutil.rmtree(base / "trials.images")
+    return base / "trials.sqlite"
+
+
+ROUND_TWO = {
+    # 1. output paths that are not regular files
+    "simulate -o char device": (lambda d, b: os.mknod(d / "dev", 0o020666, os.makedev(1, 3)),
+                                ["simulate", "--image", "{base}/img", "-o", "dev"], "not a regular file"),
+    "simulate --trace FIFO": (lambda d, b: os.mkfifo(d / "fifo"),
+                              ["simulate", "--image", "{base}/img", "--trace", "fifo"], "not a regular file"),
+    "train -o dangling link": (lambda d, b: os.symlink(d / "nowhere", d / "m.safetensors"),
+                               ["train", "-o", "m", "--epochs", "0"], "not a regular file"),
+    # 2. model files that exit, wrong labels, samples, values
+    **{f"export model file {k}": (lambda d, b, body=v: _model_file(d, body),
+                                  ["export", "w.safetensors", "--model", "m.py:build", "--layout", "none-8b",
+                                   "-o", "img"], "m.py") for k, v in FACTORY_EXIT_BODIES.items()},
+    "campaign model file sys.exit": (lambda d, b: (_model_file(d, "sys.exit(0)\n"), write_yaml(
+        d / "s.yaml", {**campaign_spec(), "models": {"mine": {"factory": "m.py:build", "seed": 1}}})),
+        ["campaign", "s.yaml", "--store", "s.sqlite", "--no-progress"], "sys.exit(0)"),
+    "train model file KeyboardInterrupt": (lambda d, b: _model_file(d, "def build():\n    raise KeyboardInterrupt\n"),
+                                           ["train", "--model", "m.py:build", "-o", "m"], "KeyboardInterrupt"),
+    "npz labels uint64 2^64-1": (lambda d, b: _npz(d / "u.npz", x=np.zeros((4, 1, 8, 8), np.uint8),
+                                                   y=np.full(4, 2**64 - 1, np.uint64)),
+                                 ["infer", "{base}/img", "--data", "npz:u.npz"], "18446744073709551615"),
+    "train on npz labels uint64": (lambda d, b: _npz(d / "u.npz", x=np.zeros((10, 1, 8, 8), np.uint8),
+                                                     y=np.full(10, 2**64 - 1, np.uint64)),
+                                   ["train", "--data", "npz:u.npz", "-o", "m", "--epochs", "1"], "is above"),
+    "npz label past the model's classes": (lambda d, b: _npz(d / "l.npz", x=np.zeros((4, 1, 8, 8), np.uint8),
+                                                             y=np.array([0, 1, 2, 10])),
+                                           ["infer", "{base}/img", "--data", "npz:l.npz"], "label 10 is out of range"),
+    "infer --samples beyond the data": (None, ["infer", "{base}/img", "--samples", "100000"], "holds only 450"),
+    "--data empty": (None, ["infer", "{base}/img", "--data", ""], "empty"),
+    "--data blank": (None, ["train", "--data", "  ", "-o", "m"], "empty"),
+    "--image with --layout": (None, ["simulate", "--image", "{base}/img", "--layout", "none-4b"],
+                              "--layout none-4b applies to --topology only"),
+    "report sdc_top1 -1": (lambda d, b: _trial_store(d, b, "UPDATE trials SET sdc_top1 = -1"),
+                           ["report", "t.sqlite", "-o", "rep"], "sdc_top1 = -1.0 is outside 0..1"),
+    "report sdc_top1 7.5": (lambda d, b: _trial_store(d, b, "UPDATE trials SET sdc_top1 = 7.5"),
+                            ["report", "t.sqlite", "-o", "rep"], "outside 0..1"),
+    "report accuracy inf": (lambda d, b: _trial_store(d, b, "UPDATE trials SET accuracy = 9e999"),
+                            ["report", "t.sqlite", "-o", "rep"], "not a finite number"),
+    "report negative count": (lambda d, b: _trial_store(d, b, "UPDATE trials SET residual_bits = -4"),
+                              ["report", "t.sqlite", "-o", "rep"], "negative"),
+    # 3. model labels used in file names
+    "label ../../escaped": (lambda d, b: write_yaml(d / "s.yaml", {**campaign_spec(), "models": {
+        "../../escaped": {"checkpoint": f"{MODELS}/lenet5-int8"}}}),
+        ["campaign", "s.yaml", "--store", "s.sqlite"], "not usable in a file name"),
+    "label absolute": (lambda d, b: write_yaml(d / "s.yaml", {**campaign_spec(), "models": {
+        "/tmp/escaped": {"checkpoint": f"{MODELS}/lenet5-int8"}}}),
+        ["campaign", "s.yaml", "--store", "s.sqlite"], "not usable in a file name"),
+    "label with NUL": (lambda d, b: write_yaml(d / "s.yaml", {**campaign_spec(), "models": {
+        "a\x00b": {"checkpoint": f"{MODELS}/lenet5-int8"}}}),
+        ["campaign", "s.yaml", "--store", "s.sqlite"], "not usable in a file name"),
+    "label 300 characters": (lambda d, b: write_yaml(d / "s.yaml", {**campaign_spec(), "models": {
+        "m" * 300: {"checkpoint": f"{MODELS}/lenet5-int8"}}}),
+        ["campaign", "s.yaml", "--store", "s.sqlite"], "too long"),
+    # 4. idx files
+    "idx truncated header": (lambda d, b: _idx(d, b"\x00\x00\x08\x03\x00\x00"),
+                             ["infer", "{base}/img", "--data", "mnist:mnist"], "truncated IDX header"),
+    "idx impossible dims": (lambda d, b: _idx(d, _idx_header(2**32 - 1, 2**32 - 1, 2**32 - 1) + b"\x00" * 64),
+                            ["infer", "{base}/img", "--data", "mnist:mnist"], "more than the limit"),
+    "idx corrupt gzip": (lambda d, b: _idx(d, b"\x1f\x8b\x08\x00" + b"\xff" * 64, gz=True),
+                         ["infer", "{base}/img", "--data", "mnist:mnist"], "not readable"),
+    "idx zero samples": (lambda d, b: _idx(d, _idx_header(0, 8, 8), _idx_header(0)),
+                         ["infer", "{base}/img", "--data", "mnist:mnist"], "no samples"),
+    "idx 255 dimensions": (lambda d, b: _idx(d, b"\x00\x00\x08\xff" + b"\x00\x00\x00\x01" * 255),
+                           ["infer", "{base}/img", "--data", "mnist:mnist"], "255 dimensions"),
+    # 4. npz files
+    "npz truncated": (lambda d, b: (d / "t.npz").write_bytes(
+        _npz(d / "v.npz", x=np.zeros((50, 1, 8, 8), np.float32)).read_bytes()[:3000]),
+        ["infer", "{base}/img", "--data", "npz:t.npz"], "not readable as an npz archive"),
+    "npz corrupt member": (lambda d, b: (d / "c.npz").write_bytes(
+        (lambda raw: raw[:200] + bytes(x ^ 0x55 for x in raw[200:400]) + raw[400:])(
+            _npz(d / "v.npz", x=np.ones((50, 1, 8, 8), np.float32)).read_bytes())),
+        ["infer", "{base}/img", "--data", "npz:c.npz"], "c.npz"),
+    ".npy named .npz": (lambda d, b: np.save(d / "a.npy", np.zeros((4, 1, 8, 8), np.float32)) or
+                        (d / "a.npy").rename(d / "a.npz"),
+                        ["infer", "{base}/img", "--data", "npz:a.npz"], "a single .npy array"),
+    "npz header declaring 561 GiB": (lambda d, b: _npz_declaring(d / "h.npz", (561 << 30,)),
+                                     ["infer", "{base}/img", "--data", "npz:h.npz"], "declares"),
+    "npz header declaring more than its data": (lambda d, b: _npz_declaring(d / "h.npz", (100, 1, 8, 8)),
+                                                ["infer", "{base}/img", "--data", "npz:h.npz"], "truncated"),
+    "npz object array": (lambda d, b: _npz(d / "o.npz", x=np.array([None, 1], dtype=object)),
+                         ["infer", "{base}/img", "--data", "npz:o.npz"], "pickle"),
+    # 4. image folders
+    "image zTXt bomb": (lambda d, b: _image_folder(d, fn=lambda p: _png_with_chunk(
+        p, b"zTXt", b"k\x00\x00" + __import__("zlib").compress(b"a" * (4 << 20)))),
+        ["infer", "{base}/img", "--data", "imagefolder:imgs"], "not a readable image"),
+    "image iCCP bomb": (lambda d, b: _image_folder(d, fn=lambda p: _png_with_chunk(
+        p, b"iCCP", b"p\x00\x00" + __import__("zlib").compress(b"\x00" * (64 << 20)))),
+        ["infer", "{base}/img", "--data", "imagefolder:imgs"], "not a readable image"),
+    "image --resize 1000000": (lambda d, b: _image_folder(d),
+                               ["infer", "{base}/img", "--data", "imagefolder:imgs", "--resize", "1000000"],
+                               "more than 16384 pixels"),
+    "image huge integer class folder": (lambda d, b: _image_folder(d, classes=("0", "9" * 30)),
+                                        ["infer", "{base}/img", "--data", "imagefolder:imgs"], "is a label above"),
+    "image 5000-digit class folder": (lambda d, b: _image_folder(d, classes=("0", "1" * 200)),
+                                      ["infer", "{base}/img", "--data", "imagefolder:imgs"], "is a label above"),
+    # 4. synthetic sizes
+    "synthetic product wraps int64": (None, ["infer", "{base}/img", "--data", "synthetic:4294967296x4294967296x1x1"],
+                                      "is more than"),
+    "synthetic product wraps to a small number": (
+        None, ["infer", "{base}/img", "--data", f"synthetic:{2**62 + 1}x4x1x1"], "is more than"),
+    # 4. old stores and stores edited by hand
+    "store NULL schema_version": (lambda d, b: _trial_store(d, b, "UPDATE meta SET value = NULL "
+                                                                  "WHERE key = 'schema_version'"),
+                                  ["report", "t.sqlite", "-o", "rep"], "schema version None"),
+    "campaign on NULL schema_version": (lambda d, b: _trial_store(d, b, "UPDATE meta SET value = NULL "
+                                                                        "WHERE key = 'schema_version'"),
+                                        ["campaign", "{base}/spec.yaml", "--store", "t.sqlite"], "schema version"),
+    "report list per_layer": (lambda d, b: _trial_store(d, b, "UPDATE trials SET per_layer = '[1, 2]'"),
+                              ["report", "t.sqlite", "-o", "rep"], "per_layer is not a mapping"),
+    "report non-JSON meta.spec": (lambda d, b: _trial_store(d, b, "UPDATE meta SET value = '{nope' WHERE key = 'spec'"),
+                                  ["report", "t.sqlite", "-o", "rep"], "not a JSON mapping"),
+    "report list meta.spec": (lambda d, b: _trial_store(d, b, "UPDATE meta SET value = '[1, 2]' WHERE key = 'spec'"),
+                              ["report", "t.sqlite", "-o", "rep"], "list, not a JSON mapping"),
+    "report meta.spec models a number": (lambda d, b: _trial_store(
+        d, b, "UPDATE meta SET value = json_set(value, '$.models', 5) WHERE key = 'spec'"),
+        ["report", "t.sqlite", "-o", "rep"], "models = 5"),
+    "report NULL vdd": (lambda d, b: _trial_store(d, b, "UPDATE trials SET vdd = NULL"),
+                        ["report", "t.sqlite", "-o", "rep"], "vdd = None is empty"),
+    "campaign fault map word above int64": (lambda d, b: ((d / "m.csv").write_text(f"word,bit\n{2**70},1\n"),
+                                                           write_yaml(d / "s.yaml", {**campaign_spec(),
+                                                                      "fault_model": "measured", "fault_map": "m.csv"})),
+                                            ["campaign", "s.yaml", "--store", "s.sqlite"], "outside"),
+    # 8. a damaged store
+    "campaign on a damaged store": (lambda d, b: _damage(_trial_store(d, b)),
+                                    ["campaign", "{base}/spec.yaml", "--store", "t.sqlite", "--no-progress"], "damaged"),
+    "report on a damaged store": (lambda d, b: _damage(_trial_store(d, b)), ["report", "t.sqlite", "-o", "rep"],
+                                  "damaged"),
+    # 10. a card's model file runs only when named
+    "export card naming a model file": (lambda d, b: (_model_file(d, "open('ran', 'w')\ndef build():\n    pass\n"),
+                                                      shutil.copy(b / "lenet.safetensors", d / "c.safetensors"),
+                                                      (d / "c.yaml").write_text((b / "lenet.yaml").read_text().replace(
+                                                          "model: lenet5", "model: m.py:build"))),
+                                        ["export", "c", "--layout", "none-8b", "-o", "img"], "--trust-model-file"),
+    "campaign card naming a model file": (lambda d, b: (_model_file(d, "open('ran', 'w')\ndef build():\n    pass\n"),
+                                                        shutil.copy(b / "lenet.safetensors", d / "c.safetensors"),
+                                                        (d / "c.yaml").write_text((b / "lenet.yaml").read_text().replace(
+                                                            "model: lenet5", "model: m.py:build")),
+                                                        write_yaml(d / "s.yaml", {**campaign_spec(), "models": {
+                                                            "mine": {"checkpoint": "c"}}})),
+                                          ["campaign", "s.yaml", "--store", "s.sqlite"], "models.mine.factory"),
+    "train --from a card naming a model file": (lambda d, b: (
+        _model_file(d, "open('ran', 'w')\ndef build():\n    pass\n"),
+        shutil.copy(b / "lenet.safetensors", d / "c.safetensors"),
+        (d / "c.yaml").write_text((b / "lenet.yaml").read_text().replace("model: lenet5", "model: m.py:build"))),
+        ["train", "--from", "c", "-o", "out"], "--model FILE.py:NAME"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROUND_TWO))
+def test_round_two_corpus(cases, base, trials_store, name):
+    setup, argv, expect = ROUND_TWO[name]
+    d = cases()
+    if setup is not None:
+        setup(d, base)
+    argv = [a.replace("{base}", str(base)) for a in argv]
+    check_refused(argv, d, base, expect)
+    assert not (d / "ran").exists()   # no model file named only by a card was imported
+
+
+def check_clean(argv: list[str], workdir: Path, base_dir: Path) -> int:
+    """Hostile but possibly valid input: exit 0, or exit 2 with one line; never a traceback,
+    never a change to ``base_dir``."""
+    CASES["n"] += 1
+    before = _snapshot(base_dir)
+    err, out = io.StringIO(), io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(workdir)
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            rc = cli_main([str(a) for a in argv])
+    finally:
+        os.chdir(cwd)
+    text = err.getvalue()
+    assert rc in (0, 2), (argv, rc, text)
+    if rc == 2:
+        assert text.count("\n") == 1 and text.startswith("accelsim: error: "), (argv, text)
+    else:
+        assert text == "", (argv, text)
+    assert _snapshot(base_dir) == before
+    return rc
+
+
+DATA_FUZZ = settings(max_examples=15, deadline=None, derandomize=True, database=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@DATA_FUZZ
+@given(ndim=st.integers(0, 6), dims=st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 12), min_size=0, max_size=6),
+       cut=st.integers(-70, 70), gz=st.booleans(), flip=st.integers(0, 80))
+def test_fuzz_idx_files(cases, base, ndim, dims, cut, gz, flip):
+    """An idx file with any header (ndim, dims), truncated or extended, gzipped or not, one byte
+    flipped: the lenet image's infer reads it in one line or not at all."""
+    d = cases()
+    header = b"\x00\x00\x08" + bytes([ndim]) + b"".join(v.to_bytes(4, "big") for v in dims)
+    body = bytes(range(256)) * 3
+    raw = bytearray(header + (body[:cut] if cut < 0 else body + body[:cut]))
+    if flip < len(raw):
+        raw[flip] ^= 0xA5
+    n = dims[0] if dims else 0
+    _idx(d, bytes(raw), _idx_header(n) + bytes(min(n, 4096)) if n < 4096 else None, gz=gz)
+    check_clean(["infer", base / "img", "--data", "mnist:mnist"], d, base)
+
+
+@DATA_FUZZ
+@given(n=st.integers(0, 6), dtype=st.sampled_from(["uint8", "float32", "float64", "int16", "float16"]),
+       ydtype=st.sampled_from(["int64", "uint64", "int8", "uint32", "float32", "bool"]),
+       yvalue=st.sampled_from([0, 9, 10, -1, 2**31, 2**63 - 1]), cut=st.integers(0, 4000), flip=st.integers(0, 5000))
+def test_fuzz_npz_files(cases, base, n, dtype, ydtype, yvalue, cut, flip):
+    """npz files of any x dtype and count, labels of any dtype and value (wrapped into it), then
+    cut short or one byte flipped: read in one line or refused in one line."""
+    d = cases()
+    x = np.random.default_rng(n).random((n, 1, 8, 8)).astype(dtype)
+    with np.errstate(all="ignore"):
+        y = np.array([yvalue] * n).astype(ydtype)
+    raw = bytearray(_npz(d / "v.npz", x=x, y=y).read_bytes())
+    intact = flip >= len(raw) and cut == 0
+    if flip < len(raw):
+        raw[flip] ^= 0x5A
+    (d / "f.npz").write_bytes(bytes(raw[:len(raw) - cut] if cut < len(raw) else raw))
+    rc = check_clean(["infer", base / "img", "--data", "npz:f.npz"], d, base)
+    if intact:   # read when x is N images of a float or uint8 type and the labels, as stored, are 0..9
+        valid = (n > 0 and dtype != "int16" and ydtype not in ("bool", "float32")
+                 and 0 <= int(y[0]) <= 9)
+        assert rc == (0 if valid else 2), (n, dtype, ydtype, yvalue, rc)
+
+
+MODEL_BODIES = st.sampled_from([
+    "sys.exit({n})", "raise KeyboardInterrupt", "raise SystemExit({n})", "raise RuntimeError('x' * {n})",
+    "raise MemoryError", "raise RecursionError", "raise ValueError('')", "raise StopIteration",
+    "return {n}", "return None", "return torch.nn.Identity()", "return torch.nn.Linear({n} + 1, 3)",
+    "return [torch.nn.Linear(64, 10)]", "1 / 0", "import nonexistent_module_zz",
+])
+
+
+@DATA_FUZZ
+@given(at_import=st.booleans(), body=MODEL_BODIES, n=st.integers(0, 300))
+def test_fuzz_model_files(cases, base, at_import, body, n):
+    """A model file doing anything at import or in its factory (exits, interrupts, raises, returns
+    the wrong thing): export refuses it in one line naming the file, and writes nothing."""
+    d = cases()
+    line = body.format(n=n)
+    if at_import:
+        code = (line.replace("return ", "_ = ") + "\ndef build():\n    return torch.nn.Linear(64, 10)\n")
+    else:
+        code = "def build():\n    " + line + "\n"
+    _model_file(d, code)
+    text = check_refused(["export", "w.safetensors", "--model", "m.py:build", "--layout", "none-8b", "-o", "img"],
+                         d, base)
+    assert "m.py" in text or "does not" in text or "not a torch.nn.Module" in text, text
+
+
 # SCALE-Sim configs and topology CSVs (issue 24) ----------------------------------------------
 SCALESIM_TOPOLOGY = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
 SCALESIM_CFG = ("[general]\nrun_name = f\n[architecture_presets]\nArrayHeight: 4\nArrayWidth: 4\nIfmapSramSzkB: 16\n"
@@ -676,6 +1029,25 @@ def test_hostile_scalesim_config(cases, base, name):
     err = check_refused(["simulate", "--topology", "net.csv", "--scalesim-config", "a.cfg", "-o", "r.json",
                          "--reports", "rep"], d, base, expect)
     assert len(err) < 400   # one short line, never the expanded value
+
+
+FUZZ_SMALL = settings(FUZZ, max_examples=30)   # a refusal costs one CLI run; 30 cover each key / field
+SCALESIM_KEYS = ("ArrayHeight", "ArrayWidth", "IfmapSramSzkB", "FilterSramSzkB", "OfmapSramSzkB", "FilterSRAMBankNum",
+                 "FilterSRAMBankPort", "FilterSRAMBankBandwidth")
+
+
+@FUZZ_SMALL
+@given(key=st.sampled_from(SCALESIM_KEYS), bad=st.one_of(
+    st.integers(2**20 + 1, 10**400), st.integers(-10**6, 0),
+    st.sampled_from(["", "x", "1.5", "1e300", "inf", "-inf", "nan", "%(x)s", "100%", "0x10", "1.0"])))
+def test_fuzz_scalesim_config_keys(cases, base, key, bad):
+    """Any key accelsim reads from a SCALE-Sim .cfg, out of its range or not an integer:
+    one line naming the key."""
+    d = cases()
+    (d / "net.csv").write_text(SCALESIM_TOPOLOGY + "c1, 8, 8, 3, 3, 2, 4, 1,\n")
+    lines = [f"{key}: {bad}" if line.split(":")[0] == key else line for line in SCALESIM_CFG.splitlines()]
+    (d / "a.cfg").write_text("\n".join(lines) + "\n")
+    check_refused(["simulate", "--topology", "net.csv", "--scalesim-config", "a.cfg"], d, base, key)
 
 
 def _endless_fifo(path: Path):
@@ -725,7 +1097,7 @@ def test_hostile_topology(cases, base, name):
     check_refused(["simulate", "--topology", "net.csv", "-o", "r.json"], d, base, expect)
 
 
-@FUZZ
+@FUZZ_SMALL
 @given(index=st.integers(0, 6), bad=st.one_of(
     st.integers(2**20 + 1, 10**40), st.integers(-10**6, 0), st.sampled_from(["", "x", "1.5", "1e3", "nan", "0x10",
                                                                             "∞", "--1"])))

@@ -116,7 +116,7 @@ def test_user_model_and_image_folder_through_accelsim_run(project, tmp_path, mon
 
 def test_memory_images_and_unlabelled_inputs_give_an_sdc_sweep(project, tmp_path):
     img = tmp_path / "img"
-    assert main(["export", str(project / "ckpt" / "net-fp32"), "--layout", "none-8b", "-o", str(img),
+    assert main(["export", str(project / "ckpt" / "net-fp32"), "--layout", "none-8b", "-o", str(img), "--trust-model-file",
                  "--data", f"imagefolder:{project}/train", "--resize", "12", "--crop", "12"]) == 0
     # the same state dict through the model file instead of its card: the same words
     assert main(["export", str(project / "ckpt" / "net-fp32.safetensors"), "--model", f"{project}/net.py:build",
@@ -343,7 +343,7 @@ def test_fine_tune_a_user_model_file_from_its_checkpoint(project, tmp_path):
     from accelsim.nn import load_checkpoint
     from accelsim.quant.qat import count_out_of_layout
 
-    start, card0 = load_checkpoint(project / "ckpt" / "net-fp32")
+    start, card0 = load_checkpoint(project / "ckpt" / "net-fp32", trust=True)
     out = tmp_path / "ft"
     assert main(["train", "--from", str(project / "ckpt" / "net-fp32"), "--model", f"{project}/net.py:build",
                  "--data", f"imagefolder:{project}/train", "--resize", "12", "--crop", "12", "--bits", "8",
@@ -356,7 +356,7 @@ def test_fine_tune_a_user_model_file_from_its_checkpoint(project, tmp_path):
     assert card["wot_out_of_range_before"] == count_out_of_layout(start, 8, get_layout("inplace-8b-64"))
     assert 0.3 < card["wot_fraction_out_of_range_before"] < 0.6
     assert card["accuracy"] >= 0.9 and card["bits"] == 8
-    img = export_checkpoint(str(out), "inplace-8b-64", tmp_path / "img")
+    img = export_checkpoint(str(out), "inplace-8b-64", tmp_path / "img", trust_model_file=True)
     assert img.manifest["projected_weights"] == 0             # WOT left every weight in its slots
 
 

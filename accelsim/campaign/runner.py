@@ -260,6 +260,7 @@ def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, schedu
     # each checkpoint's tensors and the scheduler
     if store_path.exists() and not (store_path.is_file() and store_path.stat().st_size == 0):
         # a foreign, unreadable or old-schema file is refused before any work, read only
+        Store.check_not_busy(store_path)
         Store(store_path, create=False, readonly=True, for_writing=True).close()
     else:
         check_output_file(store_path, "campaign store")
@@ -298,7 +299,8 @@ def _connect(address):
 
 def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progress: bool, limit: int | None) -> dict:
     keys = image_keys(spec)
-    image_dirs = prepare_images(spec, image_cache_dir(store_path), keys)
+    # absolute: Dask workers run in folders of their own (a relative --store must work there)
+    image_dirs = prepare_images(spec, image_cache_dir(store_path.absolute()), keys)
     check_layer_selection(spec, image_dirs)
     # export_sha256 is part of the trial key: new checkpoint bytes are new trials
     trials = spec.trials(layer_names(image_dirs) if spec.layers == "each" else None, keys)
@@ -372,8 +374,13 @@ def _executor(store: Store, bar: _Progress, workers: int, scheduler, machine, pr
                 store.write(key, params, fut.result(), provenance=prov)
                 bar.advance()
         except BaseException:
-            # a failed trial or Ctrl-C: drop the queue instead of computing it unrecorded
+            # a failed trial, Ctrl-C or SIGTERM: drop the queue instead of computing it
+            # unrecorded, and end the trials in flight (a SIGTERM reaches this process
+            # only, not its workers)
+            processes = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
+            for proc in processes:
+                proc.terminate()
             raise
 
     with pool:

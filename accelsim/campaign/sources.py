@@ -159,6 +159,10 @@ def _card_checkpoint(model: str, scheme: str, stem: str, project: bool, where: s
     stem = str(p.with_suffix("")) if p.suffix in (".safetensors", ".yaml") else stem
     if not Path(stem + ".yaml").is_file() or not Path(stem + ".safetensors").is_file():
         raise UserError(f"{where}: no checkpoint {stem}(.yaml/.safetensors) for model {model!r}, scheme {scheme}")
+    from accelsim.nn.checkpoint import check_card_code, load_card
+    card = load_card(stem)   # a card naming a model file: run it only if the spec names it (factory:)
+    check_card_code(card, Path(stem + ".yaml"), (), f"give models.{model}.factory: {card.model} beside the "
+                                                    "checkpoint(s) in the campaign spec")
     return ModelSource("checkpoint", stem, project=project)
 
 

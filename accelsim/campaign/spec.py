@@ -171,6 +171,7 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
         accelerator = str(base_dir / d.accelerator)
         accelerator_config = load_config(accelerator)   # a bad accelerator fails here, before any store exists
         acc_policy = accelerator_config.policy
+        accelerator = str(Path(accelerator).absolute())   # what trials read: workers may run elsewhere
         # the spec's default policy used to replace the accelerator's (e.g. reread) without a word
         if "policy" in d.model_fields_set and d.policy != acc_policy:
             raise UserError(f"{where}: policy {d.policy} but accelerator config {accelerator} sets "
@@ -178,6 +179,7 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
         policy = acc_policy
     energy_table = None if d.energy_table is None else str(base_dir / d.energy_table)
     energy = load_table(energy_table)
+    energy_table = None if energy_table is None else str(Path(energy_table).absolute())   # as above
     data_value = d.data.model_dump(exclude_none=True) if hasattr(d.data, "model_dump") else d.data
     data_spec = parse_data(data_value, base_dir, f"{where}: data")
     available = data_size(data_spec)
@@ -213,7 +215,7 @@ def _check_bers_on_curve(bers: list[float], curve: BerCurve, where: str = "campa
 def _check_fault_map(fault_map: str, base_dir: Path, schemes: list[str]) -> tuple[str, str]:
     """The measured map's path and sha256 (part of the trial key), after checking that
     it parses and fits the words of every scheme."""
-    path = base_dir / fault_map
+    path = (base_dir / fault_map).absolute()   # workers may run in another folder
     for scheme in schemes:
         ChipFaultMap.from_csv(path, width=get_layout(scheme).word_bits)
     return str(path), sha256_file(path)

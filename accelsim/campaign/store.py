@@ -9,6 +9,8 @@ Schema in docs/campaigns.md.
 from __future__ import annotations
 
 import json
+import math
+import os
 import re
 import sqlite3
 import time
@@ -46,6 +48,10 @@ _TYPES = {"vdd": "REAL", "ber": "REAL", "chip": "INTEGER", "repeat": "INTEGER", 
 
 
 _HEX = re.compile(r"(?:[0-9a-f]{2})*")
+# what a row's result columns may hold: rates are shares of inputs, counts are counts
+RATE_COLUMNS = ("accuracy", "baseline_accuracy", *SDC_COLUMNS)
+COUNT_COLUMNS = ("injected_bits", "residual_bits", "data_bits", "words", "corrected", "detected", "miscorrected",
+                 "undetected", "cycles", "chip", "repeat", "samples")
 
 
 def trials_in(path: str | Path) -> int:
@@ -84,6 +90,12 @@ class Store:
         if not existed:
             check_output_file(self.path, "campaign store")
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:   # made here, not by SQLite (which gives 0644 whatever the umask): 0666 less the umask
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise UserError(f"campaign store {str(self.path)!r}: cannot create ({exc.strerror})") from None
         try:
             try:
                 self.conn = self._connect()
@@ -100,17 +112,33 @@ class Store:
             raise UserError(f"campaign store {str(self.path)!r} is not a readable SQLite file ({exc})") from None
         except sqlite3.Error as exc:   # OperationalError: cannot open (permissions, path)
             raise UserError(f"campaign store {str(self.path)!r}: cannot open ({exc})") from None
+        if existed and self.path.stat().st_size:
+            self._integrity()
         if existed and tables:
             self._check(tables)
-        elif existed and self.path.stat().st_size and not tables:
+        elif existed and self.path.stat().st_size and not tables and self.readonly and not for_writing:
+            # an SQLite file without tables (a campaign killed while creating its store): a
+            # writer takes it as new, a reader has nothing to read
             raise UserError(f"campaign store {str(self.path)!r} is not an accelsim campaign store")
         if not self.readonly:
             # WAL (set only on our own store, before its tables exist if it is new): a commit
             # survives the process being killed, without a full sync per trial
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
-        if not tables:
+        if not tables and not self.readonly:
             self._create()
+
+    def _integrity(self) -> None:
+        """SQLite's quick_check (every page and index readable and consistent): a store with
+        garbage written into it is refused in one line, never extended or half-reported."""
+        try:
+            problems = [r[0] for r in self.conn.execute("PRAGMA quick_check(3)")]
+        except sqlite3.DatabaseError as exc:
+            problems = [str(exc)]
+        if problems != ["ok"]:
+            self.conn.close()
+            raise UserError(f"campaign store {str(self.path)!r} is damaged (SQLite integrity check: "
+                            f"{'; '.join(map(str, problems))[:200]}); restore it from a copy or start a new store")
 
     def _tables(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -124,6 +152,24 @@ class Store:
         wal = any(self.path.with_name(self.path.name + side).exists() for side in ("-wal", "-journal"))
         uri = f"file:{quote(str(self.path.resolve()))}?mode=ro" + ("" if wal else "&immutable=1")
         return sqlite3.connect(uri, uri=True, timeout=30)
+
+    @staticmethod
+    def check_not_busy(path: str | Path) -> None:
+        """Refuse, before any export, a store another campaign holds (its :meth:`lock`);
+        the lock is only probed here and taken for good by :meth:`lock`."""
+        import fcntl
+
+        try:
+            f = open(path, "rb")
+        except OSError:
+            return   # missing or unreadable: the checks that follow name it
+        with f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise UserError(f"campaign store {str(path)!r} is being written by another campaign; "
+                                "wait for it to finish (finished trials are kept and skipped)") from None
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
     def lock(self) -> None:
         """Take the store for this process's campaign: a second campaign writing the same
@@ -148,7 +194,7 @@ class Store:
             raise UserError(f"campaign store {str(self.path)!r} is a foreign SQLite file")
         try:
             self.version = int(meta.get("schema_version", -1))
-        except ValueError:
+        except (TypeError, ValueError):   # NULL or text
             self.version = -1
         if self.version == SCHEMA_VERSION or (self.readonly and not self._for_writing
                                               and self.version in READABLE_VERSIONS):
@@ -183,6 +229,9 @@ class Store:
     def _create(self) -> None:
         cols = ", ".join(_col(c) for c in PARAM_COLUMNS + RESULT_COLUMNS)
         with self.conn:
+            # one transaction (Python's sqlite3 opens none for DDL): a process killed while
+            # creating the store leaves an empty file, which the next run takes as new
+            self.conn.execute("BEGIN IMMEDIATE")
             self.conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
             self.conn.execute("CREATE TABLE provenance (sha256 TEXT PRIMARY KEY, document TEXT)")
             self.conn.execute(f"CREATE TABLE trials (key TEXT PRIMARY KEY, {cols}, params TEXT, "
@@ -220,51 +269,89 @@ class Store:
         values = [params.get(c) for c in PARAM_COLUMNS] + [result.get(c) for c in RESULT_COLUMNS]
         cols = ", ".join(f'"{c}"' for c in ("key",) + PARAM_COLUMNS + RESULT_COLUMNS + ("params", "per_layer", "created"))
         marks = ", ".join("?" * (len(values) + 4))
-        with self.conn:
-            self.conn.execute(f"INSERT OR IGNORE INTO trials ({cols}) VALUES ({marks})",
-                              [key, *values, json.dumps(params, sort_keys=True),
-                               json.dumps(result.get("per_layer", {})), time.time()])
+        try:
+            with self.conn:
+                self.conn.execute(f"INSERT OR IGNORE INTO trials ({cols}) VALUES ({marks})",
+                                  [key, *values, json.dumps(params, sort_keys=True),
+                                   json.dumps(result.get("per_layer", {})), time.time()])
+        except sqlite3.Error as exc:   # disk full, I/O error, a store damaged while we ran
+            raise UserError(f"campaign store {str(self.path)!r}: cannot write a trial ({exc}); the trials "
+                            "committed so far are kept and skipped when the campaign runs again") from None
 
     def set_meta(self, key: str, value) -> None:
-        with self.conn:
-            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+        try:
+            with self.conn:
+                self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+        except sqlite3.Error as exc:
+            raise UserError(f"campaign store {str(self.path)!r}: cannot write ({exc})") from None
 
     def meta(self) -> dict:
         out = {}
-        for k, v in self.conn.execute("SELECT key, value FROM meta"):
+        try:
+            items = self.conn.execute("SELECT key, value FROM meta").fetchall()
+        except sqlite3.Error as exc:
+            raise UserError(f"campaign store {str(self.path)!r}: cannot read its meta table ({exc})") from None
+        for k, v in items:
             try:
                 out[k] = json.loads(v)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, TypeError, RecursionError):   # text, NULL, a nesting bomb
                 out[k] = v
         return out
 
     def rows(self) -> list[dict]:
-        cur = self.conn.execute("SELECT * FROM trials ORDER BY model, scheme, layers, vdd DESC, ber, chip, repeat")
-        names = [d[0] for d in cur.description]
-        out = []
-        for r in cur:
-            row = dict(zip(names, r))
-            row.setdefault("export_sha256", None)   # a version-1 store
-            row.setdefault("sdc_top1", None)        # versions 1 to 3
-            row.setdefault("sdc_top5", None)
-            row.setdefault("provenance_sha256", None)   # versions 1 to 4
-            mask = row.get("correct")
-            if mask is not None and not (isinstance(mask, str) and _HEX.fullmatch(mask)):
-                raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: correct = {mask!r} "
-                                f"is not the hex of a per-input mask"[:300])
-            for col, kind in _TYPES.items():
-                if kind == "TEXT":
-                    continue
-                if col in row and row[col] is not None and (isinstance(row[col], (str, bytes))
-                                                            or (kind == "INTEGER" and isinstance(row[col], float))):
-                    raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: {col} = {row[col]!r} "
-                                    f"is not {'an integer' if kind == 'INTEGER' else 'a number'}"[:300])
-            try:
-                row["per_layer"] = json.loads(row["per_layer"] or "{}")
-            except (json.JSONDecodeError, TypeError):
-                raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: per_layer is not JSON") from None
-            out.append(row)
-        return out
+        """Every trial, each value checked as input (a store is a file anyone can edit):
+        types, rates within [0, 1], counts >= 0, finite numbers, per_layer a mapping."""
+        try:
+            cur = self.conn.execute("SELECT * FROM trials ORDER BY model, scheme, layers, vdd DESC, ber, chip, repeat")
+            names = [d[0] for d in cur.description]
+            raw = cur.fetchall()
+        except sqlite3.Error as exc:
+            raise UserError(f"campaign store {str(self.path)!r}: cannot read its trials ({exc})") from None
+        return [self._row(dict(zip(names, r))) for r in raw]
+
+    def _row(self, row: dict) -> dict:
+        def bad(col, why):
+            return UserError(f"campaign store {self.path}: trial {row.get('key')!r}: {col} = {row.get(col)!r} "
+                             f"{why}"[:300])
+        row.setdefault("export_sha256", None)   # a version-1 store
+        row.setdefault("sdc_top1", None)        # versions 1 to 3
+        row.setdefault("sdc_top5", None)
+        row.setdefault("provenance_sha256", None)   # versions 1 to 4
+        mask = row.get("correct")
+        if mask is not None and not (isinstance(mask, str) and _HEX.fullmatch(mask)):
+            raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: correct = {mask!r} "
+                            f"is not the hex of a per-input mask"[:300])
+        for col, kind in _TYPES.items():
+            if kind == "TEXT":
+                continue
+            if col in row and row[col] is not None and (isinstance(row[col], (str, bytes))
+                                                        or (kind == "INTEGER" and isinstance(row[col], float))):
+                raise bad(col, f"is not {'an integer' if kind == 'INTEGER' else 'a number'}")
+            if isinstance(row.get(col), float) and not math.isfinite(row[col]):
+                raise bad(col, "is not a finite number")
+        for col in ("model", "scheme", "layers"):
+            if row.get(col) is not None and not isinstance(row[col], str):
+                raise bad(col, "is not a name")
+        for col in RATE_COLUMNS:
+            if row.get(col) is not None and not 0 <= row[col] <= 1:
+                raise bad(col, "is outside 0..1 (a share of the inputs)")
+        for col in COUNT_COLUMNS:
+            if row.get(col) is not None and row[col] < 0:
+                raise bad(col, "is negative")
+        for col in ("vdd", "ber", "energy_pj"):
+            if row.get(col) is not None and row[col] < 0:
+                raise bad(col, "is negative")
+        try:
+            row["per_layer"] = json.loads(row["per_layer"] or "{}")
+        except (json.JSONDecodeError, TypeError, RecursionError):
+            raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: per_layer is not JSON") from None
+        layers = row["per_layer"]
+        if not isinstance(layers, dict) or not all(
+                isinstance(v, dict) and all(isinstance(n, (int, float)) and not isinstance(n, bool)
+                                            and math.isfinite(n) and n >= 0 for n in v.values()) for v in layers.values()):
+            raise UserError(f"campaign store {self.path}: trial {row.get('key')!r}: per_layer is not a mapping "
+                            "of layer names to counts")
+        return row
 
     def close(self) -> None:
         self.conn.close()

@@ -303,11 +303,12 @@ def run_trial(params: TrialParams, image_dir: str, accelerator: AcceleratorConfi
             if key is not None:
                 _OUTCOMES.put(key, out)
     if act is not None:   # activation buffers at the scaled vdd: their reads get bit errors too
-        run.net.input_faults = act
-        try:
-            out = run.net.forward(x, weights)
-        finally:
-            run.net.input_faults = None   # the network is cached for the next trial
+        # on a copy: the cached network is shared by the threads of a Dask worker, and a
+        # trial's faults set on it would reach another trial's forward pass
+        import copy
+        net = copy.copy(run.net)
+        net.input_faults = act
+        out = net.forward(x, weights)
     top = clean_top if out is clean else top_classes(run.net, out)
     correct = None if y is None else top[:, 0] == y
     accuracy = None if y is None else float(np.mean(correct))

@@ -46,6 +46,11 @@ def _vmin(text: str | None, path: Path, line: int) -> float:
     return v
 
 
+# A measured map's word index bound without an image to bound it: 2^40 words (8 TiB of
+# 64-bit words) is past any SRAM, and word x width stays inside int64.
+MAX_MAP_WORDS = 1 << 40
+
+
 @dataclass
 class ChipFaultMap:
     """Faulty cells of one chip: flat bit positions (word * width + bit), thresholds
@@ -114,9 +119,10 @@ class ChipFaultMap:
                     raise UserError(f"fault map {path}, line {line}: word/bit must be integers "
                                     f"(got {row['word']!r}, {row['bit']!r})") from None
                 v = _vmin(row.get("vmin"), path, line)
-                if not (0 <= w < (n_words if n_words is not None else np.inf) and 0 <= b < width):
+                if not (0 <= w < (n_words if n_words is not None else MAX_MAP_WORDS) and 0 <= b < width):
                     extent = f"{n_words} x {width}" if n_words is not None else f"words of {width}"
-                    raise UserError(f"fault map {path}, line {line}: cell ({w}, {b}) outside {extent} bits")
+                    extent += " bits" + ("" if n_words is not None else " (word index below 2^40)")
+                    raise UserError(f"fault map {path}, line {line}: cell ({w}, {b}) outside {extent}")
                 kind = (row.get("type") or "flip").strip().lower()
                 if kind not in names:
                     raise UserError(f"fault map {path}, line {line}: type {kind!r} is not flip, stuck0 or stuck1")

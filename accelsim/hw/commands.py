@@ -13,7 +13,8 @@ def register(sub) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--image", help="memory image directory (accelsim export)")
     src.add_argument("--topology", help="SCALE-Sim topology CSV (conv and GEMM rows); weights are seeded (--seed)")
-    p.add_argument("--layout", default="ecc-8b-72", help="ECC layout of a --topology's seeded weights")
+    p.add_argument("--layout", default=None,
+                   help="ECC layout of a --topology's seeded weights (default ecc-8b-72); an --image has its own")
     p.add_argument("--scalesim-config", default=None,
                    help="SCALE-Sim .cfg: its array, dataflow and SRAM sizes override the accelerator config")
     p.add_argument("--reports", default=None,
@@ -158,8 +159,9 @@ def cmd_simulate(args) -> int:
         from pathlib import Path
 
         from accelsim.hw.scalesim import report_texts
-        for name, text in report_texts(result, image, report.per_layer, per_channel=args.topology is not None).items():
-            outputs[Path(args.reports) / name] = text
+        texts = report_texts(result, image, report.per_layer, per_channel=args.topology is not None)
+        for file_name, text in texts.items():
+            outputs[Path(args.reports) / file_name] = text
     from accelsim.fileio import write_files
     write_files(outputs)   # every check has passed: all outputs or none
     if notice:   # once, on stderr, after the run: what of the SCALE-Sim config the model does not use
@@ -182,10 +184,13 @@ def _image_and_config(args):
         from accelsim.fileio import check_output_dir
         check_output_dir(args.reports, "--reports directory", force=True)
     if args.image is not None:
+        if args.layout is not None:   # an image's words are packed already: its layout is fixed
+            raise UserError(f"--layout {args.layout} applies to --topology only; the image {args.image!r} "
+                            "has its own layout (export it again with another --layout)")
         image = load_image(args.image)
     else:
         from accelsim.hw.topology import read_topology, topology_image
-        layout = get_layout(args.layout)
+        layout = get_layout(args.layout or "ecc-8b-72")
         image = topology_image(read_topology(args.topology), layout, seed=args.seed, path=args.topology)
     where = f"accelerator config {args.config}" if args.config else "accelerator config"
     d = read_yaml(args.config, "accelerator config") if args.config else {}

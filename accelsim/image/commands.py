@@ -21,6 +21,9 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing image directory")
     p.add_argument("--project", action="store_true",
                    help="clamp weights that do not fit the layout's throttled slots (WOT projection)")
+    p.add_argument("--trust-model-file", action="store_true",
+                   help="import the model file (FILE.py:FACTORY) the checkpoint's card names: it is Python code "
+                        "and runs with your rights")
     add_data_arguments(p, "calibration data (its training split; default: the model's own, digits or seeded "
                           "uniform inputs)")
     p.set_defaults(func=cmd_export)
@@ -68,7 +71,7 @@ def checkpoint_export_key(checkpoint: str, layout: str, *, project: bool = False
 
 
 def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: bool = False,
-                      project: bool = False, data=None):
+                      project: bool = False, data=None, trust_model_file: bool = False):
     """Export a checkpoint (zoo or ``file.py:factory`` card), calibrated on ``data`` (a
     DataSpec) or by default as :func:`_calibration` says. The manifest's
     ``source.export_sha256`` is :func:`checkpoint_export_key`."""
@@ -79,7 +82,7 @@ def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: b
     from accelsim.nn.data import check_fits, load_data
 
     get_layout(layout)
-    model, card = load_checkpoint(checkpoint)
+    model, card = load_checkpoint(checkpoint, trust=trust_model_file, hint="pass --trust-model-file")
     shape = card_input_shape(card)
     if data is not None:
         check_fits(load_data(data), shape, None, f"checkpoint {checkpoint}")
@@ -127,7 +130,8 @@ def cmd_export(args) -> int:
                                   project=args.project)
     else:
         image = export_checkpoint(args.checkpoint, args.layout, out, force=args.force, project=args.project,
-                                  data=None if args.data is None and data.is_default else data)
+                                  data=None if args.data is None and data.is_default else data,
+                                  trust_model_file=args.trust_model_file)
     moved = image.manifest.get("projected_weights", 0)
     print(f"{out}: {len(image.layers)} layers, {image.n_weights} weights in {image.words.shape[0]} "
           f"{image.layout.word_bits}-bit words ({image.bytes_stored()} bytes), "
@@ -170,6 +174,9 @@ def evaluate_image(image, data, samples: int | None = None, weights=None) -> tup
     from accelsim.nn.data import check_fits, evaluation_set
 
     ds = evaluation_set(data, samples)
+    if samples is not None and len(ds.x) < samples:
+        from accelsim.errors import UserError
+        raise UserError(f"--samples {samples}: the data {data.text} holds only {len(ds.x)} inputs")
     check_fits(ds, image.input_shape, image_classes(image), f"image {image.path}")
     return ds, IntegerNetwork(image).predict(ds.x, weights)
 

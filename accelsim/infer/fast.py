@@ -92,14 +92,16 @@ class LayerPlan:
 
     def weights(self, chunks) -> list[torch.Tensor]:
         """The weights cut into these chunks (float32), or whole in float64 (chunks None)."""
-        if chunks not in self._weights:
-            if len(self._weights) >= 4:     # data-dependent cuts vary by batch: keep memory flat
-                self._weights = {k: v for k, v in self._weights.items() if k == self.static[0]}
-            if chunks is None:
-                self._weights[chunks] = [self.w32.to(torch.float64)]
-            else:
-                self._weights[chunks] = [self.w32[:, a:b].contiguous() for a, b in chunks]
-        return self._weights[chunks]
+        # the plan may be shared by the threads of a Dask worker: read the cache once and
+        # return what this call found or made, never a lookup another thread may have pruned
+        cached = self._weights.get(chunks)
+        if cached is None:
+            cached = ([self.w32.to(torch.float64)] if chunks is None
+                      else [self.w32[:, a:b].contiguous() for a, b in chunks])
+            kept = self._weights if len(self._weights) < 4 else \
+                {k: v for k, v in self._weights.items() if k == self.static[0]}   # keep memory flat
+            self._weights = {**kept, chunks: cached}
+        return cached
 
 
 def plan_layer(w: np.ndarray, bias: np.ndarray, *, groups: int = 1, limit: int = EXACT_FLOAT32) -> LayerPlan:

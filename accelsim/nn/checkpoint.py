@@ -109,11 +109,29 @@ def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], where: st
     return model.eval()
 
 
-def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, ModelCard]:
+def check_card_code(card: ModelCard, card_path: Path, trust, hint: str) -> None:
+    """A card naming a model file (``file.py:factory``) would run that file's code. It runs
+    only when the user named the file themselves: ``trust`` is True (an explicit option)
+    or holds the file's absolute path (from the command line or config); else one
+    UserError with ``hint`` (how to name it)."""
+    from accelsim.nn.modelref import is_factory_ref, parse_factory
+
+    if trust is True or not is_factory_ref(card.model):
+        return
+    ref = parse_factory(card.model, card_path.parent, f"model card {card_path}: model")
+    if ref.file not in set(trust or ()):
+        raise UserError(f"model card {card_path} names the model file {ref.file} (Python code, run with your "
+                        f"rights); it is imported only when you name it: {hint}")
+
+
+def load_checkpoint(path: str | Path, *, trust=False,
+                    hint: str = "pass trust=True") -> tuple[torch.nn.Module, ModelCard]:
     """(model in eval mode, card). Quantized checkpoints carry their scales as buffers.
-    The card's ``model`` is a zoo name or ``file.py:factory`` relative to the card's folder."""
+    The card's ``model`` is a zoo name or ``file.py:factory`` relative to the card's folder;
+    a model file is imported only as :func:`check_card_code` allows (``trust``)."""
     weights, card_path = checkpoint_paths(path)
     card = load_card(path)
+    check_card_code(card, card_path, trust, hint)
     state = read_state(weights)
     model = build_any(card.model, base_dir=card_path.parent, seed=card.seed, num_classes=card.num_classes,
                       input_shape=card.get("input_shape"))

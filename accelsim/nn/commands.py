@@ -51,6 +51,9 @@ def cmd_train(args) -> int:
         raise UserError(f"checkpoint {str(weights)!r} exists; pass --force to replace it")
     for path in (weights, card_path):      # refused now, not after the training
         check_output_file(path, "checkpoint")
+    if args.model is None and is_factory_ref(_card_model(args.init)):   # a card's model file runs only when named
+        raise UserError(f"--from {args.init}: its card names the model file {_card_model(args.init)} (Python code, "
+                        "run with your rights); name it yourself with --model FILE.py:NAME")
     model_name = args.model or _card_model(args.init) or "lenet5"
     epochs = args.epochs if args.epochs is not None else (0 if args.init else 40)
     cfg = TrainConfig(model=model_name, init=args.init, bits=args.bits, layout=args.layout, epochs=epochs,

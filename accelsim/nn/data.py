@@ -19,9 +19,13 @@ Every loader returns float32 inputs ``x`` of shape (N, C, H, W) (uint8 pixels sc
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
+import math
 import re
+import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +46,12 @@ HOLDOUT_FRACTION = 0.2
 # Export calibrates activation scales on at most this many training inputs (a seeded subset).
 CALIBRATION_MAX = 2048
 TRANSFORM_FIELDS = ("resize", "crop", "mean", "std")
+# Bounds checked before anything is allocated (products in Python ints, never int64):
+MAX_CLASSES = 1 << 20          # labels 0..MAX_CLASSES-1; ImageNet-21k has 21,841 classes
+IDX_MAX_BYTES = 1 << 32        # one idx file: MNIST's largest is 47 MB
+NPZ_MAX_BYTES = 1 << 33        # all arrays of one npz file, as their headers declare them
+IMAGE_MAX_SIDE = 1 << 14       # resize / crop, pixels per side
+IMAGE_MAX_PIXELS = 1 << 28     # one decoded or resized image (Pillow's own bomb limit is ~179 M)
 
 
 @dataclass
@@ -121,6 +131,8 @@ def _positive_ints(value, where: str, name: str, lengths: tuple[int, ...]) -> tu
     if (not isinstance(items, (list, tuple)) or len(items) not in lengths
             or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in items)):
         raise UserError(f"{where}: {name} = {value!r} must be a positive integer or [height, width]")
+    if any(v > IMAGE_MAX_SIDE for v in items):
+        raise UserError(f"{where}: {name} = {value!r} is more than {IMAGE_MAX_SIDE} pixels per side")
     return tuple(items)
 
 
@@ -195,8 +207,10 @@ def _synthetic_shape(text: str, where: str) -> tuple[int, int, int, int]:
     if len(parts) != 4 or not all(re.fullmatch(r"[1-9]\d*", p) for p in parts):
         raise UserError(f"{where}: synthetic needs NxCxHxW, e.g. synthetic:64x3x224x224")
     shape = tuple(int(p) for p in parts)
-    if int(np.prod(shape)) > SYNTHETIC_MAX_VALUES:
-        raise UserError(f"{where}: {int(np.prod(shape)):,} values is more than {SYNTHETIC_MAX_VALUES:,}")
+    values = math.prod(shape)   # Python ints: np.prod wraps at 2**63 and would pass the check
+    if values > SYNTHETIC_MAX_VALUES:
+        shown = f"{values:,}" if values < 10**30 else f"about 10^{len(str(values)) - 1}"
+        raise UserError(f"{where}: {shown} values is more than {SYNTHETIC_MAX_VALUES:,}")
     return shape
 
 
@@ -224,6 +238,9 @@ def data_from_args(args) -> DataSpec:
                "mean": numbers(args.mean, "mean") if args.mean else None,
                "std": numbers(args.std, "std") if args.std else None}
     options = {k: v for k, v in options.items() if v is not None}
+    if args.data is not None and not args.data.strip():
+        raise UserError(f"--data {args.data!r}: empty; name a source (digits, mnist:DIR, cifar10:DIR, "
+                        "imagefolder:DIR, npz:FILE or synthetic:NxCxHxW) or leave --data out")
     if args.data is None and not options:
         return DataSpec()
     return parse_data({"source": args.data or "digits", **options}, ".", "--data")
@@ -255,23 +272,39 @@ def _open(path: Path):
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """An IDX file (MNIST format: magic 0x00 0x00 dtype ndim, big-endian dims)."""
+    """An IDX file (MNIST format: magic 0x00 0x00 dtype ndim, big-endian dims), gzipped or
+    not. The header is checked before the data is read, and no more than the header
+    declares (at most IDX_MAX_BYTES) is ever read: a device or a pipe is refused."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"IDX file {str(path)!r} does not exist")
+    if not path.is_file():
+        raise UserError(f"IDX file {str(path)!r} is not a regular file")
     try:
         with _open(path) as f:
-            raw = f.read()
-    except (OSError, EOFError) as exc:
-        raise UserError(f"{path}: not readable ({exc})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise UserError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(dims)):
-        raise UserError(f"{path}: {data.size} bytes of data for shape {dims}")
-    return data.reshape(dims)
+            head = f.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08:
+                raise UserError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
+            ndim = head[3]
+            if not 1 <= ndim <= 4:
+                raise UserError(f"{path}: IDX header declares {ndim} dimensions (expected 1 to 4)")
+            raw_dims = f.read(4 * ndim)
+            if len(raw_dims) < 4 * ndim:
+                raise UserError(f"{path}: truncated IDX header ({4 + len(raw_dims)} of {4 + 4 * ndim} bytes)")
+            dims = [int.from_bytes(raw_dims[4 * i:4 * i + 4], "big") for i in range(ndim)]
+            if 0 in dims:
+                raise UserError(f"{path}: IDX file holds no samples (shape {dims})")
+            size = math.prod(dims)
+            if size > IDX_MAX_BYTES:
+                raise UserError(f"{path}: IDX header declares shape {dims} ({size:,} bytes), more than the "
+                                f"limit of {IDX_MAX_BYTES:,}")
+            raw = f.read(size + 1)   # one byte more: trailing data is an error too
+    except (OSError, EOFError, zlib.error) as exc:   # BadGzipFile is an OSError
+        raise UserError(f"{path}: not readable ({exc.__class__.__name__}: {exc})"[:300]) from None
+    if len(raw) != size:
+        raise UserError(f"{path}: {len(raw)}{'+' if len(raw) > size else ''} bytes of data for shape {dims} "
+                        f"({size} expected)")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(dims)
 
 
 def load_mnist(root: str | Path, split: str = "test") -> tuple[torch.Tensor, torch.Tensor]:
@@ -343,6 +376,8 @@ def _resize_crop(img, resize: tuple[int, ...] | None, crop: tuple[int, int] | No
             size = (s, max(1, int(s * h / w))) if w <= h else (max(1, int(s * w / h)), s)
         else:
             size = (resize[1], resize[0])
+        if size[0] * size[1] > IMAGE_MAX_PIXELS:
+            raise UserError(f"resize to {size[1]}x{size[0]} is more than {IMAGE_MAX_PIXELS:,} pixels")
         img = img.resize(size, Image.BILINEAR)
     if crop is not None:
         w, h = img.size
@@ -369,6 +404,12 @@ def image_folder_files(root: str | Path) -> tuple[list[tuple[Path, int]], list[s
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if classes:
         numeric = all(re.fullmatch(r"\d+", c) for c in classes)
+        # digits counted before int(): a 5,000-digit name is past int()'s own limit
+        big = [c for c in classes if numeric and (len(c.lstrip("0")) > 7 or int(c) >= MAX_CLASSES)]
+        if big:
+            big = big[0]
+            raise UserError(f"image folder {str(root)!r}: class folder {big[:40]!r} is a label above "
+                            f"{MAX_CLASSES - 1} (integer folder names are the labels)")
         files = [(path, int(c) if numeric else i) for i, c in enumerate(classes) for path in _image_files(root / c)]
     else:
         files = [(path, -1) for path in _image_files(root)]
@@ -378,7 +419,40 @@ def image_folder_files(root: str | Path) -> tuple[list[tuple[Path, int]], list[s
     return files, (classes or None)
 
 
-GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+WIDE_GRAY_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")   # 16-bit PNG greys open as I;16 (or I)
+
+
+@contextlib.contextmanager
+def _image_errors(path: Path):
+    """Anything Pillow raises or warns on a hostile file (a decompression bomb, a zTXt/iCCP
+    text bomb, a truncated or corrupt stream) as one UserError naming the file; its
+    DecompressionBombWarning is an error here, never a line printed before the error."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except UserError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UserError(f"image folder: {path} is too large to decode ({str(exc).split('.')[0]})"[:300]) from None
+    except MemoryError:
+        raise UserError(f"image folder: {path}: not enough memory to decode it") from None
+    except Exception as exc:   # Pillow raises OSError, ValueError, SyntaxError, struct.error, ...
+        raise UserError(f"image folder: {path} is not a readable image ({exc.__class__.__name__})") from None
+
+
+def _pixels(img, gray: bool) -> np.ndarray:
+    """(C, H, W) float32 in [0, 1]: 8-bit channels / 255, 16-bit greys / 65535 (clipping
+    them to 8 bits would read every pixel above 255 as white)."""
+    if gray and img.mode in WIDE_GRAY_MODES:
+        a = np.asarray(img.convert("I"), dtype=np.int64)   # PNG keeps 16-bit greys as integers 0..65535
+        return (np.clip(a, 0, 65535).astype(np.float32) / np.float32(65535.0))[None]
+    a = np.asarray(img.convert("L" if gray else "RGB"), dtype=np.uint8)
+    a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+    return a.astype(np.float32) / np.float32(255.0)
 
 
 def load_image_folder(root: str | Path, resize=None, crop=None, select=None) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None]:
@@ -387,58 +461,98 @@ def load_image_folder(root: str | Path, resize=None, crop=None, select=None) -> 
 
     One channel when every image of the folder is grayscale (read from the file headers),
     else RGB; decoded one at a time, so memory holds only the resized crops."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     files, classes = image_folder_files(root)
-
-    def open_image(path):
-        try:
-            return Image.open(path)
-        except (UnidentifiedImageError, OSError) as exc:
-            raise UserError(f"image folder: {path} is not a readable image ({exc.__class__.__name__})") from None
-
     gray = True
     for path, _ in files:
-        with open_image(path) as img:
+        with _image_errors(path), Image.open(path) as img:
             gray = gray and img.mode in GRAY_MODES
     chosen = files if select is None else [files[i] for i in select]
     arrays = []
     for path, _ in chosen:
-        with open_image(path) as img:
-            try:
+        with _image_errors(path), Image.open(path) as img:
+            if img.width * img.height > IMAGE_MAX_PIXELS:
+                raise UserError(f"image folder: {path} has {img.width}x{img.height} pixels, more than "
+                                f"{IMAGE_MAX_PIXELS:,}")
+            img.load()   # truncated data shows only when decoding
+            if img.mode in WIDE_GRAY_MODES and gray:
+                img = img.convert("I")
+            elif img.mode not in ("L", "RGB") or (img.mode == "RGB") == gray:
                 img = img.convert("L" if gray else "RGB")
-            except OSError as exc:   # truncated data shows only when decoding
-                raise UserError(f"image folder: {path} is not a readable image ({exc.__class__.__name__})") from None
-        try:
-            img = _resize_crop(img, resize, crop)
-        except UserError as exc:
-            raise UserError(f"image folder: {path}: {exc}") from None
-        a = np.asarray(img, dtype=np.uint8)
-        arrays.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
+            else:
+                img = img.copy()
+            try:
+                img = _resize_crop(img, resize, crop)
+            except UserError as exc:
+                raise UserError(f"image folder: {path}: {exc}") from None
+            arrays.append(_pixels(img, gray))
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
         other = next(i for i, a in enumerate(arrays) if a.shape != arrays[0].shape)
         raise UserError(f"image folder {root}: images of different sizes ({chosen[0][0].name} "
                         f"{arrays[0].shape[1:]}, {chosen[other][0].name} {arrays[other].shape[1:]}); "
                         "declare resize and crop")
-    # C-contiguous: stacking transposed views would keep their channels-last memory order
-    x = torch.from_numpy(np.ascontiguousarray(np.stack(arrays), dtype=np.float32) / np.float32(255.0))
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(arrays), dtype=np.float32))
     if classes is None:
         return x, None, None
     return x, torch.tensor([label for _, label in chosen], dtype=torch.int64), classes
 
 
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an npz file, each header checked before its data is read: no object
+    (pickled) arrays, at most NPZ_MAX_BYTES in all, and no array larger than the bytes its
+    archive member holds (a header may declare any size: 561 GiB is refused, not allocated)."""
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    if not path.exists():
+        raise UserError(f"npz file {str(path)!r} does not exist")
+    if not path.is_file():
+        raise UserError(f"npz file {str(path)!r} is not a regular file")
+    where = f"npz file {path}"
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if magic == b"\x93NUMPY":
+            raise UserError(f"{where}: a single .npy array, not an npz archive (save it with np.savez(..., x=...))")
+        arrays, total = {}, 0
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy") or "/" in info.filename:
+                    raise UserError(f"{where}: archive member {info.filename[:60]!r} is not an array (.npy)")
+                with zf.open(info) as member:
+                    version = npy.read_magic(member)
+                    header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+                    shape, _, dtype = header(member)
+                    if dtype.hasobject:
+                        raise UserError(f"{where}: array {info.filename[:-4]!r} holds Python objects, "
+                                        "which would need pickle (not readable without pickle: refused)")
+                    nbytes = math.prod(shape) * dtype.itemsize
+                    total += nbytes
+                    if total > NPZ_MAX_BYTES:
+                        raise UserError(f"{where}: array {info.filename[:-4]!r} of shape {shape} declares "
+                                        f"{nbytes:,} bytes; the file's arrays may hold at most {NPZ_MAX_BYTES:,}")
+                    if nbytes > info.file_size:
+                        raise UserError(f"{where}: array {info.filename[:-4]!r} of shape {shape} needs "
+                                        f"{nbytes:,} bytes but its member holds {info.file_size:,} (truncated?)")
+                with zf.open(info) as member:
+                    arrays[info.filename[:-4]] = npy.read_array(member, allow_pickle=False)
+    except UserError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error, NotImplementedError, KeyError,
+            SyntaxError, TypeError) as exc:
+        # not a zip archive, a corrupt member (CRC, deflate), a malformed .npy header
+        text = str(exc).splitlines()[0] if str(exc).strip() else ""
+        raise UserError(f"{where}: not readable as an npz archive ({exc.__class__.__name__}: {text})"[:300]) from None
+    return arrays
+
+
 def load_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """``x`` (N, C, H, W) float or uint8 (scaled by 1/255) and optional ``y`` (N,) integer labels."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise UserError(f"npz file {str(path)!r} does not exist") from None
-    except (ValueError, OSError, EOFError) as exc:
-        # object arrays need pickle, which is refused; anything else is not an npz
-        raise UserError(f"npz file {path}: not readable without pickle ({str(exc).splitlines()[0]})") from None
+    arrays = _read_npz(path)
     if "x" not in arrays:
         raise UserError(f"npz file {path}: no array 'x' (found: {', '.join(sorted(arrays)) or 'none'})")
     unknown = set(arrays) - {"x", "y"}
@@ -460,8 +574,10 @@ def load_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         if not np.issubdtype(y.dtype, np.integer) or y.shape != (len(x),):
             raise UserError(f"npz file {path}: y has dtype {y.dtype} and shape {y.shape}, "
                             f"expected {len(x)} integer labels")
-        if y.min() < 0:
+        if len(y) and int(y.min()) < 0:
             raise UserError(f"npz file {path}: label {int(y.min())} is negative")
+        if len(y) and int(y.max()) >= MAX_CLASSES:   # compared as Python ints: uint64 2**64-1 is no -1
+            raise UserError(f"npz file {path}: label {int(y.max())} is above {MAX_CLASSES - 1}")
         y = y.astype(np.int64)
     return x, y
 

@@ -3,7 +3,10 @@
 - a zoo name (``lenet5``, ``resnet18``, ...): :func:`accelsim.nn.zoo.build_model`;
 - ``path/to/file.py:factory``: the user's own module, imported from that file, and
   ``factory()`` (no arguments) returns the ``nn.Module``; relative paths resolve against
-  the folder of the config (or model card) that names them.
+  the folder of the config (or model card) that names them. The file is Python code: it
+  runs with the user's rights, like any script they run. Anything it raises while being
+  imported or called (``sys.exit``, ``KeyboardInterrupt`` included) is one UserError
+  naming the file.
 
 Weights come from a safetensors state dict, loaded strictly by
 :func:`accelsim.nn.checkpoint.load_state` (a QAT checkpoint's per-channel
@@ -74,11 +77,18 @@ def _import(path: str):
     sys.modules[name] = module   # spawned workers re-import it by path, never by this name
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except BaseException as exc:   # SystemExit and KeyboardInterrupt too: never a silent exit
         del sys.modules[name]
-        raise UserError(f"model file {path}: importing it failed: {exc.__class__.__name__}: "
-                        f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+        raise UserError(f"model file {path}: importing it failed: {_describe(exc)}") from None
     return module
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception raised by the user's code, in one line (sys.exit(0) included)."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: sys.exit({exc.code!r}) called"
+    text = str(exc).splitlines()[0] if str(exc).strip() else ""
+    return f"{exc.__class__.__name__}: {text}"[:300]
 
 
 def build_factory(ref: FactoryRef, seed: int = 0) -> torch.nn.Module:
@@ -93,9 +103,8 @@ def build_factory(ref: FactoryRef, seed: int = 0) -> torch.nn.Module:
         torch.manual_seed(seed)
         try:
             model = factory()
-        except Exception as exc:
-            raise UserError(f"model {ref.text}: {ref.name}() raised {exc.__class__.__name__}: "
-                            f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+        except BaseException as exc:   # SystemExit and KeyboardInterrupt too: never a silent exit
+            raise UserError(f"model {ref.text}: {ref.name}() raised {_describe(exc)}") from None
     if not isinstance(model, torch.nn.Module):
         raise UserError(f"model {ref.text}: {ref.name}() returned {type(model).__name__}, not a torch.nn.Module")
     return model.eval()

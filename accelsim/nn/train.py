@@ -120,12 +120,20 @@ def start_model(cfg: TrainConfig, input_shape=None) -> nn.Module:
         return build_any(cfg.model, seed=cfg.seed, input_shape=input_shape)
     weights, card_path = checkpoint_paths(cfg.init)
     if card_path.exists():
-        model, card = load_checkpoint(cfg.init)
+        # the card's model file runs only when it is the one --model names
+        named = [parse_factory(cfg.model, ".").file] if is_factory_ref(cfg.model) else []
+        model, card = load_checkpoint(cfg.init, trust=named, hint=f"give --model {card_model_hint(card_path)}")
         if _model_identity(card["model"], card_path.parent) != _model_identity(cfg.model, "."):
             raise UserError(f"--from {cfg.init}: a {card['model']} checkpoint, not {cfg.model}")
         return model
     return load_state(build_any(cfg.model, seed=cfg.seed, input_shape=input_shape), read_state(weights),
                       str(weights), cfg.model)
+
+
+def card_model_hint(card_path) -> str:
+    """The card's model as the user would name it on the command line."""
+    from accelsim.nn.checkpoint import load_card
+    return load_card(card_path).model
 
 
 def _model_identity(model: str, base_dir) -> str:

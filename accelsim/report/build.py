@@ -420,6 +420,31 @@ def label_models(rows: list[dict]) -> list[dict]:
     return out
 
 
+# meta.spec fields the report reads, and the JSON type each must have (campaign/runner.provenance)
+_SPEC_TYPES = {"name": str, "models": list, "schemes": list, "seed": int, "metric": str,
+               "accelerator_config": dict, "samples": int, "chips": int, "repeats": int}
+
+
+def checked_spec(spec, store_path) -> dict:
+    """A store's ``meta.spec`` as the report reads it: a JSON mapping (an old store may have
+    none) whose fields have their types; anything else is one UserError."""
+    if spec is None:
+        return {}
+    where = f"campaign store {store_path}: meta.spec"
+    if not isinstance(spec, dict):
+        raise UserError(f"{where} is {type(spec).__name__}, not a JSON mapping")
+    for name, kind in _SPEC_TYPES.items():
+        value = spec.get(name)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise UserError(f"{where}: {name} = {value!r} is not a {kind.__name__}"[:300])
+    for name in ("models", "schemes"):
+        if not all(isinstance(v, str) for v in spec.get(name) or []):
+            raise UserError(f"{where}: {name} holds something other than names")
+    if spec.get("metric") not in (None, "accuracy", "sdc"):
+        raise UserError(f"{where}: metric {spec['metric']!r} is not accuracy or sdc"[:300])
+    return dict(spec)
+
+
 def report_from_store(store_path, out_dir, *, tolerance: float = 0.01, force: bool = False,
                       yield_target: float = 0.95, metric: str | None = None) -> Path:
     store = Store(store_path, create=False, readonly=True)
@@ -427,7 +452,11 @@ def report_from_store(store_path, out_dir, *, tolerance: float = 0.01, force: bo
         rows, meta = label_models(store.rows()), store.meta()
     finally:
         store.close()
-    spec = dict(meta.get("spec") or {})
+    spec = checked_spec(meta.get("spec"), store_path)
+    for r in rows:   # every plot and table is drawn over the supply voltage
+        if r.get("vdd") is None:
+            raise UserError(f"campaign store {store_path}: trial {r.get('key')!r}: vdd = None is empty "
+                            "(every trial has a supply voltage)"[:300])
     if meta.get("sensitivity"):
         spec["sensitivity"] = meta["sensitivity"]
     return build_report(rows, out_dir, tolerance=tolerance, force=force, meta=spec, yield_target=yield_target,

@@ -49,7 +49,10 @@ def _save(fig, path: Path) -> Path:
     """Write ``path`` (PNG) and the same figure as SVG beside it (vector, for papers)."""
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    fig.savefig(path.with_suffix(".svg"), metadata={"Date": None})   # no timestamp: same input, same file
+    # no timestamp and element ids salted by the file's name (matplotlib draws them from
+    # uuid4 otherwise): the same rows give the same SVG bytes
+    with plt.rc_context({"svg.hashsalt": path.stem}):
+        fig.savefig(path.with_suffix(".svg"), metadata={"Date": None})
     plt.close(fig)
     return path
 

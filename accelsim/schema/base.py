@@ -70,6 +70,18 @@ NonNegFloat = Annotated[float, Field(ge=0), AfterValidator(_finite)]
 Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
 Count = Annotated[int, Field(ge=1)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _file_name_part(v: str) -> str:
+    # a model's label names its image-cache folder (<store>.images/<label>-<scheme>-<key>):
+    # a separator, '..' or a control character would write outside the cache or fail there
+    if v in (".", "..") or v.startswith(".") or re.search(r"[/\\\x00-\x1f\x7f]", v):
+        raise PydanticCustomError("label", "model label is not usable in a file name (no '/', '\\', "
+                                  "leading '.', '..' or control characters)")
+    return v
+
+
+Label = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_file_name_part)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 
 

@@ -11,7 +11,7 @@ from typing_extensions import Annotated
 
 from accelsim.ecc import list_layouts
 from accelsim.schema.ber_curve import BerCurveFile
-from accelsim.schema.base import ConfigModel, FiniteFloat, Name, Probability, Seed
+from accelsim.schema.base import ConfigModel, FiniteFloat, Label, Name, Probability, Seed
 
 SchemeName = Literal[tuple(list_layouts())]          # exact names: no case folding
 PathText = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[^\x00]*$")]
@@ -102,7 +102,7 @@ class SequentialYield(ConfigModel):
 class _Sweep(ConfigModel):
     name: Name = Field("campaign", description="campaign name (stored with every trial)")
     seed: Seed = Field(0, description="root seed, 0 .. 2^63-1; every trial's seed derives from it")
-    models: Annotated[dict[Name, ModelEntry | None], Field(min_length=1, max_length=1000)] = Field(
+    models: Annotated[dict[Label, ModelEntry | None], Field(min_length=1, max_length=1000)] = Field(
         description="zoo model names (a list), or model -> entry: factory + checkpoint(s), checkpoints "
                     "(stems with model cards) or images, per scheme; or seed: N (a zoo name, or with factory) "
                     "for seeded weights without a checkpoint")
