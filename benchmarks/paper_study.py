@@ -182,6 +182,9 @@ def main(argv=None) -> None:
     local = not scheduler     # a Dask cluster's CPU time is not this process's to measure
     trial_cpu = cpu / info["ran"] if local and info["ran"] else None
     fault_free = sum(1 for r in rows if r["residual_bits"] == 0)
+
+    def mean_s(rs):   # worker wall seconds of a class of trials (load-inflated like everything)
+        return round(sum(r["seconds"] for r in rs) / len(rs), 3) if rs else None
     peer = peers(1e-4, args.peers) if args.peers else None
     study_trials_per_min = 60 / trial_cpu if trial_cpu else None
     print(json.dumps({
@@ -199,6 +202,8 @@ def main(argv=None) -> None:
         # what 3,000 trials cost on 2 idle cores at this CPU time per trial (no contention)
         "full_study_idle_2core_min_estimate": round(trial_cpu * 3000 / 2 / 60, 1) if trial_cpu else None,
         "trials_fault_free_outcome": fault_free, "trials_inferred_or_looked_up": len(rows) - fault_free,
+        "trial_wall_s_mean": {"fault_free_outcome": mean_s([r for r in rows if r["residual_bits"] == 0]),
+                              "inferred_or_looked_up": mean_s([r for r in rows if r["residual_bits"] > 0])},
         "chips_per_point": {f"{s['scheme']}@{s['vdd']}": s["chips"] for s in stats},
         "headline": [{k: h[k] for k in ("scheme", "vmin_yield", "vmin_yield_lower", "chips")} for h in head],
         # one core each: this study's mean trial beside a peer's (weight bit flips at BER 1e-4)
