@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import threading
 from collections import Counter, OrderedDict
 
 import numpy as np
@@ -64,11 +65,13 @@ class NestedDecodes:
         self.capacity = capacity
         self.chips: OrderedDict = OrderedDict()
         self.reused = self.decoded = 0
+        self.lock = threading.Lock()   # a Dask worker may run trials in threads
 
     def decode(self, key, layout, index: np.ndarray, read: np.ndarray, rule: str):
         """(q (len(index), weights_per_word) int8, corrected words, status) of the words
         read at ``index`` (sorted), through ``layout``; ``key`` names the chip and image."""
-        prev = self.chips.get(key)
+        with self.lock:
+            prev = self.chips.get(key)
         fresh = np.ones(len(index), dtype=bool)
         q = np.empty((len(index), layout.weights_per_word), dtype=np.int8)
         data = np.empty_like(read)
@@ -83,12 +86,13 @@ class NestedDecodes:
             qf, dec = layout.unpack_detail(read[fresh], rule=rule)
             q[fresh] = qf.reshape(-1, layout.weights_per_word)
             data[fresh], status[fresh] = dec.data, dec.status
-        self.reused += int(len(index) - fresh.sum())
-        self.decoded += int(fresh.sum())
-        self.chips[key] = (index, read, q, data, status)
-        self.chips.move_to_end(key)
-        while len(self.chips) > self.capacity:
-            self.chips.popitem(last=False)
+        with self.lock:
+            self.reused += int(len(index) - fresh.sum())
+            self.decoded += int(fresh.sum())
+            self.chips[key] = (index, read, q, data, status)
+            self.chips.move_to_end(key)
+            while len(self.chips) > self.capacity:
+                self.chips.popitem(last=False)
         return q, data, status
 
 
@@ -194,17 +198,20 @@ class OutcomeCache:
         self.capacity = capacity
         self.entries: OrderedDict[str, np.ndarray] = OrderedDict()
         self.hits = self.misses = 0
+        self.lock = threading.Lock()   # a Dask worker may run trials in threads
 
     def get(self, key: str):
-        out = self.entries.get(key)
-        if out is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        self.entries.move_to_end(key)
-        return out
+        with self.lock:
+            out = self.entries.get(key)
+            if out is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            self.entries.move_to_end(key)
+            return out
 
     def put(self, key: str, out: np.ndarray) -> None:
-        self.entries[key] = out
-        while len(self.entries) > self.capacity:
-            self.entries.popitem(last=False)
+        with self.lock:
+            self.entries[key] = out
+            while len(self.entries) > self.capacity:
+                self.entries.popitem(last=False)
