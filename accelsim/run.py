@@ -1,6 +1,7 @@
 """The main job: ``accelsim run [CONFIG]`` and ``accelsim demo``.
 
-For the configured digits models and schemes it sweeps the weight-SRAM voltage from
+For the configured models and schemes (the packaged job: the Fashion-MNIST models; the
+bundled digits where Fashion-MNIST is not installed) it sweeps the weight-SRAM voltage from
 nominal down to where accuracy collapses, on several simulated chips, through the
 cycle-level accelerator, then builds the report and prints the headline: for each
 scheme, the lowest voltage whose accuracy stays within the tolerance of the fault-free
@@ -20,13 +21,27 @@ from accelsim.fileio import check_output_dir, read_yaml
 from accelsim.schema import RunConfig, validate
 
 PACKAGE = Path(__file__).resolve().parent
-DEFAULT_RUN = PACKAGE / "configs" / "run.yaml"
+DEFAULT_RUN = PACKAGE / "configs" / "run.yaml"          # Fashion-MNIST
+DIGITS_RUN = PACKAGE / "configs" / "run-digits.yaml"    # the same job on the bundled digits
 QUICK_RUN = PACKAGE / "configs" / "run-quick.yaml"
+
+
+def default_run() -> tuple[Path, str | None]:
+    """(the packaged run config, a note or None): run.yaml on Fashion-MNIST where the data
+    set is installed, else run-digits.yaml and a note saying why and how to install it."""
+    from accelsim.nn.data import NAMED, named_available
+
+    if named_available("fashion-mnist"):
+        return DEFAULT_RUN, None
+    return DIGITS_RUN, ("Fashion-MNIST is not installed: running the job on the bundled 8x8 digits "
+                        f"(sudo apt-get install {NAMED['fashion-mnist'][1]} for the real-data demo)")
 
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="the main job: voltage sweep x schemes x chips through the accelerator, then the report")
-    p.add_argument("config", nargs="?", default=None, help=f"run config YAML (default: {DEFAULT_RUN.name} in the package)")
+    p.add_argument("config", nargs="?", default=None,
+                   help=f"run config YAML (default: {DEFAULT_RUN.name} in the package, on Fashion-MNIST; "
+                        f"{DIGITS_RUN.name} where that is not installed)")
     p.add_argument("--quick", action="store_true", help="the small packaged config (run-quick.yaml)")
     p.add_argument("-o", "--out", default=None, help="output directory (default: the config's 'output')")
     p.add_argument("--workers", type=cliargs.workers, default=None, help="local worker processes (default: the config's)")
@@ -101,9 +116,10 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
                                metric=spec.metric)
     # the headline and warnings as the report computed them (the bootstrap is not run twice)
     figures = json.loads((report.parent / "results.json").read_text())
-    return {"headline": figures["headline"], "warnings": figures["warnings"], "report": report, "store": store_path,
+    return {"headline": figures["headline"], "savings": figures.get("savings", []), "storage": figures.get("storage"),
+            "warnings": figures["warnings"], "report": report, "store": store_path,
             "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance, "yield": target,
-            "metric": spec.metric}
+            "metric": spec.metric, "data": spec.data.text}
 
 
 def print_headline(result: dict) -> None:
@@ -116,7 +132,7 @@ def print_headline(result: dict) -> None:
     first = head[0] if head else {}
     metric = result.get("metric", "accuracy")
     t = Table(title=headline_title(result["tolerance"], result["yield"], first.get("chips"), first.get("inputs"),
-                                   metric))
+                                   metric, result.get("data")))
     for c in headline_cols(metric):
         t.add_column(c, justify="left" if c in ("model", "scheme") else "right")
     for row in _headline_rows(head):
@@ -127,6 +143,7 @@ def print_headline(result: dict) -> None:
                   "within the tolerance; safe V (lower bound): where the yield's 95 % Wilson lower bound is; "
                   f"{'top-1 SDC' if metric == 'sdc' else 'accuracy'}: mean over chips and inputs, 95 % bootstrap "
                   "interval", highlight=False)
+    print_savings(result.get("savings") or [], result.get("storage"))
     for w in result.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
     c = result["campaign"]
@@ -134,10 +151,43 @@ def print_headline(result: dict) -> None:
     console.print(f"report: {result['report']}")
 
 
+def print_savings(savings: list[dict], storage: str | None = None) -> None:
+    """The energy answers under the headline: scaled domain, whole inference, below the
+    first-error voltage, and the design comparison (docs/energy.md, Savings)."""
+    from rich.table import Table
+
+    from accelsim.console import get_console
+    from accelsim.report.build import SAVINGS_NOTE, _savings_rows, savings_cols
+
+    if not any(s["total_nominal_pj"] is not None for s in savings):
+        return
+    t = Table(title="Energy saved at the safe voltage")
+    for c in savings_cols(savings):
+        t.add_column(c, justify="left" if c in ("model", "scheme") else "right")
+    for row in _savings_rows(savings):
+        t.add_row(*row)
+    console = get_console()
+    console.print(t)
+    console.print(SAVINGS_NOTE, highlight=False)
+    if storage:
+        console.print(storage, highlight=False)
+
+
+def _packaged(quick: bool) -> Path:
+    """The packaged config of ``accelsim demo`` / ``accelsim run`` without a config."""
+    if quick:
+        return QUICK_RUN
+    path, note = default_run()
+    if note:
+        from accelsim.console import get_console
+        get_console().print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    return path
+
+
 def cmd_run(args) -> int:
     if args.quick and args.config:   # --quick used to be dropped silently when a config was given
         raise UserError("give a run config or --quick (the packaged small config), not both")
-    path = Path(QUICK_RUN if args.quick else args.config or DEFAULT_RUN)
+    path = Path(args.config) if args.config else _packaged(args.quick)
     cfg = load_run_config(path)
     out = Path(args.out or cfg.output)   # the output: relative to the working directory
     print_headline(run_job(cfg, out, workers=args.workers, scheduler=args.scheduler, force=args.force,
@@ -146,7 +196,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    path = QUICK_RUN if args.quick else DEFAULT_RUN
+    path = _packaged(args.quick)
     cfg = load_run_config(path)
     out = Path(cfg.output)
     if args.fresh and out.exists():

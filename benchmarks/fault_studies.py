@@ -1,6 +1,7 @@
 """The seed papers' analyses, reproduced on the digits models, one section at a time.
 
     python benchmarks/fault_studies.py [SECTION ...] [--check | --write]
+    python benchmarks/fault_studies.py --data fashion-mnist [berzad layers clip figure7] [--check | --write]
 
 Sections (default: all, in this order), each one JSON line, each under 5 minutes on 2 cores:
 
@@ -12,7 +13,15 @@ Sections (default: all, in this order), each one JSON line, each under 5 minutes
           1 % (test error, mean over 20 transient draws);
   prune   50 % magnitude pruning vs none, for 8-bit weights and for float32 weights;
   stutz   Stutz et al.'s protocol: train with random bit errors (RandBET), test on unseen
-          fixed chips (persistent per-cell fault maps drawn with seeds training never saw).
+          fixed chips (persistent per-cell fault maps drawn with seeds training never saw);
+  figure7 flipped data bits per weight left after decoding versus BER (the 4-bit seed's
+          Figure 7), measured on the int4 and int8 images next to the closed form.
+
+``--data fashion-mnist`` runs berzad, layers, clip and figure7 on the Fashion-MNIST models
+(models/fashion-mnist: LeNet-5 and the MLP; a fixed seeded FASHION_SAMPLES of the 10,000
+test images; clip's variants fine-tuned for one QAT epoch from the shipped fp32 LeNet-5, as
+retrain_zoo makes the zoo's) and stores them as fashion-<section>; docs/campaigns.md
+compares them with the seeds' CIFAR-10/ImageNet numbers.
 
 Every random draw comes from accelsim.seeds.derive of the section's root seed and the draw's
 name, so a section gives the same numbers bit for bit in any process, on any worker count
@@ -44,31 +53,58 @@ from accelsim.seeds import derive
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = Path(__file__).with_suffix(".json")
-SECTIONS = ("berzad", "layers", "float", "clip", "prune", "stutz")
+SECTIONS = ("berzad", "layers", "float", "clip", "prune", "stutz", "figure7")
+FASHION_SECTIONS = ("berzad", "layers", "clip", "figure7")
 BERS = [1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
 REPEATS = 10
 SEED = 0
 DATA = load_digits_split()
 X, Y = DATA.x_test.numpy(), DATA.y_test.numpy()
+CALIBRATION = DATA.x_train
+INPUT_SHAPE = (1, 8, 8)
+MODELS = ["lenet5", "vgg-small", "resnet-small"]
+MODELS_DIR = ROOT / "models"
+SAMPLES = 450
+CAMPAIGN_DATA: dict = {}
+# Fashion-MNIST: a fixed seeded subset of the test set keeps each section within minutes
+FASHION_SAMPLES = 1000
+FASHION_QAT = dict(epochs=0, qat_epochs=1, lr=3e-4, batch_size=128)   # as retrain_zoo's variants
 
 
-def campaign(tmp: Path, name: str, **kw) -> list[dict]:
-    d = {"name": name, "models": ["lenet5", "vgg-small", "resnet-small"], "fault_model": "transient",
-         "chips": 1, "seed": SEED, "models_dir": str(ROOT / "models"), **kw}
+def use_fashion() -> None:
+    """Point the sections at the Fashion-MNIST models and test set (``--data fashion-mnist``)."""
+    global X, Y, CALIBRATION, INPUT_SHAPE, MODELS, MODELS_DIR, SAMPLES, CAMPAIGN_DATA
+    from accelsim.nn.data import calibration_set, evaluation_set, parse_data
+
+    spec = parse_data("fashion-mnist")
+    test = evaluation_set(spec, FASHION_SAMPLES)
+    X, Y, CALIBRATION = test.x, test.y, calibration_set(spec)
+    INPUT_SHAPE, MODELS, MODELS_DIR = (1, 28, 28), ["lenet5", "mlp"], ROOT / "models" / "fashion-mnist"
+    SAMPLES, CAMPAIGN_DATA = FASHION_SAMPLES, {"data": "fashion-mnist"}
+
+
+def campaign(tmp: Path, name: str, models=None, **kw) -> list[dict]:
+    d = {"name": name, "models": models or MODELS, "fault_model": "transient",
+         "chips": 1, "seed": SEED, "models_dir": str(MODELS_DIR), **CAMPAIGN_DATA, **kw}
     store = tmp / f"{name}.sqlite"
     run_campaign(parse_spec(d), store, workers=2, progress=False)
     return Store(store).rows()
 
 
 def trained(**kw):
-    """A digits model trained bit-reproducibly (one thread, deterministic kernels)."""
+    """A LeNet-5 trained bit-reproducibly (one thread, deterministic kernels): on the digits
+    from scratch; on Fashion-MNIST fine-tuned from the shipped fp32 checkpoint (FASHION_QAT)."""
+    if CAMPAIGN_DATA:
+        from accelsim.nn.data import parse_data
+        kw = {**FASHION_QAT, "data": parse_data("fashion-mnist"), "init": str(MODELS_DIR / "lenet5-fp32"), **kw}
     with deterministic_torch():
         model, _ = train(TrainConfig(model="lenet5", seed=SEED, **kw), show_progress=False)
     return model
 
 
 def export(model, tmp: Path, name: str, layout: str, bits: int):
-    return export_image(model, tmp / name, layout=layout, input_shape=(1, 8, 8), calibration=DATA.x_train, bits=bits)
+    return export_image(model, tmp / name, layout=layout, input_shape=INPUT_SHAPE, calibration=CALIBRATION,
+                        bits=bits)
 
 
 def words_accuracy(img, words: np.ndarray) -> float:
@@ -98,7 +134,7 @@ def _with_weights(model, make, repeats: int) -> float:
                 for n, p in model.named_parameters():
                     if n in base:
                         p.copy_(make(n, base[n], r))
-                accs.append(float((model(DATA.x_test).argmax(1).numpy() == Y).mean()))
+                accs.append(float((model(torch.as_tensor(X)).argmax(1).numpy() == Y).mean()))
     finally:
         with torch.no_grad():
             for n, p in model.named_parameters():
@@ -122,13 +158,14 @@ def binary_accuracy(model, ber: float, repeats: int) -> float:
 
 
 def section_berzad(tmp: Path) -> dict:
-    rows = campaign(tmp, "berzad", schemes=["none-8b", "none-4b"], bers=BERS, repeats=REPEATS,
-                    layers=["all", "conv", "linear"], samples=450)
+    # the MLP has no conv layer: its conv selection would be empty
+    rows = campaign(tmp, "berzad", models=[m for m in MODELS if m != "mlp"], schemes=["none-8b", "none-4b"],
+                    bers=BERS, repeats=REPEATS, layers=["all", "conv", "linear"], samples=SAMPLES)
     return {"berzad": [{k: z[k] for k in ("model", "scheme", "layers", "berzad")} for z in berzad(rows)]}
 
 
 def section_layers(tmp: Path) -> dict:
-    rows = campaign(tmp, "layers", schemes=["none-8b"], bers=[1e-2], repeats=REPEATS, layers="each", samples=450)
+    rows = campaign(tmp, "layers", schemes=["none-8b"], bers=[1e-2], repeats=REPEATS, layers="each", samples=SAMPLES)
     order = {}   # network order: the order of a trial's per-layer counts
     for r in rows:
         order.setdefault(r["model"], {name: i for i, name in enumerate(r["per_layer"])})
@@ -210,6 +247,31 @@ def section_stutz(tmp: Path, chips: int = 10) -> dict:
     return {"chips": chips, "test_error_percent_fixed_chips": out}
 
 
+def section_figure7(tmp: Path) -> dict:
+    """Flipped data bits per weight after decoding (the 4-bit seed's Figure 7 unit: an
+    unprotected 4-bit weight shows 4 x BER), LeNet-5, transient faults, with the closed form
+    (analyses.expected_residual_fraction x data bits per word / weights per word)."""
+    from accelsim.campaign.analyses import expected_residual_fraction
+    from accelsim.ecc import get_layout
+
+    schemes = ["none-4b", "inplace-4b-64", "none-8b", "inplace-8b-64", "ecc-8b-72"]
+    bers = [1e-4, 1e-3, 1e-2]
+    rows = campaign(tmp, "figure7", models=["lenet5"], schemes=schemes, bers=bers, repeats=3, samples=SAMPLES)
+    out = {}
+    for scheme in schemes:
+        layout = get_layout(scheme)
+        k = layout.code.k if layout.code is not None else layout.word_bits
+        for ber in bers:
+            sel = [r for r in rows if r["scheme"] == scheme and r["ber"] == ber]
+            weights = sum(r["words"] for r in sel) * layout.weights_per_word
+            out.setdefault(scheme, {})[f"{ber:g}"] = {
+                "measured": float(f"{sum(r['residual_bits'] for r in sel) / weights:.4g}"),
+                "closed_form": float(f"{expected_residual_fraction(scheme, ber) * k / layout.weights_per_word:.4g}"),
+                "accuracy_drop_points": round(100 * float(np.mean([r["baseline_accuracy"] - r["accuracy"]
+                                                                   for r in sel])), 2)}
+    return {"flipped_bits_per_weight": out}
+
+
 def run(section: str) -> dict:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -219,15 +281,26 @@ def run(section: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    names = [a for a in argv if not a.startswith("--")] or list(SECTIONS)
-    unknown = [n for n in names if n not in SECTIONS]
+    fashion = "--data" in argv
+    if fashion:
+        i = argv.index("--data")
+        if argv[i + 1:i + 2] != ["fashion-mnist"]:
+            print("--data: only fashion-mnist (the digits are the default)", file=sys.stderr)
+            return 2
+        argv = argv[:i] + argv[i + 2:]
+        use_fashion()
+    known = FASHION_SECTIONS if fashion else SECTIONS
+    names = [a for a in argv if not a.startswith("--")] or list(known)
+    unknown = [n for n in names if n not in known]
     if unknown:
-        print(f"unknown section {unknown[0]!r}; sections: {' '.join(SECTIONS)}", file=sys.stderr)
+        print(f"unknown section {unknown[0]!r}; sections: {' '.join(known)}", file=sys.stderr)
         return 2
     committed = json.loads(COMMITTED.read_text()) if COMMITTED.exists() else {}
     status = 0
     for name in names:
         out = run(name)
+        if fashion:
+            out["data"], name = "fashion-mnist", f"fashion-{name}"
         print(json.dumps(out), flush=True)
         figures = {k: v for k, v in out.items() if k != "seconds"}
         if "--check" in argv:

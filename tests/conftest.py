@@ -12,3 +12,16 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def fashion_mnist_installed() -> bool:
+    from accelsim.nn.data import named_available
+    return named_available("fashion-mnist")
+
+
+# Tests that read Debian's Fashion-MNIST (`make test` installs dataset-fashion-mnist where
+# it can). Skipped, with the reason, only where it is absent; in CI (ACCELSIM_REQUIRE_DATA=1)
+# running without it is a failure instead.
+needs_fashion = pytest.mark.skipif(
+    not fashion_mnist_installed() and __import__("os").environ.get("ACCELSIM_REQUIRE_DATA") != "1",
+    reason="Fashion-MNIST is not installed (sudo apt-get install dataset-fashion-mnist)")

@@ -227,3 +227,35 @@ def test_cli_data_errors_are_one_line_exit_2(tmp_path, capsys):
     assert "6 unlabelled inputs" in capsys.readouterr().out
     assert main(["infer", str(image), "--samples", "100"]) == 0
     assert "on 100 digits test samples" in capsys.readouterr().out
+
+
+def test_named_fashion_mnist_resolves_env_then_debian_and_refuses_in_one_line(tmp_path, monkeypatch, capsys):
+    """``fashion-mnist`` reads $ACCELSIM_DATA/fashion-mnist first, then Debian's folder; its
+    text (and so a card's dataset and a trial's key) names no machine path; absent, one
+    line with the install command, exit 2 from the CLI."""
+    import accelsim.nn.data as data
+
+    root = tmp_path / "fashion-mnist"
+    root.mkdir()
+    imgs = np.random.default_rng(3).integers(0, 256, (5, 28, 28))
+    write_idx(root / "t10k-images-idx3-ubyte.gz", imgs, compress=True)
+    write_idx(root / "t10k-labels-idx1-ubyte.gz", np.array([9, 0, 0, 3, 8]), compress=True)
+    write_idx(root / "train-images-idx3-ubyte.gz", imgs[:3], compress=True)
+    write_idx(root / "train-labels-idx1-ubyte.gz", np.array([1, 2, 3]), compress=True)
+    monkeypatch.setenv("ACCELSIM_DATA", str(tmp_path))
+    spec = parse_data("fashion-mnist")
+    assert spec.text == "fashion-mnist" and spec.path is None and spec.to_dict() == {"source": "fashion-mnist"}
+    assert spec.root == str(root.resolve())
+    ds = load_data(spec)
+    assert ds.y.tolist() == [9, 0, 0, 3, 8] and ds.x[4, 0, 5, 6] == np.float32(imgs[4, 5, 6] / 255.0)
+    assert ds.classes[9] == "Ankle boot" and ds.name == "fashion-mnist"
+    assert training_split(spec).y_train.tolist() == [1, 2, 3]
+    with pytest.raises(UserError, match="named data set and takes no path"):
+        parse_data("fashion-mnist:/x")
+    monkeypatch.setenv("ACCELSIM_DATA", str(tmp_path / "empty"))
+    monkeypatch.setattr(data, "DEBIAN_DATASETS", tmp_path / "usr-share-datasets")
+    with pytest.raises(UserError, match="not installed .*sudo apt-get install dataset-fashion-mnist"):
+        parse_data("fashion-mnist")
+    assert main(["infer", "models/lenet5-int8", "--data", "fashion-mnist"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "apt-get install dataset-fashion-mnist" in err[0]

@@ -71,7 +71,8 @@ def test_scaled_buffers_energy(lenet):
         e = energy_of(r, lenet.layout, vdd=0.6, table=table)
         u = e.units   # the energy model's per-access energies (pJ)
         nominal = sum(s.input_reads * u.input_read_per_byte
-                      + (s.output_writes + s.output_reads) * u.output_access_per_psum for s in r.layers)
+                      + s.output_writes * s.output_bits * u.output_write_per_bit
+                      + s.output_reads * 32 * u.output_read_per_bit for s in r.layers)
         logic = ((table.logic_vdd or table.vdd_nominal) / table.vdd_nominal) ** 2
         factor = (0.6 / table.vdd_nominal) ** 2 if scaled else logic
         assert e.totals["buffers"] == pytest.approx(nominal * factor, rel=1e-12)

@@ -205,6 +205,22 @@ def test_older_stores_are_read_but_not_extended(tmp_path, version):
         Store(path, create=False)
 
 
+def test_version_5_store_gains_the_accumulator_energy_column(tmp_path):
+    """Version 5 had no energy_accumulators_pj: a writer adds it (NULL for the rows there)."""
+    path = tmp_path / "v5.sqlite"
+    Store(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE trials DROP COLUMN energy_accumulators_pj")
+        conn.execute("INSERT INTO trials (key, model, accuracy) VALUES ('old', 'm', 0.75)")
+        conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    assert Store(path, create=False, readonly=True).rows()[0].get("energy_accumulators_pj") is None
+    store = Store(path, create=False)
+    assert store.meta()["schema_version"] == 6
+    have = {r[1] for r in store.conn.execute("PRAGMA table_info(trials)")}
+    assert "energy_accumulators_pj" in have
+    store.close()
+
+
 def test_bundled_models_found_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     spec = parse_spec({"models": ["lenet5"], "schemes": ["none-8b"], "voltages": [0.9]})

@@ -167,16 +167,19 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
         fault_map, fault_map_sha = _check_fault_map(d.fault_map, base_dir, d.schemes)
     accelerator, policy = None, d.policy
     accelerator_config = load_config(None)
-    if d.accelerator is not None:
-        accelerator = str(base_dir / d.accelerator)
+    if d.accelerator is not None or d.engine == "cycle":
+        from accelsim.hw.config import DEFAULT_PRESET, is_preset
+        # a preset by name (resident, streamed, ...), else a file; nothing said: resident
+        name = d.accelerator if d.accelerator is not None else DEFAULT_PRESET
+        accelerator = name if is_preset(name) else str(base_dir / name)
         accelerator_config = load_config(accelerator)   # a bad accelerator fails here, before any store exists
         acc_policy = accelerator_config.policy
         accelerator = str(Path(accelerator).absolute())   # what trials read: workers may run elsewhere
         # the spec's default policy used to replace the accelerator's (e.g. reread) without a word
-        if "policy" in d.model_fields_set and d.policy != acc_policy:
+        if "policy" in d.model_fields_set and d.policy != acc_policy and d.accelerator is not None:
             raise UserError(f"{where}: policy {d.policy} but accelerator config {accelerator} sets "
                             f"ecc.policy {acc_policy}: make them agree (or drop one)")
-        policy = acc_policy
+        policy = acc_policy if d.accelerator is not None else d.policy
     energy_table = None if d.energy_table is None else str(base_dir / d.energy_table)
     energy = load_table(energy_table)
     energy_table = None if energy_table is None else str(Path(energy_table).absolute())   # as above

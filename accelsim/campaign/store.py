@@ -29,15 +29,17 @@ SCHEMA = "accelsim-campaign"
 # 2: column export_sha256 (what the trial's image was made from); 3: per-component energy
 # columns and the per-input correctness mask; 4: SDC rates sdc_top1, sdc_top5; 5: trial keys
 # hash the content of every file a trial is made from (accelsim.campaign.params), and each
-# row names its run's provenance (table provenance, column provenance_sha256)
-SCHEMA_VERSION = 5
-READABLE_VERSIONS = (1, 2, 3, 4, 5)   # older stores are read (missing columns None), never written to
+# row names its run's provenance (table provenance, column provenance_sha256); 6: accumulator energy
+SCHEMA_VERSION = 6
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)   # older stores are read (missing columns None), never written to
+UPGRADABLE_VERSIONS = (5,)      # a version-5 store gains the accumulator energy column (NULL for its trials)
 SDC_COLUMNS = ("sdc_top1", "sdc_top5")
 PARAM_COLUMNS = ("campaign", "model", "scheme", "checkpoint", "export_sha256", "fault_model", "point", "vdd",
                  "ber", "chip", "repeat", "layers", "samples", "engine", "policy", "seed")
 # the energy model's components (accelsim.energy.COMPONENTS), one column each: pJ per inference
-ENERGY_COLUMNS = tuple(f"energy_{c}_pj" for c in ("sram_dynamic", "sram_leakage", "mac", "registers", "buffers",
-                                                  "ecc", "dram"))
+ENERGY_COLUMNS = tuple(f"energy_{c}_pj" for c in ("sram_dynamic", "sram_leakage", "mac", "registers",
+                                                  "accumulators", "buffers", "ecc", "dram"))
+V6_COLUMNS = ("energy_accumulators_pj",)
 RESULT_COLUMNS = ("accuracy", "baseline_accuracy", *SDC_COLUMNS, "injected_bits", "residual_bits", "data_bits", "words",
                   "corrected", "detected", "miscorrected", "undetected", "energy_pj", *ENERGY_COLUMNS, "cycles",
                   "correct", "seconds", "provenance_sha256")
@@ -200,6 +202,11 @@ class Store:
                                               and self.version in READABLE_VERSIONS):
             self._check_columns()
             return
+        if self.version in UPGRADABLE_VERSIONS:
+            if not self.readonly:   # a writer extends it; a read-only check (for_writing) accepts it as is
+                self._add_columns()
+            self._check_columns()
+            return
         if self.version in READABLE_VERSIONS:
             raise UserError(f"campaign store {self.path}: schema version {self.version} keys its trials by the "
                             f"paths of their accelerator and energy files, not their content (version "
@@ -207,14 +214,26 @@ class Store:
                             f"extended: run the campaign into a new store (accelsim demo: --fresh)")
         raise UserError(f"campaign store {self.path}: schema version {meta.get('schema_version')} != {SCHEMA_VERSION}")
 
+    def _add_columns(self) -> None:
+        """Version 5 had no accumulator energy: add the column (NULL for the trials already there)."""
+        have = {r[1] for r in self.conn.execute("PRAGMA table_info(trials)")}
+        with self.conn:
+            for c in V6_COLUMNS:
+                if c not in have:
+                    self.conn.execute(f"ALTER TABLE trials ADD COLUMN {_col(c)}")
+            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        self.version = SCHEMA_VERSION
+
     def _check_columns(self) -> None:
         """Every column this version writes must be there (a hand-edited or truncated store
         would otherwise fail half-way through a report)."""
         have = {r[1] for r in self.conn.execute('PRAGMA table_info("trials")')}
-        if self.version >= 5:
+        if self.version >= 6:
             need = ("key",) + PARAM_COLUMNS + RESULT_COLUMNS + ("params", "per_layer")
-        elif self.version >= 2:   # read only: before the provenance column, the SDC columns (3), and for 2
-            new = ({"provenance_sha256"} | (set() if self.version == 4 else set(SDC_COLUMNS))
+        elif self.version >= 2:   # read only (5: also upgradable): before the accumulator column (6), the
+            # provenance column (5), the SDC columns (3), and for 2 the energy breakdown
+            new = (set(V6_COLUMNS) | (set() if self.version == 5 else {"provenance_sha256"})
+                   | (set() if self.version >= 4 else set(SDC_COLUMNS))
                    | (set() if self.version >= 3 else set(ENERGY_COLUMNS) | {"correct"}))
             need = ("key",) + PARAM_COLUMNS + tuple(c for c in RESULT_COLUMNS if c not in new) + ("params", "per_layer")
         else:   # read only: what a row needs to be read and sorted

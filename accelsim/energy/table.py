@@ -17,8 +17,7 @@ from accelsim.fileio import read_yaml
 from accelsim.schema import EnergyTableFile, validate
 
 DEFAULT_TABLE = Path(__file__).resolve().parents[1] / "configs" / "energy.yaml"
-SCALAR_ACTIONS = ("sram_leakage_pj_per_kib_cycle", "register_pj_per_byte", "ecc_gate_switch_pj", "ecc_activity",
-                  "dram_pj_per_byte")
+SCALAR_ACTIONS = ("register_pj_per_bit", "ecc_gate_switch_pj", "ecc_activity", "dram_pj_per_byte")
 ACTIVATION_BITS = 8   # the accelerator's activations are 8-bit (accelsim.infer)
 _OPERANDS = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
 
@@ -34,9 +33,10 @@ class EnergyTable:
 
     vdd_nominal: float
     sram_read_pj_per_64b: tuple          # ((kib, pJ), ...) sorted by kib
-    sram_leakage_pj_per_kib_cycle: float
+    sram_write_pj_per_64b: tuple         # ((kib, pJ), ...) sorted by kib
+    sram_leakage_uw_per_kib: dict        # cell type -> uW per KiB stored
     mac_pj: dict                         # (weight_bits, activation_bits) -> pJ
-    register_pj_per_byte: float
+    register_pj_per_bit: float           # one flip-flop bit written
     ecc_gate_switch_pj: float
     ecc_activity: float
     dram_pj_per_byte: float
@@ -66,19 +66,35 @@ class EnergyTable:
         have = ", ".join(f"{w}x{a}" for w, a in sorted(self.mac_pj))
         raise UserError(f"energy table: no mac_pj entry for {key[0]}x{key[1]}-bit operands (has {have})")
 
+    def leakage_uw_per_kib(self, cell: str) -> float:
+        """Leakage power (uW per KiB stored) of SRAM cells of type ``cell``."""
+        if cell not in self.sram_leakage_uw_per_kib:
+            have = ", ".join(sorted(self.sram_leakage_uw_per_kib))
+            raise UserError(f"energy table: no sram_leakage_uw_per_kib entry for cell type {cell!r} "
+                            f"(the accelerator's weight_sram.cell; has {have})")
+        return self.sram_leakage_uw_per_kib[cell]
+
     def sram_read_pj(self, kib: float) -> float:
         """pJ per 64-bit read of an SRAM array of ``kib`` KiB: log-log interpolation between
         the table's points (read energy grows as a power of capacity: longer bit and word
         lines), the end segments' slopes beyond them, a constant for a single point."""
-        pts = self.sram_read_pj_per_64b
-        if len(pts) == 1:
-            return pts[0][1]
-        i = 1
-        while i < len(pts) - 1 and kib > pts[i][0]:
-            i += 1
-        (k0, e0), (k1, e1) = pts[i - 1], pts[i]
-        slope = math.log(e1 / e0) / math.log(k1 / k0)
-        return e0 * (kib / k0) ** slope
+        return _loglog(self.sram_read_pj_per_64b, kib)
+
+    def sram_write_pj(self, kib: float) -> float:
+        """pJ per 64-bit write of an SRAM array of ``kib`` KiB (interpolated as reads are)."""
+        return _loglog(self.sram_write_pj_per_64b, kib)
+
+
+def _loglog(pts: tuple, kib: float) -> float:
+    """Log-log interpolation of ((capacity, pJ), ...) at ``kib``."""
+    if len(pts) == 1:
+        return pts[0][1]
+    i = 1
+    while i < len(pts) - 1 and kib > pts[i][0]:
+        i += 1
+    (k0, e0), (k1, e1) = pts[i - 1], pts[i]
+    slope = math.log(e1 / e0) / math.log(k1 / k0)
+    return e0 * (kib / k0) ** slope
 
 
 def _operands(key) -> tuple[int, int]:
@@ -98,6 +114,9 @@ def table_from_dict(d, where: str = "energy table") -> EnergyTable:
     a = f.actions
     return EnergyTable(vdd_nominal=float(f.vdd_nominal),
                        sram_read_pj_per_64b=tuple(sorted((float(k), float(v)) for k, v in a.sram_read_pj_per_64b.items())),
+                       sram_write_pj_per_64b=tuple(sorted((float(k), float(v))
+                                                          for k, v in a.sram_write_pj_per_64b.items())),
+                       sram_leakage_uw_per_kib={str(k): float(v) for k, v in a.sram_leakage_uw_per_kib.items()},
                        mac_pj={_operands(k): float(v) for k, v in a.mac_pj.items()},
                        dibl_per_volt=float(f.leakage_model.dibl_per_volt),
                        logic_vdd=None if f.logic_vdd is None else float(f.logic_vdd), count_dram=f.count_dram,

@@ -22,7 +22,7 @@ from accelsim.hw.config import AcceleratorConfig, load_config, parse_config
 from accelsim.hw.controller import tile_schedule
 from accelsim.hw.dram import dram_process
 from accelsim.hw.ecc_stage import EccStage
-from accelsim.hw.pe_array import Arrivals, PeCounters, buffer_accesses, pe_process, plan
+from accelsim.hw.pe_array import Arrivals, PeCounters, activation_storage, buffer_accesses, pe_process, plan
 from accelsim.hw.sram import WeightSram, burst_read_cycles
 from accelsim.hw.trace import Trace
 from accelsim.image import MemoryImage
@@ -58,8 +58,12 @@ class LayerStats:
     rereads: int = 0
     reread_stall_cycles: int = 0
     input_reads: int = 0
-    output_writes: int = 0
-    output_reads: int = 0
+    output_writes: int = 0   # partial sums (32-bit) written to the output buffer, or outputs with accumulators
+    output_reads: int = 0    # partial sums read back from the output buffer
+    output_bits: int = 32    # width of an output-buffer write (8: final outputs from the accumulators)
+    accumulator_writes: int = 0   # partial sums (32-bit) written to / read from the accumulators
+    accumulator_reads: int = 0
+    spill_bytes: int = 0     # activation and partial-sum traffic to DRAM: what the buffers cannot hold
     start_cycle: int = 0     # the PE array starts the layer (after the previous layer)
     end_cycle: int = 0
     sram_start: int = -1     # first and last weight-SRAM read of the layer
@@ -69,7 +73,7 @@ class LayerStats:
 
 
 ACTION_KEYS = ("macs", "sram_read_words", "sram_read_bits", "dram_bytes", "ecc_decodes", "input_reads",
-               "output_writes", "output_reads", "rereads")
+               "output_writes", "output_reads", "accumulator_writes", "accumulator_reads", "spill_bytes", "rereads")
 
 
 @dataclass
@@ -126,7 +130,10 @@ def simulate(image: MemoryImage, config: AcceleratorConfig | dict | str | Path |
       per fold of the PE array (else one per run of folds).
     """
     t_wall = time.perf_counter()
-    cfg = _as_config(config).for_layout(image.layout.word_bits)
+    cfg = _as_config(config).for_layout(image.layout.word_bits, n_words=int(image.words.shape[0]))
+    if cfg.resident and image.words.shape[0] > cfg.sram_words:
+        raise UserError(f"accelerator config: weight_sram.resident but the SRAM holds {cfg.sram_words} words and the "
+                        f"image has {image.words.shape[0]}: give words: fit, or a bigger SRAM, or resident: false")
     vdd = cfg.vdd_nominal if vdd is None else float(vdd)
     if not vdd > 0:
         raise UserError(f"vdd = {vdd} V must be a positive voltage")
@@ -173,7 +180,7 @@ class _Run:
         self.env = simpy.Environment()
         layout = image.layout
         self.plans = [plan(*layer.gemm, cfg.rows, cfg.cols, cfg.dataflow, groups=layer_groups(layer),
-                           os_drain=cfg.os_drain) for layer in image.layers]
+                           os_drain=cfg.os_drain, accumulator_depth=cfg.accumulator_depth) for layer in image.layers]
         self.stats = []
         for layer, p in zip(image.layers, self.plans):
             s = LayerStats(layer.name, layer.kind, tuple(layer.gemm), weight_bits=layout.weight_bits,
@@ -181,8 +188,12 @@ class _Run:
                            analytical_cycles=p.compute_cycles)
             for k, v in buffer_accesses(*layer.gemm, p).items():
                 setattr(s, k, v)
+            for k, v in activation_storage(layer, p, s, cfg, input_bits(image, layer)).items():
+                setattr(s, k, v)
             self.stats.append(s)
-        self.tiles = tile_schedule(image.layers, [p.weight_passes for p in self.plans], cfg.sram_words)
+        # resident weights: each layer is one tile, in the SRAM before the inference starts
+        sram_words = 2 * max(int(image.words.shape[0]), 1) if cfg.resident else cfg.sram_words
+        self.tiles = tile_schedule(image.layers, [p.weight_passes for p in self.plans], sram_words)
         self.ecc = EccStage(layout, cfg, sram)
         n = image.words.shape[0]
         self.out_words = image.words.copy()
@@ -203,8 +214,12 @@ class _Run:
 
     def run(self) -> None:
         env = self.env
-        env.process(dram_process(env, self.tiles, self.cfg, self.sram_free, self.tile_loaded, self.stats,
-                                 self.trace))
+        if self.cfg.resident:   # loaded once before the inference: no DRAM transfer in it
+            for ev in self.tile_loaded.values():
+                ev.succeed()
+        else:
+            env.process(dram_process(env, self.tiles, self.cfg, self.sram_free, self.tile_loaded, self.stats,
+                                     self.trace))
         env.process(self.weight_stream())
         env.run(until=env.process(self.pe_array()))
 
@@ -261,7 +276,8 @@ class _Run:
             yield env.timeout(t - env.now)   # the tile's last burst has left the SRAM
             trace.add("SRAM", f"{tile.layer_name} tile {tile.index}", t0, env.now)
             trace.sram_idle(env.now)
-            yield self.sram_free.put(tile.n_words)
+            if not cfg.resident:
+                yield self.sram_free.put(tile.n_words)
 
     def _decode(self, tile, s: LayerStats, start: int, n: int, first: bool, burst_id: int):
         """Read (or reuse) and decode one burst; its counts. Returns (re-read stall cycles,

@@ -25,7 +25,8 @@ def register(sub) -> None:
     p.add_argument("--ber", type=cliargs.number(0, 0.5), default=None, help="transient bit error rate instead of the chip's map")
     p.add_argument("--fault-model", choices=("persistent", "stuck"), default=None,
                    help="the chip's cells flip or are stuck (default persistent)")
-    p.add_argument("--config", default=None, help="accelerator YAML (default: accelsim/configs/accelerator.yaml)")
+    p.add_argument("--config", default=None, help="accelerator YAML, or a preset name: resident, streamed, tpu-v1, eyeriss, minerva "
+                        "(default: accelsim/configs/accelerator.yaml, i.e. streamed)")
     p.add_argument("--fault-map", default=None, help="measured fault map CSV (word,bit[,vmin][,type]) instead of --chip")
     p.add_argument("--v-low", type=cliargs.number(0, 100, lo_open=True), default=None,
                    help="lowest voltage the chip's map is sampled for (default: --vdd); fix it to compare "
@@ -193,7 +194,11 @@ def _image_and_config(args):
         layout = get_layout(args.layout or "ecc-8b-72")
         image = topology_image(read_topology(args.topology), layout, seed=args.seed, path=args.topology)
     where = f"accelerator config {args.config}" if args.config else "accelerator config"
-    d = read_yaml(args.config, "accelerator config") if args.config else {}
+    from accelsim.hw.config import is_preset
+    if args.config and is_preset(args.config):   # a packaged preset by name (resident, streamed, ...)
+        d = {"preset": args.config}
+    else:
+        d = read_yaml(args.config, "accelerator config") if args.config else {}
     if d is not None and not isinstance(d, dict):
         raise UserError(f"{where}: expected a YAML mapping")
     if args.scalesim_config:

@@ -47,17 +47,21 @@ class FoldPlan:
 
 
 def plan(m: int, k: int, n: int, rows: int, cols: int, dataflow: str, *, groups: int = 1,
-         os_drain: str = "overlapped") -> FoldPlan:
+         os_drain: str = "overlapped", accumulator_depth: int | None = None) -> FoldPlan:
     """Fold count and cycles per fold of an M x K x N GEMM on an R x C array.
 
     k is the reduction of one group (K_g) and n all output channels (N = g * N_g), as in
-    the manifest's ``gemm`` of a grouped convolution."""
+    the manifest's ``gemm`` of a grouped convolution. ``accumulator_depth`` (ws): partial
+    sums per column the accumulators hold; M is processed in chunks of that many rows, each
+    chunk loading the fold's weights again (TPU-style tiling): per fold
+    chunks x (2R + C - 2) + M cycles and ``chunks`` weight passes."""
     if n % groups:
         raise ValueError(f"{n} output channels do not split into {groups} groups")
     ng = n // groups
     if dataflow == "ws":
         fr, fc = ceil(k / rows), ceil(ng / cols)
-        per_fold, passes = 2 * rows + cols + m - 2, 1
+        chunks = ceil(m / accumulator_depth) if accumulator_depth else 1
+        per_fold, passes = chunks * (2 * rows + cols - 2) + m, chunks
     elif dataflow == "os":
         fr, fc = ceil(m / rows), ceil(ng / cols)
         per_fold, passes = k + rows + cols - 2 + (rows if os_drain == "serial" else 0), fr
@@ -98,6 +102,38 @@ def buffer_accesses(m: int, k: int, n: int, p: FoldPlan) -> dict[str, int]:
         return {"input_reads": inputs * p.col_folds, "output_writes": m * n, "output_reads": 0}
     reads = inputs * (p.col_folds if p.dataflow == "ws" else 1)
     return {"input_reads": reads, "output_writes": m * n * p.row_folds, "output_reads": m * n * (p.row_folds - 1)}
+
+
+def activation_storage(layer, p: FoldPlan, counts, cfg, act_bits: int = 8) -> dict[str, int]:
+    """Where a layer's activations and partial sums live, given the buffers' capacities:
+    returns the accumulator accesses, the output-buffer writes and their width, and the
+    bytes that spill to DRAM (docs/energy.md, Activation storage).
+
+    - partial sums: with accumulators (``cfg.accumulator_depth``, ws/is) every partial-sum
+      write and read-back of ``counts`` goes to them and the output buffer receives each
+      final 8-bit output once; without, they round-trip through the output buffer, and the
+      part of the M x N 32-bit partial sums beyond its capacity goes to DRAM and back on
+      every row fold after the first (written each fold, read back each later fold);
+    - outputs: the M x N 8-bit outputs beyond the output buffer's capacity are written to DRAM;
+    - inputs: the part of the input feature map (C x H x W at ``act_bits``) beyond the input
+      buffer's capacity is read from DRAM on every pass over it (ws/os: once per column fold)."""
+    m, _, n = layer.gemm
+    out = {"accumulator_writes": 0, "accumulator_reads": 0, "output_bits": 32, "spill_bytes": 0}
+    out_cap, in_cap = int(cfg.output_kib * 1024), int(cfg.input_kib * 1024)
+    if p.dataflow == "os":
+        out["output_bits"] = 8   # outputs leave the PEs once, requantized
+    elif cfg.accumulator_depth:
+        out.update(accumulator_writes=counts.output_writes, accumulator_reads=counts.output_reads,
+                   output_writes=m * n, output_reads=0, output_bits=8)
+    else:
+        psum_excess = max(m * n * 4 - out_cap, 0)
+        out["spill_bytes"] += psum_excess * (2 * p.row_folds - 1) if p.row_folds > 1 else 0
+    out["spill_bytes"] += max(m * n - out_cap, 0)
+    h, w = getattr(layer, "input_hw", None) or (1, 1)
+    in_bytes = ceil(int(layer.in_channels) * h * w * act_bits / 8)
+    passes = p.col_folds if p.dataflow in ("ws", "os") else 1
+    out["spill_bytes"] += max(in_bytes - in_cap, 0) * passes
+    return out
 
 
 @dataclass

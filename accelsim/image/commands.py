@@ -30,8 +30,10 @@ def register(sub) -> None:
     i = sub.add_parser("inspect", help="verify a memory image and list its layers")
     i.add_argument("image", help="memory image directory")
     i.set_defaults(func=cmd_inspect)
-    f = sub.add_parser("infer", help="integer-exact accuracy of a memory image on a data set (default: digits test)")
-    f.add_argument("image", help="memory image directory")
+    f = sub.add_parser("infer", help="integer-exact accuracy of a memory image (or a quantized checkpoint) on a "
+                                     "data set (default: digits test)")
+    f.add_argument("image", help="memory image directory, or a quantized checkpoint (models/NAME with NAME.yaml: "
+                                 "exported to a temporary image in the layout it was trained for)")
     f.add_argument("--samples", type=int, default=None, help="evaluate a fixed seeded subset of this many inputs")
     add_data_arguments(f, "evaluation data (its test split)")
     f.set_defaults(func=cmd_infer)
@@ -39,15 +41,17 @@ def register(sub) -> None:
 
 def _calibration(card: dict, data=None):
     """The calibration batch export uses: ``data``'s training inputs (a DataSpec) when
-    given; else the digits training split for digits models, else None (export's seeded
-    uniform images)."""
-    from accelsim.nn.data import DataSpec, calibration_set
+    given; else the training split of the card's data set where that is the digits or a
+    named data set (fashion-mnist), else None (export's seeded uniform images)."""
+    from accelsim.nn.data import NAMED, DataSpec, calibration_set, parse_data
     from accelsim.nn.modelref import is_factory_ref
     from accelsim.nn.zoo import model_info
 
     if data is not None:
         return calibration_set(data)
     dataset = card.get("dataset") or (None if is_factory_ref(card["model"]) else model_info(card["model"])[2])
+    if dataset in NAMED:
+        return calibration_set(parse_data(dataset, where=f"the model card's dataset"))
     return calibration_set(DataSpec()) if dataset == "digits" else None
 
 
@@ -189,9 +193,16 @@ def cmd_infer(args) -> int:
     if args.samples is not None and args.samples < 1:
         raise UserError(f"--samples {args.samples} must be >= 1")
     data = data_from_args(args)
-    image = load_image(args.image)
+    if Path(args.image).is_dir():
+        image, card = load_image(args.image), None
+    else:
+        image, card, tmp = _checkpoint_image(args.image)
     t0 = time.perf_counter()
-    ds, pred = evaluate_image(image, data, args.samples)
+    try:
+        ds, pred = evaluate_image(image, data, args.samples)
+    finally:
+        if card is not None:
+            tmp.cleanup()
     ms = (time.perf_counter() - t0) * 1e3
     if ds.y is None:
         print(f"{args.image}: {len(pred)} unlabelled inputs of {data.text}: no accuracy; top-1 classes predicted: "
@@ -199,5 +210,33 @@ def cmd_infer(args) -> int:
         return 0
     acc = float((pred == ds.y).mean())
     what = "digits test samples" if data.kind == "digits" else f"inputs of {data.text}"
-    print(f"{args.image}: integer-exact accuracy {acc:.4f} on {len(pred)} {what} ({ms:.0f} ms)")
+    recorded = ""
+    if card is not None and card.integer_accuracy is not None:
+        recorded = f"; its card records {card.integer_accuracy:.4f} ({card.integer_layout}, whole test set)"
+    print(f"{args.image}: integer-exact accuracy {acc:.4f} on {len(pred)} {what} ({ms:.0f} ms){recorded}")
     return 0
+
+
+def _checkpoint_image(checkpoint: str):
+    """(memory image, card, its temporary folder) of a quantized checkpoint exported as
+    retrain_zoo measures it: the layout it was trained for, the default calibration."""
+    import tempfile
+
+    from accelsim.errors import UserError
+    from accelsim.nn.checkpoint import checkpoint_paths, load_card
+    from accelsim.nn.retrain_zoo import integer_layout
+
+    weights, card_path = checkpoint_paths(checkpoint)
+    if not card_path.is_file():
+        raise UserError(f"{checkpoint!r} is neither a memory image directory nor a checkpoint with a model card")
+    card = load_card(checkpoint)
+    if card.bits == 32:
+        raise UserError(f"checkpoint {checkpoint} holds float32 weights: export needs a quantized one "
+                        "(train with --bits)")
+    tmp = tempfile.TemporaryDirectory(prefix="accelsim-infer-")
+    try:
+        image = export_checkpoint(checkpoint, integer_layout(card), Path(tmp.name) / "image")
+    except BaseException:
+        tmp.cleanup()
+        raise
+    return image, card, tmp

@@ -10,9 +10,10 @@ from accelsim.nn.data import add_data_arguments
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a digits model (fp32, QAT, WOT, clipping, RandBET, pruning)")
+    p = sub.add_parser("train", help="train a model on the digits or another data set (fp32, QAT, WOT, clipping, RandBET, pruning)")
     p.add_argument("--model", default=None,
-                   help="zoo model (lenet5, vgg-small, resnet-small, squeezenet-small, mobilenet-v2-small; "
+                   help="zoo model (lenet5, mlp, vgg-small, resnet-small, squeezenet-small, mobilenet-v2-small: "
+                        "sized for the data's input; "
                         "default lenet5, or the model of the --from checkpoint) or your own path/to/file.py:factory")
     p.add_argument("--bits", type=cliargs.integer(1, 8), default=None, help="weight bits 1..8 (omit for float32)")
     p.add_argument("--layout", default=None, help="in-place ECC layout to train for (WOT), e.g. inplace-4b-64")
@@ -23,6 +24,7 @@ def register(sub) -> None:
                    help="float pre-training epochs (default 40; 0 with --from)")
     p.add_argument("--qat-epochs", type=cliargs.integer(0, 100_000), default=20, help="quantization-aware fine-tuning epochs")
     p.add_argument("--lr", type=cliargs.number(0, 10, lo_open=True), default=3e-3)
+    p.add_argument("--batch-size", type=cliargs.integer(1, 1_000_000), default=64, help="training batch size")
     p.add_argument("--seed", type=cliargs.seed, default=0)
     p.add_argument("--clip", type=cliargs.number(0, None, lo_open=True), default=None, help="weight clipping bound w_max")
     p.add_argument("--randbet", type=cliargs.number(0, 0.5), default=0.0, help="random bit error rate p during QAT")
@@ -57,7 +59,7 @@ def cmd_train(args) -> int:
     model_name = args.model or _card_model(args.init) or "lenet5"
     epochs = args.epochs if args.epochs is not None else (0 if args.init else 40)
     cfg = TrainConfig(model=model_name, init=args.init, bits=args.bits, layout=args.layout, epochs=epochs,
-                      qat_epochs=args.qat_epochs, lr=args.lr, seed=args.seed, clip=args.clip,
+                      qat_epochs=args.qat_epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed, clip=args.clip,
                       randbet=args.randbet, prune=args.prune, structured=args.structured,
                       act_bits=args.activation_bits, data=data_from_args(args))
     if is_factory_ref(model_name):

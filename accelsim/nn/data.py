@@ -3,6 +3,10 @@ in run and campaign configs):
 
 - ``digits``            scikit-learn's bundled 8x8 digits (the default; no download);
 - ``mnist:DIR``         the four MNIST idx files, gzipped or not;
+- ``fashion-mnist``     Fashion-MNIST (Xiao et al. 2017; 60,000 training and 10,000 test 28x28
+                        images, 10 classes) as Debian's ``dataset-fashion-mnist`` installs it:
+                        ``$ACCELSIM_DATA/fashion-mnist`` if that exists, else
+                        ``/usr/share/datasets/fashion-mnist``; nothing is downloaded;
 - ``cifar10:DIR``       the CIFAR-10 *binary* batches (``data_batch_1..5.bin``, ``test_batch.bin``);
                         the python (pickled) version is refused: it is never unpickled;
 - ``imagefolder:DIR``   ``DIR/<class>/<image>.png|jpg`` (ImageNet-style), or images directly in
@@ -23,6 +27,7 @@ import contextlib
 import functools
 import gzip
 import math
+import os
 import re
 import warnings
 import zlib
@@ -38,7 +43,14 @@ from accelsim.seeds import derive
 # The fixed split of the 1,797 digits: 25 % test, stratified, random_state 0 -> 1,347/450.
 DIGITS_TEST_FRACTION = 0.25
 DIGITS_SPLIT_SEED = 0
-KINDS = ("digits", "mnist", "cifar10", "imagefolder", "npz", "synthetic")
+KINDS = ("digits", "fashion-mnist", "mnist", "cifar10", "imagefolder", "npz", "synthetic")
+# Named data sets: a source without a path, found where its Debian package installs it (or
+# under $ACCELSIM_DATA, a folder laid out like /usr/share/datasets) -> (folder, package).
+NAMED = {"fashion-mnist": ("fashion-mnist", "dataset-fashion-mnist")}
+DEBIAN_DATASETS = Path("/usr/share/datasets")
+DATA_ENV = "ACCELSIM_DATA"
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
 SYNTHETIC_MAX_VALUES = 1 << 27   # 512 MiB of float32: a bigger synthetic set is a typo, not a study
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 # Sources without a train/test split of their own keep this seeded share out of training.
@@ -88,6 +100,11 @@ class DataSpec:
     @property
     def is_file_source(self) -> bool:
         return self.kind not in ("digits", "synthetic")
+
+    @property
+    def root(self) -> str:
+        """The folder or file read: ``path``, or where a named data set is installed."""
+        return named_root(self.kind) if self.kind in NAMED else self.path
 
     @property
     def is_default(self) -> bool:
@@ -146,6 +163,29 @@ def _floats(value, where: str, name: str, positive: bool) -> tuple[float, ...]:
     return tuple(float(v) for v in items)
 
 
+def named_candidates(kind: str) -> list[Path]:
+    """Where a named data set is looked for, in order: $ACCELSIM_DATA/<name>, then Debian's."""
+    folder = NAMED[kind][0]
+    env = os.environ.get(DATA_ENV)
+    return ([Path(env).expanduser() / folder] if env else []) + [DEBIAN_DATASETS / folder]
+
+
+def named_root(kind: str) -> str:
+    """The folder holding the named data set ``kind``; one line with the install command
+    where it is absent."""
+    for candidate in named_candidates(kind):
+        if candidate.is_dir():
+            return str(candidate.resolve())
+    looked = " or ".join(str(c) for c in named_candidates(kind))
+    raise UserError(f"data set {kind} is not installed (looked in {looked}); install it with: "
+                    f"sudo apt-get install {NAMED[kind][1]} (or set {DATA_ENV} to a folder holding {NAMED[kind][0]}/)")
+
+
+def named_available(kind: str) -> bool:
+    """Whether the named data set ``kind`` is installed where :func:`named_root` looks."""
+    return any(c.is_dir() for c in named_candidates(kind))
+
+
 def parse_data(value=None, base_dir: str | Path = ".", where: str = "data") -> DataSpec:
     """A data spec from a string (``kind[:PATH]``) or a mapping ``{source, resize, crop,
     mean, std}``; relative paths resolve against ``base_dir`` (a config file's folder).
@@ -163,15 +203,21 @@ def parse_data(value=None, base_dir: str | Path = ".", where: str = "data") -> D
         options = {k: v for k, v in value.items() if k != "source" and v is not None}
         value = value["source"]
     if not isinstance(value, str) or not value.strip():
-        raise UserError(f"{where} = {value!r}: expected a source such as digits, mnist:DIR, cifar10:DIR, "
-                        "imagefolder:DIR or npz:FILE")
+        raise UserError(f"{where} = {value!r}: expected a source such as digits, fashion-mnist, mnist:DIR, "
+                        "cifar10:DIR, imagefolder:DIR or npz:FILE")
     kind, sep, path = value.strip().partition(":")
     if kind not in KINDS:
-        raise UserError(f"{where} = {value!r}: unknown source {kind!r} (known: digits, mnist:DIR, cifar10:DIR, "
-                        "imagefolder:DIR, npz:FILE)")
-    if kind == "digits":
+        raise UserError(f"{where} = {value!r}: unknown source {kind!r} (known: digits, fashion-mnist, mnist:DIR, "
+                        "cifar10:DIR, imagefolder:DIR, npz:FILE)")
+    if kind == "digits" or kind in NAMED:
         if sep:
-            raise UserError(f"{where} = {value!r}: digits is bundled and takes no path")
+            raise UserError(f"{where} = {value!r}: {kind} is {'bundled' if kind == 'digits' else 'a named data set'} "
+                            "and takes no path")
+        if kind in NAMED:
+            try:
+                named_root(kind)
+            except UserError as exc:
+                raise UserError(f"{where} = {value!r}: {exc}") from None
         resolved = None
     elif kind == "synthetic":
         resolved = "x".join(str(v) for v in _synthetic_shape(path, f"{where} = {value!r}"))
@@ -217,8 +263,8 @@ def _synthetic_shape(text: str, where: str) -> tuple[int, int, int, int]:
 def add_data_arguments(parser, what: str) -> None:
     """``--data`` and the imagefolder transform options, the same on every command."""
     parser.add_argument("--data", default=None, metavar="SOURCE",
-                        help=f"{what}: digits (default), mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE "
-                             "or synthetic:NxCxHxW")
+                        help=f"{what}: digits (default), fashion-mnist (Debian's dataset-fashion-mnist), "
+                             "mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE or synthetic:NxCxHxW")
     parser.add_argument("--resize", type=int, default=None, metavar="PIXELS",
                         help="imagefolder: resize the shorter side to PIXELS before the crop")
     parser.add_argument("--crop", type=int, default=None, metavar="PIXELS", help="imagefolder: center crop")
@@ -600,7 +646,7 @@ def _signature(spec: DataSpec) -> tuple:
     by them, so an edited file is read again."""
     if not spec.is_file_source:
         return ()
-    root = Path(spec.path)
+    root = Path(spec.root)   # a named data set: where it was found ($ACCELSIM_DATA or Debian's)
     if root.is_file():
         st = root.stat()
         return ((root.name, st.st_size, st.st_mtime_ns),)
@@ -609,7 +655,7 @@ def _signature(spec: DataSpec) -> tuple:
         if p.is_file():
             st = p.stat()
             out.append((str(p.relative_to(root)), st.st_size, st.st_mtime_ns))
-    return tuple(out)
+    return (str(root), *out)
 
 
 def _load(spec: DataSpec, split: str, select: tuple[int, ...] | None = None) -> Dataset:
@@ -625,6 +671,9 @@ def _load_cached(spec: DataSpec, split: str, signature: tuple, select: tuple[int
     elif spec.kind == "mnist":
         x, y = load_mnist(spec.path, split)
         ds = Dataset(x.numpy(), y.numpy(), spec.text)
+    elif spec.kind == "fashion-mnist":
+        x, y = load_mnist(spec.root, split)
+        ds = Dataset(x.numpy(), y.numpy(), spec.text, list(FASHION_CLASSES))
     elif spec.kind == "cifar10":
         x, y = load_cifar10(spec.path, split)
         ds = Dataset(x.numpy(), y.numpy(), spec.text)
@@ -644,8 +693,8 @@ def _load_cached(spec: DataSpec, split: str, signature: tuple, select: tuple[int
 
 
 def has_split(spec: DataSpec) -> bool:
-    """Whether the source has its own train/test split (digits, MNIST, CIFAR-10)."""
-    return spec.kind in ("digits", "mnist", "cifar10")
+    """Whether the source has its own train/test split (digits, (Fashion-)MNIST, CIFAR-10)."""
+    return spec.kind in ("digits", "fashion-mnist", "mnist", "cifar10")
 
 
 def fixed_order(n: int, key: str) -> np.ndarray:

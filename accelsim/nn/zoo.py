@@ -86,6 +86,33 @@ class MLP(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
+# A full-size, batch-1 fully connected workload at ImageNet's input size: the 224x224 RGB
+# image average-pooled over 7x7 windows (3 x 32 x 32 = 3072 features), three hidden ReLU
+# layers of 2048, 1000 classes: 16.8 M weights (ResNet-18: 11.7 M) in FC layers only, each
+# used once per inference -- the regime of Minerva's and MATIC's whole-accelerator savings.
+MLP_LARGE_POOL = 7
+MLP_LARGE_HIDDEN = 2048
+
+
+class MLPLarge(nn.Module):
+    """The full-size MLP: 7x7 average pooling, 3072-2048-2048-2048-1000 (batch 1 in the
+    accelerator: every weight is read once per inference)."""
+
+    def __init__(self, num_classes: int = 1000, input_shape=(3, 224, 224)):
+        super().__init__()
+        c, h, w = _hw(input_shape)
+        self.pool = nn.AvgPool2d(MLP_LARGE_POOL)
+        width = c * (h // MLP_LARGE_POOL) * (w // MLP_LARGE_POOL)
+        layers: list[nn.Module] = []
+        for _ in range(MLP_LAYERS):
+            layers += [nn.Linear(width, MLP_LARGE_HIDDEN), nn.ReLU()]
+            width = MLP_LARGE_HIDDEN
+        self.classifier = nn.Sequential(*layers, nn.Linear(width, num_classes))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.pool(x), 1))
+
+
 def _vgg_features(cfg, in_channels: int, norm: str | None) -> nn.Sequential:
     layers: list[nn.Module] = []
     c = in_channels
@@ -207,6 +234,7 @@ MODELS = {
     "squeezenet1_0": (_full_size(lambda **kw: imagenet.SqueezeNet("1_0", **kw)), (3, 224, 224), 1000, "imagenet"),
     "squeezenet1_1": (_full_size(lambda **kw: imagenet.SqueezeNet("1_1", **kw)), (3, 224, 224), 1000, "imagenet"),
     "mobilenet_v2": (_full_size(lambda **kw: imagenet.MobileNetV2(**kw)), (3, 224, 224), 1000, "imagenet"),
+    "mlp-large": (lambda **kw: MLPLarge(**kw), (3, 224, 224), 1000, "imagenet"),
 }
 SMALL_MODELS = tuple(name for name, entry in MODELS.items() if entry[3] == "digits")
 

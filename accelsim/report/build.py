@@ -22,6 +22,147 @@ from accelsim.report import plots
 CSV_SKIP = ("per_layer", "params")
 
 
+def _voltage_model(meta: dict):
+    """What moving an energy along the voltage axis needs: the table's nominal voltage and
+    leakage fit (from the campaign's provenance; the packaged table without it)."""
+    from types import SimpleNamespace
+
+    from accelsim.energy import load_table
+    values = (meta or {}).get("energy_values") or {}
+    if "vdd_nominal" in values and "dibl_per_volt" in values:
+        return SimpleNamespace(vdd_nominal=float(values["vdd_nominal"]), dibl_per_volt=float(values["dibl_per_volt"]))
+    return load_table()
+
+
+def first_error_voltage(curve_dict: dict | None, stored_bits: int) -> float | None:
+    """V_fe: the highest voltage where BER(V) x stored bits reaches 1 (the first expected
+    faulty bit of the image), within the curve's domain; None without a curve."""
+    if not curve_dict or not stored_bits:
+        return None
+    from accelsim.faults import curve_from_dict
+    curve = curve_from_dict(dict(curve_dict))
+    target = 1.0 / stored_bits
+    if curve.ber(curve.v_max) >= target:
+        return float(curve.v_max)
+    if curve.ber(curve.v_min) < target:
+        return float(curve.v_min)
+    return float(curve.vdd_for_ber(target))
+
+
+def energy_savings(rows, head: list[dict], meta: dict | None = None) -> list[dict]:
+    """The energy answers of each headline row (docs/energy.md, Savings), each against a named
+    reference voltage: ``domain`` = 1 - E_domain(V_safe) / E_domain(V_nom) over the scaled domain
+    (weight SRAM, and the activation buffers when they are scaled); ``whole`` = the same over the
+    whole inference; ``below_first_error`` = 1 - E_total(V_safe) / E_total(V_fe), V_fe the highest
+    voltage where BER x stored bits reaches 1 (the guardband excluded; E(V_fe) from the nominal
+    run's components moved along the voltage axis); ``design`` = 1 - E_total(scheme, V_safe) /
+    E_total(unprotected scheme of the same weight width, V_nom)."""
+    from accelsim.campaign.store import ENERGY_COLUMNS
+    from accelsim.energy.model import domain_components, scale_energy
+
+    meta = meta or {}
+    scaled = bool((meta.get("accelerator_config") or {}).get("activations_scaled"))
+    domain = domain_components(scaled)
+    whole = [r for r in rows if r["layers"] == "all" and r.get("energy_pj") is not None]
+    comp = {c: analyses.group_mean(whole, ("model", "scheme", "vdd"), c) for c in ENERGY_COLUMNS + ("energy_pj",)}
+    bits = {}
+    for r in whole:
+        from accelsim.ecc import get_layout
+        try:
+            bits[(r["model"], r["scheme"])] = int(r["words"]) * get_layout(r["scheme"]).word_bits
+        except (KeyError, TypeError, ValueError):
+            pass
+    table = _voltage_model(meta)
+    schemes = {h["scheme"] for h in head}
+
+    def parts(key):
+        if key not in comp["energy_pj"]:
+            return None
+        return {c[len("energy_"):-len("_pj")]: (comp[c].get(key, (None,))[0] or 0.0) for c in ENERGY_COLUMNS}
+
+    out = []
+    for h in head:
+        m, sch, v_nom, v_safe = h["model"], h["scheme"], h["v_nominal"], h["vmin_safe"]
+        nom = parts((m, sch, v_nom))
+        safe = parts((m, sch, v_safe)) if v_safe is not None else None
+        row = {"model": m, "scheme": sch, "v_nominal": v_nom, "v_safe": v_safe, "scaled_domain": list(domain),
+               "domain_nominal_pj": None, "domain_safe_pj": None, "domain_saved": None,
+               "total_nominal_pj": None, "total_safe_pj": None, "whole_saved": None,
+               "v_first_error": None, "total_first_error_pj": None, "below_first_error_saved": None,
+               "design_reference": None, "design_reference_pj": None, "design_saved": None,
+               "weight_sram_share": None}
+        if nom is not None:
+            row["domain_nominal_pj"] = sum(nom[c] for c in domain)
+            row["total_nominal_pj"] = sum(nom.values())
+            row["weight_sram_share"] = (nom["sram_dynamic"] + nom["sram_leakage"]) / row["total_nominal_pj"]
+            v_fe = first_error_voltage(meta.get("curve"), bits.get((m, sch), 0))
+            if v_fe is not None:
+                v_fe = min(v_fe, v_nom)
+                row["v_first_error"] = v_fe
+                row["total_first_error_pj"] = sum(scale_energy(nom, table, v_nom, v_fe, scaled).values())
+        if safe is not None and nom is not None:
+            row["domain_safe_pj"] = sum(safe[c] for c in domain)
+            row["total_safe_pj"] = sum(safe.values())
+            if row["domain_nominal_pj"]:
+                row["domain_saved"] = 1 - row["domain_safe_pj"] / row["domain_nominal_pj"]
+            row["whole_saved"] = 1 - row["total_safe_pj"] / row["total_nominal_pj"]
+            if row["total_first_error_pj"]:
+                row["below_first_error_saved"] = 1 - row["total_safe_pj"] / row["total_first_error_pj"]
+            base = unprotected_baseline(sch, schemes)
+            ref = parts((m, base, v_nom)) if base else None
+            if ref is not None:
+                row["design_reference"] = base
+                row["design_reference_pj"] = sum(ref.values())
+                row["design_saved"] = 1 - row["total_safe_pj"] / row["design_reference_pj"]
+        out.append(row)
+    return out
+
+
+def _pct(v) -> str:
+    return "—" if v is None else f"{v * 100:.2f} %"
+
+
+def energy_digits(pj_values) -> tuple[str, float]:
+    """The unit (pJ .. J) of the largest value: headline energies are printed with six
+    significant digits so that every saving shown can be recomputed from them."""
+    return plots.energy_unit(list(pj_values))
+
+
+def _savings_rows(savings: list[dict]) -> list[list[str]]:
+    unit, scale = energy_digits(x for s in savings for x in (s["total_nominal_pj"] or 0, s["domain_nominal_pj"] or 0))
+
+    def e(pj):
+        return "—" if pj is None else f"{pj / scale:.6g}"
+
+    out = []
+    for s in savings:
+        fe = "—" if s["v_first_error"] is None else volts(s["v_first_error"])
+        ref = "—" if s["design_reference"] is None else f"{s['design_reference']} at {volts(s['v_nominal'])}"
+        out.append([s["model"], s["scheme"], "none" if s["v_safe"] is None else volts(s["v_safe"]),
+                    f"{e(s['domain_nominal_pj'])} -> {e(s['domain_safe_pj'])}", _pct(s["domain_saved"]),
+                    f"{e(s['total_nominal_pj'])} -> {e(s['total_safe_pj'])}", _pct(s["whole_saved"]),
+                    f"{e(s['total_first_error_pj'])} at {fe}", _pct(s["below_first_error_saved"]),
+                    f"{e(s['design_reference_pj'])} ({ref})", _pct(s["design_saved"]),
+                    _pct(s["weight_sram_share"])])
+    return out
+
+
+def savings_cols(savings: list[dict]) -> list[str]:
+    unit, _ = energy_digits(x for s in savings for x in (s["total_nominal_pj"] or 0, s["domain_nominal_pj"] or 0))
+    return ["model", "scheme", "safe V", f"scaled domain, nominal -> safe ({unit})", "domain saved",
+            f"whole inference, nominal -> safe ({unit})", "whole saved", f"at first-error V ({unit})",
+            "saved below first error", f"unprotected reference ({unit})", "design saving",
+            "weight SRAM share at nominal"]
+
+
+SAVINGS_NOTE = ("Savings at each scheme's safe voltage (yield point estimate). Scaled domain: the weight SRAM "
+                "(dynamic and leakage; plus the activation buffers when they are scaled), against the same "
+                "scheme at the highest swept voltage; whole inference: every component, same reference; below "
+                "first error: whole inference against the first-error voltage V_fe (BER x stored bits = 1), "
+                "the guardband excluded; design saving: against the unprotected scheme of the same weight width "
+                "at the highest swept voltage.")
+
+
 def headline(rows, tolerance: float = 0.01, yield_target: float = 0.95, *, seed: int = 0,
              stats: list[dict] | None = None, metric: str = "accuracy") -> list[dict]:
     """Per model and scheme: the lowest voltage whose chip yield (share of chips within
@@ -102,8 +243,11 @@ def headline_cols(metric: str = "accuracy") -> list[str]:
 
 
 def headline_title(tolerance: float, target: float, chips: int | None = None, inputs: int | None = None,
-                   metric: str = "accuracy") -> str:
+                   metric: str = "accuracy", data: str | None = None) -> str:
+    """The headline's question; ``data`` names the evaluated data set (digits, fashion-mnist, ...)."""
     sample = f"; {chips} chips x {inputs} inputs per point" if chips else ""
+    if data:
+        sample += f" of {DATA_NAMES.get(data, data)}"
     within = (f"a top-1 SDC rate (inputs whose top-1 class differs from the fault-free network's) of at most "
               f"{tolerance * 100:g} %" if metric == "sdc" else f"within {tolerance * 100:g} % of the fault-free accuracy")
     return (f"How low can the weight SRAM go? Lowest voltage where at least {target:.0%} of chips stay at "
@@ -112,9 +256,34 @@ def headline_title(tolerance: float, target: float, chips: int | None = None, in
             f"{within}{sample}")
 
 
+# how the headline names a data source (others: their spec text)
+DATA_NAMES = {"digits": "the 8x8 digits' test split", "fashion-mnist": "the Fashion-MNIST test set"}
+
+
+def rows_data(rows) -> str | None:
+    """The data source the rows evaluated (``digits`` for rows without one), or None when
+    the rows evaluated several."""
+    names = {_variant(r, "data") or "digits" for r in rows}
+    return names.pop() if len(names) == 1 else None
+
+
 def default_metric(rows) -> str:
     """accuracy when the trials have labels, else sdc."""
     return "accuracy" if any(r.get("accuracy") is not None for r in rows) else "sdc"
+
+
+def storage_note(acc: dict) -> str:
+    """One sentence: which accelerator preset ran and whether its weight SRAM is resident
+    (holds the image, loaded once) or a staging buffer refilled from DRAM every inference."""
+    if not acc:
+        return ""
+    name = acc.get("preset") or "custom"
+    if acc.get("resident"):
+        return (f"Accelerator {name}: the weight SRAM is resident -- sized to hold the whole image with its check "
+                "bits and loaded once; no weight DRAM traffic per inference.")
+    return (f"Accelerator {name}: the weight SRAM ({acc.get('banks', 0) * acc.get('words_per_bank', 0):,} words) is a "
+            "staging buffer: an image larger than it streams from DRAM in tiles every inference, and the "
+            "scaled-voltage SRAM sees each tile's words only while they pass through.")
 
 
 def unprotected_baseline(scheme: str, schemes) -> str | None:
@@ -250,7 +419,10 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
     resid = analyses.residual_fraction(rows)
     zad = analyses.berzad(rows)
     bars, rel, cycles = energy_tables(rows, head)
-    clock = (meta.get("accelerator_config") or {}).get("clock_mhz")
+    savings = energy_savings(rows, head, meta)
+    acc_cfg = meta.get("accelerator_config") or {}
+    storage = storage_note(acc_cfg)
+    clock = acc_cfg.get("clock_mhz")
     with atomic_directory(out_dir, force=force) as tmp:
         figs = []
         if metric == "accuracy":
@@ -262,8 +434,11 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
                          "SDC rate against weight-SRAM voltage: inputs whose top-1 class differs from the fault-free "
                          "network's (solid, band: spread over chips) or whose fault-free class left the top 5 (dotted)"))
         if bars:
-            figs.append((plots.energy_breakdown(bars, models, tmp / "energy_breakdown.png"),
-                         "Energy per inference by component, per scheme at nominal voltage and at its safe voltage"))
+            note = (f" ({acc_cfg.get('preset') or 'custom'} accelerator, "
+                    f"{'resident' if acc_cfg.get('resident') else 'staging'} weight SRAM)") if acc_cfg else ""
+            figs.append((plots.energy_breakdown(bars, models, tmp / "energy_breakdown.png", note),
+                         "Energy per inference by component, per scheme at nominal voltage and at its safe voltage"
+                         + (f"; {storage}" if storage else "")))
             if rel:
                 figs.append((plots.energy_relative(rel, rows, models, tmp / "energy_relative.png"),
                              "Energy per inference relative to the unprotected layout of the same weight width, same voltage"))
@@ -289,7 +464,7 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         (tmp / "results.csv").write_text(buf.getvalue())
         (tmp / "results.json").write_text(json.dumps(
             {"accelsim_version": __version__, "meta": meta, "tolerance": tolerance, "yield_target": yield_target,
-             "metric": metric, "headline": head, "sdc": sdc, "warnings": warnings, "statistics": stats, "energy_breakdown": bars,
+             "metric": metric, "headline": head, "savings": savings, "storage": storage, "sdc": sdc, "warnings": warnings, "statistics": stats, "energy_breakdown": bars,
              "energy_relative": {f"{m}/{s}": pts for (m, s), pts in rel.items()}, "cycles": cycles,
              "berzad": zad, "accuracy_drop": drop, "residual_fraction": resid, "trials": rows},
             indent=1, default=float))
@@ -323,9 +498,13 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         # the campaigns whose rows are reported (a store may hold several), not only the last spec's name
         names = sorted({str(r["campaign"]) for r in rows if r.get("campaign")}) or [str(meta.get("name", "campaign"))]
         title = f"accelsim report — {html.escape(', '.join(names))}"
-        htitle = headline_title(tolerance, yield_target, n0.get("chips"), n0.get("inputs"), metric)
+        htitle = headline_title(tolerance, yield_target, n0.get("chips"), n0.get("inputs"), metric, rows_data(rows))
         md = [f"# {title}\n", f"{htitle}; the energy per inference saved there against the highest voltage of the sweep. The lower-bound "
               "column is the voltage a 95 % confidence claim supports.\n\n", _md_table(headline_cols(metric), _headline_rows(head))]
+        if any(x["total_nominal_pj"] is not None for x in savings):
+            md += ["\n## Energy saved\n\n", SAVINGS_NOTE + "\n\n", _md_table(savings_cols(savings), _savings_rows(savings))]
+        if storage:
+            md += [f"\n{storage}\n"]
         if warnings:
             md += ["\n**Sample-size warnings**\n\n"] + [f"- {w_}\n" for w_ in warnings]
         md += ["\n## Energy by component (per inference)\n", _md_table(bar_cols, bar_rows) if bar_rows else "none (engine: fast)\n",
@@ -342,7 +521,11 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
         body = [f"<h1>{title}</h1>",
                 f'<div class="headline"><p><b>{html.escape(htitle)}.</b> Point estimate of the yield, the voltage '
                 "whose 95 % Wilson lower bound reaches the target, and the energy per inference saved against "
-                "the highest voltage of the sweep.</p>" + _html_table(headline_cols(metric), _headline_rows(head)) + "</div>", warn_html,
+                "the highest voltage of the sweep.</p>" + _html_table(headline_cols(metric), _headline_rows(head))
+                + ((f"<p><b>Energy saved.</b> {html.escape(SAVINGS_NOTE)}</p>"
+                    + _html_table(savings_cols(savings), _savings_rows(savings)))
+                   if any(x["total_nominal_pj"] is not None for x in savings) else "")
+                + (f"<p class='note'>{html.escape(storage)}</p>" if storage else "") + "</div>", warn_html,
                 "<h2>Plots</h2>"] + [_img(p, alt) for p, alt in figs]
         if bar_rows:
             body += ["<h2>Energy by component</h2>", _html_table(bar_cols, bar_rows)]

@@ -21,10 +21,10 @@ SCHEME_STYLE = {
     "none-8b": ("#0072B2", "--", "^"), "inplace-8b-64": ("#009E73", "-", "D"), "ecc-8b-72": ("#56B4E9", "-", "P"),
 }
 COMPONENT_COLOURS = {"sram_dynamic": "#0072B2", "sram_leakage": "#56B4E9", "mac": "#E69F00", "registers": "#F0E442",
-                     "buffers": "#CC79A7", "ecc": "#D55E00", "dram": "#999999"}
+                     "accumulators": "#009E73", "buffers": "#CC79A7", "ecc": "#D55E00", "dram": "#999999"}
 COMPONENT_LABELS = {"sram_dynamic": "weight SRAM, dynamic", "sram_leakage": "weight SRAM, leakage", "mac": "MAC",
-                    "registers": "PE registers", "buffers": "input/output buffers", "ecc": "ECC decode",
-                    "dram": "DRAM"}
+                    "registers": "PE flip-flops", "accumulators": "accumulators", "buffers": "input/output buffers",
+                    "ecc": "ECC decode", "dram": "DRAM"}
 
 
 
@@ -267,7 +267,7 @@ def layer_sensitivity(rows, models, scheme, path: Path) -> tuple[Path, str]:
     return _save(fig, path), label
 
 
-def energy_breakdown(bars: list[dict], models, path: Path) -> Path:
+def energy_breakdown(bars: list[dict], models, path: Path, note: str = "") -> Path:
     """Stacked bars of energy per inference by component: per model, two bars per scheme
     (nominal voltage and the scheme's safe voltage). ``bars``: dicts with model, scheme,
     label, and one pJ value per component."""
@@ -287,7 +287,7 @@ def energy_breakdown(bars: list[dict], models, path: Path) -> Path:
                 bottom += vals
         ax.set_xticks(x, [f"{b['scheme']}\n{b['label'].replace(' ', chr(10), 1)}" for b in mine], fontsize=7)
         ax.set_ylabel(f"energy per inference ({unit})")
-        ax.set_title(model)
+        ax.set_title(f"{model}{note}")
         ax.grid(alpha=0.3, axis="y")
     axes[0][0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _save(fig, path)

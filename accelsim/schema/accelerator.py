@@ -25,11 +25,23 @@ class PeArray(ConfigModel):
     os_drain: Literal["overlapped", "serial"] = Field(
         "overlapped", description="os only: outputs drain while the next fold fills (SCALE-Sim, K+R+C-2 cycles "
                                   "per fold) | serial (+R cycles per fold); docs/hardware.md")
+    accumulator_depth: Annotated[int, Field(ge=1, le=2**24)] | None = Field(
+        None, description="ws/is: 32-bit partial sums per PE column held in accumulators next to the array "
+                          "(one SRAM bank per column, TPU-style); null: partial sums round-trip through the "
+                          "output buffer. ws processes M in chunks of this depth (weights re-read per chunk)")
 
 
 class WeightSram(ConfigModel):
     banks: Annotated[int, Field(ge=1, le=4096)]
-    words_per_bank: Annotated[int, Field(ge=1, le=2**32)]
+    words_per_bank: Annotated[int, Field(ge=1, le=2**32)] | None = Field(
+        None, description="words per bank (or give words)")
+    words: Literal["fit"] | Annotated[int, Field(ge=1, le=2**40)] | None = Field(
+        None, description="total words, split evenly over the banks; fit: sized to the memory image (its check "
+                          "bits included) when it is simulated")
+    resident: bool = Field(False, description="the weights are loaded once and stay in the SRAM: no DRAM traffic "
+                                              "per inference (needs an SRAM that holds the image)")
+    cell: str = Field("itrs-lstp", description="bit-cell / periphery type whose leakage the energy table prices "
+                                               "(sram_leakage_uw_per_kib key)")
     read_latency: Cycles = Field(description="cycles from address to data")
     ports: Annotated[int, Field(ge=1, le=64)] = Field(description="reads per bank per cycle")
     interleave: bool = Field(description="word i in bank i % banks (false: bank i // words_per_bank)")
@@ -55,8 +67,11 @@ class Dram(ConfigModel):
 
 
 class Buffers(ConfigModel):
-    input_kib: Annotated[float, Field(ge=1e-6)]
-    output_kib: Annotated[float, Field(ge=1e-6)]
+    input_kib: Annotated[float, Field(ge=1e-6)] = Field(description="input activation buffer; a layer input "
+                                                                    "that does not fit is re-read from DRAM")
+    output_kib: Annotated[float, Field(ge=1e-6)] = Field(description="output buffer; outputs (and partial sums "
+                                                                     "without accumulators) that do not fit "
+                                                                     "spill to DRAM")
 
 
 class ActivationBuffers(ConfigModel):
@@ -67,6 +82,9 @@ class ActivationBuffers(ConfigModel):
 class AcceleratorFile(ConfigModel):
     """The accelerator: PE array, weight SRAM, ECC stage, DRAM and buffers."""
 
+    preset: str | None = Field(None, description="named preset this file overrides (accelsim/configs/accelerators/"
+                                                 "NAME.yaml); absent: the packaged accelerator.yaml")
+    description: str = Field("", description="what the configuration models and the sources of its numbers")
     clock_mhz: Annotated[float, Field(ge=1e-3)] = Field(description="reporting only: cycles -> seconds")
     pe_array: PeArray
     weight_sram: WeightSram
@@ -78,7 +96,12 @@ class AcceleratorFile(ConfigModel):
     @model_validator(mode="after")
     def _fits(self):
         pe, sram, buf = self.pe_array, self.weight_sram, self.buffers
-        words = sram.banks * sram.words_per_bank
+        if (sram.words is None) == (sram.words_per_bank is None):
+            raise PydanticCustomError("fit", "weight_sram: give words_per_bank or words (a count, or fit), not "
+                                      "{n}", {"n": "both" if sram.words is not None else "neither"})
+        if sram.words == "fit":
+            return self   # the SRAM is sized when the image is known (AcceleratorConfig.for_image)
+        words = sram.banks * sram.words_per_bank if sram.words is None else sram.words
         if sram.burst_words * 2 > words:
             raise PydanticCustomError("fit", "weight_sram.burst_words = {b} cannot be double-buffered in an SRAM "
                                       "of {w} words", {"b": sram.burst_words, "w": words})

@@ -121,7 +121,7 @@ class _Sweep(ConfigModel):
     models_dir: PathText = Field("models", description="where <model>-<variant> checkpoints are found "
                                                        "(default: the bundled models/, from any folder)")
     data: Union[PathText, DataSource, None] = Field(None, description="evaluation data: digits (default), "
-                                                    "mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE, "
+                                                    "fashion-mnist (Debian's dataset-fashion-mnist), mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE, "
                                                     "synthetic:NxCxHxW, or {source, resize, crop, mean, std}")
     metric: Literal["accuracy", "sdc"] | None = Field(
         None, description="headline criterion: accuracy, or sdc (top-1 SDC rate within the tolerance); "

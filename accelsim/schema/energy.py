@@ -21,18 +21,23 @@ class EnergyActions(ConfigModel):
     sram_read_pj_per_64b: Annotated[dict[Capacity, PositiveFloat], Field(min_length=1)] = Field(
         description="pJ per 64-bit read by SRAM array capacity in KiB (log-log interpolated; weight SRAM "
                     "per bank, input and output buffers)")
-    sram_leakage_pj_per_kib_cycle: NonNegFloat = Field(description="weight SRAM leakage, pJ per KiB per cycle")
+    sram_write_pj_per_64b: Annotated[dict[Capacity, PositiveFloat], Field(min_length=1)] = Field(
+        description="pJ per 64-bit write by SRAM array capacity in KiB (output buffer, accumulators)")
+    sram_leakage_uw_per_kib: Annotated[dict[Annotated[str, Field(min_length=1, max_length=64)], NonNegFloat],
+                                       Field(min_length=1)] = Field(
+        description="weight SRAM leakage power, uW per KiB stored, by cell type (the accelerator's "
+                    "weight_sram.cell)")
     mac_pj: Annotated[dict[Union[WeightBits, OperandBits], NonNegFloat], Field(min_length=1)] = Field(
         description="pJ per MAC by operand bits ('4x8': 4-bit weights x 8-bit activations; a bare 1..8 is "
                     "the weight width with 8-bit activations)")
-    register_pj_per_byte: NonNegFloat = Field(description="PE register traffic, pJ per byte moved")
+    register_pj_per_bit: NonNegFloat = Field(description="PE pipeline flip-flops, pJ per bit written")
     ecc_gate_switch_pj: NonNegFloat = Field(description="switching energy of one decoder gate, pJ")
     ecc_activity: Probability = Field(description="share of decoder gates that switch per decoded word")
     dram_pj_per_byte: NonNegFloat
 
 
 class LeakageModel(ConfigModel):
-    dibl_per_volt: NonNegFloat = Field(2.6, description="P_leak ~ V * exp(k (V - Vnom)), k per volt")
+    dibl_per_volt: NonNegFloat = Field(4.27, description="P_leak ~ V * exp(k (V - Vnom)), k per volt")
 
 
 class EnergyTableFile(ConfigModel):

@@ -38,6 +38,10 @@ class ModelCard(ConfigModel):
     accuracy_quantized_activations: Probability | None = Field(
         None, description="test accuracy with activations still fake-quantized (as integer inference)")
     from_: str | None = Field(None, alias="from", description="checkpoint it was fine-tuned from (--from)")
+    integer_accuracy: Probability | None = Field(
+        None, description="integer-exact accuracy of its memory image (integer_layout, default calibration) on "
+                          "the whole test set: what `accelsim infer CHECKPOINT` prints")
+    integer_layout: SchemeName | None = Field(None, description="the layout integer_accuracy was measured in")
     command: str = Field(description="the command that made it")
 
     @field_validator("bits")

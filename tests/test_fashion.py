@@ -1,0 +1,122 @@
+"""Fashion-MNIST: the 28x28 zoo trained by retrain_zoo (on a small Fashion-MNIST-shaped set
+written here in the Debian package's layout), the shipped checkpoints against their cards,
+and the demo's choice of data set."""
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from accelsim.cli import main
+from tests.conftest import needs_fashion
+
+ROOT = Path(__file__).resolve().parents[1]
+FASHION_MODELS = ROOT / "models" / "fashion-mnist"
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def write_idx(path, array):
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def small_fashion(tmp_path, monkeypatch):
+    """$ACCELSIM_DATA/fashion-mnist with 640 training and 160 test images, 28x28: each class
+    a bright square at its own place on noise, so that a network learns it in one epoch."""
+    rng = np.random.default_rng(5)
+
+    def images(n):
+        y = np.arange(n) % 10
+        x = rng.integers(0, 60, (n, 28, 28))
+        for i, c in enumerate(y):
+            r, col = divmod(int(c), 5)
+            x[i, 4 + 12 * r:12 + 12 * r, 1 + 5 * col:6 + 5 * col] = 250
+        return x, y
+
+    root = tmp_path / "data" / "fashion-mnist"
+    root.mkdir(parents=True)
+    for prefix, n in (("train", 640), ("t10k", 160)):
+        x, y = images(n)
+        write_idx(root / f"{prefix}-images-idx3-ubyte.gz", x)
+        write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", y)
+    monkeypatch.setenv("ACCELSIM_DATA", str(tmp_path / "data"))
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_retrain_zoo_fashion_trains_fp32_then_qat_variants_reproducibly(small_fashion, capsys):
+    """retrain_zoo --fashion: the fp32 model, then int8 and int8 WOT fine-tuned from it; the
+    cards record data, epochs, seed, input shape and the integer-exact accuracy that
+    `accelsim infer CHECKPOINT` prints; a second run gives the same bytes."""
+    from accelsim.nn.retrain_zoo import fashion
+
+    outs = [small_fashion / "a", small_fashion / "b"]
+    for out in outs:
+        fashion(str(out), archs=("lenet5",), variants=("fp32", "int8", "int8-wot-inplace-8b-64"),
+                epochs={"lenet5": 3}, qat_epochs=1)
+    for name in ("lenet5-fp32", "lenet5-int8", "lenet5-int8-wot-inplace-8b-64"):
+        assert (outs[0] / f"{name}.safetensors").read_bytes() == (outs[1] / f"{name}.safetensors").read_bytes()
+    fp32 = yaml.safe_load((outs[0] / "lenet5-fp32.yaml").read_text())
+    int8 = yaml.safe_load((outs[0] / "lenet5-int8.yaml").read_text())
+    wot = yaml.safe_load((outs[0] / "lenet5-int8-wot-inplace-8b-64.yaml").read_text())
+    assert fp32["dataset"] == "fashion-mnist" and fp32["input_shape"] == [1, 28, 28] and fp32["seed"] == 0
+    assert fp32["config"]["epochs"] == 3 and fp32["config"]["qat_epochs"] == 0 and fp32["bits"] == 32
+    assert int8["config"]["epochs"] == 0 and int8["config"]["qat_epochs"] == 1
+    assert int8["from"] == str(outs[0] / "lenet5-fp32") and "--from" in int8["command"]
+    assert fp32["accuracy"] >= 0.9     # the squares are learnt: a real training, not a stub
+    assert int8["integer_layout"] == "none-8b" and wot["integer_layout"] == "inplace-8b-64"
+    assert abs(int8["integer_accuracy"] - int8["accuracy"]) <= 0.05
+    capsys.readouterr()
+    assert main(["infer", str(outs[0] / "lenet5-int8"), "--data", "fashion-mnist"]) == 0
+    line = capsys.readouterr().out
+    assert f"integer-exact accuracy {int8['integer_accuracy']:.4f} on 160 inputs of fashion-mnist" in line
+
+
+@needs_fashion
+@pytest.mark.parametrize("variant", ["int8", "int8-wot-inplace-8b-64"])
+def test_shipped_lenet5_fashion_infers_the_accuracy_its_card_records(variant, capsys):
+    """`accelsim infer models/fashion-mnist/lenet5-int8 --data fashion-mnist`: the integer-
+    exact accuracy on all 10,000 test images is the one recorded in the card."""
+    from accelsim.nn.checkpoint import load_card
+
+    stem = FASHION_MODELS / f"lenet5-{variant}"
+    card = load_card(stem)
+    assert card.dataset == "fashion-mnist" and card.input_shape == [1, 28, 28]
+    assert main(["infer", str(stem), "--data", "fashion-mnist"]) == 0
+    out = capsys.readouterr().out
+    assert f"integer-exact accuracy {card.integer_accuracy:.4f} on 10000 inputs of fashion-mnist" in out
+    assert card.integer_accuracy > 0.85
+
+
+def test_demo_runs_fashion_mnist_where_installed_else_digits_and_says_so(monkeypatch):
+    """The packaged job: run.yaml on Fashion-MNIST with enough chips that a yield of 73/73
+    has a 95 % Wilson lower bound >= 95 % (72/72 would not); run-digits.yaml, with a note
+    naming the install command, where the data set is absent."""
+    import accelsim.nn.data as data
+    from accelsim.campaign.analyses import wilson_interval
+    from accelsim.run import DEFAULT_RUN, DIGITS_RUN, default_run, load_run_config
+
+    monkeypatch.setattr(data, "named_available", lambda kind: True)
+    assert default_run() == (DEFAULT_RUN, None)
+    monkeypatch.setattr(data, "named_available", lambda kind: False)
+    path, note = default_run()
+    assert path == DIGITS_RUN and "apt-get install dataset-fashion-mnist" in note
+    cfg = load_run_config(DEFAULT_RUN)
+    assert cfg.data == "fashion-mnist" and cfg.chips == 73
+    assert wilson_interval(73, 73)[0] >= 0.95 > wilson_interval(72, 72)[0]
+    assert load_run_config(DIGITS_RUN).data is None and load_run_config(DIGITS_RUN).output != cfg.output
+
+
+def test_headline_names_the_data_set():
+    from accelsim.report.build import headline_title, rows_data
+
+    assert rows_data([{"params": '{"data": {"source": "fashion-mnist"}}'}]) == "fashion-mnist"
+    assert rows_data([{"params": "{}"}]) == "digits"
+    assert rows_data([{"params": "{}"}, {"params": '{"data": {"source": "fashion-mnist"}}'}]) is None
+    assert headline_title(0.01, 0.95, 73, 2000, data="fashion-mnist").endswith(
+        "73 chips x 2000 inputs per point of the Fashion-MNIST test set")
