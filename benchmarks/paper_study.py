@@ -58,11 +58,8 @@ def study_spec(chips: int, schemes: list[str], voltages: list[float], engine: st
 
 def resident_preset() -> str | None:
     """The `resident` accelerator preset when the package has it (None: the default config)."""
-    for path in (ROOT / "accelsim" / "configs" / "resident.yaml",
-                 ROOT / "accelsim" / "configs" / "accelerators" / "resident.yaml"):
-        if path.is_file():
-            return str(path)
-    return None
+    from accelsim.hw.config import is_preset
+    return "resident" if is_preset("resident") else None
 
 
 def cpu_seconds() -> float:
