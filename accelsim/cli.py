@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "accelsim.nn.commands",        # train
     "accelsim.image.commands",     # export, inspect
     "accelsim.rtl.commands",       # rtl generate | stats
+    "accelsim.faults.commands",    # fit
     "accelsim.hw.commands",        # simulate
     "accelsim.campaign.commands",  # campaign
     "accelsim.report.commands",    # report

@@ -119,7 +119,8 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
     return {"headline": figures["headline"], "savings": figures.get("savings", []), "storage": figures.get("storage"),
             "warnings": figures["warnings"], "report": report, "store": store_path,
             "seconds": time.perf_counter() - t0, "campaign": info, "tolerance": tolerance, "yield": target,
-            "metric": spec.metric, "data": spec.data.text}
+            "metric": spec.metric, "data": spec.data.text, "curve": spec.curve.describe(),
+            "chip_models": [m.name for m in spec.chip_models]}
 
 
 def print_headline(result: dict) -> None:
@@ -139,6 +140,10 @@ def print_headline(result: dict) -> None:
         t.add_row(*row)
     console = get_console()
     console.print(t)
+    if result.get("curve"):   # every voltage above rests on this curve: name it with the figures
+        models = result.get("chip_models") or ["iid"]
+        console.print(f"BER curve: {result['curve']}; chip model{'s' if len(models) > 1 else ''}: "
+                      f"{', '.join(models)}", highlight=False)
     console.print(f"safe V (yield): lowest voltage (and every higher one) where >= {result['yield']:.0%} of chips are "
                   "within the tolerance; safe V (lower bound): where the yield's 95 % Wilson lower bound is; "
                   f"{'top-1 SDC' if metric == 'sdc' else 'accuracy'}: mean over chips and inputs, 95 % bootstrap "

@@ -2,7 +2,7 @@
 SDC rate (top-1 differs from the fault-free network) and energy per inference, LeNet-5
 int8 in-place ECC (inplace-8b-64) on the digits test set, persistent weight faults of 5
 chips per voltage through the cycle-level model, transient activation errors at the same
-BER(V) (default curve). One JSON line.
+BER(V) (the synthetic curve it was recorded with). One JSON line.
 
     python benchmarks/activation_buffers.py
 """
@@ -18,6 +18,7 @@ import numpy as np
 
 from accelsim.energy import energy_of, load_table
 from accelsim.faults import load_curve
+from accelsim.faults.ber_curve import SYNTHETIC_CURVE_FILE
 from accelsim.hw import parse_config, simulate
 from accelsim.hw.activations import ActivationFaults
 from accelsim.image.commands import export_checkpoint
@@ -30,7 +31,8 @@ CHIPS = 5
 
 def main():
     t0 = time.perf_counter()
-    curve, table = load_curve(), load_table()
+    # recorded with the synthetic curve (docs/hardware.md); its voltages are that curve's
+    curve, table = load_curve(SYNTHETIC_CURVE_FILE), load_table()
     with tempfile.TemporaryDirectory() as tmp:
         img = export_checkpoint("models/lenet5-int8-wot-inplace-8b-64", "inplace-8b-64", Path(tmp) / "lenet")
         data = load_digits_split()

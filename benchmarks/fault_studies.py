@@ -44,6 +44,7 @@ import torch
 from accelsim.campaign import Store, parse_spec, run_campaign
 from accelsim.campaign.analyses import accuracy_drop, berzad
 from accelsim.faults import ChipFaultMap, inject, inject_float, load_curve
+from accelsim.faults.ber_curve import SYNTHETIC_CURVE_FILE
 from accelsim.image import export_image
 from accelsim.infer import IntegerNetwork
 from accelsim.nn import load_checkpoint, load_digits_split
@@ -226,7 +227,8 @@ def section_stutz(tmp: Path, chips: int = 10) -> dict:
     ``chips`` fixed chips: persistent maps (a cell faulty at V stays faulty) drawn from seeds
     disjoint from training's, at the voltage where the default curve gives BER p. Test
     error % per training: mean, standard deviation and worst over the chips."""
-    curve = load_curve()
+    # the study is in BER (p); the synthetic curve it was recorded with maps p to a voltage
+    curve = load_curve(SYNTHETIC_CURVE_FILE)
     variants = {"plain": dict(), "clip_0.25": dict(clip=0.25), "randbet_1%": dict(randbet=0.01),
                 "clip_0.25+randbet_1%": dict(clip=0.25, randbet=0.01)}
     imgs = {name: export(trained(bits=8, **kw), tmp, f"s-{name}", "none-8b", 8) for name, kw in variants.items()}

@@ -202,9 +202,9 @@ def net_weights(img):
 def test_bad_input_found_before_the_store_is_created(tmp_path):
     store = tmp_path / "never.sqlite"
     # persistent faults need a voltage on the curve; transient ones do not
-    with pytest.raises(UserError, match=r"bers entry 1e-20 is outside the BER curve's range"):
-        parse_spec(spec(voltages=None, bers=[1e-20]))
-    assert parse_spec(spec(voltages=None, bers=[1e-20], fault_model="transient")).bers == [1e-20]
+    with pytest.raises(UserError, match=r"bers entry 0.45 is outside the BER curve's range"):
+        parse_spec(spec(voltages=None, bers=[0.45]))
+    assert parse_spec(spec(voltages=None, bers=[0.45], fault_model="transient")).bers == [0.45]
     with pytest.raises(UserError, match=r"layer selection 'features.9' matches no layer"):
         run_campaign(parse_spec(spec(layers=["features.9"])), store, progress=False)
     with pytest.raises(UserError, match=r"campaign spec: p_stuck1: must be a number \(got 'half'\)"):
@@ -215,15 +215,15 @@ def test_bad_input_found_before_the_store_is_created(tmp_path):
 
 
 def test_pinned_v_low_gives_the_same_chips_in_different_sweeps(tmp_path):
-    common = dict(schemes=["none-4b"], chips=2, samples=50, v_low=0.50)
-    run_campaign(parse_spec(spec(voltages=[0.56, 0.53], **common)), tmp_path / "a.sqlite", progress=False)
-    run_campaign(parse_spec(spec(voltages=[0.56, 0.50], **common)), tmp_path / "b.sqlite", progress=False)
+    common = dict(schemes=["none-4b"], chips=2, samples=50, v_low=0.46)
+    run_campaign(parse_spec(spec(voltages=[0.50, 0.48], **common)), tmp_path / "a.sqlite", progress=False)
+    run_campaign(parse_spec(spec(voltages=[0.50, 0.46], **common)), tmp_path / "b.sqlite", progress=False)
     a = {(r["chip"], r["vdd"]): r for r in Store(tmp_path / "a.sqlite").rows()}
     b = {(r["chip"], r["vdd"]): r for r in Store(tmp_path / "b.sqlite").rows()}
     for chip in (0, 1):
-        assert a[(chip, 0.56)]["key"] == b[(chip, 0.56)]["key"]        # the same trial: resumable across sweeps
-        assert a[(chip, 0.56)]["per_layer"] == b[(chip, 0.56)]["per_layer"]
-        assert 0 < a[(chip, 0.56)]["injected_bits"] < a[(chip, 0.53)]["injected_bits"] < b[(chip, 0.50)]["injected_bits"]
+        assert a[(chip, 0.50)]["key"] == b[(chip, 0.50)]["key"]        # the same trial: resumable across sweeps
+        assert a[(chip, 0.50)]["per_layer"] == b[(chip, 0.50)]["per_layer"]
+        assert 0 < a[(chip, 0.50)]["injected_bits"] < a[(chip, 0.48)]["injected_bits"] < b[(chip, 0.46)]["injected_bits"]
 
 
 def test_measured_fault_map_campaign(tmp_path):

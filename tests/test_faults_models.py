@@ -7,10 +7,11 @@ import yaml
 
 from accelsim.errors import UserError
 from accelsim.faults import ChipFaultMap, curve_from_dict, inject_asymmetric, inject_float, load_curve
+from accelsim.faults.ber_curve import SYNTHETIC_CURVE_FILE
 
 
-def test_default_curve_values_and_inverse():
-    c = load_curve()
+def test_synthetic_curve_values_and_inverse():
+    c = load_curve(SYNTHETIC_CURVE_FILE)   # the log-linear law (the default is measured: test_ber_measured)
     assert c.ber(0.50) == pytest.approx(1e-2)
     assert c.ber(0.56) == pytest.approx(1e-4)          # 30 mV per decade
     assert c.vdd_for_ber(1e-3) == pytest.approx(0.53)
@@ -31,7 +32,7 @@ def test_table_curve_interpolates_in_log(tmp_path):
 
 
 def test_chip_maps_are_nested_sparse_and_follow_the_curve():
-    c = load_curve()
+    c = load_curve(SYNTHETIC_CURVE_FILE)
     n_words = 200_000
     m = ChipFaultMap.sample(c, n_words=n_words, width=64, chip=1, seed=0, v_low=0.50)
     bits = n_words * 64

@@ -115,7 +115,7 @@ def run_config():
 
 ACCEL = yaml.safe_load((ROOT / "accelsim/configs/accelerator.yaml").read_text())
 ENERGY = yaml.safe_load((ROOT / "accelsim/configs/energy.yaml").read_text())
-CURVE = {k: v for k, v in yaml.safe_load((ROOT / "accelsim/configs/ber_curve.yaml").read_text()).items()}
+CURVE = {k: v for k, v in yaml.safe_load((ROOT / "accelsim/configs/ber-synthetic.yaml").read_text()).items()}
 CARD = yaml.safe_load((ROOT / "models/lenet5-int8.yaml").read_text())
 FREE_FORM = {("source",), ("config",)}     # manifest source, card config: any mapping is valid
 
@@ -960,6 +960,29 @@ def test_fuzz_npz_files(cases, base, n, dtype, ydtype, yvalue, cut, flip):
         valid = (n > 0 and dtype != "int16" and ydtype not in ("bool", "float32")
                  and 0 <= int(y[0]) <= 9)
         assert rc == (0 if valid else 2), (n, dtype, ydtype, yvalue, rc)
+
+
+@DATA_FUZZ
+@given(modes=st.lists(st.sampled_from(["L", "RGB", "I;16", "1", "P", "RGBA", "LA", "I"]), min_size=1, max_size=3),
+       size=st.integers(1, 12), cut=st.integers(0, 200), flip=st.integers(0, 300),
+       classes=st.sampled_from([("0",), ("a", "b"), ("3", "12"), ()]))
+def test_fuzz_image_folders(cases, base, modes, size, cut, flip, classes):
+    """Image folders of any Pillow mode and size (8 and 16 bits), labelled or not, one file cut
+    short or one byte flipped: read in one line or refused in one line."""
+    from PIL import Image
+    d = cases()
+    root = d / "imgs"
+    folders = [root / c for c in classes] or [root]
+    for i, mode in enumerate(modes):
+        folder = folders[i % len(folders)]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.new(mode, (size, size + i % 2), 1 if mode == "1" else 200).save(folder / f"{i}.png")
+    victim = sorted(root.rglob("*.png"))[0]
+    raw = bytearray(victim.read_bytes())
+    if flip < len(raw):
+        raw[flip] ^= 0x33
+    victim.write_bytes(bytes(raw[:max(len(raw) - cut, 0)]))
+    check_clean(["infer", base / "img", "--data", "imagefolder:imgs", "--resize", "8", "--crop", "8"], d, base)
 
 
 MODEL_BODIES = st.sampled_from([

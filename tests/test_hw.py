@@ -205,7 +205,7 @@ def test_config_file_errors(tmp_path, lenet):
 
 def test_simulate_cli_json_and_trace(lenet, tmp_path):
     out, trace = tmp_path / "r.json", tmp_path / "t.json"
-    r = subprocess.run([sys.executable, "-m", "accelsim", "simulate", "--image", str(lenet.path), "--vdd", "0.52",
+    r = subprocess.run([sys.executable, "-m", "accelsim", "simulate", "--image", str(lenet.path), "--vdd", "0.48",
                         "--chip", "3", "-o", str(out), "--trace", str(trace)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "classifier.4" in r.stdout and "nJ per inference" in r.stdout
@@ -213,7 +213,7 @@ def test_simulate_cli_json_and_trace(lenet, tmp_path):
     assert len(d["layers"]) == 5 and d["total_cycles"] > 0 and d["energy_pj"] > 0
     assert d["faults"]["model"] == "persistent" and d["faults"]["chip"] == 3
     # the same run through the library gives the same cycles and counts
-    lib = simulate(lenet, vdd=0.52, chip=3)
+    lib = simulate(lenet, vdd=0.48, chip=3)
     assert d["total_cycles"] == lib.total_cycles
     assert [x["corrected"] for x in d["layers"]] == [s.corrected for s in lib.layers]
     assert sum(x["corrected"] for x in d["layers"]) > 0

@@ -15,7 +15,7 @@ from safetensors.torch import save as st_save
 
 from accelsim.cli import main
 from accelsim.errors import UserError
-from accelsim.faults import ChipFaultMap, load_curve
+from accelsim.faults import ChipFaultMap, load_curve, map_to_nominal
 from accelsim.hw import simulate
 from accelsim.image import load_image
 from accelsim.image.commands import export_checkpoint
@@ -49,27 +49,27 @@ def test_simulate_refuses_a_map_floor_above_the_supply(lenet8, capsys):
 
 def test_simulate_prints_the_ber_it_applies(lenet8, tmp_path, capsys):
     out_json = tmp_path / "r.json"
-    code, out, _ = run_cli(["simulate", "--image", lenet8.path, "--vdd", "0.5", "--v-low", "0.48",
+    code, out, _ = run_cli(["simulate", "--image", lenet8.path, "--vdd", "0.46", "--v-low", "0.44",
                             "-o", out_json], capsys)
     assert code == 0
-    curve = load_curve()
+    curve = map_to_nominal(load_curve(), 0.9, "scale")   # as the packaged accelerator reads it
     n_words = lenet8.words.shape[0]
-    fmap = ChipFaultMap.sample(curve, n_words=n_words, width=64, chip=0, seed=0, v_low=0.48)
-    faulty = int(np.count_nonzero(fmap.threshold > 0.5))
+    fmap = ChipFaultMap.sample(curve, n_words=n_words, width=64, chip=0, seed=0, v_low=0.44)
+    faulty = int(np.count_nonzero(fmap.threshold > 0.46))
     printed = re.search(r"BER (\S+): ([\d,]+) faulty cells = (\S+) of the bits, ([\d,]+) stored bits read wrong",
                         " ".join(out.split()))
-    assert float(printed.group(1)) == pytest.approx(curve.ber(0.5), rel=5e-3)
+    assert float(printed.group(1)) == pytest.approx(curve.ber(0.46), rel=5e-3)
     assert int(printed.group(2).replace(",", "")) == faulty > 1000
     assert float(printed.group(3)) == pytest.approx(faulty / (n_words * 64), rel=5e-3)
     assert int(printed.group(4).replace(",", "")) == faulty   # flips: every faulty cell reads wrong
     d = json.loads(out_json.read_text())
     # every faulty cell is read at least once: the applied faults are the printed ones
     assert d["faults"]["faulty_cells"] == faulty and d["faults"]["faulty_bits_read"] >= faulty
-    assert d["ber"] == pytest.approx(curve.ber(0.5))
+    assert d["ber"] == pytest.approx(curve.ber(0.46))
     # stuck-at cells: the rate printed is the cells', and the wrong bits are those that differ
-    code, out, _ = run_cli(["simulate", "--image", lenet8.path, "--vdd", "0.5", "--fault-model", "stuck"], capsys)
-    stuck = ChipFaultMap.sample(curve, n_words=n_words, width=64, chip=0, seed=0, v_low=0.5, mode="stuck")
-    wrong = int(np.bitwise_count(stuck.apply(lenet8.words, 0.5) ^ lenet8.words).sum())
+    code, out, _ = run_cli(["simulate", "--image", lenet8.path, "--vdd", "0.46", "--fault-model", "stuck"], capsys)
+    stuck = ChipFaultMap.sample(curve, n_words=n_words, width=64, chip=0, seed=0, v_low=0.46, mode="stuck")
+    wrong = int(np.bitwise_count(stuck.apply(lenet8.words, 0.46) ^ lenet8.words).sum())
     printed = re.search(r"cell fault rate (\S+): ([\d,]+) faulty cells .* ([\d,]+) stored bits read wrong",
                         " ".join(out.split()))
     assert int(printed.group(3).replace(",", "")) == wrong < 0.6 * int(printed.group(2).replace(",", ""))

@@ -82,7 +82,7 @@ RUN = {"name": "mynet", "schemes": ["none-8b", "inplace-8b-64"],
                             "checkpoints": {"none-8b": "ckpt/net-fp32.safetensors",
                                             "inplace-8b-64": "ckpt/net-int8.safetensors"}}},
        "data": {"source": "imagefolder:val", "resize": 12, "crop": 12},
-       "voltages": [0.9, 0.5, 0.47], "chips": 2, "engine": "fast", "samples": 20, "tolerance": 0.05, "workers": 1}
+       "voltages": [0.9, 0.5, 0.435], "chips": 2, "engine": "fast", "samples": 20, "tolerance": 0.05, "workers": 1}
 
 
 def test_card_names_the_model_file_relative_to_itself(project):
@@ -107,7 +107,7 @@ def test_user_model_and_image_folder_through_accelsim_run(project, tmp_path, mon
         assert t["samples"] == 20 and json.loads(t["params"])["data"]["resize"] == [12]
     nominal = [t for t in trials if t["vdd"] == 0.9]
     assert all(t["sdc_top1"] == 0 and t["accuracy"] == t["baseline_accuracy"] for t in nominal)
-    assert max(t["sdc_top1"] for t in trials if t["vdd"] == 0.47) > 0.2      # BER 0.1 breaks the net
+    assert max(t["sdc_top1"] for t in trials if t["vdd"] == 0.435) > 0.2      # BER 0.1 breaks the net
     assert min(t["baseline_accuracy"] for t in trials) >= 0.8
     assert {h["scheme"] for h in data["headline"]} == {"none-8b", "inplace-8b-64"}
     names = {p.name for p in (tmp_path / "out" / "report").iterdir()}
@@ -126,7 +126,7 @@ def test_memory_images_and_unlabelled_inputs_give_an_sdc_sweep(project, tmp_path
     x = np.random.default_rng(3).random((24, 3, 12, 12)).astype(np.float32)   # synthetic, no labels
     np.savez(tmp_path / "synthetic.npz", x=x)
     spec = parse_spec({"name": "u", "models": {"mine": {"images": {"none-8b": "img"}}}, "schemes": ["none-8b"],
-                       "data": "npz:synthetic.npz", "voltages": [0.9, 0.47], "chips": 2, "samples": 24},
+                       "data": "npz:synthetic.npz", "voltages": [0.9, 0.435], "chips": 2, "samples": 24},
                       tmp_path)
     assert spec.metric == "sdc"
     run_campaign(spec, tmp_path / "s.sqlite", progress=False)
@@ -137,7 +137,7 @@ def test_memory_images_and_unlabelled_inputs_give_an_sdc_sweep(project, tmp_path
         [{k: v for k, v in r.items() if k not in volatile} for r in Store(tmp_path / "w2.sqlite").rows()]
     assert len(rows) == 4 and all(r["accuracy"] is None and r["baseline_accuracy"] is None for r in rows)
     assert [r["sdc_top1"] for r in rows if r["vdd"] == 0.9] == [0.0, 0.0]
-    assert all(r["sdc_top1"] > 0 for r in rows if r["vdd"] == 0.47)
+    assert all(r["sdc_top1"] > 0 for r in rows if r["vdd"] == 0.435)
     report = report_from_store(tmp_path / "s.sqlite", tmp_path / "r", tolerance=0.0)
     out = json.loads((tmp_path / "r" / "results.json").read_text())
     assert out["metric"] == "sdc" and out["headline"][0]["vmin_safe"] == 0.9
@@ -335,14 +335,14 @@ def test_seeded_user_factory_runs_an_unlabelled_sdc_sweep(project, tmp_path):
     np.savez(tmp_path / "x.npz", x=np.random.default_rng(5).random((16, 3, 12, 12)).astype(np.float32))
     (tmp_path / "net.py").write_text(NET)
     cfg = {"name": "f", "models": {"mine": {"factory": "net.py:build", "seed": 1}}, "schemes": ["none-8b"],
-           "data": "npz:x.npz", "voltages": [0.9, 0.47], "chips": 2}
+           "data": "npz:x.npz", "voltages": [0.9, 0.435], "chips": 2}
     spec = parse_spec(cfg, tmp_path)
     assert spec.metric == "sdc" and spec.checkpoints[("mine", "none-8b")].key == f"{tmp_path / 'net.py'}:build#seed=1"
     run_campaign(spec, tmp_path / "f.db", progress=False)
     rows = Store(tmp_path / "f.db", create=False, readonly=True).rows()
     assert len(rows) == 4 and all(r["accuracy"] is None for r in rows)
     assert all(r["sdc_top1"] == 0 for r in rows if r["vdd"] == 0.9)
-    assert max(r["sdc_top1"] for r in rows if r["vdd"] == 0.47) > 0     # BER 0.1
+    assert max(r["sdc_top1"] for r in rows if r["vdd"] == 0.435) > 0     # BER 0.1
     key = rows[0]["export_sha256"]
     (tmp_path / "net.py").write_text(NET + "\n# edited\n")
     assert parse_spec(cfg, tmp_path) and run_campaign(parse_spec(cfg, tmp_path), tmp_path / "f.db",

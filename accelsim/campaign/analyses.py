@@ -296,8 +296,12 @@ def _point_statistics(rows, tolerance: float, metric: Metric, seed: int) -> list
         passing = sum(metric.within(float(r[metric.column]), base, tolerance) for r in rs)
         y_lo, y_hi = wilson_interval(passing, len(rs))
         between, per_input = _variance_parts(m)
+        # a mean over chips hides a few broken ones: the median and the worst chip beside it
+        chip_values = np.array([float(r[metric.column]) for r in rs])
+        worst = float(chip_values.min() if metric.higher else chip_values.max())
         out.append({"model": model, "scheme": scheme, "vdd": vdd, "ber": rs[0].get("ber"), "metric": metric.name,
-                    "mean": mean, "ci_lo": lo, "ci_hi": hi, "baseline": base, "chips": len(rs),
+                    "mean": mean, "ci_lo": lo, "ci_hi": hi, "median_chip": float(np.median(chip_values)),
+                    "worst_chip": worst, "baseline": base, "chips": len(rs),
                     "inputs": int(m.shape[1]), "passing": int(passing), "yield": passing / len(rs),
                     "yield_lo": y_lo, "yield_hi": y_hi, "var_between": between, "var_input": per_input})
     return out

@@ -58,6 +58,7 @@ class TrialParams:
     fault_map_sha256: str | None = None
     data: Mapping[str, Any] | None = None     # DataSpec.to_dict(); None: the bundled digits
     data_sha256: str | None = None            # of the evaluated subset
+    chip_model: Mapping[str, Any] | None = None   # ChipModel.params(); None: iid (accelsim.faults.chip_model)
 
     def to_dict(self) -> dict:
         """JSON-able, as stored in the row's ``params`` column; optional fields that are

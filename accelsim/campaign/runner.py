@@ -175,6 +175,7 @@ def provenance(spec: Spec) -> dict:
             "voltages": spec.voltages, "bers": spec.bers, "fault_model": spec.fault_model, "chips": spec.chips,
             "repeats": spec.repeats, "samples": spec.samples, "layers": spec.layers, "engine": spec.engine,
             "policy": spec.policy, "v_low": spec.v_low(), "fault_map": spec.fault_map, "curve": spec.curve_dict,
+            "curve_info": spec.curve.info(), "chip_models": [m.name for m in spec.chip_models],
             "accelerator": spec.accelerator, "accelerator_config": asdict(spec.accelerator_config),
             "accelerator_sha256": spec.accelerator_config.digest,
             "energy_table": spec.energy_table or "packaged 45 nm (accelsim/configs/energy.yaml)",

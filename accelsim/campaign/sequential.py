@@ -12,13 +12,16 @@ count shows it); without ``sequential:`` every point gets every chip (fixed n, t
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 from accelsim.campaign.analyses import METRICS, wilson_interval
 
 
 def _point(params) -> tuple:
-    return (params.model, params.scheme, params.vdd, params.ber)
+    """A yield point: model, scheme, chip model (each its own population of chips), voltage."""
+    return (params.model, params.scheme, json.dumps(getattr(params, "chip_model", None), sort_keys=True),
+            params.vdd, params.ber)
 
 
 def decide(passing: int, n: int, target: float) -> str | None:
@@ -68,6 +71,6 @@ def run_sequential(spec, trials: list, pending: list, store, execute) -> list:
             break
     store.set_meta("sequential", {"target": seq.target, "tolerance": seq.tolerance, "step": seq.step,
                                   "chips_max": per_point,
-                                  "points": [{"model": m, "scheme": s, "vdd": v, "ber": b, **state.get((m, s, v, b), {})}
-                                             for (m, s, v, b) in order]})
+                                  "points": [{"model": m, "scheme": s, "chip_model": json.loads(c), "vdd": v, "ber": b,
+                                              **state.get((m, s, c, v, b), {})} for (m, s, c, v, b) in order]})
     return ran

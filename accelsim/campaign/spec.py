@@ -3,7 +3,7 @@ layer selection, read from YAML and validated before anything runs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -12,8 +12,9 @@ from accelsim.energy.table import EnergyTable, load_table
 from accelsim.hw.config import AcceleratorConfig, load_config
 from accelsim.errors import UserError
 from accelsim.fileio import read_yaml, sha256_file
-from accelsim.faults import BerCurve, ChipFaultMap, curve_params, load_curve
+from accelsim.faults import BerCurve, ChipFaultMap, curve_params, load_curve, map_to_nominal
 from accelsim.faults.ber_curve import curve_from_model
+from accelsim.faults.chip_model import PRESETS, ChipModel, chip_model
 from accelsim.schema import MAX_TRIALS, BerCurveFile, CampaignSpec, validate
 from accelsim.schema.campaign import SequentialYield
 from accelsim.campaign.params import TrialParams, trial_key  # noqa: F401
@@ -52,6 +53,7 @@ class Spec:
     accelerator_config: AcceleratorConfig = field(default_factory=load_config)
     energy: EnergyTable = field(default_factory=load_table)
     sequential: SequentialYield | None = None   # opt-in sequential yield decisions (runner)
+    chip_models: list[ChipModel] = field(default_factory=lambda: [PRESETS["iid"]])   # swept like schemes
 
     def v_low(self) -> float:
         """The voltage every chip's map is drawn down to (nested): the spec's ``v_low`` if
@@ -64,7 +66,8 @@ class Spec:
 
     def n_trials(self, layer_names: dict[str, list[str]] | None = None) -> int:
         """How many trials :meth:`trials` gives, without building them."""
-        per_point = len(self.voltages or self.bers or ()) * self.chips * self.repeats * len(self.schemes)
+        per_point = (len(self.voltages or self.bers or ()) * self.chips * self.repeats * len(self.schemes)
+                     * len(self.chip_models))
         if self.layers == "each":
             return sum(len((layer_names or {}).get(m, [])) for m in self.models) * per_point
         return len(self.models) * per_point * (1 if self.layers == "all" else len(self.layers))
@@ -107,7 +110,7 @@ class Spec:
                 else:
                     selections = list(self.layers)
                 for sel in selections:
-                    for kind, value in points:
+                    for kind, value, cm in ((k, v, cm) for cm in self.chip_models for k, v in points):
                         vdd = value if kind == "vdd" else float(self.curve.vdd_for_ber(value))
                         ber = float(self.curve.ber(value)) if kind == "vdd" else value
                         for chip in range(self.chips):
@@ -120,7 +123,8 @@ class Spec:
                                     vdd=round(float(vdd), 6), ber=float(ber), chip=chip, repeat=rep,
                                     layers=sel, samples=self.samples, engine=self.engine,
                                     policy=self.policy, seed=self.seed, v_low=v_low,
-                                    p_stuck1=self.p_stuck1, curve=self.curve_dict, **files))
+                                    p_stuck1=self.p_stuck1, curve=self.curve_dict,
+                                    chip_model=None if cm.is_iid else cm.params(), **files))
         return out
 
 
@@ -144,6 +148,18 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
         curve = curve_from_model(d.ber_curve, f"{where}: ber_curve")
     else:
         curve = load_curve(base_dir / d.ber_curve if d.ber_curve else None)
+    accelerator = None
+    accelerator_config = load_config(None)
+    if d.accelerator is not None or d.engine == "cycle":
+        from accelsim.hw.config import DEFAULT_PRESET, is_preset
+        # a preset by name (resident, streamed, ...), else a file; nothing said: resident
+        name = d.accelerator if d.accelerator is not None else DEFAULT_PRESET
+        accelerator = name if is_preset(name) else str(base_dir / name)
+        accelerator_config = load_config(accelerator)   # a bad accelerator fails here, before any store exists
+    # a curve measured at another nominal voltage reads in the SRAM's volts only through the
+    # mapping the accelerator config states (refused without one)
+    curve = map_to_nominal(curve, accelerator_config.vdd_nominal, accelerator_config.ber_mapping,
+                           f"{where}: accelerator {d.accelerator or 'packaged default'}")
     voltages = bers = None
     if d.voltages is not None:
         voltages = _in_domain(d.voltages, "voltages", curve, where)
@@ -165,14 +181,8 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     fault_map = fault_map_sha = None
     if d.fault_model == "measured":
         fault_map, fault_map_sha = _check_fault_map(d.fault_map, base_dir, d.schemes)
-    accelerator, policy = None, d.policy
-    accelerator_config = load_config(None)
-    if d.accelerator is not None or d.engine == "cycle":
-        from accelsim.hw.config import DEFAULT_PRESET, is_preset
-        # a preset by name (resident, streamed, ...), else a file; nothing said: resident
-        name = d.accelerator if d.accelerator is not None else DEFAULT_PRESET
-        accelerator = name if is_preset(name) else str(base_dir / name)
-        accelerator_config = load_config(accelerator)   # a bad accelerator fails here, before any store exists
+    policy = d.policy
+    if accelerator is not None:
         acc_policy = accelerator_config.policy
         accelerator = str(Path(accelerator).absolute())   # what trials read: workers may run elsewhere
         # the spec's default policy used to replace the accelerator's (e.g. reread) without a word
@@ -196,6 +206,7 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     if metric == "accuracy" and not data.labelled:
         raise UserError(f"{where}: metric accuracy needs labels, and data {data_spec.text} has none; use metric: sdc")
     sources = check_sources(sources, data)
+    chip_models = _chip_models(d, curve, where)
     return Spec(name=d.name, seed=d.seed, checkpoints=sources, models=models, schemes=list(d.schemes),
                 voltages=voltages, bers=bers, fault_model=d.fault_model, chips=d.chips, repeats=d.repeats,
                 layers=d.layers if isinstance(d.layers, str) else list(d.layers), samples=samples,
@@ -203,7 +214,22 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
                 p_stuck1=float(d.p_stuck1), accelerator=accelerator, energy_table=energy_table,
                 map_floor=map_floor, fault_map=fault_map, fault_map_sha256=fault_map_sha, data=data_spec,
                 data_sha256=None if data_spec.is_default else fingerprint(data), metric=metric,
-                accelerator_config=accelerator_config, energy=energy, sequential=d.sequential)
+                accelerator_config=accelerator_config, energy=energy, chip_models=chip_models,
+                sequential=d.sequential)
+
+
+def _chip_models(d: CampaignSpec, curve: BerCurve, where: str) -> list[ChipModel]:
+    """The swept chip models, their Vmin shift converted into the SRAM's volts (the
+    trial rebuilds the curve already mapped, without the mapping's factor)."""
+    refs = d.chip_model if isinstance(d.chip_model, list) else [d.chip_model]
+    models = [chip_model(r if isinstance(r, str) else r.model_dump()) for r in refs]
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise UserError(f"{where}: chip_model: a name appears twice ({', '.join(names)})")
+    if any(not m.is_iid for m in models) and d.fault_model != "persistent":
+        raise UserError(f"{where}: chip models other than iid need fault_model: persistent "
+                        f"(fault_model is {d.fault_model})")
+    return [replace(m, vmin_shift_sd=m.vmin_shift_sd / curve.curve_volts_per_volt) for m in models]
 
 
 def _check_bers_on_curve(bers: list[float], curve: BerCurve, where: str = "campaign spec") -> None:

@@ -22,6 +22,7 @@ from accelsim.campaign.params import TrialParams
 from accelsim.ecc import Layout
 from accelsim.energy.table import EnergyTable, load_table
 from accelsim.faults import ChipFaultMap, curve_from_dict, inject
+from accelsim.faults.chip_model import ChipModel
 from accelsim.hw.config import AcceleratorConfig, load_config
 from accelsim.image import MemoryImage, load_image
 from accelsim.infer import IntegerNetwork
@@ -102,10 +103,11 @@ def unpack_mask(text: str, n: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def _chip_map(curve_items: tuple, n_words: int, width: int, chip: int, seed: int, v_low: float,
-              mode: str, p_stuck1: float) -> ChipFaultMap:
+              mode: str, p_stuck1: float, model_items: tuple = ()) -> ChipFaultMap:
     curve = curve_from_dict(dict(curve_items))
+    model = ChipModel(**dict(model_items)) if model_items else None
     return ChipFaultMap.sample(curve, n_words=n_words, width=width, chip=chip, seed=seed, v_low=v_low,
-                               mode=mode, p_stuck1=p_stuck1)
+                               mode=mode, p_stuck1=p_stuck1, model=model)
 
 
 @functools.lru_cache(maxsize=8)
@@ -148,8 +150,10 @@ def faulty_words(image: MemoryImage, params: TrialParams, ranges) -> np.ndarray:
         return words
     curve_items = tuple(sorted((k, tuple(map(tuple, v)) if k == "table" else v) for k, v in params.curve.items()))
     chip_id = params.chip * 1_000_003 + params.repeat   # repeats of persistent faults are more chips
+    # iid trials carry no chip_model (their keys predate it)
+    model_items = tuple(sorted(params.chip_model.items())) if params.chip_model else ()
     cmap = _chip_map(curve_items, int(image.words.shape[0]), width, chip_id, params.seed, params.v_low,
-                     "stuck" if params.fault_model == "stuck" else "flip", params.p_stuck1)
+                     "stuck" if params.fault_model == "stuck" else "flip", params.p_stuck1, model_items)
     for lo, hi in ranges:
         words[lo:hi] = cmap.apply(words[lo:hi], params.vdd, word_offset=lo)
     return words

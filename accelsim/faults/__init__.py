@@ -8,6 +8,7 @@ from accelsim.faults.transient import check_ber, flip_bits, flip_positions, inje
 
 __all__ = ["BerCurve", "ChipFaultMap", "check_ber", "curve_from_dict", "flip_bits", "flip_positions",
            "inject", "inject_asymmetric", "inject_float", "load_curve"]
-from accelsim.faults.ber_curve import CurveFit, curve_params, fit_log_linear  # noqa: E402
+from accelsim.faults.ber_curve import (CurveFit, ProbitFit, curve_params, fit_log_linear, fit_probit,  # noqa: E402
+                                       map_to_nominal)
 
-__all__ += ["CurveFit", "curve_params", "fit_log_linear"]
+__all__ += ["CurveFit", "ProbitFit", "curve_params", "fit_log_linear", "fit_probit", "map_to_nominal"]

@@ -23,6 +23,7 @@ import numpy as np
 
 from accelsim.errors import UserError
 from accelsim.faults.ber_curve import BerCurve
+from accelsim.faults.chip_model import ChipModel
 from accelsim.faults.transient import flip_bits, flip_positions
 from accelsim.seeds import rng as seeded_rng
 
@@ -64,7 +65,17 @@ class ChipFaultMap:
 
     @classmethod
     def sample(cls, curve: BerCurve, *, n_words: int, width: int, chip: int, seed: int = 0,
-               v_low: float | None = None, mode: str = "flip", p_stuck1: float = 0.5) -> "ChipFaultMap":
+               v_low: float | None = None, mode: str = "flip", p_stuck1: float = 0.5,
+               model: ChipModel | None = None) -> "ChipFaultMap":
+        """The chip's map down to ``v_low`` (default: the curve's lowest voltage). ``model``
+        (default iid) adds a Vmin shift, per-array clustering and a direction
+        (:mod:`accelsim.faults.chip_model`); the iid model draws exactly as before."""
+        if model is not None and not model.is_iid:
+            if mode != "flip":
+                raise UserError(f"chip model {model.name} sets each cell's direction itself: it takes "
+                                "fault_model persistent, not stuck")
+            return cls._sample_structured(curve, int(n_words), int(width), chip, seed,
+                                          curve.v_min if v_low is None else v_low, model)
         if mode not in ("flip", "stuck"):
             raise UserError(f"fault mode {mode!r}: expected 'flip' or 'stuck'")
         if not 0.0 <= p_stuck1 <= 1.0:   # NaN fails too: `u < nan` would make every cell stuck-at-0
@@ -78,6 +89,36 @@ class ChipFaultMap:
         else:
             kind = (rng.random(cells.size) < p_stuck1).astype(np.int8)
         return cls(int(n_words), int(width), cells, np.atleast_1d(np.asarray(threshold, dtype=np.float64)), kind)
+
+    @classmethod
+    def _sample_structured(cls, curve: BerCurve, n_words: int, width: int, chip: int, seed: int,
+                           v_low: float, model: ChipModel) -> "ChipFaultMap":
+        """Shift, clustering and direction (one rng stream per chip and model). A cell of an
+        array with multiplier g fails at V with probability min(1, g * BER(V - delta)); given
+        that it fails at v_low its threshold has P(V_th > V) = min(1, g BER(V - delta)) /
+        min(1, g BER(v_low - delta)), drawn by inversion: nested in V by construction."""
+        curve._check(v_low)
+        rng = seeded_rng(seed, "chip", chip, width, model.name)
+        # the shift is fitted in the curve's own volts; the curve may be mapped to the SRAM's
+        delta = rng.normal(0.0, model.vmin_shift_sd) / curve.curve_volts_per_volt if model.vmin_shift_sd else 0.0
+        p_low = float(min(curve.law(v_low - delta), 0.5))
+        n_bits = n_words * width
+        if model.cluster_shape is None:
+            cells = flip_positions(n_bits, p_low, rng)
+            gain = np.ones(cells.size)
+        else:
+            cells, gain = _clustered_positions(n_bits, p_low, model.array_bits, model.cluster_shape, rng)
+        if cells.size:
+            u = np.clip(rng.random(cells.size), 1e-300, 1.0)
+            threshold = np.asarray(curve.inverse(u * np.minimum(gain * p_low, 1.0) / gain), dtype=np.float64) + delta
+        else:
+            threshold = np.zeros(0)
+        share = model.share_1to0
+        if share is None:
+            kind = np.full(cells.size, FLIP, dtype=np.int8)
+        else:   # a 1->0 cell reads 0 while it holds 1 (stuck-at-0 in effect), a 0->1 cell reads 1
+            kind = np.where(rng.random(cells.size) < share, STUCK0, STUCK1).astype(np.int8)
+        return cls(n_words, width, cells, np.atleast_1d(threshold), kind)
 
     @classmethod
     def from_csv(cls, path: str | Path, *, width: int, n_words: int | None = None) -> "ChipFaultMap":
@@ -165,6 +206,34 @@ class ChipFaultMap:
     @property
     def nbytes(self) -> int:
         return self.cell.nbytes + self.threshold.nbytes + self.kind.nbytes
+
+
+def _clustered_positions(n_bits: int, p: float, array_bits: int, shape: float,
+                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct faulty cells when array a (``array_bits`` cells; the last one may be
+    partial) has rate min(1, g_a * p), g_a ~ Gamma(shape, 1 / shape); and each cell's g."""
+    n_arrays = -(-n_bits // array_bits)
+    size = np.full(n_arrays, array_bits, dtype=np.int64)
+    size[-1] = n_bits - array_bits * (n_arrays - 1)
+    gain = rng.gamma(shape, 1.0 / shape, n_arrays)
+    count = rng.binomial(size, np.minimum(gain * p, 1.0))
+    start = np.arange(n_arrays, dtype=np.int64) * array_bits
+    dense = count * 4 > size
+    parts = [start[a] + rng.choice(size[a], size=count[a], replace=False) for a in np.flatnonzero(dense)]
+    # sparse arrays: uniform offsets, redrawing the few that collide until all are distinct
+    owner = np.repeat(np.flatnonzero(~dense), count[~dense])
+    cells = np.zeros(0, dtype=np.int64)
+    while owner.size:
+        new = start[owner] + (rng.random(owner.size) * size[owner]).astype(np.int64)
+        merged = np.concatenate([cells, new])
+        uniq, first = np.unique(merged, return_index=True)
+        cells = uniq
+        kept = first[first >= merged.size - new.size] - (merged.size - new.size)
+        lost = np.ones(new.size, dtype=bool)
+        lost[kept] = False
+        owner = owner[lost]
+    cells = np.sort(np.concatenate([cells, *parts])).astype(np.int64)
+    return cells, gain[cells // array_bits]
 
 
 def inject_asymmetric(words: np.ndarray, p01: float, p10: float, *, seed, width: int) -> np.ndarray:

@@ -115,13 +115,14 @@ def simulate(image: MemoryImage, config: AcceleratorConfig | dict | str | Path |
              vdd: float | None = None, chip: int | None = None, seed: int = 0, fault_model: str | None = None,
              ber: float | None = None, curve=None, v_low: float | None = None, fault_map=None,
              read_words: np.ndarray | None = None, transient_ber: float | None = None,
-             trace=None, trace_path=None, trace_folds: bool = False) -> SimResult:
+             trace=None, trace_path=None, trace_folds: bool = False, chip_model=None) -> SimResult:
     """Run the cycle-level model of one inference's weight stream.
 
     vdd: the weight SRAM's supply (volts; default the config's nominal). Faults, at most
     one source:
-      chip (+ fault_model 'persistent' | 'stuck', curve, v_low): the chip's persistent map,
-        ``ChipFaultMap.sample(curve, chip=chip, seed=seed, v_low=v_low or vdd)``;
+      chip (+ fault_model 'persistent' | 'stuck', curve, v_low, chip_model): the chip's persistent
+        map, ``ChipFaultMap.sample(curve, chip=chip, seed=seed, v_low=v_low or vdd, model=chip_model)``
+        (the curve mapped to this SRAM's vdd_nominal; chip_model: a name or ChipModel, default iid);
       fault_map: a given ChipFaultMap (e.g. measured, from CSV);
       ber (fault_model 'transient'): per-read transient flips; without ber, BER(vdd);
       read_words: the image's words as the SRAM first delivers them (the campaigns' path),
@@ -139,7 +140,7 @@ def simulate(image: MemoryImage, config: AcceleratorConfig | dict | str | Path |
         raise UserError(f"vdd = {vdd} V must be a positive voltage")
     sram, faults = _weight_sram(image, vdd=vdd, chip=chip, seed=seed, fault_model=fault_model, ber=ber,
                                 curve=curve, v_low=v_low, fault_map=fault_map, read_words=read_words,
-                                transient_ber=transient_ber)
+                                transient_ber=transient_ber, cfg=cfg, chip_model=chip_model)
     trace_to = trace if trace is not None else trace_path
     run = _Run(image, cfg, sram, Trace(trace_to is not None, cfg.clock_mhz, folds=trace_folds))
     run.run()
@@ -351,9 +352,15 @@ def _as_config(config) -> AcceleratorConfig:
 
 
 def _weight_sram(image: MemoryImage, *, vdd, chip, seed, fault_model, ber, curve, v_low, fault_map, read_words,
-                 transient_ber) -> tuple[WeightSram, dict]:
+                 transient_ber, cfg: AcceleratorConfig, chip_model=None) -> tuple[WeightSram, dict]:
     """The weight SRAM with its fault source, and a description of that source."""
-    from accelsim.faults import ChipFaultMap, check_ber, load_curve
+    from accelsim.faults import ChipFaultMap, check_ber, load_curve, map_to_nominal
+
+    if chip_model is not None and (fault_map is not None or chip is None):
+        raise UserError("chip_model shapes a sampled chip: it needs chip (and no fault map)")
+
+    def sram_curve():   # the curve in this SRAM's volts (a curve of another nominal maps explicitly)
+        return map_to_nominal(curve or load_curve(), cfg.vdd_nominal, cfg.ber_mapping, "accelerator config")
 
     width = image.layout.word_bits
     if fault_model is not None and fault_model not in FAULT_MODELS:
@@ -376,7 +383,7 @@ def _weight_sram(image: MemoryImage, *, vdd, chip, seed, fault_model, ber, curve
     if fault_model == "transient":
         if chip is not None or fault_map is not None:
             raise UserError("transient faults take ber (or BER(vdd)), not a chip or a fault map")
-        ber = check_ber(ber) if ber is not None else (curve or load_curve()).ber(vdd)
+        ber = check_ber(ber) if ber is not None else sram_curve().ber(vdd)
         return (WeightSram(image.words, width, vdd=vdd, ber=ber, seed=seed),
                 {"model": "transient", "ber": float(ber), "seed": seed})
     if ber is not None:
@@ -389,10 +396,11 @@ def _weight_sram(image: MemoryImage, *, vdd, chip, seed, fault_model, ber, curve
             # would miss every cell failing between vdd and v_low (a BER it does not apply)
             raise UserError(f"v_low = {v_low} V is above vdd = {vdd} V: a chip's map is drawn down to v_low, "
                             "which must be at or below the supply")
-        curve = curve or load_curve()
+        curve = sram_curve()
         fault_map = ChipFaultMap.sample(curve, n_words=image.words.shape[0], width=width, chip=int(chip), seed=seed,
                                         v_low=vdd if v_low is None else v_low,
-                                        mode="stuck" if fault_model == "stuck" else "flip")
+                                        mode="stuck" if fault_model == "stuck" else "flip",
+                                        model=None if chip_model is None else _chip_model(chip_model))
         ber_at = float(curve.ber(vdd))
     else:
         if curve is not None:
@@ -407,3 +415,8 @@ def _weight_sram(image: MemoryImage, *, vdd, chip, seed, fault_model, ber, curve
              # stuck-at cells err only where the stored bit differs: the bits actually wrong
              "wrong_bits": int(np.bitwise_count(fault_map.apply(image.words, vdd) ^ image.words).sum()),
              "bits": int(image.words.shape[0]) * width})
+
+
+def _chip_model(value):
+    from accelsim.faults.chip_model import chip_model
+    return chip_model(value)

@@ -52,6 +52,7 @@ class AcceleratorConfig:
     output_kib: float
     os_drain: str = "overlapped"       # output stationary: drain overlapped with the next fold, or serial
     activations_scaled: bool = False   # input/output buffers share the weight SRAM's voltage domain
+    ber_mapping: str = "none"          # how a BER curve of another nominal voltage maps (docs/faults.md)
     word_bits: int | None = None   # fixed by the image's layout when it is simulated
     preset: str | None = None      # the named preset the configuration starts from
     fit: bool = False              # weight_sram.words: fit -- words_per_bank is set by for_image
@@ -145,8 +146,8 @@ def parse_config(d: dict | None = None, where: str = "accelerator config") -> Ac
         ecc_rule=ecc.rule,
         dram_bytes_per_cycle=float(f.dram.bytes_per_cycle), dram_latency=f.dram.latency,
         input_kib=float(f.buffers.input_kib), output_kib=float(f.buffers.output_kib), os_drain=pe.os_drain,
-        activations_scaled=f.activation_buffers.scaled, word_bits=sram.word_bits, preset=f.preset, fit=fit,
-        resident=sram.resident, cell=sram.cell, accumulator_depth=pe.accumulator_depth)
+        activations_scaled=f.activation_buffers.scaled, ber_mapping=sram.ber_mapping, word_bits=sram.word_bits,
+        preset=f.preset, fit=fit, resident=sram.resident, cell=sram.cell, accumulator_depth=pe.accumulator_depth)
 
 
 def load_config(path: str | Path | None = None) -> AcceleratorConfig:

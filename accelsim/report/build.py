@@ -469,12 +469,20 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
              "berzad": zad, "accuracy_drop": drop, "residual_fraction": resid, "trials": rows},
             indent=1, default=float))
         zad_rows = [[z["model"], z["scheme"], z["layers"], _fmt(z["berzad"]), z["repeats"]] for z in zad]
-        stat_rows = [[s_["model"], s_["scheme"], _fmt(s_["vdd"], 2), _fmt(s_["ber"]),
-                      _pct_ci(s_["mean"], (s_["ci_lo"], s_["ci_hi"])), f"{(s_['baseline'] - s_['mean']) * 100:+.2f}",
+        stat_rows = [[s_["model"], s_["scheme"], _fmt(s_["vdd"], 2) + _extrapolated_mark(meta, s_["vdd"]),
+                      _fmt(s_["ber"]), _pct_ci(s_["mean"], (s_["ci_lo"], s_["ci_hi"])),
+                      f"{s_['median_chip'] * 100:.2f} / {s_['worst_chip'] * 100:.2f}",
+                      f"{(s_['baseline'] - s_['mean']) * 100:+.2f}",
                       f"{s_['passing']}/{s_['chips']}",
                       f"{s_['yield'] * 100:.0f} % [{s_['yield_lo'] * 100:.0f}, {s_['yield_hi'] * 100:.0f}]",
                       s_["inputs"]] for s_ in stats]
-        stat_cols = ["model", "scheme", "V", "BER", "accuracy [95 % CI]", "drop (points)", "chips within tolerance",
+        curve_info = (meta or {}).get("curve_info") or {}
+        curve_note = (f"BER curve: {curve_info.get('describe')}. Median / worst chip: the per-chip value (a mean "
+                      "over chips hides a few broken chips)."
+                      + (" V marked * lies outside the measured points: the law's extrapolation."
+                         if curve_info.get("measured_lo") is not None else "")) if curve_info else ""
+        stat_cols = ["model", "scheme", "V", "BER", f"{'top-1 SDC' if metric == 'sdc' else 'accuracy'} [95 % CI]",
+                     "median / worst chip", "drop (points)", "chips within tolerance",
                      "yield [95 % CI]", "inputs"]
         sdc_rows = [[d["model"], d["scheme"], _fmt(d["vdd"], 2), _fmt(d["ber"]), f"{d['sdc_top1'] * 100:.2f}",
                      f"{d['sdc_top1_std'] * 100:.2f}", "—" if d["sdc_top5"] is None else f"{d['sdc_top5'] * 100:.2f}",
@@ -509,7 +517,7 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
             md += ["\n**Sample-size warnings**\n\n"] + [f"- {w_}\n" for w_ in warnings]
         md += ["\n## Energy by component (per inference)\n", _md_table(bar_cols, bar_rows) if bar_rows else "none (engine: fast)\n",
                "\n## Cycles and latency per inference\n", _md_table(cyc_cols, cyc_rows) if cyc_rows else "none (engine: fast)\n",
-               "\n## Statistics per voltage\n", _md_table(stat_cols, stat_rows),
+               "\n## Statistics per voltage\n", f"{curve_note}\n\n", _md_table(stat_cols, stat_rows),
                "\n## SDC rate per voltage\n", _md_table(sdc_cols, sdc_rows),
                "\n## BERZAD (highest BER with zero accuracy loss)\n", _md_table(["model", "scheme", "layers", "BERZAD", "trials"], zad_rows),
                "\n## Residual faulty weight bits after correction\n", _md_table(res_cols, res_rows),
@@ -533,7 +541,7 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
             body += ["<h2>Cycles and latency per inference</h2>", _html_table(cyc_cols, cyc_rows)]
         body += ["<h2>Statistics per voltage</h2><p class='note'>Accuracy: mean over chips and inputs with a 95 % "
                  "bootstrap interval (chips and inputs resampled, seeded); yield: share of chips within the "
-                 "tolerance, Wilson 95 % interval.</p>", _html_table(stat_cols, stat_rows),
+                 f"tolerance, Wilson 95 % interval. {html.escape(curve_note)}</p>", _html_table(stat_cols, stat_rows),
                  "<h2>SDC rate per voltage</h2><p class='note'>Silent data corruption: the share of inputs whose "
                  "top-1 class differs from the fault-free network's (top-5: whose fault-free class left the faulty "
                  "top 5).</p>", _html_table(sdc_cols, sdc_rows),
@@ -550,16 +558,27 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
     return Path(out_dir) / "report.html"
 
 
+def _extrapolated_mark(meta: dict, vdd) -> str:
+    """' *' when vdd lies outside the span of the measured points the BER curve was fitted
+    to (the law's extrapolation; the report's note says so)."""
+    info = (meta or {}).get("curve_info") or {}
+    lo, hi = info.get("measured_lo"), info.get("measured_hi")
+    if vdd is None or lo is None or hi is None:
+        return ""
+    return "" if lo - 1e-9 <= float(vdd) <= hi + 1e-9 else " *"
+
+
 # what, besides the sweep point, chip and repeat, changes what a row measures
 VARIANT_FIELDS = ("export_sha256", "samples", "fault_model", "engine", "policy", "data", "accelerator_sha256",
-                  "energy_table_sha256")
-# these live in the params JSON only (digits trials have no data; a fast trial no energy table)
-_PARAMS_ONLY = ("data", "accelerator_sha256", "energy_table_sha256")
+                  "energy_table_sha256", "chip_model")
+# these live in the params JSON only (digits trials have no data; a fast trial no energy table;
+# an iid trial no chip_model)
+_PARAMS_ONLY = ("data", "accelerator_sha256", "energy_table_sha256", "chip_model")
 
 
 def _variant(r: dict, f: str):
-    """A row's value of a VARIANT_FIELDS entry (``data``: its source text; a digest: its
-    first 8 hex digits)."""
+    """A row's value of a VARIANT_FIELDS entry (``data``: its source text; ``chip_model``:
+    its name, iid when absent; a digest: its first 8 hex digits)."""
     if f not in _PARAMS_ONLY:
         return r.get(f)
     params = r.get("params")
@@ -569,6 +588,8 @@ def _variant(r: dict, f: str):
         except json.JSONDecodeError:
             return None
     value = (params or {}).get(f) if isinstance(params, dict) else None
+    if f == "chip_model":
+        return value.get("name") if isinstance(value, dict) else "iid"
     if f == "data":
         return value.get("source") if isinstance(value, dict) else None
     return value[:8] if isinstance(value, str) else None

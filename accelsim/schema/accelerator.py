@@ -47,6 +47,10 @@ class WeightSram(ConfigModel):
     interleave: bool = Field(description="word i in bank i % banks (false: bank i // words_per_bank)")
     burst_words: Annotated[int, Field(ge=1, le=2**32)] = Field(description="words per read burst")
     vdd_nominal: PositiveFloat = Field(description="volts")
+    ber_mapping: Literal["scale", "shift", "none"] = Field(
+        "none", description="how a BER curve measured at another nominal voltage maps onto this SRAM: scale "
+                            "(V * curve_nominal / vdd_nominal) | shift (V + curve_nominal - vdd_nominal) | none "
+                            "(refused when the nominals differ); docs/faults.md")
     word_bits: Annotated[int, Field(ge=1, le=128)] | None = Field(
         None, description="fixed by the image's layout; if given it must match")
 

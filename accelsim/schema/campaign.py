@@ -99,6 +99,22 @@ class SequentialYield(ConfigModel):
     step: Annotated[int, Field(ge=1, le=100_000)] = Field(10, description="chips added per round")
 
 
+class ChipModelFields(ConfigModel):
+    """A chip model of your own (docs/faults.md, Structured chips)."""
+
+    name: Name = Field(description="its name in trial keys and the report")
+    vmin_shift_sd: Annotated[float, Field(ge=0, lt=1)] = Field(0.0, description="sd of the per-chip Vmin shift, "
+                                                                                 "V of the BER curve")
+    cluster_shape: Annotated[float, Field(gt=0, le=1e6)] | None = Field(
+        None, description="gamma shape k of the per-array rate multiplier (mean 1); none: no clustering")
+    array_bits: Annotated[int, Field(ge=1, le=2**40)] = Field(16384, description="cells per array")
+    direction: Union[Literal["both", "1to0", "0to1"], Probability] = Field(
+        "both", description="both | 1to0 | 0to1 | share of cells failing 1->0 (the rest 0->1)")
+
+
+ChipModelRef = Union[Literal["iid", "clustered"], ChipModelFields]
+
+
 class _Sweep(ConfigModel):
     name: Name = Field("campaign", description="campaign name (stored with every trial)")
     seed: Seed = Field(0, description="root seed, 0 .. 2^63-1; every trial's seed derives from it")
@@ -133,6 +149,10 @@ class _Sweep(ConfigModel):
         None, description="opt-in sequential yield decisions {target, tolerance, step}: a point stops drawing "
                           "chips once its yield's Wilson interval is above or below the target (default: "
                           "every point gets all chips)")
+    chip_model: Union[ChipModelRef, Annotated[list[ChipModelRef], Field(min_length=1, max_length=16)]] = Field(
+        "iid", description="chip model(s) swept like schemes: iid (independent cells), clustered (Vmin shift, "
+                           "per-array clustering, 1->0 only; fitted to Salami et al.), or {name, vmin_shift_sd, "
+                           "cluster_shape, array_bits, direction}; docs/faults.md")
 
     _models = field_validator("models", mode="before")(_models_mapping)
 
@@ -201,7 +221,8 @@ class CampaignSpec(_Sweep):
         """Trials before any is planned (``layers: each`` counts ``layers_per_model``)."""
         points = len(self.voltages or self.bers or ())
         sel = len(self.layers) if isinstance(self.layers, list) else (layers_per_model if self.layers == "each" else 1)
-        return len(self.models) * len(self.schemes) * points * self.chips * self.repeats * sel
+        chip_models = len(self.chip_model) if isinstance(self.chip_model, list) else 1
+        return len(self.models) * len(self.schemes) * points * self.chips * self.repeats * sel * chip_models
 
 
 class Sensitivity(ConfigModel):
@@ -228,7 +249,8 @@ class RunConfig(_Sweep):
 
     @model_validator(mode="after")
     def _size(self):
-        n = len(self.models) * len(self.schemes) * len(self.voltages) * self.chips * self.repeats
+        n = (len(self.models) * len(self.schemes) * len(self.voltages) * self.chips * self.repeats
+             * (len(self.chip_model) if isinstance(self.chip_model, list) else 1))
         if n > MAX_TRIALS:
             raise PydanticCustomError("sweep", "{n} trials planned, more than the limit of {m}",
                                       {"n": f"{n:,}", "m": f"{MAX_TRIALS:,}"})

@@ -17,7 +17,7 @@ _WHAT = {
     "campaign": "`accelsim campaign SPEC` (docs/campaigns.md)",
     "accelerator": "`--config`, `accelerator:`; merged over accelsim/configs/accelerator.yaml (docs/hardware.md)",
     "energy": "`energy_table:` (packaged: accelsim/configs/energy.yaml, docs/energy.md)",
-    "ber-curve": "`--curve`, `ber_curve:` (packaged: accelsim/configs/ber_curve.yaml, docs/faults.md)",
+    "ber-curve": "`--curve`, `ber_curve:` (packaged: accelsim/configs/ber-*.yaml; default ber-salami-vc707.yaml; docs/faults.md)",
     "manifest": "`manifest.yaml` of a memory image, written by `accelsim export` (docs/formats.md)",
     "model-card": "`NAME.yaml` next to `NAME.safetensors`, written by `accelsim train` (docs/models.md)",
 }
