@@ -78,7 +78,7 @@ def _rows(tmp_path, name, monkeypatch, enabled, **kw):
 def test_campaign_rows_identical_with_and_without_shortcuts(tmp_path, monkeypatch, engine, policy, fault_model):
     """A whole campaign stores the same rows with every shortcut on and with none; the
     shortcuts did serve trials (fault-free outcomes, reused outcomes, reused cycle figures)."""
-    kw = dict(schemes=["none-8b", "ecc-8b-72", "inplace-8b-64"], voltages=[0.62, 0.56, 0.54, 0.53],
+    kw = dict(schemes=["none-8b", "ecc-8b-72", "inplace-8b-64"], voltages=[0.53, 0.50, 0.49, 0.48],
               chips=2, samples=100, engine=engine, policy=policy, fault_model=fault_model)
     if fault_model == "transient":
         kw.update(voltages=None, bers=[1e-5, 1e-4])
