@@ -48,3 +48,15 @@ def number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = 
 
 seed = integer(0, SEED_MAX)
 workers = integer(1, 1024)
+
+
+def add_data_arguments(parser, what: str) -> None:
+    """``--data`` and the imagefolder transform options, the same on every command."""
+    parser.add_argument("--data", default=None, metavar="SOURCE",
+                        help=f"{what}: digits (default), fashion-mnist (Debian's dataset-fashion-mnist), "
+                             "mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE or synthetic:NxCxHxW")
+    parser.add_argument("--resize", type=int, default=None, metavar="PIXELS",
+                        help="imagefolder: resize the shorter side to PIXELS before the crop")
+    parser.add_argument("--crop", type=int, default=None, metavar="PIXELS", help="imagefolder: center crop")
+    parser.add_argument("--mean", default=None, metavar="M[,M,M]", help="per-channel mean subtracted (after /255)")
+    parser.add_argument("--std", default=None, metavar="S[,S,S]", help="per-channel std divided by")

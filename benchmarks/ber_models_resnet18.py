@@ -69,15 +69,17 @@ def main() -> int:
     ap.add_argument("--tolerance", type=float, default=0.01)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--models", default=",".join(m[0] for m in MODELS), help="comma-separated labels to run")
+    ap.add_argument("--schemes", default=",".join(SCHEMES), help="comma-separated schemes (none-8b first)")
     args = ap.parse_args()
     out = Path(args.out or tempfile.mkdtemp(prefix="ber-models-"))
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     result = {"chips": args.chips, "inputs": args.inputs, "step_v": args.step, "tolerance": args.tolerance,
               "seed": args.seed, "models": {}}
-    for label, curve_file, chip_model in MODELS:
+    for label, curve_file, chip_model in (m for m in MODELS if m[0] in args.models.split(",")):
         entry = {"chip_model": chip_model, "safe_v": {}, "grid": {}, "trials": 0}
-        for scheme in SCHEMES:
+        for scheme in args.schemes.split(","):
             base = {"name": f"{label}-{scheme}", "seed": args.seed,
                     "models": {"resnet18": {"seed": 0, "project": True}}, "data": f"synthetic:{args.inputs}x3x224x224",
                     "metric": "sdc", "schemes": [scheme], "chips": args.chips, "engine": "fast",
@@ -96,7 +98,7 @@ def main() -> int:
             entry["curve"] = curve.describe()
         s = entry["safe_v"]
         for scheme in ("ecc-8b-72", "inplace-8b-64"):
-            if s["none-8b"] is not None and s[scheme] is not None:
+            if s.get("none-8b") is not None and s.get(scheme) is not None:
                 entry[f"gain_mv_{scheme}"] = round((s["none-8b"] - s[scheme]) * 1000, 1)
         result["models"][label] = entry
     result["seconds"] = round(time.perf_counter() - t0, 1)

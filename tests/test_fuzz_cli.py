@@ -495,7 +495,7 @@ CORPUS = {
     "manifest edited scale": (lambda d, b: _image(d, b, lambda i: _edit_manifest(
         i, lambda m: m["layers"][0]["weight_scale"].__setitem__(0, 1.5))), ["inspect", "img"], None),
     "image is a file": (lambda d, b: (d / "img").write_text("x"), ["inspect", "img"], "no manifest.yaml"),
-    "image missing": (None, ["infer", "nope"], "no manifest.yaml"),
+    "image missing": (None, ["infer", "nope"], "is neither a memory image directory nor a checkpoint"),
     # fault maps
     "fault map vmin nan": (lambda d, b: (d / "m.csv").write_text("word,bit,vmin\n0,1,nan\n"),
                            ["simulate", "--image", "{base}/img", "--fault-map", "m.csv"], "vmin"),

@@ -208,7 +208,7 @@ def test_simulate_cli_json_and_trace(lenet, tmp_path):
     r = subprocess.run([sys.executable, "-m", "accelsim", "simulate", "--image", str(lenet.path), "--vdd", "0.48",
                         "--chip", "3", "-o", str(out), "--trace", str(trace)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert "classifier.4" in r.stdout and "nJ per inference" in r.stdout
+    assert "classifier.4" in r.stdout and "J per inference" in r.stdout
     d = json.loads(out.read_text())
     assert len(d["layers"]) == 5 and d["total_cycles"] > 0 and d["energy_pj"] > 0
     assert d["faults"]["model"] == "persistent" and d["faults"]["chip"] == 3

@@ -74,15 +74,20 @@ def test_partial_sums_in_accumulators_are_priced_as_such(lenet):
 
 
 def test_a_layer_whose_output_exceeds_the_buffer_spills_to_dram(lenet):
-    """Output buffer of 100 bytes: the first conv's 8-bit outputs and its 32-bit partial sums
-    do not fit; what does not fit goes to DRAM (and back) and is priced per byte."""
-    cfg = parse_config({"buffers": {"output_kib": 100 / 1024}})
+    """Output buffer of 100 bytes: the first conv's 8-bit outputs do not fit; what does not fit
+    goes to DRAM and is priced per byte. Its partial sums stay on chip: M is processed in
+    chunks of the rows the buffer holds per column (100 // 64 = 1), re-reading the weights."""
+    cfg = parse_config({"preset": "streamed", "buffers": {"output_kib": 100 / 1024}})
+    assert cfg.psum_tiling
     res = simulate(lenet, cfg)
     layer, s = lenet.layers[0], res.layers[0]
     m, k, n = layer.gemm
+    assert s.spill_bytes == m * n - 100 > 0
+    assert s.weight_passes == m and simulate(lenet, "streamed").layers[0].weight_passes == 1
+    # without the tiling (SCALE-Sim's order): partial sums beyond the buffer go to DRAM and back
     folds = math.ceil(k / 16)
-    psums = (m * n * 4 - 100) * (2 * folds - 1) if folds > 1 else 0
-    assert s.spill_bytes == psums + (m * n - 100) > 0
+    plain = simulate(lenet, parse_config({"buffers": {"output_kib": 100 / 1024}}))
+    assert plain.layers[0].spill_bytes == (m * n * 4 - 100) * (2 * folds - 1) + (m * n - 100)
     roomy = simulate(lenet, parse_config({}))
     assert roomy.layers[0].spill_bytes == 0
     table = load_table()
@@ -94,3 +99,36 @@ def test_a_layer_whose_output_exceeds_the_buffer_spills_to_dram(lenet):
     h, w = first.input_hw
     in_bytes = first.in_channels * h * w
     assert small_in.layers[0].spill_bytes == (in_bytes - 64) * math.ceil(n / 16)
+
+
+def test_the_three_savings_and_the_design_comparison_by_hand():
+    """energy_savings on hand-made rows: each saving against its named reference voltage."""
+    from accelsim.campaign.store import ENERGY_COLUMNS
+    from accelsim.energy import voltage_factors
+    from accelsim.faults import curve_params, load_curve
+    from accelsim.report.build import energy_savings, first_error_voltage
+
+    def row(scheme, vdd, sram, leak, rest):
+        comps = dict.fromkeys(ENERGY_COLUMNS, 0.0)
+        comps.update(energy_sram_dynamic_pj=sram, energy_sram_leakage_pj=leak, energy_mac_pj=rest)
+        return {"model": "m", "scheme": scheme, "vdd": vdd, "layers": "all", "words": 1000,
+                "energy_pj": sram + leak + rest, **comps}
+
+    rows = [row("none-8b", 0.9, 100.0, 10.0, 890.0), row("inplace-8b-64", 0.9, 101.0, 10.0, 890.0),
+            row("inplace-8b-64", 0.6, 40.0, 2.0, 890.0)]
+    head = [{"model": "m", "scheme": "inplace-8b-64", "v_nominal": 0.9, "vmin_safe": 0.6}]
+    curve = load_curve()
+    table = load_table()
+    meta = {"curve": curve_params(curve), "energy_values": {"vdd_nominal": 0.9, "dibl_per_volt": table.dibl_per_volt}}
+    s = energy_savings(rows, head, meta)[0]
+    assert s["domain_saved"] == pytest.approx(1 - 42 / 111)
+    assert s["whole_saved"] == pytest.approx(1 - 932 / 1001)
+    assert s["design_reference"] == "none-8b" and s["design_saved"] == pytest.approx(1 - 932 / 1000)
+    assert s["weight_sram_share"] == pytest.approx(111 / 1001)
+    v_fe = first_error_voltage(curve_params(curve), 1000 * 64)
+    assert curve.ber(v_fe) * 64000 == pytest.approx(1.0, rel=1e-6) or v_fe in (curve.v_min, curve.v_max)
+    assert s["v_first_error"] == pytest.approx(min(v_fe, 0.9))
+    dyn, leak = voltage_factors(table, s["v_first_error"])
+    assert s["total_first_error_pj"] == pytest.approx(101 * dyn + 10 * leak + 890)
+    if 0.6 <= s["v_first_error"]:
+        assert s["below_first_error_saved"] == pytest.approx(1 - 932 / s["total_first_error_pj"])

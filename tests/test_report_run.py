@@ -30,11 +30,12 @@ def test_report_files_and_rows(store, tmp_path):
     html = report_from_store(store, out)
     names = sorted(p.name for p in out.iterdir())
     plots = ["accuracy_energy_pareto", "accuracy_vs_voltage", "energy_breakdown", "energy_relative",
-             "energy_vs_voltage", "layer_sensitivity", "residual_vs_ber", "sdc_vs_voltage"]
+             "energy_vs_voltage", "layer_sensitivity_inplace-4b-64", "layer_sensitivity_none-4b", "residual_vs_ber",
+             "sdc_vs_voltage", "yield_vs_voltage"]
     assert names == sorted([f"{p}.{ext}" for p in plots for ext in ("png", "svg")]
-                           + ["report.html", "results.csv", "results.json", "summary.md"])
+                           + ["report.html", "results.csv", "results.json", "statistics.csv", "summary.md"])
     text = html.read_text()
-    assert text.count("data:image/png;base64,") == 8 and "src=\"http" not in text
+    assert text.count("data:image/png;base64,") == 10 and "src=\"http" not in text
     for p in plots:   # every figure links its SVG, and the SVG is a real vector file
         assert f'href="{p}.svg"' in text
         assert (out / f"{p}.svg").read_text().lstrip().startswith("<?xml") and "<svg" in (out / f"{p}.svg").read_text()
@@ -58,8 +59,17 @@ def test_report_files_and_rows(store, tmp_path):
     # provenance: the spec, seeds, sample sizes, the resolved tables, version
     for needle in ("Provenance", "root seed(s)", "chips x repeats, inputs per trial", "BER curve",
                    "accelerator, resolved", "energy table, values (pJ)", "sram_read_pj_per_64b", "accelsim version",
-                   "git commit", "Cycles and latency per inference", "Energy by component", "yield [95 % CI]"):
+                   "git commit", "Cycles and latency per inference", "Energy by component", "yield [95 % CI]",
+                   "run date (UTC)", "host / CPU", "library versions", "torch: ", "evaluation data",
+                   "content sha256", "models (files and sha256)", "models/lenet5-int4.safetensors"):
         assert needle in text, needle
+    assert str(ROOT) not in text     # bundled models are named relative to the source tree, not by local path
+    meta = data["meta"]
+    assert len(meta["data_source"]["sha256"]) == 64 and meta["data_source"]["inputs"] == 100
+    files = meta["checkpoints"]["lenet5/none-4b"]
+    # relative to the working directory here (no config folder given), or to the source tree
+    assert files["weights"]["path"] in ("models/lenet5-int4.safetensors", "<accelsim>/models/lenet5-int4.safetensors")
+    assert len(files["weights"]["sha256"]) == 64
     # 2 chips cannot support a 95 % yield claim: the report says so, and how many would
     assert "Too few samples" in text and "needs &gt;= 73 chips" in text
     assert any("needs >= 73 chips" in w for w in data["warnings"]) and "needs >= 73 chips" in (out / "summary.md").read_text()
@@ -121,9 +131,19 @@ def test_main_job_end_to_end_and_bad_configs(tmp_path):
     r = run_cli(["run", "run.yaml", "-o", "out"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert "How low can the weight SRAM go?" in r.stdout and "inplace-4b-64" in r.stdout
-    assert "yield [95 % CI]" in r.stdout and "warning:" in r.stdout and "needs >= 73 chips" in r.stdout
+    assert "where it is safe" in r.stdout and "energy per inference there" in r.stdout and "warning:" in r.stdout and "needs >= 73 chips" in r.stdout
     html = (tmp_path / "out" / "report" / "report.html").read_text()
     assert "Per-layer sensitivity, none-4b: accuracy drop (points), faults in this layer only" in html
+    # the run config as given (its text) and as resolved (defaults filled in), both YAML
+    assert "run config, as given" in html and "run config, resolved" in html
+    meta = json.loads((tmp_path / "out" / "report" / "results.json").read_text())["meta"]
+    assert yaml.safe_load(meta["run_config_text"]) == cfg
+    resolved = yaml.safe_load(meta["run_config_resolved"])
+    assert resolved["chips"] == 2 and resolved["yield"] == 0.95 and resolved["tolerance"] == 0.01
+    lines = [ln for ln in r.stdout.splitlines() if ln.strip()]
+    table = lines[lines.index(next(ln for ln in lines if ln.startswith("where it is safe"))):]
+    end = table.index(next(ln for ln in table if ln.startswith(("BER curve:", "safe V:"))))
+    assert max(len(ln.rstrip()) for ln in table[:end]) <= 80
     trials = json.loads((tmp_path / "out" / "report" / "results.json").read_text())["trials"]
     single = [t for t in trials if t["layers"] != "all"]
     assert sorted({t["layers"] for t in single}) == ["classifier.0", "classifier.2", "classifier.4", "features.0",
@@ -133,7 +153,7 @@ def test_main_job_end_to_end_and_bad_configs(tmp_path):
     again = run_cli(["run", "run.yaml", "-o", "out"], tmp_path)
     assert again.returncode == 2 and "exists; pass --force" in again.stderr
     resumed = run_cli(["run", "run.yaml", "-o", "out", "--force"], tmp_path)
-    assert resumed.returncode == 0 and "(0 run now, 12 resumed)" in resumed.stdout
+    assert resumed.returncode == 0 and "22 trials (0 run now, 22 resumed)" in resumed.stdout   # main sweep + per-layer study
     for change, match in [({"models": ["lenet7"]}, "no checkpoint"), ({"schemes": ["ecc-9"]}, "run config bad.yaml: schemes[0]: must be one of"),
                           ({"voltages": [0.2]}, "outside the BER curve's domain"),
                           ({"energy_table": "missing.yaml"}, "energy table 'missing.yaml' does not exist"),
@@ -160,3 +180,43 @@ def test_energies_and_voltages_print_in_units_that_fit():
     # 5 mV steps keep their third decimal (0.515 V used to print as 0.52 V)
     assert [volts(v) for v in (0.515, 0.5, 0.9, 0.545, 0.5149999999)] == \
         ["0.515 V", "0.50 V", "0.90 V", "0.545 V", "0.515 V"]
+
+
+def test_sdc_campaign_report_names_sdc_everywhere(tmp_path):
+    """An SDC run's tables head SDC values as SDC (never 'accuracy'), its degradation is
+    positive when worse, its BERZAD table is the SDC analogue, and statistics.csv holds one
+    row per model x scheme x voltage."""
+    import csv
+    spec = parse_spec({"name": "sdc", "models": ["lenet5"], "schemes": ["none-4b"], "voltages": [0.9, 0.46],
+                       "chips": 2, "engine": "fast", "samples": 60, "metric": "sdc",
+                       "models_dir": str(ROOT / "models")})
+    run_campaign(spec, tmp_path / "s.sqlite", progress=False)
+    html_text = report_from_store(tmp_path / "s.sqlite", tmp_path / "r", tolerance=0.01).read_text()
+    md = (tmp_path / "r" / "summary.md").read_text()
+    for text in (html_text, md):
+        assert "accuracy [95 % CI]" not in text and "top-1 SDC [95 % CI]" in text
+        assert "Statistics per voltage: top-1 SDC" in text and "SDC rise (points)" in text
+        assert "Highest BER with a top-1 SDC rate of at most 1 %" in text and "BERZAD (highest" not in text
+        assert "fault-free SDC" not in text
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    rows = list(csv.DictReader((tmp_path / "r" / "statistics.csv").open()))
+    assert [(r["model"], r["scheme"], float(r["vdd"])) for r in rows] == [("lenet5", "none-4b", 0.9),
+                                                                          ("lenet5", "none-4b", 0.46)]
+    for r, st in zip(rows, data["statistics"]):
+        assert r["metric"] == "sdc" and float(r["mean"]) == pytest.approx(st["mean"])
+        assert float(r["degradation"]) == pytest.approx(st["mean"])          # SDC rise: faulty - 0
+        assert float(r["yield_lo"]) == pytest.approx(st["yield_lo"]) and int(r["chips"]) == 2
+        assert float(r["sdc_top1"]) == pytest.approx(st["mean"])
+    assert float(rows[0]["mean"]) == 0.0 and float(rows[1]["mean"]) > 0.05   # 0.46 V corrupts the 4-bit net
+    assert "+" + f"{float(rows[1]['mean']) * 100:.2f}" in md                  # rise printed positive
+    assert (tmp_path / "r" / "yield_vs_voltage.png").is_file()
+    assert (tmp_path / "r" / "sdc_energy_pareto.png").exists() is False      # fast engine: no energy
+
+
+def test_headline_energies_reproduce_the_saving():
+    from accelsim.report.build import energy_pair
+    # 5.36 -> 5.33 uJ is 0.56 % saved: "5.4 uJ -> 5.3 uJ" would read as 1.9 %
+    a, b = energy_pair(5.364e6, 5.334e6, 1 - 5.334 / 5.364)
+    assert (a, b) == ("5.36 µJ", "5.33 µJ")      # one decimal more than energy_text, no further
+    assert f"{(1 - float(b.split()[0]) / float(a.split()[0])) * 100:.1f}" == f"{(1 - 5.334 / 5.364) * 100:.1f}"
+    assert energy_pair(214.6e3, 167.9e3, 1 - 167.9 / 214.6) == ("214.6 nJ", "167.9 nJ")

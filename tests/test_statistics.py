@@ -88,7 +88,7 @@ def test_warnings_say_how_many_chips_and_inputs():
     stats = analyses.point_statistics(rows, tolerance=0.01)
     head = analyses.yield_headline(stats, 0.95)
     warnings = analyses.sample_warnings(stats, head, 0.95, 0.01)
-    assert warnings[0] == ("m: 2 chips per point: the yield's 95 % lower bound cannot reach 95% even if every chip "
+    assert warnings[0] == ("m: 2 chips per point: the yield's 95 % lower bound cannot reach 95 % even if every chip "
                            "passes; that needs >= 73 chips")
     steps = [w for w in warnings if "adjacent voltage steps" in w]
     assert steps and all("chips x" in w and "(now 2 x 100)" in w for w in steps)

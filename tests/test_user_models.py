@@ -88,7 +88,7 @@ RUN = {"name": "mynet", "schemes": ["none-8b", "inplace-8b-64"],
 def test_card_names_the_model_file_relative_to_itself(project):
     card = yaml.safe_load((project / "ckpt" / "net-int8.yaml").read_text())
     assert card["model"] == "../net.py:build" and card["input_shape"] == [3, 12, 12] and card["num_classes"] == 3
-    assert card["dataset"] == f"imagefolder:{project / 'train'}" and card["bits"] == 8
+    assert card["dataset"] == "imagefolder:../train" and card["bits"] == 8   # portable: relative to the card
     assert card["accuracy"] >= 0.8   # bright-channel colours: an easy task
 
 
@@ -450,3 +450,20 @@ def test_seeded_zoo_network_takes_any_input_size_it_accepts(tmp_path):
     with pytest.raises(UserError, match=r"model 'resnet18' \(none-8b\) does not accept inputs of shape \(1, 32, 32\)"):
         parse_spec({"models": {"resnet18": {"seed": 0}}, "schemes": ["none-8b"], "voltages": [0.9],
                     "data": "synthetic:4x1x32x32"}, tmp_path)
+
+
+def test_infer_uses_the_data_the_image_was_made_for(project, tmp_path, capsys):
+    """No --data: the image's manifest records the card's data (its transform too), so
+    infer scores the user's folder, not digits; the card names it relative to itself."""
+    img = tmp_path / "img"
+    assert main(["export", str(project / "ckpt" / "net-int8"), "--layout", "inplace-8b-64", "-o", str(img),
+                 "--trust-model-file"]) == 0
+    source = yaml.safe_load((img / "manifest.yaml").read_text())["source"]
+    assert source["data"] == {"source": f"imagefolder:{project / 'train'}", "resize": [12], "crop": [12, 12]}
+    capsys.readouterr()
+    assert main(["infer", str(img)]) == 0
+    recorded = capsys.readouterr().out
+    assert f"inputs of imagefolder:{project / 'train'}" in recorded
+    assert main(["infer", str(img), "--data", f"imagefolder:{project}/train", "--resize", "12", "--crop", "12"]) == 0
+    explicit = capsys.readouterr().out
+    assert recorded.split("(")[0] == explicit.split("(")[0]   # the same accuracy on the same inputs

@@ -116,26 +116,30 @@ def residual_fraction(rows) -> list[dict]:
     return out
 
 
-def berzad(rows, keys=("model", "scheme", "layers")) -> list[dict]:
+def berzad(rows, keys=("model", "scheme", "layers"), *, metric: str = "accuracy", tolerance: float = 0.0) -> list[dict]:
     """BERZAD: the highest BER at which the mean accuracy (over chips and repeats) shows
-    zero degradation from the fault-free model, with every lower BER also clean."""
+    zero degradation from the fault-free model, with every lower BER also clean.
+    ``metric="sdc"`` (its analogue for unlabelled inputs): the highest BER whose mean top-1
+    SDC rate is at most ``tolerance``, with every lower BER too."""
+    column = "accuracy" if metric == "accuracy" else "sdc_top1"
     by = defaultdict(lambda: defaultdict(list))
     base = {}
     for r in rows:
-        if r["accuracy"] is None:    # unlabelled inputs: no accuracy to keep
+        if r.get(column) is None:    # unlabelled inputs: no accuracy to keep
             continue
         g = tuple(r[k] for k in keys)
-        by[g][r["ber"]].append(r["accuracy"])
-        base[g] = r["baseline_accuracy"]
+        by[g][r["ber"]].append(r[column])
+        base[g] = r["baseline_accuracy"] if metric == "accuracy" else 0.0
     out = []
     for g, points in sorted(by.items()):
         best, trials = 0.0, 0
         for ber in sorted(points):
-            if np.mean(points[ber]) >= base[g] - 1e-12:
-                best, trials = ber, len(points[ber])
-            else:
+            ok = (np.mean(points[ber]) >= base[g] - 1e-12 if metric == "accuracy"
+                  else np.mean(points[ber]) <= tolerance + 1e-12)
+            if not ok:
                 break
-        out.append({**dict(zip(keys, g)), "berzad": best, "repeats": trials, "baseline": base[g]})
+            best, trials = ber, len(points[ber])
+        out.append({**dict(zip(keys, g)), "berzad": best, "repeats": trials, "baseline": base[g], "metric": metric})
     return out
 
 
@@ -389,8 +393,8 @@ def sample_warnings(stats: list[dict], head: list[dict], target: float = 0.95, t
     for model, hs in sorted(by_model.items()):
         few = min(h["chips"] for h in hs)
         if few < need:
-            warnings.append(f"{model}: {few} chips per point: the yield's 95 % lower bound cannot reach "
-                            f"{target:.0%} even if every chip passes; that needs >= {need} chips")
+            warnings.append(f"{model}: {few} chip{'' if few == 1 else 's'} per point: the yield's 95 % lower bound cannot reach "
+                            f"{target * 100:g} % even if every chip passes; that needs >= {need} chips")
         steps = []
         for h in hs:
             series = pts[(model, h["scheme"])]

@@ -16,12 +16,20 @@ def register(sub) -> None:
 
 
 def cmd_campaign(args) -> int:
-    from accelsim.campaign.runner import run_campaign
-    from accelsim.campaign.spec import load_spec
+    from pathlib import Path
 
-    spec = load_spec(args.spec)
+    from accelsim.fileio import read_yaml
+    from accelsim.schema import CampaignSpec, validate
+
+    # the spec's fields are checked before torch is imported: a typo answers at once
+    where = f"campaign spec {args.spec}"
+    fields = validate(CampaignSpec, read_yaml(args.spec, "campaign spec"), where)
+    from accelsim.campaign.runner import run_campaign
+    from accelsim.campaign.spec import parse_spec
+
+    spec = parse_spec(fields, Path(args.spec).resolve().parent, where)
     info = run_campaign(spec, args.store, workers=args.workers, scheduler=args.scheduler,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, base_dir=Path(args.spec).resolve().parent)
     print(f"{args.store}: {info['ran']} trials run, {info['skipped']} already done, "
           f"{info['total']} in the sweep ({info['seconds']:.1f} s)")
     return 0

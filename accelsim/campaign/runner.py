@@ -7,6 +7,7 @@ its own transaction, so killing any process loses at most the trials in flight.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import re
@@ -68,7 +69,7 @@ def source_key(src, scheme: str, data, calibration) -> str:
                                "card_sha256": sha256_file(card) if card.is_file() else None})
 
 
-def prepare_images(spec: Spec, cache: Path, keys: dict | None = None) -> dict[tuple[str, str], str]:
+def prepare_images(spec: Spec, cache: Path, keys: dict | None = None, *, progress: bool = False) -> dict[tuple[str, str], str]:
     """Export (once) the memory image of every (model, scheme); a user's ready image is
     used where it is. Returns their dirs.
 
@@ -96,7 +97,9 @@ def prepare_images(spec: Spec, cache: Path, keys: dict | None = None) -> dict[tu
             except UserError:
                 fresh = True
             if fresh:
-                image = export_source(src, scheme, d, spec.data, key)
+                from accelsim.progress import step
+                with step(f"exporting {model} ({scheme}): calibration, quantization, packing", enabled=progress):
+                    image = export_source(src, scheme, d, spec.data, key)
                 if image.manifest["source"]["export_sha256"] != key:   # the checkpoint changed while we ran
                     raise UserError(f"checkpoint {src.path} changed during the campaign's export; run again")
             dirs[(model, scheme)] = str(d)
@@ -157,31 +160,104 @@ def layer_names(image_dirs: dict) -> dict[str, list[str]]:
     return out
 
 
-def provenance(spec: Spec) -> dict:
+def portable_path(path: str | Path, base_dir: Path | None) -> str:
+    """``path`` as the report shows it: relative to the run's config folder, or to the
+    accelsim source tree for the bundled models, else absolute and marked as outside."""
+    p = Path(path).resolve()
+    base = (base_dir or Path(".")).resolve()
+    if p.is_relative_to(base):
+        return os.path.relpath(p, base)
+    tree = Path(__file__).resolve().parents[2]
+    if p.is_relative_to(tree):
+        return f"<accelsim>/{p.relative_to(tree)}"
+    return f"{p} (outside the config's folder)"
+
+
+def _model_files(src, base_dir: Path | None) -> dict:
+    """What a (model, scheme)'s weights come from: its files, relative, with their sha256."""
+    from accelsim.fileio import sha256_file
+    from accelsim.nn.checkpoint import checkpoint_paths
+
+    def entry(path) -> dict:
+        path = Path(path)
+        return {"path": portable_path(path, base_dir), "sha256": sha256_file(path) if path.is_file() else None}
+
+    if src.kind == "checkpoint":
+        weights, card = checkpoint_paths(src.path)
+        return {"kind": "checkpoint", "weights": entry(weights), "model card": entry(card)}
+    if src.kind == "image":
+        return {"kind": "memory image", "image.bin": entry(Path(src.path) / "image.bin"),
+                "manifest": entry(Path(src.path) / "manifest.yaml")}
+    if src.kind == "seeded":   # no weight file: the network and the seed define the weights
+        file, sep, name = src.path.rpartition(":")
+        model = {"model file": entry(file), "factory": name} if sep and file.endswith(".py") else {"zoo model": src.path}
+        return {"kind": "seeded (no weight file)", **model, "seed": src.seed}
+    file, _, name = src.factory.rpartition(":")
+    weights = Path(src.path) if src.path.endswith(".safetensors") else Path(src.path + ".safetensors")
+    return {"kind": "model file + state dict", "model file": entry(file), "factory": name, "weights": entry(weights)}
+
+
+def run_environment() -> dict:
+    """When, where and with what the campaign ran: UTC date, host and CPU, library versions."""
+    import datetime
+    import platform
+    from importlib import metadata
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {"python": platform.python_version()}
+    for lib in ("numpy", "torch", "numba", "simpy", "scipy", "pydantic", "matplotlib"):
+        try:
+            versions[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            continue
+    return {"run_date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+            "host": {"name": platform.node(), "cpu": cpu, "cores": os.cpu_count() or 0,
+                     "system": f"{platform.system()} {platform.release()}"},
+            "versions": versions}
+
+
+def provenance(spec: Spec, base_dir: Path | None = None) -> dict:
     """What a reader needs to reproduce the campaign: the sweep, seeds, sample sizes, the
     BER curve, the accelerator and energy tables as resolved (not only their paths), the
-    checkpoints with their sha256, the package version and the git commit (when any)."""
+    evaluation data with its content hash, the model files with their sha256 (paths
+    relative to ``base_dir``, the spec's folder), the package version and the git commit
+    (when any). Date, host and library versions: run_environment."""
     from dataclasses import asdict
 
     from accelsim import __version__
-    from accelsim.fileio import sha256_file
+    from accelsim.nn.data import evaluation_set, fingerprint
 
-    def digest(stem: str) -> str | None:
-        path = Path(stem + ".safetensors") if not stem.endswith(".safetensors") else Path(stem)
-        return sha256_file(path) if path.is_file() else None
-
+    data_sha = spec.data_sha256 or fingerprint(evaluation_set(spec.data, spec.samples))
     return {"name": spec.name, "seed": spec.seed, "models": spec.models, "schemes": spec.schemes,
             "voltages": spec.voltages, "bers": spec.bers, "fault_model": spec.fault_model, "chips": spec.chips,
             "repeats": spec.repeats, "samples": spec.samples, "layers": spec.layers, "engine": spec.engine,
             "policy": spec.policy, "v_low": spec.v_low(), "fault_map": spec.fault_map, "curve": spec.curve_dict,
             "curve_info": spec.curve.info(), "chip_models": [m.name for m in spec.chip_models],
-            "accelerator": spec.accelerator, "accelerator_config": asdict(spec.accelerator_config),
+            "accelerator": spec.accelerator and portable_path(spec.accelerator, base_dir),
+            "accelerator_config": asdict(spec.accelerator_config),
             "accelerator_sha256": spec.accelerator_config.digest,
-            "energy_table": spec.energy_table or "packaged 45 nm (accelsim/configs/energy.yaml)",
+            "energy_table": (portable_path(spec.energy_table, base_dir) if spec.energy_table else
+                             "packaged 45 nm (accelsim/configs/energy.yaml)"),
             "energy_values": spec.energy.to_dict(), "energy_table_sha256": spec.energy.digest,
-            "checkpoints": {f"{m}/{s}": {"checkpoint": c.key, "sha256": digest(c.path) if c.kind in ("checkpoint", "factory") else None}
+            "data_source": {"source": _portable_data(spec.data, base_dir), "inputs": spec.samples, "sha256": data_sha},
+            "checkpoints": {f"{m}/{s}": _model_files(c, base_dir)
                             for (m, s), c in sorted(spec.checkpoints.items(), key=lambda kv: kv[0])},
             "accelsim_version": __version__, "git_commit": git_commit()}
+
+
+def _portable_data(data, base_dir: Path | None) -> str:
+    """The data spec's text with a folder or file path made relative (portable_path)."""
+    kind, sep, where = data.text.partition(":")
+    if not sep or kind == "synthetic":
+        return data.text
+    return f"{kind}:{portable_path(where, base_dir)}"
 
 
 def git_commit() -> str | None:
@@ -219,37 +295,13 @@ def _run(args):
     return run_trial(params, image_dir, accelerator, energy)
 
 
-class _Progress:
-    """rich progress bar: trials done / total, trials/s, time left."""
-
-    def __init__(self, total: int, done: int, enabled: bool):
-        self.enabled = enabled
-        if not enabled:
-            return
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
-        self.t0 = time.perf_counter()
-        self.count = 0
-        self.bar = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[rate]} trials/s"), TimeElapsedColumn(),
-                            TextColumn("left"), TimeRemainingColumn())
-        self.bar.start()
-        self.task = self.bar.add_task("trials", total=total, completed=done, rate="-")
-
-    def advance(self):
-        if self.enabled:
-            self.count += 1
-            rate = self.count / max(time.perf_counter() - self.t0, 1e-9)
-            self.bar.update(self.task, advance=1, rate=f"{rate:.1f}")
-
-    def close(self):
-        if self.enabled:
-            self.bar.stop()
-
-
 def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, scheduler: str | None = None,
-                 progress: bool = True, limit: int | None = None) -> dict:
-    """Run every pending trial; returns {"total", "skipped", "ran", "seconds"}."""
+                 progress: bool = True, limit: int | None = None, label: str = "trials",
+                 base_dir: str | Path | None = None) -> dict:
+    """Run every pending trial; returns {"total", "skipped", "ran", "seconds"}. ``progress``:
+    labelled progress of the export, the fault-free passes and the trials (``label``), as
+    plain lines when the output is not a terminal (accelsim.progress). ``base_dir``: the
+    spec's folder, against which the provenance shows paths."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UserError(f"workers = {workers!r} must be an integer >= 1")
     if not isinstance(store_path, (str, os.PathLike)) or not str(store_path):
@@ -268,7 +320,8 @@ def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, schedu
     _check_checkpoints(spec)
     client = _connect(scheduler) if scheduler and not hasattr(scheduler, "submit") else scheduler
     try:
-        return _run_campaign(spec, store_path, workers, client, progress, limit)
+        return _run_campaign(spec, store_path, workers, client, progress, limit, label,
+                             Path(base_dir) if base_dir is not None else None)
     finally:
         if client is not scheduler:
             client.close()
@@ -297,10 +350,14 @@ def _connect(address):
         raise UserError(f"cannot reach the Dask scheduler at {address!r} ({exc.__class__.__name__})") from None
 
 
-def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progress: bool, limit: int | None) -> dict:
-    keys = image_keys(spec)
+def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progress: bool, limit: int | None,
+                  label: str = "trials", base_dir: Path | None = None) -> dict:
+    from accelsim.progress import Bar, step
+
+    with step("hashing the models and the calibration data", enabled=progress):
+        keys = image_keys(spec)
     # absolute: Dask workers run in folders of their own (a relative --store must work there)
-    image_dirs = prepare_images(spec, image_cache_dir(store_path.absolute()), keys)
+    image_dirs = prepare_images(spec, image_cache_dir(store_path.absolute()), keys, progress=progress)
     check_layer_selection(spec, image_dirs)
     # export_sha256 is part of the trial key: new checkpoint bytes are new trials
     trials = spec.trials(layer_names(image_dirs) if spec.layers == "each" else None, keys)
@@ -314,17 +371,22 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
         raise
     # the rows this run writes name this run's provenance (the store keeps every run's);
     # meta 'spec' is the latest run's, for a reader of the whole store
-    document = {**provenance(spec), "data": spec.data.text, "metric": spec.metric}
+    document = {**provenance(spec, base_dir), "data": spec.data.text, "metric": spec.metric}
     prov = store.add_provenance(document)
-    store.set_meta("spec", document)
+    # when, where and with which libraries: the latest run's, outside the rows' provenance
+    # digest (the same sweep on another day or machine gives the same rows)
+    store.set_meta("spec", {**document, **run_environment()})
     done = store.done_keys()
     pending = [(key, p) for key, p in ((trial_key(p), p) for p in trials) if key not in done]
-    bar = _Progress(len(trials), len(trials) - len(pending), progress)
     if limit is not None:
         pending = pending[:limit]
     t0 = time.perf_counter()
     machine = (spec.accelerator_config, spec.energy)   # read and validated once, by parse_spec
     jobs = [(key, params, image_dirs[(params.model, params.scheme)]) for key, params in pending]
+    if workers == 1 and not scheduler:
+        _fault_free_passes(jobs, progress)
+    bar = Bar(label if workers == 1 or scheduler else f"{label} (each worker first runs the fault-free passes)",
+              len(trials), len(trials) - len(pending), unit="trials", enabled=progress)
     try:
         if scheduler:
             _run_dask(jobs, store, bar, scheduler, machine, prov)
@@ -367,7 +429,23 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
             "seconds": time.perf_counter() - t0}
 
 
-def _run_dask(jobs, store: Store, bar: _Progress, client, machine, prov: str) -> None:
+def _fault_free_passes(jobs, progress: bool) -> None:
+    """The fault-free pass of every image the pending trials use, once each, labelled
+    (a ResNet-18 pass over 64 inputs takes tens of seconds: it is not hidden in trial 1)."""
+    from accelsim.campaign.trial import fault_free_pass
+    from accelsim.progress import step
+
+    seen = set()
+    for _, params, image_dir in jobs:
+        what = (image_dir, params.samples, json.dumps(params.data, sort_keys=True))
+        if what in seen:
+            continue
+        seen.add(what)
+        with step(f"fault-free pass: {params.model} ({params.scheme}), {params.samples} inputs", enabled=progress):
+            fault_free_pass(params, image_dir)
+
+
+def _run_dask(jobs, store: Store, bar, client, machine, prov: str) -> None:
     from dask.distributed import as_completed as dask_completed
 
     futures = {}

@@ -188,11 +188,13 @@ def check_sources(sources: dict, data) -> dict[tuple[str, str], ModelSource]:
         else:
             from accelsim.image.graph import capture
             from accelsim.nn.modelref import probe
-            model_obj, shape = load_source_model(src, data.input_shape)
-            check_fits(data, shape or data.input_shape, None, f"model {what}")
-            classes = probe(model_obj, data.input_shape, what)
-            check_fits(data, data.input_shape, classes, f"model {what}")
-            capture(model_obj, data.input_shape)   # an operation the exporter refuses: found here, not mid-run
+            from accelsim.progress import step
+            with step(f"loading and tracing {model}: one input through it, every operation checked for export"):
+                model_obj, shape = load_source_model(src, data.input_shape)
+                check_fits(data, shape or data.input_shape, None, f"model {what}")
+                classes = probe(model_obj, data.input_shape, what)
+                check_fits(data, data.input_shape, classes, f"model {what}")
+                capture(model_obj, data.input_shape)   # an operation the exporter refuses: found here, not mid-run
             checked.add(src)
         out[(model, scheme)] = src
     return out

@@ -230,6 +230,14 @@ def _activation_faults(params: TrialParams, accelerator: AcceleratorConfig):
                                                     params.vdd, params.chip, params.repeat))
 
 
+def fault_free_pass(params: TrialParams, image_dir: str) -> None:
+    """Load the trial's image and inputs and run the fault-free network over them (cached
+    per process): the runner does this once per image before the trials, under its own
+    progress label, instead of inside the first trial."""
+    data_json = json.dumps(params.data, sort_keys=True) if params.data else None
+    _context(image_dir, _content(image_dir), params.samples, data_json)
+
+
 def _machine(params: TrialParams, accelerator: AcceleratorConfig | None,
              energy: EnergyTable | None) -> tuple[AcceleratorConfig, EnergyTable]:
     """The accelerator and energy table a trial runs with: the campaign passes the ones it

@@ -22,7 +22,8 @@ from accelsim.hw.config import AcceleratorConfig, load_config, parse_config
 from accelsim.hw.controller import tile_schedule
 from accelsim.hw.dram import dram_process
 from accelsim.hw.ecc_stage import EccStage
-from accelsim.hw.pe_array import Arrivals, PeCounters, activation_storage, buffer_accesses, pe_process, plan
+from accelsim.hw.pe_array import (Arrivals, PeCounters, activation_storage, buffer_accesses, pe_process, plan,
+                                   psum_depth)
 from accelsim.hw.sram import WeightSram, burst_read_cycles
 from accelsim.hw.trace import Trace
 from accelsim.image import MemoryImage
@@ -181,7 +182,7 @@ class _Run:
         self.env = simpy.Environment()
         layout = image.layout
         self.plans = [plan(*layer.gemm, cfg.rows, cfg.cols, cfg.dataflow, groups=layer_groups(layer),
-                           os_drain=cfg.os_drain, accumulator_depth=cfg.accumulator_depth) for layer in image.layers]
+                           os_drain=cfg.os_drain, accumulator_depth=psum_depth(cfg)) for layer in image.layers]
         self.stats = []
         for layer, p in zip(image.layers, self.plans):
             s = LayerStats(layer.name, layer.kind, tuple(layer.gemm), weight_bits=layout.weight_bits,

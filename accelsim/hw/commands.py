@@ -5,38 +5,50 @@ from __future__ import annotations
 import json
 
 from accelsim import cliargs
-from accelsim.nn.data import add_data_arguments
+from accelsim.cliargs import add_data_arguments
 
 
 def register(sub) -> None:
     p = sub.add_parser("simulate", help="run a memory image through the cycle-level accelerator")
-    src = p.add_mutually_exclusive_group(required=True)
+    what = p.add_argument_group("what runs (one of --image, --topology)")
+    src = what.add_mutually_exclusive_group(required=True)
     src.add_argument("--image", help="memory image directory (accelsim export)")
     src.add_argument("--topology", help="SCALE-Sim topology CSV (conv and GEMM rows); weights are seeded (--seed)")
-    p.add_argument("--layout", default=None,
-                   help="ECC layout of a --topology's seeded weights (default ecc-8b-72); an --image has its own")
-    p.add_argument("--scalesim-config", default=None,
-                   help="SCALE-Sim .cfg: its array, dataflow and SRAM sizes override the accelerator config")
-    p.add_argument("--reports", default=None,
-                   help="directory for SCALE-Sim style COMPUTE/BANDWIDTH/DETAILED_ACCESS_REPORT.csv")
-    p.add_argument("--vdd", type=cliargs.number(0, 100, lo_open=True), default=None, help="weight-SRAM supply voltage in volts (default: nominal)")
-    p.add_argument("--chip", type=cliargs.integer(0, 2**31 - 1), default=None, help="simulated chip (its persistent fault map; default 0)")
-    p.add_argument("--seed", type=cliargs.seed, default=0)
-    p.add_argument("--ber", type=cliargs.number(0, 0.5), default=None, help="transient bit error rate instead of the chip's map")
-    p.add_argument("--fault-model", choices=("persistent", "stuck"), default=None,
-                   help="the chip's cells flip or are stuck (default persistent)")
-    p.add_argument("--config", default=None, help="accelerator YAML, or a preset name: resident, streamed, tpu-v1, eyeriss, minerva "
-                        "(default: accelsim/configs/accelerator.yaml, i.e. streamed)")
-    p.add_argument("--fault-map", default=None, help="measured fault map CSV (word,bit[,vmin][,type]) instead of --chip")
-    p.add_argument("--v-low", type=cliargs.number(0, 100, lo_open=True), default=None,
-                   help="lowest voltage the chip's map is sampled for (default: --vdd); fix it to compare "
-                        "one chip at several voltages (maps are nested)")
-    p.add_argument("--curve", default=None, help="BER(V) curve YAML (default: accelsim/configs/ber-salami-vc707.yaml, measured 28 nm)")
-    p.add_argument("-o", "--out", default=None, help="write the per-layer results as JSON")
-    p.add_argument("--trace", default=None, help="write a Chrome trace-event timeline (Perfetto)")
-    p.add_argument("--trace-folds", action="store_true", help="one trace event per PE-array fold")
-    add_data_arguments(p, "also report accuracy and SDC at this voltage on this data (its test split)")
-    p.add_argument("--samples", type=int, default=None, help="with --data: a fixed seeded subset of this many inputs")
+    what.add_argument("--layout", default=None,
+                      help="ECC layout of a --topology's seeded weights (default ecc-8b-72); an --image has its own")
+    what.add_argument("--seed", type=cliargs.seed, default=0,
+                      help="seed of a --topology's weights and of the fault draws (same seed, same bits)")
+    hw = p.add_argument_group("accelerator")
+    hw.add_argument("--config", default=None,
+                    help="accelerator YAML, or a preset name: resident, streamed, tpu-v1, eyeriss, minerva "
+                         "(default: accelsim/configs/accelerator.yaml, i.e. streamed)")
+    hw.add_argument("--scalesim-config", default=None,
+                    help="SCALE-Sim .cfg: its array, dataflow and SRAM sizes override the accelerator config")
+    hw.add_argument("--vdd", type=cliargs.number(0, 100, lo_open=True), default=None,
+                    help="weight-SRAM supply voltage in volts (default: nominal)")
+    faults = p.add_argument_group("faults (a sampled chip by default; or --ber, or --fault-map)")
+    faults.add_argument("--chip", type=cliargs.integer(0, 2**31 - 1), default=None,
+                        help="simulated chip (its persistent fault map; default 0)")
+    faults.add_argument("--fault-model", choices=("persistent", "stuck"), default=None,
+                        help="the chip's cells flip or are stuck (default persistent)")
+    faults.add_argument("--v-low", type=cliargs.number(0, 100, lo_open=True), default=None,
+                        help="lowest voltage the chip's map is sampled for (default: --vdd); fix it to compare "
+                             "one chip at several voltages (maps are nested)")
+    faults.add_argument("--curve", default=None,
+                        help="BER(V) curve YAML (default: accelsim/configs/ber-salami-vc707.yaml, measured 28 nm)")
+    faults.add_argument("--ber", type=cliargs.number(0, 0.5), default=None,
+                        help="transient bit error rate instead of the chip's map")
+    faults.add_argument("--fault-map", default=None,
+                        help="measured fault map CSV (word,bit[,vmin][,type]) instead of --chip")
+    quality = p.add_argument_group("output quality (optional)")
+    add_data_arguments(quality, "also report accuracy and SDC at this voltage on this data (its test split)")
+    quality.add_argument("--samples", type=int, default=None, help="with --data: a fixed seeded subset of this many inputs")
+    out = p.add_argument_group("outputs")
+    out.add_argument("-o", "--out", default=None, help="write the per-layer results as JSON")
+    out.add_argument("--reports", default=None,
+                     help="directory for SCALE-Sim style COMPUTE/BANDWIDTH/DETAILED_ACCESS_REPORT.csv")
+    out.add_argument("--trace", default=None, help="write a Chrome trace-event timeline (Perfetto)")
+    out.add_argument("--trace-folds", action="store_true", help="one trace event per PE-array fold")
     p.set_defaults(func=cmd_simulate)
 
 
@@ -135,9 +147,11 @@ def cmd_simulate(args) -> int:
                   str(s.detected), str(s.miscorrected), str(s.undetected), str(s.rereads), f"{e['total'] / 1e3:.2f}")
     console = get_console()
     console.print(t)
-    console.print(f"total {result.total_cycles:,} cycles ({result.total_cycles / cfg.clock_mhz:.1f} us at "
-                  f"{cfg.clock_mhz:g} MHz), energy {report.total_pj / 1e3:.2f} nJ per inference, "
-                  f"simulated in {result.wall_seconds:.2f} s")
+    from accelsim.report.units import energy_unit
+    unit, scale = energy_unit([report.total_pj])
+    console.print(f"total {result.total_cycles:,} cycles ({result.total_cycles / cfg.clock_mhz:.1f} µs at "
+                  f"{cfg.clock_mhz:g} MHz), energy {report.total_pj / scale:.4g} {unit} per inference, "
+                  f"simulated in {result.wall_seconds:.2f} s", highlight=False)
     quality = {}
     if data is not None:
         quality = output_quality(image, data, args.samples, result.weights)

@@ -59,6 +59,7 @@ class AcceleratorConfig:
     resident: bool = False         # weights loaded once, no DRAM traffic per inference
     cell: str = "itrs-lstp"        # SRAM cell type whose leakage the energy table prices
     accumulator_depth: int | None = None   # 32-bit psums per PE column next to the array (None: none)
+    psum_tiling: bool = False      # ws without accumulators: M in chunks whose psums fit the output buffer
 
     @property
     def digest(self) -> str:
@@ -147,7 +148,8 @@ def parse_config(d: dict | None = None, where: str = "accelerator config") -> Ac
         dram_bytes_per_cycle=float(f.dram.bytes_per_cycle), dram_latency=f.dram.latency,
         input_kib=float(f.buffers.input_kib), output_kib=float(f.buffers.output_kib), os_drain=pe.os_drain,
         activations_scaled=f.activation_buffers.scaled, ber_mapping=sram.ber_mapping, word_bits=sram.word_bits,
-        preset=f.preset, fit=fit, resident=sram.resident, cell=sram.cell, accumulator_depth=pe.accumulator_depth)
+        preset=f.preset, fit=fit, resident=sram.resident, cell=sram.cell, accumulator_depth=pe.accumulator_depth,
+        psum_tiling=pe.psum_tiling)
 
 
 def load_config(path: str | Path | None = None) -> AcceleratorConfig:

@@ -104,6 +104,21 @@ def buffer_accesses(m: int, k: int, n: int, p: FoldPlan) -> dict[str, int]:
     return {"input_reads": reads, "output_writes": m * n * p.row_folds, "output_reads": m * n * (p.row_folds - 1)}
 
 
+def psum_depth(cfg) -> int | None:
+    """Partial sums per PE column the array can keep while it folds over the reduction (ws):
+    the accumulators' depth, or with ``psum_tiling`` what the output buffer holds per column
+    (its capacity / (4 bytes x columns)): the controller processes M in chunks of that many
+    rows, so partial sums never leave the chip (TPU-style tiling; each chunk re-reads the
+    fold's weights). None otherwise (SCALE-Sim's order: all of M per fold)."""
+    if cfg.dataflow != "ws":
+        return None
+    if cfg.accumulator_depth:
+        return cfg.accumulator_depth
+    if getattr(cfg, "psum_tiling", False):
+        return max(1, int(cfg.output_kib * 1024) // (4 * cfg.cols))
+    return None
+
+
 def activation_storage(layer, p: FoldPlan, counts, cfg, act_bits: int = 8) -> dict[str, int]:
     """Where a layer's activations and partial sums live, given the buffers' capacities:
     returns the accumulator accesses, the output-buffer writes and their width, and the
@@ -111,9 +126,10 @@ def activation_storage(layer, p: FoldPlan, counts, cfg, act_bits: int = 8) -> di
 
     - partial sums: with accumulators (``cfg.accumulator_depth``, ws/is) every partial-sum
       write and read-back of ``counts`` goes to them and the output buffer receives each
-      final 8-bit output once; without, they round-trip through the output buffer, and the
-      part of the M x N 32-bit partial sums beyond its capacity goes to DRAM and back on
-      every row fold after the first (written each fold, read back each later fold);
+      final 8-bit output once; without, they round-trip through the output buffer -- in
+      M-chunks that fit it with ``psum_tiling`` (:func:`psum_depth`), else the part of the
+      M x N 32-bit partial sums beyond its capacity goes to DRAM and back on every row fold
+      after the first (written each fold, read back each later fold);
     - outputs: the M x N 8-bit outputs beyond the output buffer's capacity are written to DRAM;
     - inputs: the part of the input feature map (C x H x W at ``act_bits``) beyond the input
       buffer's capacity is read from DRAM on every pass over it (ws/os: once per column fold)."""
@@ -125,7 +141,7 @@ def activation_storage(layer, p: FoldPlan, counts, cfg, act_bits: int = 8) -> di
     elif cfg.accumulator_depth:
         out.update(accumulator_writes=counts.output_writes, accumulator_reads=counts.output_reads,
                    output_writes=m * n, output_reads=0, output_bits=8)
-    else:
+    elif psum_depth(cfg) is None:
         psum_excess = max(m * n * 4 - out_cap, 0)
         out["spill_bytes"] += psum_excess * (2 * p.row_folds - 1) if p.row_folds > 1 else 0
     out["spill_bytes"] += max(m * n - out_cap, 0)

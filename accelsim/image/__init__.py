@@ -1,6 +1,6 @@
 """Memory images: export a PyTorch model to packed weight words + manifest, and load one."""
 
-from accelsim.image.memory_image import LayerImage, MemoryImage, load_image
+from accelsim.lazy import lazy_exports
 
 
 def export_image(*args, **kwargs):
@@ -10,3 +10,5 @@ def export_image(*args, **kwargs):
 
 
 __all__ = ["LayerImage", "MemoryImage", "export_image", "load_image"]
+__getattr__ = lazy_exports(__name__, {name: "accelsim.image.memory_image"
+                                      for name in ("LayerImage", "MemoryImage", "load_image")})

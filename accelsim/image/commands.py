@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from accelsim.nn.data import add_data_arguments
+from accelsim.cliargs import add_data_arguments
 
 
 def register(sub) -> None:
@@ -31,7 +31,8 @@ def register(sub) -> None:
     i.add_argument("image", help="memory image directory")
     i.set_defaults(func=cmd_inspect)
     f = sub.add_parser("infer", help="integer-exact accuracy of a memory image (or a quantized checkpoint) on a "
-                                     "data set (default: digits test)")
+                                     "data set, with the exact fast engine (default data: what the image's manifest "
+                                     "records, else digits test)")
     f.add_argument("image", help="memory image directory, or a quantized checkpoint (models/NAME with NAME.yaml: "
                                  "exported to a temporary image in the layout it was trained for)")
     f.add_argument("--samples", type=int, default=None, help="evaluate a fixed seeded subset of this many inputs")
@@ -95,7 +96,29 @@ def export_checkpoint(checkpoint: str, layout: str, out: str | Path, *, force: b
                         bits=card.bits, project=project, force=force,
                         activation_bits=card.activation_bits or 8,
                         source={"checkpoint": str(checkpoint), "model": card["model"],
-                                "card_accuracy": card.get("accuracy"), "export_sha256": key})
+                                "card_accuracy": card.get("accuracy"), "export_sha256": key,
+                                **({"data": d} if (d := _data_text(card, checkpoint, data)) else {})})
+
+
+def _data_text(card, checkpoint, data) -> dict | None:
+    """The data an exported checkpoint is evaluated on (``data`` if given, else the card's
+    own with its transform, its path resolved against the card's folder), as
+    DataSpec.to_dict(); None: digits (or the card's data is not on this machine)."""
+    from accelsim.errors import UserError
+    from accelsim.nn.checkpoint import checkpoint_paths
+    from accelsim.nn.data import parse_data
+
+    if data is not None:
+        return None if data.is_default else data.to_dict()
+    config = card.get("config") or {}
+    recorded = config.get("data") if isinstance(config, dict) else None
+    recorded = recorded or card.get("dataset")
+    if not recorded or recorded in ("digits", {"source": "digits"}):
+        return None
+    try:
+        return parse_data(recorded, checkpoint_paths(checkpoint)[1].parent, "card dataset").to_dict()
+    except UserError:
+        return None
 
 
 def export_state_dict(factory: str, weights: str, layout: str, out, data, *, force: bool = False,
@@ -177,18 +200,36 @@ def evaluate_image(image, data, samples: int | None = None, weights=None) -> tup
     from accelsim.infer import IntegerNetwork
     from accelsim.nn.data import check_fits, evaluation_set
 
+    from accelsim.infer.fast import FastIntegerNetwork
+
     ds = evaluation_set(data, samples)
     if samples is not None and len(ds.x) < samples:
         from accelsim.errors import UserError
         raise UserError(f"--samples {samples}: the data {data.text} holds only {len(ds.x)} inputs")
     check_fits(ds, image.input_shape, image_classes(image), f"image {image.path}")
-    return ds, IntegerNetwork(image).predict(ds.x, weights)
+    # the exact fast engine campaigns use (bit-identical to IntegerNetwork, tested in test_infer_fast)
+    return ds, FastIntegerNetwork(image).predict(ds.x, weights)
+
+
+def recorded_data(image):
+    """The data source an image was exported for, as its manifest records it (a campaign's
+    or a --data export's data, or the checkpoint's own training data); None: digits."""
+    from accelsim.errors import UserError
+    from accelsim.nn.data import parse_data
+
+    text = (image.manifest.get("source") or {}).get("data")
+    if not text:
+        return None
+    try:
+        return parse_data(text, ".", f"data {text!r} recorded in {image.path}/manifest.yaml")
+    except UserError as exc:
+        raise UserError(f"{exc}; give --data") from None
 
 
 def cmd_infer(args) -> int:
     from accelsim.errors import UserError
     from accelsim.image import load_image
-    from accelsim.nn.data import data_from_args
+    from accelsim.nn.data import DataSpec, data_from_args
 
     if args.samples is not None and args.samples < 1:
         raise UserError(f"--samples {args.samples} must be >= 1")
@@ -199,6 +240,8 @@ def cmd_infer(args) -> int:
         image, card, tmp = _checkpoint_image(args.image)
     t0 = time.perf_counter()
     try:
+        if data == DataSpec() and args.data is None:   # no --data: the data the image was made for
+            data = recorded_data(image) or data
         ds, pred = evaluate_image(image, data, args.samples)
     finally:
         if card is not None:

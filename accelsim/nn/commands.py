@@ -6,11 +6,12 @@ from pathlib import Path
 
 from accelsim import cliargs
 from accelsim.errors import UserError
-from accelsim.nn.data import add_data_arguments
+from accelsim.cliargs import add_data_arguments
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a model on the digits or another data set (fp32, QAT, WOT, clipping, RandBET, pruning)")
+    p = sub.add_parser("train", help="train a zoo model or your own network on any data source (fp32, QAT, WOT, "
+                                     "clipping, RandBET, pruning); one line per epoch")
     p.add_argument("--model", default=None,
                    help="zoo model (lenet5, mlp, vgg-small, resnet-small, squeezenet-small, mobilenet-v2-small: "
                         "sized for the data's input; "
@@ -23,9 +24,11 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=cliargs.integer(0, 100_000), default=None,
                    help="float pre-training epochs (default 40; 0 with --from)")
     p.add_argument("--qat-epochs", type=cliargs.integer(0, 100_000), default=20, help="quantization-aware fine-tuning epochs")
-    p.add_argument("--lr", type=cliargs.number(0, 10, lo_open=True), default=3e-3)
+    p.add_argument("--lr", type=cliargs.number(0, 10, lo_open=True), default=3e-3,
+                   help="Adam learning rate, cosine-annealed over each phase (default 3e-3)")
+    p.add_argument("--seed", type=cliargs.seed, default=0,
+                   help="seed of the initial weights, the batch order and RandBET (same seed, same weights)")
     p.add_argument("--batch-size", type=cliargs.integer(1, 1_000_000), default=64, help="training batch size")
-    p.add_argument("--seed", type=cliargs.seed, default=0)
     p.add_argument("--clip", type=cliargs.number(0, None, lo_open=True), default=None, help="weight clipping bound w_max")
     p.add_argument("--randbet", type=cliargs.number(0, 0.5), default=0.0, help="random bit error rate p during QAT")
     p.add_argument("--activation-bits", type=int, default=8,
@@ -35,6 +38,7 @@ def register(sub) -> None:
     p.add_argument("--structured", action="store_true", help="prune whole output channels")
     p.add_argument("-o", "--out", required=True, help="output stem: writes OUT.safetensors and OUT.yaml")
     p.add_argument("--force", action="store_true", help="replace an existing checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines (loss, train and held-out accuracy, time)")
     add_data_arguments(p, "training data (its train split; imagefolder/npz: a seeded 80/20 split)")
     p.set_defaults(func=cmd_train)
 
@@ -64,11 +68,16 @@ def cmd_train(args) -> int:
                       act_bits=args.activation_bits, data=data_from_args(args))
     if is_factory_ref(model_name):
         parse_factory(model_name, ".", "--model")   # the file exists: before any training
-    model, card = train(cfg)
+    model, card = train(cfg, show_progress=not args.quiet)
     if is_factory_ref(model_name):
         # the card names the model file relative to its own folder: the pair moves together
         ref = parse_factory(model_name, ".", "--model")
         card["model"] = f"{os.path.relpath(ref.file, Path(args.out).resolve().parent)}:{ref.name}"
+    if cfg.data.is_file_source:
+        # the card names its data relative to its own folder: a project folder can move as a whole
+        where = os.path.relpath(cfg.data.path, Path(args.out).resolve().parent)
+        card["dataset"] = f"{cfg.data.kind}:{where}"
+        card["config"]["data"]["source"] = card["dataset"]
     card["command"] = command_line()
     save_checkpoint(model, Path(args.out), card)
     print(f"{model_name}: test accuracy {card['accuracy']:.4f} -> {weights}")

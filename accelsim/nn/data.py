@@ -260,18 +260,6 @@ def _synthetic_shape(text: str, where: str) -> tuple[int, int, int, int]:
     return shape
 
 
-def add_data_arguments(parser, what: str) -> None:
-    """``--data`` and the imagefolder transform options, the same on every command."""
-    parser.add_argument("--data", default=None, metavar="SOURCE",
-                        help=f"{what}: digits (default), fashion-mnist (Debian's dataset-fashion-mnist), "
-                             "mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE or synthetic:NxCxHxW")
-    parser.add_argument("--resize", type=int, default=None, metavar="PIXELS",
-                        help="imagefolder: resize the shorter side to PIXELS before the crop")
-    parser.add_argument("--crop", type=int, default=None, metavar="PIXELS", help="imagefolder: center crop")
-    parser.add_argument("--mean", default=None, metavar="M[,M,M]", help="per-channel mean subtracted (after /255)")
-    parser.add_argument("--std", default=None, metavar="S[,S,S]", help="per-channel std divided by")
-
-
 def data_from_args(args) -> DataSpec:
     """The DataSpec of ``--data`` and its transform options (relative to the working directory)."""
     def numbers(text, name):

@@ -130,13 +130,19 @@ def fashion_table(model_dir: str = FASHION_DIR, archs=FASHION_ARCHS) -> str:
     integer-exact accuracy of its memory image in brackets) beside the README's entries."""
     from accelsim.nn.checkpoint import load_card
 
-    head = ["model", "float epochs", "fp32", *FASHION_VARIANTS[1:], "weights", "published (README)", "gap to fp32"]
+    head = ["model", "float epochs", "fp32", *FASHION_VARIANTS[1:], "weights", "published (README)", "fp32 - published (points)"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for a in archs:
-        cards = {v: load_card(Path(model_dir) / f"{a}-{v}") for v in FASHION_VARIANTS}
+        if not (Path(model_dir) / f"{a}-fp32.yaml").is_file():   # not trained (yet)
+            continue
+        cards = {v: load_card(Path(model_dir) / f"{a}-{v}") for v in FASHION_VARIANTS
+                 if (Path(model_dir) / f"{a}-{v}.yaml").is_file()}
         cells = [f"{100 * cards['fp32'].accuracy:.2f}"]
         for v in FASHION_VARIANTS[1:]:
-            c = cards[v]
+            c = cards.get(v)
+            if c is None:
+                cells.append("—")
+                continue
             exact = f" ({100 * c.integer_accuracy:.2f})" if c.integer_accuracy is not None else ""
             cells.append(f"{100 * c.accuracy:.2f}{exact}")
         pub = FASHION_PUBLISHED.get(a, [])

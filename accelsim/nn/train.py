@@ -91,25 +91,56 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((pred == y).float().mean())
 
 
-def _epochs(model, data, epochs, cfg, gen, after_step, progress, label):
+def _epochs(model, data, epochs, cfg, gen, after_step, report, label):
+    """Train ``epochs`` epochs; after each, ``report`` (if given) receives one line: the
+    mean training loss, the training accuracy over the epoch's batches (running, as the
+    weights moved), the held-out accuracy and the epoch's time."""
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
     loss_fn = nn.CrossEntropyLoss()
     n = len(data.x_train)
-    task = progress.add_task(label, total=epochs) if progress else None
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        t0 = time.perf_counter()
         model.train()
         order = torch.randperm(n, generator=gen)
+        loss_sum, correct = 0.0, 0
         for i in range(0, n, cfg.batch_size):
             idx = order[i:i + cfg.batch_size]
             opt.zero_grad()
-            loss_fn(model(data.x_train[idx]), data.y_train[idx]).backward()
+            out = model(data.x_train[idx])
+            loss = loss_fn(out, data.y_train[idx])
+            loss.backward()
             opt.step()
             after_step()
+            loss_sum += float(loss.detach()) * len(idx)
+            correct += int((out.detach().argmax(1) == data.y_train[idx]).sum())
         sched.step()
-        if progress:
-            progress.advance(task)
+        if report is not None:
+            held_out = accuracy(model, data.x_test, data.y_test)
+            report(f"{label} epoch {epoch + 1}/{epochs}: loss {loss_sum / n:.4f}, train accuracy "
+                   f"{100 * correct / n:.2f} %, held-out accuracy {100 * held_out:.2f} %, "
+                   f"{time.perf_counter() - t0:.1f} s")
     model.eval()
+
+
+def _print_line(text: str) -> None:
+    print(text, flush=True)
+
+
+def check_exportable(model: nn.Module, input_shape, what: str) -> None:
+    """Trace the network as export will (accelsim.image.graph.capture): an operation the
+    exporter refuses (e.g. torch.sigmoid) is reported before the first epoch, not after
+    the training."""
+    from accelsim.image.graph import capture
+
+    was = model.training
+    model.eval()
+    try:
+        capture(model, input_shape)
+    except UserError as exc:
+        raise UserError(f"{what}: cannot be exported after training: {exc}") from None
+    finally:
+        model.train(was)
 
 
 def start_model(cfg: TrainConfig, input_shape=None) -> nn.Module:
@@ -142,16 +173,14 @@ def _model_identity(model: str, base_dir) -> str:
 
 
 def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, dict]:
-    """Train per ``cfg``; returns the model (quantized weights baked in) and its card."""
+    """Train per ``cfg``; returns the model (quantized weights baked in) and its card.
+    ``show_progress``: one plain line per epoch on stdout (a terminal and a pipe alike)."""
     cfg.validate()
     data = training_split(cfg.data)
     layout = get_layout(cfg.layout) if cfg.layout else None
     t0 = time.perf_counter()
-    progress = None
-    if show_progress:
-        from rich.progress import Progress
-        progress = Progress(transient=True)
-    with _one_thread(), (progress or contextlib.nullcontext()):
+    progress = _print_line if show_progress else None
+    with _one_thread():
         torch.manual_seed(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
         model = start_model(cfg, data.input_shape)
@@ -159,6 +188,7 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> tuple[nn.Module, d
         if data.num_classes > classes:
             raise UserError(f"data {cfg.data.text}: label {data.num_classes - 1} is out of range for model "
                             f"{cfg.model!r} ({classes} classes)")
+        check_exportable(model, data.input_shape, f"model {cfg.model!r}")
         clip = (lambda: qat.clip_weights(model, cfg.clip)) if cfg.clip else (lambda: None)
         _epochs(model, data, cfg.epochs, cfg, gen, clip, progress, f"{cfg.model} fp32")
         fp32_acc = accuracy(model, data.x_test, data.y_test)

@@ -73,7 +73,7 @@ def energy_savings(rows, head: list[dict], meta: dict | None = None) -> list[dic
         except (KeyError, TypeError, ValueError):
             pass
     table = _voltage_model(meta)
-    schemes = {h["scheme"] for h in head}
+    schemes = {r["scheme"] for r in whole}
 
     def parts(key):
         if key not in comp["energy_pj"]:
@@ -106,7 +106,7 @@ def energy_savings(rows, head: list[dict], meta: dict | None = None) -> list[dic
             if row["domain_nominal_pj"]:
                 row["domain_saved"] = 1 - row["domain_safe_pj"] / row["domain_nominal_pj"]
             row["whole_saved"] = 1 - row["total_safe_pj"] / row["total_nominal_pj"]
-            if row["total_first_error_pj"]:
+            if row["total_first_error_pj"] and row["v_first_error"] is not None and v_safe <= row["v_first_error"]:
                 row["below_first_error_saved"] = 1 - row["total_safe_pj"] / row["total_first_error_pj"]
             base = unprotected_baseline(sch, schemes)
             ref = parts((m, base, v_nom)) if base else None
@@ -219,17 +219,57 @@ def energy_text(pj: float) -> str:
     return f"{pj / scale:.1f} {unit}"
 
 
-def _headline_rows(head):
-    return [[h["model"], h["scheme"], "—" if h["baseline"] is None else f"{h['baseline'] * 100:.2f} %",
-             "none" if h["vmin_safe"] is None else volts(h["vmin_safe"]),
-             _pct_ci(h["accuracy_at_vmin"], h["accuracy_ci"]),
-             "—" if h["yield_at_vmin"] is None else
-             f"{h['yield_at_vmin'] * 100:.0f} % [{h['yield_ci'][0] * 100:.0f}, {h['yield_ci'][1] * 100:.0f}]",
-             "none" if h["vmin_lower"] is None else volts(h["vmin_lower"]),
-             # the reference is the sweep's highest voltage, which need not be the nominal one
-             "—" if h["energy_nominal_pj"] is None else f"{energy_text(h['energy_nominal_pj'])} at {volts(h['v_nominal'])}",
-             "—" if h["energy_vmin_pj"] is None else energy_text(h["energy_vmin_pj"]),
-             "—" if h["energy_saved"] is None else f"{h['energy_saved'] * 100:.1f} %"] for h in head]
+def energy_pair(reference_pj: float, low_pj: float, saved: float) -> tuple[str, str]:
+    """Two energies in one unit, with the fewest decimals (at least one) at which the
+    printed numbers reproduce the printed saving: 5.4 uJ -> 5.3 uJ cannot read as 0.5 %
+    saved, 5.36 uJ -> 5.33 uJ can."""
+    unit, scale = plots.energy_unit([reference_pj])
+    a, b = reference_pj / scale, low_pj / scale
+    shown = f"{saved * 100:.1f}"
+    for decimals in range(1, 7):
+        ra, rb = round(a, decimals), round(b, decimals)
+        if ra and f"{(1 - rb / ra) * 100:.1f}" == shown:
+            break
+    return f"{a:.{decimals}f} {unit}", f"{b:.{decimals}f} {unit}"
+
+
+METRIC_LABEL = {"accuracy": "accuracy", "sdc": "top-1 SDC"}
+DEGRADATION_LABEL = {"accuracy": "accuracy drop (points)", "sdc": "SDC rise (points)"}
+
+
+def degradation(stat: dict) -> float:
+    """How much worse than fault-free a point is, in shares: positive is worse for every
+    metric (accuracy: fault-free - mean; SDC: mean - fault-free)."""
+    d = stat["baseline"] - stat["mean"]
+    return (d if stat.get("metric", "accuracy") == "accuracy" else -d) + 0.0   # + 0.0: no "-0.00"
+
+
+def _energy_cells(h) -> tuple[str, str, str]:
+    if h["energy_nominal_pj"] is None:
+        return "—", "—", "—"
+    if h["energy_vmin_pj"] is None or h["energy_saved"] is None:
+        return f"{energy_text(h['energy_nominal_pj'])} at {volts(h['v_nominal'])}", "—", "—"
+    ref, low = energy_pair(h["energy_nominal_pj"], h["energy_vmin_pj"], h["energy_saved"])
+    return f"{ref} at {volts(h['v_nominal'])}", low, f"{h['energy_saved'] * 100:.1f} %"
+
+
+def _yield_text(h, sep=" ") -> str:
+    return ("—" if h["yield_at_vmin"] is None else
+            f"{h['yield_at_vmin'] * 100:.0f} %{sep}[{h['yield_ci'][0] * 100:.0f}, {h['yield_ci'][1] * 100:.0f}]")
+
+
+def _headline_rows(head, metric: str = "accuracy"):
+    """Rows of the full headline table, cells in the order of :func:`headline_cols`."""
+    out = []
+    for h in head:
+        row = [h["model"], h["scheme"]]
+        if metric == "accuracy":   # an SDC run's fault-free SDC is 0 by definition: no column
+            row.append("—" if h["baseline"] is None else f"{h['baseline'] * 100:.2f} %")
+        row += ["none" if h["vmin_safe"] is None else volts(h["vmin_safe"]),
+                _pct_ci(h["accuracy_at_vmin"], h["accuracy_ci"]), _yield_text(h),
+                "none" if h["vmin_lower"] is None else volts(h["vmin_lower"]), *_energy_cells(h)]
+        out.append(row)
+    return out
 
 
 HEADLINE_COLS = ["model", "scheme", "fault-free", "safe V (yield)", "accuracy [95 % CI]", "yield [95 % CI]",
@@ -237,22 +277,56 @@ HEADLINE_COLS = ["model", "scheme", "fault-free", "safe V (yield)", "accuracy [9
 
 
 def headline_cols(metric: str = "accuracy") -> list[str]:
-    """HEADLINE_COLS, naming the SDC rate where ``metric`` is sdc."""
-    names = {"fault-free": "fault-free SDC", "accuracy [95 % CI]": "top-1 SDC [95 % CI]"} if metric == "sdc" else {}
-    return [names.get(c, c) for c in HEADLINE_COLS]
+    """HEADLINE_COLS, naming the SDC rate where ``metric`` is sdc (whose fault-free value is
+    0 by definition and has no column)."""
+    if metric != "sdc":
+        return list(HEADLINE_COLS)
+    return [{"accuracy [95 % CI]": "top-1 SDC [95 % CI]"}.get(c, c) for c in HEADLINE_COLS if c != "fault-free"]
+
+
+def headline_terminal(head, metric: str = "accuracy") -> list[tuple[str, list[str], list[list[str]]]]:
+    """The headline as two narrow tables (title, columns, rows) that fit an 80-column
+    terminal: where it is safe, then the energy there. Intervals sit on a second line of
+    their cell; the model column is left out when there is one model."""
+    many = len({h["model"] for h in head}) > 1
+    lead = ["model", "scheme"] if many else ["scheme"]
+    safe_cols = lead + (["fault-free"] if metric == "accuracy" else []) + [
+        "safe V", "95 %\nbound", METRIC_LABEL[metric] + "\n[95 % CI]", "yield\n[95 % CI]"]
+    energy_cols = lead + ["energy at\nhighest V", "at safe V", "saved"]
+    safe_rows, energy_rows = [], []
+    for h in head:
+        key = [h["model"], h["scheme"]] if many else [h["scheme"]]
+        mean, ci = h["accuracy_at_vmin"], h["accuracy_ci"]
+        safe_rows.append(key + ([("—" if h["baseline"] is None else f"{h['baseline'] * 100:.2f} %")]
+                                if metric == "accuracy" else []) + [
+            "none" if h["vmin_safe"] is None else volts(h["vmin_safe"]),
+            "none" if h["vmin_lower"] is None else volts(h["vmin_lower"]),
+            "—" if mean is None else f"{mean * 100:.1f} %\n[{ci[0] * 100:.1f}, {ci[1] * 100:.1f}]",
+            _yield_text(h, "\n")])
+        ref, low, saved = _energy_cells(h)
+        energy_rows.append(key + [ref.replace(" at ", "\nat "), low, saved])
+    return [("where it is safe", safe_cols, safe_rows), ("energy per inference there", energy_cols, energy_rows)]
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 chip``, ``2 chips``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def percent(share: float) -> str:
+    """A share as the report prints percentages: ``95 %`` (a space before the sign)."""
+    return f"{share * 100:g} %"
 
 
 def headline_title(tolerance: float, target: float, chips: int | None = None, inputs: int | None = None,
                    metric: str = "accuracy", data: str | None = None) -> str:
     """The headline's question; ``data`` names the evaluated data set (digits, fashion-mnist, ...)."""
-    sample = f"; {chips} chips x {inputs} inputs per point" if chips else ""
+    sample = f"; {plural(chips, 'chip')} x {plural(inputs, 'input')} per point" if chips else ""
     if data:
         sample += f" of {DATA_NAMES.get(data, data)}"
-    within = (f"a top-1 SDC rate (inputs whose top-1 class differs from the fault-free network's) of at most "
-              f"{tolerance * 100:g} %" if metric == "sdc" else f"within {tolerance * 100:g} % of the fault-free accuracy")
-    return (f"How low can the weight SRAM go? Lowest voltage where at least {target:.0%} of chips stay at "
-            f"{within}{sample}" if metric == "sdc" else
-            f"How low can the weight SRAM go? Lowest voltage where at least {target:.0%} of chips stay "
+    within = (f"at a top-1 SDC rate (inputs whose top-1 class differs from the fault-free network's) of at most "
+              f"{percent(tolerance)}" if metric == "sdc" else f"within {percent(tolerance)} of the fault-free accuracy")
+    return (f"How low can the weight SRAM go? Lowest voltage where at least {percent(target)} of chips stay "
             f"{within}{sample}")
 
 
@@ -342,9 +416,14 @@ def _html_table(cols, rows) -> str:
 
 
 def _img(path: Path, alt: str) -> str:
+    """A figure with its PNG embedded: two side by side, a wide one (taller than wide by
+    less than half) across the page."""
     data = base64.b64encode(path.read_bytes()).decode()
     svg = path.with_suffix(".svg").name
-    return (f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"><figcaption>'
+    raw = path.read_bytes()
+    width, height = int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")   # the PNG IHDR
+    wide = " class='wide'" if width > 1.8 * height else ""
+    return (f'<figure{wide}><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"><figcaption>'
             f'{html.escape(alt)} <a href="{html.escape(svg)}">SVG</a></figcaption></figure>')
 
 
@@ -352,7 +431,8 @@ CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;mar
 color:#222;padding:0 1em}h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}th,td{border:1px solid #ccc;padding:.3em .6em;
 text-align:right;white-space:nowrap}th{background:#f3f3f3;white-space:normal}td:first-child,td:nth-child(2){text-align:left}
-figure{margin:1em 0}img{max-width:100%}figcaption{color:#666;font-size:.85em}.note{color:#555;font-size:.9em}
+figure{display:inline-block;vertical-align:top;width:48%;margin:.6em 1%}figure.wide{width:98%}
+img{max-width:100%}figcaption{color:#666;font-size:.85em}.note{color:#555;font-size:.9em}
 .headline{background:#f7fbf7;border:1px solid #cfe6cf;padding:.5em 1em;border-radius:6px;overflow-x:auto}
 .warn{background:#fff8e6;border:1px solid #f0d48a;padding:.4em 1em;border-radius:6px}
 .prov td{white-space:normal;text-align:left;vertical-align:top}.prov pre{margin:0;font-size:.85em;white-space:pre-wrap}"""
@@ -361,45 +441,149 @@ figure{margin:1em 0}img{max-width:100%}figcaption{color:#666;font-size:.85em}.no
 def _provenance_rows(meta: dict, tolerance: float, target: float, rows) -> list[tuple[str, object]]:
     """(field, value) pairs of the provenance section, in reading order."""
     seeds = sorted({r.get("seed") for r in rows if r.get("seed") is not None})
-    fields = [("campaign", meta.get("name")), ("accelsim version", meta.get("accelsim_version", __version__)),
+    data = meta.get("data_source")
+    data_text = (f"{data.get('source')} ({data.get('inputs')} inputs evaluated; content sha256 {data.get('sha256')})"
+                 if isinstance(data, dict) else meta.get("data"))
+    host = meta.get("host")
+    fields = [("campaign", meta.get("name")), ("run date (UTC)", meta.get("run_date")),
+              ("host / CPU", f"{host.get('name')} / {host.get('cpu')} ({plural(host.get('cores', 0), 'core')})"
+               if isinstance(host, dict) else None),
+              ("accelsim version", meta.get("accelsim_version", __version__)),
               ("git commit", meta.get("git_commit") or "not a git checkout"),
+              ("library versions", meta.get("versions")),
+              ("evaluation data", data_text),
               ("models / schemes", f"{', '.join(meta.get('models', []))} / {', '.join(meta.get('schemes', []))}"),
               ("sweep", meta.get("voltages") or meta.get("bers")), ("fault model", meta.get("fault_model")),
               ("engine / ECC policy", f"{meta.get('engine')} / {meta.get('policy')}"),
               ("chips x repeats, inputs per trial", f"{meta.get('chips')} x {meta.get('repeats')}, {meta.get('samples')}"),
               ("root seed(s)", ", ".join(map(str, seeds))), ("map floor v_low (V)", meta.get("v_low")),
-              ("tolerance, yield target", f"{tolerance * 100:g} %, {target:.0%}"),
+              ("tolerance, yield target", f"{percent(tolerance)}, {percent(target)}"),
               ("trials", len(rows)), ("BER curve", meta.get("curve")),
               ("accelerator", meta.get("accelerator") or "packaged default (accelsim/configs/accelerator.yaml)"),
               ("accelerator, resolved", meta.get("accelerator_config")), ("energy table", meta.get("energy_table")),
-              ("energy table, values (pJ)", meta.get("energy_values")), ("checkpoints (sha256)", meta.get("checkpoints")),
-              ("per-layer study (faults in one layer at a time)", meta.get("sensitivity"))]
+              ("energy table, values (pJ)", meta.get("energy_values")),
+              ("models (files and sha256)", meta.get("checkpoints")),
+              ("per-layer study (faults in one layer at a time)", meta.get("sensitivity")),
+              ("run config, as given", meta.get("run_config_text")),
+              ("run config, resolved (defaults filled in)", meta.get("run_config_resolved"))]
     return [(k, v) for k, v in fields if v is not None]
 
 
 def _prov_text(v) -> str:
-    """A provenance value on few lines: a list on one line, a mapping one key per line."""
+    """A provenance value on few lines: a list on one line, a mapping as YAML."""
+    import yaml
+
     if isinstance(v, list):
         return ", ".join(map(str, v))
     if isinstance(v, dict):
-        return "\n".join(f"{k}: {x if isinstance(x, (str, int, float)) or x is None else json.dumps(x, default=str)}"
-                         for k, x in v.items())
+        plain = json.loads(json.dumps(v, default=str))   # tuples and paths as YAML can read them back
+        return yaml.safe_dump(plain, sort_keys=False, default_flow_style=False, width=100).rstrip()
     return str(v)
 
 
 def _prov_html(pairs) -> str:
     cells = []
     for k, v in pairs:
-        val = f"<pre>{html.escape(_prov_text(v))}</pre>" if isinstance(v, dict) else html.escape(_prov_text(v))
+        multi = isinstance(v, dict) or (isinstance(v, str) and "\n" in v)
+        val = f"<pre>{html.escape(_prov_text(v))}</pre>" if multi else html.escape(_prov_text(v))
         cells.append(f"<tr><th>{html.escape(k)}</th><td>{val}</td></tr>")
     return f"<table class='prov'><tbody>{''.join(cells)}</tbody></table>"
+
+
+STATISTICS_FIELDS = ("model", "scheme", "vdd", "ber", "metric", "mean", "ci_lo", "ci_hi", "baseline", "degradation",
+                     "chips", "inputs", "passing", "yield", "yield_lo", "yield_hi", "var_between", "var_input",
+                     "sdc_top1", "sdc_top5", "energy_pj")
+
+
+def statistics_table(stats: list[dict], rows) -> list[dict]:
+    """One row per model x scheme x voltage (whole-image faults) with the statistics of
+    results.json: the metric's mean and 95 % bootstrap interval, its degradation from
+    fault-free (positive = worse), the yield and its Wilson interval, the variance parts,
+    and the mean top-1 / top-5 SDC rate and energy per inference there."""
+    whole = [r for r in rows if r["layers"] == "all"]
+    extra = {c: analyses.group_mean(whole, ("model", "scheme", "vdd"), c) for c in ("sdc_top1", "sdc_top5", "energy_pj")}
+    out = []
+    for st in stats:
+        key = (st["model"], st["scheme"], st["vdd"])
+        row = {f: st.get(f) for f in STATISTICS_FIELDS}
+        row["degradation"] = degradation(st)
+        for c, means in extra.items():
+            row[c] = means[key][0] if key in means else None
+        out.append(row)
+    return out
+
+
+def _csv_text(rows: list[dict], fields=None) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(fields or rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _drop_zero_columns(cols: list[str], rows: list[list], first: int) -> tuple[list[str], list[list]]:
+    """Leave out the columns from ``first`` on whose every cell reads as zero or nothing
+    (an always-zero column, e.g. DRAM energy of a resident image, says nothing)."""
+    def empty(cell) -> bool:
+        try:
+            return float(str(cell).replace(",", "")) == 0
+        except ValueError:
+            return str(cell) in ("—", "")
+    keep = [i for i in range(len(cols)) if i < first or not all(empty(r[i]) for r in rows)]
+    return [cols[i] for i in keep], [[r[i] for i in keep] for r in rows]
+
+
+def _figures(tmp: Path, rows, models, stats, head, metric, labelled, sdc, bars, rel, yield_target, resid,
+             note: str = "", storage: str | None = None):
+    """[(png path, caption)] of every plot, in reading order."""
+    m_label = METRIC_LABEL[metric]
+    figs = [(plots.yield_vs_voltage(stats, models, tmp / "yield_vs_voltage.png", yield_target),
+             f"Chip yield against weight-SRAM voltage: the share of chips whose {m_label} stays within the tolerance "
+             f"(band: 95 % Wilson interval; dashed: the {percent(yield_target)} target)")]
+    if labelled:
+        figs.append((plots.accuracy_vs_voltage(rows, models, tmp / "accuracy_vs_voltage.png",
+                                               stats if metric == "accuracy" else None),
+                     "Accuracy against weight-SRAM voltage per scheme (band: " +
+                     ("95 % bootstrap interval over chips and inputs)" if metric == "accuracy" else
+                      "spread over chips)")))
+    if sdc:
+        figs.append((plots.sdc_vs_voltage(rows, models, tmp / "sdc_vs_voltage.png",
+                                          stats if metric == "sdc" else None),
+                     "SDC rate against weight-SRAM voltage: inputs whose top-1 class differs from the fault-free "
+                     "network's (solid; band: " + ("95 % bootstrap interval" if metric == "sdc" else
+                                                   "spread over chips") +
+                     ") or whose fault-free class left the top 5 (dotted)"))
+    if bars:
+        figs.append((plots.energy_breakdown(bars, models, tmp / "energy_breakdown.png", note),
+                     "Energy per inference by component, per scheme at nominal voltage and at its safe voltage"
+                     + (f"; {storage}" if storage else "")))
+        if rel:
+            figs.append((plots.energy_relative(rel, rows, models, tmp / "energy_relative.png"),
+                         "Extra energy per inference over the unprotected layout of the same weight width at the "
+                         "same voltage"))
+        figs.append((plots.energy_vs_voltage(rows, models, tmp / "energy_vs_voltage.png"),
+                     "Energy per inference against weight-SRAM voltage (axis from zero)"))
+        figs.append((plots.pareto(rows, models, tmp / f"{metric}_energy_pareto.png", metric),
+                     f"{m_label[0].upper() + m_label[1:]} against energy per inference, every scheme and voltage; "
+                     "Pareto front labelled with its voltages"))
+    figs.append((plots.residual_vs_ber(resid, tmp / "residual_vs_ber.png"),
+                 "Faulty weight bits left after correction against BER (points: measured, bars: 95 %; "
+                 "open triangles: none seen, 95 % upper bound; lines: closed form)"))
+    single = {r["scheme"] for r in rows if r["layers"] != "all"}
+    for scheme in sorted({r["scheme"] for r in rows}, key=plots.scheme_order):
+        path, what = plots.layer_sensitivity(rows, models, scheme, tmp / f"layer_sensitivity_{scheme}.png",
+                                             metric=metric)
+        figs.append((path, f"Per-layer sensitivity, {scheme}: {' '.join(what.split())}; layers in network order"
+                     + (" (the run's per-layer study)" if scheme in single else "")))
+    return figs
 
 
 def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.01, force: bool = False,
                  meta: dict | None = None, yield_target: float = 0.95, metric: str | None = None) -> Path:
     """Write the report for ``rows`` into ``out_dir``; returns the path of report.html.
     ``metric`` (accuracy | sdc) picks the headline's criterion (default: the campaign's,
-    else accuracy when the trials have labels, else sdc)."""
+    else accuracy when the trials have labels, else sdc); every table and plot names the
+    metric it shows."""
     if not rows:
         raise UserError("the campaign store holds no finished trials to report")
     meta = meta or {}
@@ -417,51 +601,22 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
     warnings = analyses.sample_warnings(stats, analyses.yield_headline(stats, yield_target), yield_target, tolerance)
     drop = analyses.accuracy_drop(rows)
     resid = analyses.residual_fraction(rows)
-    zad = analyses.berzad(rows)
+    zad = analyses.berzad(rows, metric=metric, tolerance=tolerance)
     bars, rel, cycles = energy_tables(rows, head)
     savings = energy_savings(rows, head, meta)
     acc_cfg = meta.get("accelerator_config") or {}
     storage = storage_note(acc_cfg)
     clock = acc_cfg.get("clock_mhz")
+    table = statistics_table(stats, rows)
+    m_label = METRIC_LABEL[metric]
     with atomic_directory(out_dir, force=force) as tmp:
-        figs = []
-        if metric == "accuracy":
-            figs.append((plots.accuracy_vs_voltage(rows, models, tmp / "accuracy_vs_voltage.png", stats),
-                         "Accuracy against weight-SRAM voltage per scheme (band: 95 % bootstrap interval over chips "
-                         "and inputs)"))
-        if sdc:
-            figs.append((plots.sdc_vs_voltage(rows, models, tmp / "sdc_vs_voltage.png"),
-                         "SDC rate against weight-SRAM voltage: inputs whose top-1 class differs from the fault-free "
-                         "network's (solid, band: spread over chips) or whose fault-free class left the top 5 (dotted)"))
-        if bars:
-            note = (f" ({acc_cfg.get('preset') or 'custom'} accelerator, "
-                    f"{'resident' if acc_cfg.get('resident') else 'staging'} weight SRAM)") if acc_cfg else ""
-            figs.append((plots.energy_breakdown(bars, models, tmp / "energy_breakdown.png", note),
-                         "Energy per inference by component, per scheme at nominal voltage and at its safe voltage"
-                         + (f"; {storage}" if storage else "")))
-            if rel:
-                figs.append((plots.energy_relative(rel, rows, models, tmp / "energy_relative.png"),
-                             "Energy per inference relative to the unprotected layout of the same weight width, same voltage"))
-            figs.append((plots.energy_vs_voltage(rows, models, tmp / "energy_vs_voltage.png"),
-                         "Energy per inference against weight-SRAM voltage"))
-            if labelled:
-                figs.append((plots.pareto(rows, models, tmp / "accuracy_energy_pareto.png"),
-                             "Accuracy against energy per inference, every scheme and voltage (labels: volts); "
-                             "Pareto front"))
-        figs.append((plots.residual_vs_ber(resid, tmp / "residual_vs_ber.png"),
-                     "Faulty weight bits left after correction against BER (points: measured, bars: 95 %; "
-                     "open triangles: none seen, 95 % upper bound; lines: closed form)"))
-        heat_scheme = next((s for s in ("inplace-4b-64", "inplace-8b-64", "ecc-8b-72")
-                            if any(r["scheme"] == s for r in rows)), rows[0]["scheme"])
-        heat_scheme = next((r["scheme"] for r in rows if r["layers"] != "all"), heat_scheme)
-        path, what = plots.layer_sensitivity(rows, models, heat_scheme, tmp / "layer_sensitivity.png")
-        figs.append((path, f"Per-layer sensitivity, {heat_scheme}: {' '.join(what.split())}; layers in network order"))
+        note = (f" ({acc_cfg.get('preset') or 'custom'} accelerator, "
+                f"{'resident' if acc_cfg.get('resident') else 'staging'} weight SRAM)") if acc_cfg else ""
+        figs = _figures(tmp, rows, models, stats, head, metric, labelled, sdc, bars, rel, yield_target, resid,
+                        note, storage)
         flat = [{k: v for k, v in r.items() if k not in CSV_SKIP} for r in rows]
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(flat[0]))
-        w.writeheader()
-        w.writerows(flat)
-        (tmp / "results.csv").write_text(buf.getvalue())
+        (tmp / "results.csv").write_text(_csv_text(flat))
+        (tmp / "statistics.csv").write_text(_csv_text(table, STATISTICS_FIELDS))
         (tmp / "results.json").write_text(json.dumps(
             {"accelsim_version": __version__, "meta": meta, "tolerance": tolerance, "yield_target": yield_target,
              "metric": metric, "headline": head, "savings": savings, "storage": storage, "sdc": sdc, "warnings": warnings, "statistics": stats, "energy_breakdown": bars,
@@ -469,25 +624,38 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
              "berzad": zad, "accuracy_drop": drop, "residual_fraction": resid, "trials": rows},
             indent=1, default=float))
         zad_rows = [[z["model"], z["scheme"], z["layers"], _fmt(z["berzad"]), z["repeats"]] for z in zad]
-        stat_rows = [[s_["model"], s_["scheme"], _fmt(s_["vdd"], 2) + _extrapolated_mark(meta, s_["vdd"]),
+        if metric == "accuracy":
+            zad_title, zad_note = ("BERZAD (highest BER with zero accuracy loss)",
+                                   "Highest BER at which the mean accuracy over chips and repeats shows no loss, "
+                                   "with every lower BER clean too.")
+        else:
+            zad_title, zad_note = (f"Highest BER with a top-1 SDC rate of at most {percent(tolerance)} "
+                                   "(the SDC analogue of BERZAD)",
+                                   f"Highest BER at which the mean top-1 SDC rate over chips and repeats is at most "
+                                   f"the tolerance ({percent(tolerance)}), with every lower BER too.")
+        zad_cols = ["model", "scheme", "layers", "BER" if metric == "sdc" else "BERZAD", "trials"]
+        stat_rows = [[s_["model"], s_["scheme"],
+                      (volts(s_["vdd"]) + _extrapolated_mark(meta, s_["vdd"])) if s_["vdd"] is not None else "—",
                       _fmt(s_["ber"]), _pct_ci(s_["mean"], (s_["ci_lo"], s_["ci_hi"])),
                       f"{s_['median_chip'] * 100:.2f} / {s_['worst_chip'] * 100:.2f}",
-                      f"{(s_['baseline'] - s_['mean']) * 100:+.2f}",
+                      f"{degradation(s_) * 100:+.2f}",
                       f"{s_['passing']}/{s_['chips']}",
                       f"{s_['yield'] * 100:.0f} % [{s_['yield_lo'] * 100:.0f}, {s_['yield_hi'] * 100:.0f}]",
                       s_["inputs"]] for s_ in stats]
         curve_info = (meta or {}).get("curve_info") or {}
-        curve_note = (f"BER curve: {curve_info.get('describe')}. Median / worst chip: the per-chip value (a mean "
-                      "over chips hides a few broken chips)."
+        curve_note = (f"BER curve: {curve_info.get('describe')}. Median / worst chip: the per-chip {m_label} (a "
+                      "mean over chips hides a few broken chips)."
                       + (" V marked * lies outside the measured points: the law's extrapolation."
                          if curve_info.get("measured_lo") is not None else "")) if curve_info else ""
-        stat_cols = ["model", "scheme", "V", "BER", f"{'top-1 SDC' if metric == 'sdc' else 'accuracy'} [95 % CI]",
-                     "median / worst chip", "drop (points)", "chips within tolerance",
-                     "yield [95 % CI]", "inputs"]
-        sdc_rows = [[d["model"], d["scheme"], _fmt(d["vdd"], 2), _fmt(d["ber"]), f"{d['sdc_top1'] * 100:.2f}",
-                     f"{d['sdc_top1_std'] * 100:.2f}", "—" if d["sdc_top5"] is None else f"{d['sdc_top5'] * 100:.2f}",
+        stat_cols = ["model", "scheme", "V", "BER", f"{m_label} [95 % CI]", f"median / worst chip ({m_label}, %)",
+                     DEGRADATION_LABEL[metric], "chips within tolerance", "yield [95 % CI]", "inputs"]
+        has_top5 = any(d["sdc_top5"] is not None for d in sdc)
+        sdc_rows = [[d["model"], d["scheme"], volts(d["vdd"]) if d["vdd"] is not None else "—", _fmt(d["ber"]),
+                     f"{d['sdc_top1'] * 100:.2f}", f"{d['sdc_top1_std'] * 100:.2f}",
+                     *(["—" if d["sdc_top5"] is None else f"{d['sdc_top5'] * 100:.2f}"] if has_top5 else []),
                      d["trials"]] for d in sdc if d["layers"] == "all"]
-        sdc_cols = ["model", "scheme", "V", "BER", "top-1 SDC %", "std %", "top-5 SDC %", "trials"]
+        sdc_cols = ["model", "scheme", "V", "BER", "top-1 SDC (%)", "std over chips (points)",
+                    *(["top-5 SDC (%)"] if has_top5 else []), "trials"]
         res_rows = [[t["scheme"], _fmt(t["ber"]), _fmt(t["measured"]), _fmt(1.96 * t["stderr"]),
                      _fmt(t["closed_form"]), t["trials"]] for t in resid]
         res_cols = ["scheme", "BER", "measured", "+- 95 %", "closed form", "trials"]
@@ -496,66 +664,83 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
                      f"{b['total'] / e_scale:.4g}"] for b in bars]
         bar_cols = ["model", "scheme", "voltage", *(f"{v} ({e_unit})" for v in plots.COMPONENT_LABELS.values()),
                     f"total ({e_unit})"]
+        if bar_rows:
+            bar_cols, bar_rows = _drop_zero_columns(bar_cols, bar_rows, 3)
         cyc_rows = [[c["model"], c["scheme"], f"{c['cycles_nominal']:,.0f}",
                      "—" if not clock else f"{c['cycles_nominal'] / clock:,.1f}",
                      "—" if c["cycles_safe"] is None else f"{c['cycles_safe']:,.0f}"] for c in cycles]
-        cyc_cols = ["model", "scheme", "cycles per inference, nominal", f"latency (us at {clock:g} MHz)" if clock else
-                    "latency (us)", "cycles at the safe voltage"]
+        cyc_cols = ["model", "scheme", "cycles per inference, nominal", f"latency (µs at {clock:g} MHz)" if clock else
+                    "latency (µs)", "cycles at the safe voltage"]
         prov = _provenance_rows(meta, tolerance, yield_target, rows)
         n0 = head[0] if head else {}
-        # the campaigns whose rows are reported (a store may hold several), not only the last spec's name
-        names = sorted({str(r["campaign"]) for r in rows if r.get("campaign")}) or [str(meta.get("name", "campaign"))]
+        # the main sweep's name (a run's per-layer study is stored as NAME-layers: not a second title)
+        names = [str(meta["name"])] if meta.get("name") else (
+            sorted({str(r["campaign"]) for r in rows if r.get("campaign")}) or ["campaign"])
         title = f"accelsim report — {html.escape(', '.join(names))}"
         htitle = headline_title(tolerance, yield_target, n0.get("chips"), n0.get("inputs"), metric, rows_data(rows))
-        md = [f"# {title}\n", f"{htitle}; the energy per inference saved there against the highest voltage of the sweep. The lower-bound "
-              "column is the voltage a 95 % confidence claim supports.\n\n", _md_table(headline_cols(metric), _headline_rows(head))]
-        if any(x["total_nominal_pj"] is not None for x in savings):
+        h_cols, h_rows = headline_cols(metric), _headline_rows(head, metric)
+        has_savings = any(x["total_nominal_pj"] is not None for x in savings)
+        sections = [("Energy by component (per inference)", None, bar_cols, bar_rows, "none (engine: fast)"),
+                    ("Cycles and latency per inference", None, cyc_cols, cyc_rows, "none (engine: fast)"),
+                    (f"Statistics per voltage: {m_label}", _stat_note(metric) + (" " + curve_note if curve_note else ""),
+                     stat_cols, stat_rows, None),
+                    ("SDC rate per voltage", "Silent data corruption: the share of inputs whose top-1 class differs "
+                     "from the fault-free network's" + (" (top-5: whose fault-free class left the faulty top 5)"
+                                                        if has_top5 else "") + ".", sdc_cols, sdc_rows, None),
+                    (zad_title, zad_note, zad_cols, zad_rows, None),
+                    ("Residual faulty weight bits after correction", None, res_cols, res_rows, None)]
+        md = [f"# {title}\n", f"{htitle}; the energy per inference saved there against the highest voltage of the sweep. "
+              "The lower-bound column is the voltage a 95 % confidence claim supports.\n\n", _md_table(h_cols, h_rows)]
+        if has_savings:
             md += ["\n## Energy saved\n\n", SAVINGS_NOTE + "\n\n", _md_table(savings_cols(savings), _savings_rows(savings))]
         if storage:
             md += [f"\n{storage}\n"]
         if warnings:
             md += ["\n**Sample-size warnings**\n\n"] + [f"- {w_}\n" for w_ in warnings]
-        md += ["\n## Energy by component (per inference)\n", _md_table(bar_cols, bar_rows) if bar_rows else "none (engine: fast)\n",
-               "\n## Cycles and latency per inference\n", _md_table(cyc_cols, cyc_rows) if cyc_rows else "none (engine: fast)\n",
-               "\n## Statistics per voltage\n", f"{curve_note}\n\n", _md_table(stat_cols, stat_rows),
-               "\n## SDC rate per voltage\n", _md_table(sdc_cols, sdc_rows),
-               "\n## BERZAD (highest BER with zero accuracy loss)\n", _md_table(["model", "scheme", "layers", "BERZAD", "trials"], zad_rows),
-               "\n## Residual faulty weight bits after correction\n", _md_table(res_cols, res_rows),
-               "\n## Provenance\n", _md_table(["field", "value"], [[k, json.dumps(v, default=str) if isinstance(v, (dict, list)) else v]
-                                                                  for k, v in prov])]
+        for name, note, cols, trs, empty in sections:
+            if trs or empty:
+                md += [f"\n## {name}\n", (f"{note}\n\n" if note else ""), _md_table(cols, trs) if trs else f"{empty}\n"]
+        md += ["\n## Provenance\n", _md_table(["field", "value"], [[k, _md_cell(v)] for k, v in prov])]
         (tmp / "summary.md").write_text("".join(md))
         warn_html = ("<div class='warn'><b>Too few samples to trust every difference:</b><ul>"
                      + "".join(f"<li>{html.escape(w_)}</li>" for w_ in warnings) + "</ul></div>") if warnings else ""
         body = [f"<h1>{title}</h1>",
                 f'<div class="headline"><p><b>{html.escape(htitle)}.</b> Point estimate of the yield, the voltage '
                 "whose 95 % Wilson lower bound reaches the target, and the energy per inference saved against "
-                "the highest voltage of the sweep.</p>" + _html_table(headline_cols(metric), _headline_rows(head))
+                "the highest voltage of the sweep.</p>" + _html_table(h_cols, h_rows)
                 + ((f"<p><b>Energy saved.</b> {html.escape(SAVINGS_NOTE)}</p>"
-                    + _html_table(savings_cols(savings), _savings_rows(savings)))
-                   if any(x["total_nominal_pj"] is not None for x in savings) else "")
+                    + _html_table(savings_cols(savings), _savings_rows(savings))) if has_savings else "")
                 + (f"<p class='note'>{html.escape(storage)}</p>" if storage else "") + "</div>", warn_html,
                 "<h2>Plots</h2>"] + [_img(p, alt) for p, alt in figs]
-        if bar_rows:
-            body += ["<h2>Energy by component</h2>", _html_table(bar_cols, bar_rows)]
-        if cyc_rows:
-            body += ["<h2>Cycles and latency per inference</h2>", _html_table(cyc_cols, cyc_rows)]
-        body += ["<h2>Statistics per voltage</h2><p class='note'>Accuracy: mean over chips and inputs with a 95 % "
-                 "bootstrap interval (chips and inputs resampled, seeded); yield: share of chips within the "
-                 f"tolerance, Wilson 95 % interval. {html.escape(curve_note)}</p>", _html_table(stat_cols, stat_rows),
-                 "<h2>SDC rate per voltage</h2><p class='note'>Silent data corruption: the share of inputs whose "
-                 "top-1 class differs from the fault-free network's (top-5: whose fault-free class left the faulty "
-                 "top 5).</p>", _html_table(sdc_cols, sdc_rows),
-                 "<h2>BERZAD</h2><p class='note'>Highest BER at which the mean accuracy over chips and repeats shows "
-                 "no loss, with every lower BER clean too.</p>",
-                 _html_table(["model", "scheme", "layers", "BERZAD", "trials"], zad_rows),
-                 "<h2>Residual faulty weight bits after correction</h2>", _html_table(res_cols, res_rows),
-                 "<h2>Provenance</h2>", _prov_html(prov),
-                 f"<p class='note'>{len(rows)} trials; accelsim {__version__}. Files: summary.md, results.csv, "
-                 "results.json and every plot as PNG and SVG beside this page.</p>"]
+        for name, note, cols, trs, _ in sections:
+            if trs:
+                body += [f"<h2>{html.escape(name)}</h2>", f"<p class='note'>{html.escape(note)}</p>" if note else "",
+                         _html_table(cols, trs)]
+        body += ["<h2>Provenance</h2>", _prov_html(prov),
+                 f"<p class='note'>{len(rows)} trials; accelsim {__version__}. Files: summary.md, results.csv (one "
+                 "row per trial), statistics.csv (one row per model, scheme and voltage), results.json and every "
+                 "plot as PNG and SVG beside this page.</p>"]
         (tmp / "report.html").write_text(
             f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{CSS}</style></head>"
             f"<body>{''.join(body)}</body></html>")
     return Path(out_dir) / "report.html"
+
+
+def _stat_note(metric: str) -> str:
+    what = ("Accuracy: mean over chips and inputs" if metric == "accuracy" else
+            "Top-1 SDC rate (inputs whose top-1 class differs from the fault-free network's): mean over chips and "
+            "inputs")
+    rise = ("accuracy drop: fault-free minus faulty" if metric == "accuracy" else
+            "SDC rise: faulty minus fault-free (0 %)")
+    return (f"{what} with a 95 % bootstrap interval (chips and inputs resampled, seeded); {rise}, in points, "
+            "positive = worse; yield: share of chips within the tolerance, Wilson 95 % interval.")
+
+
+def _md_cell(v) -> str:
+    text = _prov_text(v)
+    return html.escape(text).replace("\n", "<br>").replace("|", "\\|")
+
+
 
 
 def _extrapolated_mark(meta: dict, vdd) -> str:
@@ -663,5 +848,7 @@ def report_from_store(store_path, out_dir, *, tolerance: float = 0.01, force: bo
                             "(every trial has a supply voltage)"[:300])
     if meta.get("sensitivity"):
         spec["sensitivity"] = meta["sensitivity"]
+    run = meta.get("run_config") or {}   # accelsim run: the config file as given and as resolved
+    spec.update({f"run_config_{k}": v for k, v in run.items() if k in ("text", "resolved")})
     return build_report(rows, out_dir, tolerance=tolerance, force=force, meta=spec, yield_target=yield_target,
                         metric=metric)

@@ -19,13 +19,16 @@ def register(sub) -> None:
 
 
 def cmd_report(args) -> int:
+    from accelsim.campaign.store import Store
     from accelsim.errors import UserError
-    from accelsim.report import report_from_store
 
     if not 0 <= args.tolerance < 1:
         raise UserError(f"tolerance = {args.tolerance} must be in [0, 1)")
     if not 0 < args.yield_target < 1:
         raise UserError(f"--yield = {args.yield_target} must be in (0, 1)")
+    Store(args.store, create=False, readonly=True).close()   # a missing or foreign store: refused before matplotlib
+    from accelsim.report import report_from_store
+
     path = report_from_store(args.store, args.out, tolerance=args.tolerance, force=args.force,
                              yield_target=args.yield_target, metric=args.metric)
     print(f"report: {path}")

@@ -13,166 +13,288 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from accelsim.campaign.analyses import expected_residual_fraction  # noqa: E402
+from accelsim.report.units import energy_unit  # noqa: E402,F401  (the report's unit rule)
 
-# Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), one
-# marker per scheme as well, dashes for the unprotected layouts
-SCHEME_STYLE = {
-    "none-4b": ("#D55E00", "--", "v"), "inplace-4b-64": ("#E69F00", "-", "o"), "inplace-4b-32": ("#CC79A7", "-", "s"),
-    "none-8b": ("#0072B2", "--", "^"), "inplace-8b-64": ("#009E73", "-", "D"), "ecc-8b-72": ("#56B4E9", "-", "P"),
-}
+matplotlib.rcParams.update({"axes.formatter.useoffset": False,   # no "+1e2" offsets: ticks read as values
+                            "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "legend.fontsize": 7,
+                            "xtick.labelsize": 7, "ytick.labelsize": 7, "savefig.dpi": 200})
+PAGE_WIDTH_IN = 7.0      # a two-column paper's full text width; one panel takes 3.4 in (one column)
+PANEL_HEIGHT_IN = 2.8
+
+# Scheme styling by family: the hue says the protection (Okabe-Ito, safe for the common
+# colour-vision deficiencies), the shade and the marker's fill say the weight width (8-bit
+# dark and filled, 4-bit light and open), the marker's shape the protection again, so that
+# a greyscale print still tells every scheme apart. Line style is left to the metric
+# (solid top-1, dotted top-5).
+FAMILY = {"none": ("#D55E00", "#F4A582", "v"), "inplace": ("#0072B2", "#74ADD1", "o"),
+          "ecc": ("#009E73", "#7FCDBB", "s")}
+SCHEME_ORDER = ("none-8b", "none-4b", "ecc-8b-72", "inplace-8b-64", "inplace-4b-64", "inplace-4b-32")
 COMPONENT_COLOURS = {"sram_dynamic": "#0072B2", "sram_leakage": "#56B4E9", "mac": "#E69F00", "registers": "#F0E442",
                      "accumulators": "#009E73", "buffers": "#CC79A7", "ecc": "#D55E00", "dram": "#999999"}
+COMPONENT_HATCH = {"sram_dynamic": "", "sram_leakage": "//", "mac": "", "registers": "..", "accumulators": "++",
+                   "buffers": "\\\\", "ecc": "xx", "dram": "--"}
 COMPONENT_LABELS = {"sram_dynamic": "weight SRAM, dynamic", "sram_leakage": "weight SRAM, leakage", "mac": "MAC",
                     "registers": "PE flip-flops", "accumulators": "accumulators", "buffers": "input/output buffers",
                     "ecc": "ECC decode", "dram": "DRAM"}
 
 
+def scheme_order(scheme: str):
+    """Sort key: unprotected, then ECC, then in place; 8-bit before 4-bit."""
+    return (SCHEME_ORDER.index(scheme) if scheme in SCHEME_ORDER else len(SCHEME_ORDER), scheme)
 
-def energy_unit(pj_values) -> tuple[str, float]:
-    """(unit, pJ per unit) that keeps the largest of ``pj_values`` at 1 to 999 units."""
-    peak = max((abs(float(v)) for v in pj_values), default=0.0)
-    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
-        if peak >= scale:
-            return unit, scale
-    return "pJ", 1.0
+
+def scheme_style(scheme: str) -> dict:
+    """Line2D keywords of a scheme: colour (hue = protection, shade = bits), marker
+    (shape = protection; 4-bit open, 8-bit filled); inplace-4b-32 a diamond."""
+    family, _, rest = scheme.partition("-")
+    dark, light, marker = FAMILY.get(family, ("#333333", "#999999", "o"))
+    four = rest.startswith("4b")
+    if scheme == "inplace-4b-32":
+        marker = "D"
+    colour = light if four else dark
+    return {"color": colour, "marker": marker, "markerfacecolor": "white" if four else colour,
+            "markeredgecolor": dark if four else colour, "markersize": 4.5}
+
 
 def _style(scheme):
-    colour, dash, _ = SCHEME_STYLE.get(scheme, ("#333333", "-", "o"))
-    return colour, dash
+    """(colour, line style) of a scheme: the residual plot's lines (dashed: unprotected)."""
+    return scheme_style(scheme)["color"], "--" if scheme.startswith("none") else "-"
 
 
 def _marker(scheme):
-    return SCHEME_STYLE.get(scheme, ("", "", "o"))[2]
+    return scheme_style(scheme)["marker"]
 
 
 def _save(fig, path: Path) -> Path:
-    """Write ``path`` (PNG) and the same figure as SVG beside it (vector, for papers)."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    """Write ``path`` (PNG) and the same figure as SVG beside it (vector, for papers); the
+    bounding box is fitted so that no label or colour-bar title is clipped."""
+    fig.savefig(path, bbox_inches="tight", pad_inches=0.03)
     # no timestamp and element ids salted by the file's name (matplotlib draws them from
     # uuid4 otherwise): the same rows give the same SVG bytes
     with plt.rc_context({"svg.hashsalt": path.stem}):
-        fig.savefig(path.with_suffix(".svg"), metadata={"Date": None})
+        fig.savefig(path.with_suffix(".svg"), metadata={"Date": None}, bbox_inches="tight", pad_inches=0.03)
     plt.close(fig)
     return path
+
+
+def _panels(n: int, height: float = PANEL_HEIGHT_IN):
+    """A row of ``n`` panels on the page width (one panel: one column wide)."""
+    width = 3.6 if n == 1 else min(PAGE_WIDTH_IN, 3.5 * n) if n <= 2 else PAGE_WIDTH_IN
+    fig, axes = plt.subplots(1, n, figsize=(width * (1 if n <= 2 else n / 2), height), squeeze=False,
+                             layout="constrained")
+    return fig, axes[0]
 
 
 def _series(rows, model, value):
     """scheme -> sorted [(vdd, mean, min, max)] over chips/repeats."""
     acc = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        if r["model"] == model and r["layers"] == "all" and r.get(value) is not None:
+        if r["model"] == model and r["layers"] == "all" and r.get(value) is not None and r["vdd"] is not None:
             acc[r["scheme"]][r["vdd"]].append(r[value])
     return {s: sorted((v, float(np.mean(x)), float(np.min(x)), float(np.max(x))) for v, x in pts.items())
-            for s, pts in acc.items()}
+            for s, pts in sorted(acc.items(), key=lambda kv: scheme_order(kv[0]))}
 
 
-def _voltage_axis(ax, rows, model):
-    """Evenly spaced voltage ticks: the sweep is dense where accuracy changes, so a linear
-    volt axis would squeeze it next to the nominal point."""
-    vdds = sorted({r["vdd"] for r in rows if r["model"] == model and r["layers"] == "all"})
-    ax.set_xticks(range(len(vdds)), [f"{v:.2f}" for v in vdds], rotation=45, fontsize=8)
-    ax.set_xlabel("weight-SRAM supply voltage (V), sweep points")
-    return {v: i for i, v in enumerate(vdds)}
+def volt_ticks(ax, vdds) -> None:
+    """A linear volt axis, low to high left to right, ticked at the swept voltages; a tick
+    closer than 4 % of the span to the last labelled one keeps its mark but no label."""
+    vdds = sorted(set(vdds))
+    if not vdds:
+        return
+    span = (vdds[-1] - vdds[0]) or 1.0
+    labels, last = [], None
+    for v in vdds:
+        close = last is not None and v - last < 0.04 * span
+        labels.append("" if close else tick_text(v))
+        last = last if close else v
+    ax.set_xticks(vdds, labels, rotation=90)
+    ax.set_xlim(vdds[0] - 0.03 * span, vdds[-1] + 0.03 * span)
+    ax.set_xlabel("weight-SRAM supply voltage (V; ticks at the swept points)")
+
+
+def _swept(rows, model) -> list[float]:
+    return sorted({r["vdd"] for r in rows if r["model"] == model and r["layers"] == "all" and r["vdd"] is not None})
+
+
+def _legend(ax, extra=(), **kw):
+    handles, labels = ax.get_legend_handles_labels()
+    for handle, label in extra:
+        handles.append(handle)
+        labels.append(label)
+    if handles:
+        ax.legend(handles, labels, **{"fontsize": 7, "frameon": False, **kw})
+
+
+def yield_vs_voltage(stats, models, path: Path, target: float) -> Path:
+    """Chip yield (share of chips within the tolerance) per scheme against voltage, with
+    its 95 % Wilson band and the target as a dashed line."""
+    fig, axes = _panels(len(models))
+    for ax, model in zip(axes, models):
+        mine = [s for s in stats if s["model"] == model and s["vdd"] is not None]
+        for scheme in sorted({s["scheme"] for s in mine}, key=scheme_order):
+            pts = sorted((s["vdd"], s["yield"], s["yield_lo"], s["yield_hi"]) for s in mine if s["scheme"] == scheme)
+            v, y, lo, hi = map(np.array, zip(*pts))
+            st = scheme_style(scheme)
+            ax.plot(v, y * 100, lw=1.2, label=scheme, **st)
+            ax.fill_between(v, lo * 100, hi * 100, color=st["color"], alpha=0.15, lw=0)
+        ax.axhline(target * 100, color="black", ls="--", lw=0.8, label=f"target {target * 100:g} %")
+        volt_ticks(ax, [s["vdd"] for s in mine])
+        ax.set_ylim(-3, 103)
+        ax.set_title(model)
+        ax.set_ylabel("chips within the tolerance (%)")
+        ax.grid(alpha=0.3)
+        _legend(ax, loc="lower right")
+    return _save(fig, path)
 
 
 def accuracy_vs_voltage(rows, models, path: Path, stats=None) -> Path:
     """Mean accuracy per scheme against voltage; band: the 95 % bootstrap interval over chips
     and inputs (``stats`` of analyses.point_statistics), else the min-max over chips."""
-    fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4), squeeze=False)
+    fig, axes = _panels(len(models))
     ci = {(s["model"], s["scheme"], s["vdd"]): (s["ci_lo"], s["ci_hi"]) for s in stats or []}
-    for ax, model in zip(axes[0], models):
-        pos = _voltage_axis(ax, rows, model)
+    for ax, model in zip(axes, models):
         for scheme, pts in _series(rows, model, "accuracy").items():
             v, mean, lo, hi = map(np.array, zip(*pts))
             if ci:
                 lo, hi = map(np.array, zip(*(ci.get((model, scheme, val), (m, m)) for val, m in zip(v, mean))))
-            x = [pos[val] for val in v]
-            c, ls = _style(scheme)
-            ax.plot(x, mean * 100, ls, color=c, marker=_marker(scheme), ms=3, label=scheme)
-            ax.fill_between(x, lo * 100, hi * 100, color=c, alpha=0.15)
+            st = scheme_style(scheme)
+            ax.plot(v, mean * 100, lw=1.2, label=scheme, **st)
+            ax.fill_between(v, lo * 100, hi * 100, color=st["color"], alpha=0.15, lw=0)
+        volt_ticks(ax, _swept(rows, model))
         ax.set_title(model)
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8, loc="lower right")
+        _legend(ax, loc="lower right")
     return _save(fig, path)
 
 
-def sdc_vs_voltage(rows, models, path: Path) -> Path:
+def sdc_vs_voltage(rows, models, path: Path, stats=None) -> Path:
     """Top-1 SDC rate (share of inputs whose top-1 class differs from the fault-free
-    network's) against voltage per scheme; band: spread over chips; dotted: top-5 SDC."""
-    fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4), squeeze=False)
-    for ax, model in zip(axes[0], models):
-        pos = _voltage_axis(ax, rows, model)
+    network's) against voltage per scheme, solid; top-5 SDC dotted. Band: the 95 %
+    bootstrap interval (``stats`` of an SDC run), else the spread over chips."""
+    from matplotlib.lines import Line2D
+
+    fig, axes = _panels(len(models))
+    ci = {(s["model"], s["scheme"], s["vdd"]): (s["ci_lo"], s["ci_hi"]) for s in stats or []}
+    for ax, model in zip(axes, models):
         five = _series(rows, model, "sdc_top5")
         for scheme, pts in _series(rows, model, "sdc_top1").items():
             v, mean, lo, hi = map(np.array, zip(*pts))
-            x = [pos[val] for val in v]
-            c, ls = _style(scheme)
-            ax.plot(x, mean * 100, ls, color=c, marker="o", ms=3, label=scheme)
-            ax.fill_between(x, lo * 100, hi * 100, color=c, alpha=0.15)
+            if ci:
+                lo, hi = map(np.array, zip(*(ci.get((model, scheme, val), (m, m)) for val, m in zip(v, mean))))
+            st = scheme_style(scheme)
+            ax.plot(v, mean * 100, "-", lw=1.2, label=scheme, **st)
+            ax.fill_between(v, lo * 100, hi * 100, color=st["color"], alpha=0.15, lw=0)
             if scheme in five:
-                ax.plot([pos[p[0]] for p in five[scheme]], [p[1] * 100 for p in five[scheme]], ":", color=c, lw=1)
+                ax.plot([p[0] for p in five[scheme]], [p[1] * 100 for p in five[scheme]], ":", color=st["color"],
+                        lw=1.2)
+        extra = [(Line2D([], [], color="black", ls="-", lw=1.2), "top-1 SDC")]
+        if five:
+            extra.append((Line2D([], [], color="black", ls=":", lw=1.2), "top-5 SDC"))
+        volt_ticks(ax, _swept(rows, model))
         ax.set_title(model)
-        ax.set_ylabel("SDC rate, top-1 (solid) / top-5 (dotted) (%)")
+        ax.set_ylabel("SDC rate (% of inputs)")
+        ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8, loc="upper right")
+        _legend(ax, extra, loc="upper right")
     return _save(fig, path)
 
 
 def energy_vs_voltage(rows, models, path: Path) -> Path:
-    fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4), squeeze=False)
-    for ax, model in zip(axes[0], models):
+    """Energy per inference per scheme against voltage, the axis from zero."""
+    fig, axes = _panels(len(models))
+    for ax, model in zip(axes, models):
         series = _series(rows, model, "energy_pj")
         unit, scale = energy_unit(m for pts in series.values() for _, m, _, _ in pts)
         for scheme, pts in series.items():
             v, mean, _, _ = map(np.array, zip(*pts))
-            c, ls = _style(scheme)
-            ax.plot(v, mean / scale, ls, color=c, marker="o", ms=3, label=scheme)
+            ax.plot(v, mean / scale, lw=1.2, label=scheme, **scheme_style(scheme))
+        volt_ticks(ax, _swept(rows, model))
+        ax.set_ylim(bottom=0)
         ax.set_title(model)
-        ax.set_xlabel("weight-SRAM supply voltage (V)")
         ax.set_ylabel(f"energy per inference ({unit})")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+        _legend(ax, loc="lower right")
     return _save(fig, path)
 
 
-def pareto(rows, models, path: Path) -> Path:
-    """Accuracy against energy for every (scheme, voltage), each point labelled with its
-    voltage; the front is outlined."""
-    fig, axes = plt.subplots(1, len(models), figsize=(6.2 * len(models), 4.6), squeeze=False)
-    for ax, model in zip(axes[0], models):
+def _place_labels(ax, points, fontsize=7):
+    """Annotate ``points`` [(x, y, text, colour)] beside their markers, each at the first of
+    a few offsets where its box overlaps no label placed before and no marker."""
+    fig = ax.figure
+    ax.margins(x=0.1, y=0.08)
+    fig.canvas.draw()
+    to_px = ax.transData.transform
+    frame = ax.get_window_extent()
+    marks = [to_px((x, y)) for x, y, _, _ in points]
+    placed = []
+    char_w, h = 0.62 * fontsize * fig.dpi / 72, 1.1 * fontsize * fig.dpi / 72
+    offsets = [(5, 3), (5, -11), (-5, 3), (-5, -11), (5, 12), (5, -20), (-5, 12), (-5, -20), (14, -4), (-14, -4)]
+    for (x, y, text, colour), (px, py) in zip(points, marks):
+        w = char_w * len(text)
+        best = offsets[0]
+        for dx, dy in offsets:
+            sx, sy = dx * fig.dpi / 72, dy * fig.dpi / 72
+            x0 = px + sx if dx >= 0 else px + sx - w
+            box = (x0, py + sy, x0 + w, py + sy + h)
+            clash = any(not (box[2] < b[0] or box[0] > b[2] or box[3] < b[1] or box[1] > b[3]) for b in placed)
+            clash = clash or any(box[0] - 3 < mx < box[2] + 3 and box[1] - 3 < my < box[3] + 3 for mx, my in marks)
+            clash = clash or box[0] < frame.x0 or box[2] > frame.x1 or box[1] < frame.y0 or box[3] > frame.y1
+            if not clash:
+                best = (dx, dy)
+                placed.append(box)
+                break
+        else:
+            sx, sy = best[0] * fig.dpi / 72, best[1] * fig.dpi / 72
+            placed.append((px + sx, py + sy, px + sx + w, py + sy + h))
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=best, fontsize=fontsize, color=colour,
+                    ha="left" if best[0] >= 0 else "right", va="bottom")
+
+
+def pareto(rows, models, path: Path, metric: str = "accuracy") -> Path:
+    """The metric (accuracy, or top-1 SDC rate) against energy for every (scheme, voltage);
+    the front is outlined and its points labelled with their voltage, placed clear of
+    each other. The energy axis is zoomed (it does not start at zero) and says so."""
+    fig, axes = _panels(len(models), height=3.2)
+    column, better = ("accuracy", 1.0) if metric == "accuracy" else ("sdc_top1", -1.0)
+    for ax, model in zip(axes, models):
         points = []
         energies = _series(rows, model, "energy_pj")
         unit, scale = energy_unit(m for pts in energies.values() for _, m, _, _ in pts)
-        for k, (scheme, pts) in enumerate(sorted(_series(rows, model, "accuracy").items())):
+        for scheme, pts in _series(rows, model, column).items():
             energy = dict((v, m) for v, m, _, _ in energies.get(scheme, []))
-            c, _ = _style(scheme)
             xs = [(energy[v] / scale, m * 100, v) for v, m, _, _ in pts if v in energy]
             if xs:
-                ax.scatter([e for e, _, _ in xs], [a for _, a, _ in xs], color=c, marker=_marker(scheme), s=22,
-                           label=scheme, zorder=3)
-                points += [(e, a, v, c) for e, a, v in xs]
+                st = scheme_style(scheme)
+                ax.plot([e for e, _, _ in xs], [a for _, a, _ in xs], ls="none", label=scheme, zorder=3, **st)
+                points += [(e, a, v, st["markeredgecolor"]) for e, a, v in xs]
         if points:
-            front, best = [], -1.0
-            for e, a, v, c in sorted(points):
-                if a > best:
+            front, best = [], -np.inf
+            for e, a, v, c in sorted(points, key=lambda p: (p[0], -better * p[1])):
+                if better * a > best:
                     front.append((e, a, v, c))
-                    best = a
-            ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black", lw=1,
+                    best = better * a
+            ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black", lw=0.8,
                     label="Pareto front")
-            for i, (e, a, v, c) in enumerate(front):   # the front's points carry their voltage
-                ax.annotate(f"{v:.3g} V", (e, a), textcoords="offset points", xytext=(5, -10 if i % 2 else 4),
-                            fontsize=7, color=c, fontweight="bold")
-        ax.set_title(f"{model} (front labelled with the weight-SRAM voltage)", fontsize=10)
-        ax.set_xlabel(f"energy per inference ({unit})")
-        ax.set_ylabel("test accuracy (%)")
+            _place_labels(ax, [(e, a, tick_text(v) + " V", c) for e, a, v, c in front])
+        ax.set_title(model)
+        ax.set_xlabel(f"energy per inference ({unit}; axis zoomed, not from 0)")
+        ax.set_ylabel("test accuracy (%)" if metric == "accuracy" else "top-1 SDC rate (% of inputs)")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8, loc="lower right")
+        _legend(ax, loc="best")
     return _save(fig, path)
 
 
 def residual_vs_ber(table, path: Path) -> Path:
+    """The residual plot in its own (larger) type sizes, as it was drawn before the other
+    plots were sized for the page; see _residual_vs_ber."""
+    keep = {k: matplotlib.rcParamsDefault[k] for k in ("font.size", "axes.titlesize", "axes.labelsize",
+                                                       "legend.fontsize", "xtick.labelsize", "ytick.labelsize")}
+    with matplotlib.rc_context({**keep, "savefig.dpi": 110}):
+        return _residual_vs_ber(table, path)
+
+
+def _residual_vs_ber(table, path: Path) -> Path:
     """Measured residual faulty data bits (share) against BER, log-log, with the closed form.
     Error bars: +-1.96 standard errors; a BER where no residual bit was seen is drawn as an
     upper bound (a down-pointing marker at 3 / data bits, the 95 % bound of zero counts)."""
@@ -213,68 +335,83 @@ def _layer_order(rows, model) -> list[str]:
     return []
 
 
-def _sensitivity_grid(rows, model, scheme):
-    """(grid layers x points, layer names, x labels, x title, colour label, colour map)."""
+def tick_text(v: float) -> str:
+    """A swept voltage as a tick label: two decimals, three where the sweep steps by 5 mV."""
+    text = f"{v:.3f}"
+    return text[:-1] if text.endswith("0") else text
+
+
+def _sensitivity_grid(rows, model, scheme, metric="accuracy"):
+    """(grid layers x points, layer names, x values, x title, colour label, colour map);
+    columns run from low to high voltage (high to low BER), as every voltage axis does."""
     layers = _layer_order(rows, model)
     single = [r for r in rows if r["model"] == model and r["scheme"] == scheme and r["layers"] in layers]
     if single:
         xkey = "vdd" if any(r.get("point") == "vdd" for r in single) else "ber"
-        xs = sorted({r[xkey] for r in single}, reverse=(xkey == "vdd"))
+        xs = sorted({r[xkey] for r in single}, reverse=(xkey == "ber"))
+        labelled = metric == "accuracy" and all(r.get("accuracy") is not None for r in single)
         grid = np.full((len(layers), len(xs)), np.nan)
         for i, name in enumerate(layers):
             for j, x in enumerate(xs):
-                acc = [r["accuracy"] for r in single if r["layers"] == name and r[xkey] == x]
-                if acc:
-                    grid[i, j] = 100 * (single[0]["baseline_accuracy"] - float(np.mean(acc)))
-        return (grid, layers, [f"{x:.2f}" if xkey == "vdd" else f"{x:.0e}" for x in xs],
-                "weight-SRAM supply voltage (V)" if xkey == "vdd" else "bit error rate",
-                "accuracy drop (points),\nfaults in this layer only", "viridis_r")
-    sel = [r for r in rows if r["model"] == model and r["scheme"] == scheme and r["layers"] == "all"]
-    xs = sorted({r["vdd"] for r in sel}, reverse=True)
+                mine = [r for r in single if r["layers"] == name and r[xkey] == x]
+                if mine and labelled:
+                    grid[i, j] = 100 * (mine[0]["baseline_accuracy"] - float(np.mean([r["accuracy"] for r in mine])))
+                elif mine:
+                    grid[i, j] = 100 * float(np.mean([r["sdc_top1"] for r in mine]))
+        return (grid, layers, xs, "weight-SRAM supply voltage (V)" if xkey == "vdd" else "bit error rate",
+                ("accuracy drop (points),\nfaults in this layer only" if labelled else
+                 "top-1 SDC (% of inputs),\nfaults in this layer only"), "viridis_r")
+    sel = [r for r in rows if r["model"] == model and r["scheme"] == scheme and r["layers"] == "all"
+           and r.get("per_layer") and r["vdd"] is not None]
+    xs = sorted({r["vdd"] for r in sel})
     grid = np.zeros((len(layers), len(xs)))
     for j, v in enumerate(xs):
         rs = [r for r in sel if r["vdd"] == v]
         for i, name in enumerate(layers):
             grid[i, j] = np.mean([r["per_layer"][name]["residual_bits"] / max(r["per_layer"][name]["words"], 1)
-                                  for r in rs])
-    return (grid, layers, [f"{v:.2f}" for v in xs], "weight-SRAM supply voltage (V)",
+                                  for r in rs if name in r["per_layer"]] or [np.nan])
+    return (grid, layers, xs, "weight-SRAM supply voltage (V)",
             "residual faulty bits per word\n(whole-image faults)", "magma_r")
 
 
-def layer_sensitivity(rows, models, scheme, path: Path) -> tuple[Path, str]:
-    """Per-layer sensitivity, one panel per model, layers in network order (rows, input at
-    top) against the sweep point (columns). With trials that fault one layer at a time: the
-    accuracy drop (points) when only that layer's words are faulty; otherwise residual
+def layer_sensitivity(rows, models, scheme, path: Path, metric: str = "accuracy") -> tuple[Path, str]:
+    """Per-layer sensitivity of one scheme, one panel per model, layers in network order
+    (rows, input at top) against the sweep point (columns, low to high voltage). With
+    trials that fault one layer at a time: the accuracy drop (points; unlabelled or SDC
+    runs: the top-1 SDC rate) when only that layer's words are faulty; otherwise residual
     faulty bits per word of each layer in whole-image trials. Returns (path, what the
     colour encodes)."""
     models = [models] if isinstance(models, str) else list(models)
-    panels = [(m, _sensitivity_grid(rows, m, scheme)) for m in models]
-    panels = [(m, p) for m, p in panels if p[1]]
+    panels = [(m, _sensitivity_grid(rows, m, scheme, metric)) for m in models]
+    panels = [(m, p) for m, p in panels if p[1] and p[2]]
     tallest = max((len(p[1]) for _, p in panels), default=1)
-    widest = max((len(p[2]) for _, p in panels), default=1)
-    fig, axes = plt.subplots(1, max(len(panels), 1), squeeze=False,
-                             figsize=(max(5.5, 0.55 * widest + 3.6) * max(len(panels), 1), max(3.0, 0.3 * tallest + 1.8)))
+    n = max(len(panels), 1)
+    fig, axes = plt.subplots(1, n, squeeze=False, layout="constrained",
+                             figsize=(min(PAGE_WIDTH_IN, 3.6 * n), min(9.0, max(2.4, 0.16 * tallest + 1.4))))
     label = "no layer data"
-    for ax, (model, (grid, layers, xlabels, xtitle, label, cmap)) in zip(axes[0], panels):
+    for ax, (model, (grid, layers, xs, xtitle, label, cmap)) in zip(axes[0], panels):
         im = ax.imshow(grid, aspect="auto", cmap=cmap)
-        ax.set_xticks(range(len(xlabels)), xlabels, rotation=45)
-        ax.set_yticks(range(len(layers)), layers, fontsize=7)
-        ax.set_xlabel(xtitle)
-        ax.set_title(f"{model} / {scheme}", fontsize=10)
+        ax.set_xticks(range(len(xs)), [tick_text(x) if "voltage" in xtitle else f"{x:.0e}" for x in xs],
+                      rotation=90)
+        ax.set_yticks(range(len(layers)), layers, fontsize=6 if len(layers) > 20 else 7)
+        ax.set_xlabel(xtitle + (" (columns: swept points)" if "voltage" in xtitle else ""))
+        ax.set_title(f"{model} / {scheme}")
         bar = fig.colorbar(im, ax=ax)
-        bar.set_label(label, fontsize=8)
+        bar.set_label(label, fontsize=7)
     axes[0][0].set_ylabel("layer (network order, input at top)")
     return _save(fig, path), label
 
 
 def energy_breakdown(bars: list[dict], models, path: Path, note: str = "") -> Path:
-    """Stacked bars of energy per inference by component: per model, two bars per scheme
-    (nominal voltage and the scheme's safe voltage). ``bars``: dicts with model, scheme,
-    label, and one pJ value per component."""
+    """Stacked bars of energy per inference by component, from zero: per model, two bars
+    per scheme (nominal voltage and the scheme's safe voltage); ``note`` follows the model
+    in the title (the preset). ``bars``: dicts with model, scheme, label, and one pJ value
+    per component. Components carry a hatch as well as a colour (distinct in greyscale)."""
     from accelsim.energy import COMPONENTS
 
     widest = max((sum(b["model"] == m for b in bars) for m in models), default=1)
-    fig, axes = plt.subplots(len(models), 1, figsize=(max(7.0, 0.55 * widest + 3.5), 3.6 * len(models)), squeeze=False)
+    fig, axes = plt.subplots(len(models), 1, squeeze=False, layout="constrained",
+                             figsize=(min(PAGE_WIDTH_IN, max(4.5, 0.5 * widest + 2.6)), 2.9 * len(models)))
     for ax, model in zip(axes[:, 0], models):
         mine = [b for b in bars if b["model"] == model]
         x = np.arange(len(mine))
@@ -283,31 +420,35 @@ def energy_breakdown(bars: list[dict], models, path: Path, note: str = "") -> Pa
         for comp in COMPONENTS:
             vals = np.array([b.get(comp, 0.0) or 0.0 for b in mine]) / scale
             if vals.any():
-                ax.bar(x, vals, bottom=bottom, color=COMPONENT_COLOURS[comp], label=COMPONENT_LABELS[comp], width=0.7)
+                ax.bar(x, vals, bottom=bottom, color=COMPONENT_COLOURS[comp], label=COMPONENT_LABELS[comp], width=0.7,
+                       hatch=COMPONENT_HATCH[comp], edgecolor="white", linewidth=0.3)
                 bottom += vals
-        ax.set_xticks(x, [f"{b['scheme']}\n{b['label'].replace(' ', chr(10), 1)}" for b in mine], fontsize=7)
+        ax.set_xticks(x, [f"{b['scheme']}\n{b['label'].replace(' ', chr(10), 1)}" for b in mine], fontsize=6)
+        ax.set_ylim(bottom=0)
         ax.set_ylabel(f"energy per inference ({unit})")
         ax.set_title(f"{model}{note}")
         ax.grid(alpha=0.3, axis="y")
-    axes[0][0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    axes[0][0].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return _save(fig, path)
 
 
 def energy_relative(rel: dict, rows, models, path: Path) -> Path:
-    """Each scheme's energy per inference relative to the unprotected layout of the same
-    weight width at the same voltage (``rel``: {(model, scheme): [(vdd, ratio)]})."""
-    fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4), squeeze=False)
-    for ax, model in zip(axes[0], models):
-        pos = _voltage_axis(ax, rows, model)
-        for (m, scheme), pts in sorted(rel.items()):
-            if m != model or not pts:
+    """Each scheme's extra energy per inference over the unprotected layout of the same
+    weight width at the same voltage, in % (``rel``: {(model, scheme): [(vdd, ratio)]});
+    the axis starts at zero."""
+    fig, axes = _panels(len(models))
+    for ax, model in zip(axes, models):
+        for (m, scheme), pts in sorted(rel.items(), key=lambda kv: (kv[0][0], scheme_order(kv[0][1]))):
+            if m != model or not pts or scheme.startswith("none"):
                 continue
-            c, ls = _style(scheme)
-            ax.plot([pos[v] for v, _ in pts], [100 * r for _, r in pts], ls, color=c, marker=_marker(scheme), ms=3,
-                    label=scheme)
-        ax.axhline(100, color="black", lw=0.8)
+            ax.plot([v for v, _ in pts], [100 * (r - 1) for _, r in pts], lw=1.2, label=scheme,
+                    **scheme_style(scheme))
+        volt_ticks(ax, _swept(rows, model))
+        low, high = ax.get_ylim()
+        ax.set_ylim(min(0.0, low), max(high, 0.0) * 1.1 or 1.0)
+        ax.axhline(0, color="black", lw=0.8)
         ax.set_title(model)
-        ax.set_ylabel("energy vs unprotected, same V (%)")
+        ax.set_ylabel("extra energy over unprotected,\nsame V (%)")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+        _legend(ax, loc="best")
     return _save(fig, path)

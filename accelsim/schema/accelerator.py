@@ -29,6 +29,9 @@ class PeArray(ConfigModel):
         None, description="ws/is: 32-bit partial sums per PE column held in accumulators next to the array "
                           "(one SRAM bank per column, TPU-style); null: partial sums round-trip through the "
                           "output buffer. ws processes M in chunks of this depth (weights re-read per chunk)")
+    psum_tiling: bool = Field(False, description="ws without accumulators: process M in chunks whose partial sums "
+                                                 "fit the output buffer (weights re-read per chunk); false: "
+                                                 "SCALE-Sim's order, partial sums beyond the buffer spill to DRAM")
 
 
 class WeightSram(ConfigModel):
