@@ -203,6 +203,8 @@ def test_compiled_decoder_equals_numpy_reference(engine, seed, n, rule, max_erro
         for field in ("data", "status", "syndrome", "error_pos"):
             a, b = getattr(fast, field), getattr(ref, field)
             assert a.dtype == b.dtype and np.array_equal(a, b), field
+        keep = rng.integers(0, 2**64, size=eng.lanes, dtype=np.uint64)   # the fused data-bit mask
+        assert np.array_equal(eng.decode(batch, rule, keep=keep).data, ref.data & keep)
 
 
 def test_compiled_decoder_mutation_is_seen():

@@ -5,7 +5,7 @@ import pytest
 
 from accelsim.cli import main as cli_main
 from accelsim.errors import UserError
-from accelsim.image.from_checkpoint import export_checkpoint
+from accelsim.image.commands import export_checkpoint
 from accelsim.infer import IntegerNetwork
 from accelsim.nn import load_digits_split, save_checkpoint
 from accelsim.nn.train import TrainConfig, train
@@ -71,7 +71,7 @@ def test_fine_tune_from_a_bare_state_dict_with_its_key_names(tmp_path):
     save_file(start.state_dict(), tmp_path / "user.safetensors")     # no card: what a converted checkpoint is
     cfg = TrainConfig(model="lenet5", init=str(tmp_path / "user.safetensors"), bits=8, epochs=0, qat_epochs=0)
     model, card = train(cfg, show_progress=False)
-    assert card["fp32_accuracy"] == start_card.accuracy and abs(card["accuracy"] - start_card.accuracy) <= 0.01
+    assert card["fp32_accuracy"] == start_card["accuracy"] and abs(card["accuracy"] - start_card["accuracy"]) <= 0.01
     with pytest.raises(UserError, match=r"does not fit model vgg-small: tensor features.0.weight has shape \[6, 1, 5, 5\], the model.s \[16, 1, 3, 3\] \(24 missing, 6 unexpected, 4 misshapen\)$"):
         train(TrainConfig(model="vgg-small", init=str(tmp_path / "user.safetensors"), epochs=0, qat_epochs=0),
               show_progress=False)
@@ -140,7 +140,7 @@ def test_functional_relus_are_fake_quantized_as_the_integer_path_computes(tmp_pa
     model, card = train(cfg, show_progress=False)
     card["command"] = "test"
     save_checkpoint(model, tmp_path / "c", card)
-    img = export_checkpoint(str(tmp_path / "c"), "none-4b", tmp_path / "img", trust_model_file=True)   # our net.py
+    img = export_checkpoint(str(tmp_path / "c"), "none-4b", tmp_path / "img", trust_model_file=True)   # its own net.py
     assert img.manifest["activation_bits"] == 2
     acc = float(np.mean(IntegerNetwork(img).predict(DATA.x_test.numpy()) == DATA.y_test.numpy()))
     assert abs(acc - card["accuracy_quantized_activations"]) <= 0.03

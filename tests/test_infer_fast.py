@@ -239,3 +239,60 @@ def test_activation_buffer_faults_apply_as_in_the_float64_path(digits_images):
     run = IncrementalRun(fast_net, X[:60], weights=weights, batch=25)
     fast_net.input_faults = ActivationFaults(1e-2, seed=7)
     assert np.array_equal(run.forward(weights), ref)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conv_layers(), st.floats(1e-5, 0.5))
+def test_int8_gemm_layer_gives_the_exact_integers_of_the_float64_path(layer, m):
+    """The int8 x int8 -> int32 path (im2col, the 128 offset of unsigned inputs and its
+    per-channel correction, zero padding, stride, dilation): the float64 accumulators, and
+    after requantization the integer reference, at worst-case magnitudes."""
+    from accelsim.infer import int8
+    if not int8.available():
+        pytest.skip("no integer matrix product in this torch build")
+    w, x, bias = layer["w"], layer["x"], layer["bias"]
+    weights = int8.Int8Weights(w, layer["groups"])
+    assert weights.usable == (layer["groups"] == 1)
+    if not weights.usable:
+        return
+    xt = torch.from_numpy(x.astype(np.float32))
+    zero = int8.input_zero(xt)
+    assert zero == (0 if layer["signed"] or x.max() <= 127 else 128)
+    k = w.shape[2]
+    acc, (oh, ow), correction = int8.accumulators(xt, weights, (k, k), (layer["stride"],) * 2,
+                                                  (layer["padding"],) * 2, (layer["dilation"],) * 2, zero)
+    exact = F.conv2d(torch.from_numpy(x.astype(np.float64)), torch.from_numpy(w.astype(np.float64)), None,
+                     stride=layer["stride"], padding=layer["padding"], dilation=layer["dilation"]).numpy()
+    exact = exact.astype(np.int64)
+    n, c = exact.shape[:2]
+    got = acc.numpy().astype(np.int64) + correction[:, None]
+    assert np.array_equal(got.reshape(c, n, oh, ow).transpose(1, 0, 2, 3), exact)
+    m0, shift = fixed_multiplier(np.full(c, m))
+    lo, hi = (-127, 127) if layer["signed"] else (0, 255)
+    out = np.empty(exact.shape, dtype=np.float32)
+    int8.requantize(acc.numpy(), (correction + bias).astype(np.int64), m0, shift, lo, hi, n, out.reshape(n, c, -1))
+    ref = requantize(exact + bias.reshape(1, -1, 1, 1), m0.reshape(1, -1, 1, 1), shift.reshape(1, -1, 1, 1), lo, hi)
+    assert np.array_equal(out.astype(np.int64), ref)
+
+
+def test_int8_path_runs_the_layers_and_equals_the_float32_path(digits_images, monkeypatch):
+    """On whole networks the int8 path (made to serve every ungrouped layer; by default only
+    those whose float32 sums need several chunks) serves them (counted), and the logits
+    equal both the float32 path's and the float64 reference's, with faulty weights too."""
+    from accelsim.infer import int8
+    if not int8.available():
+        pytest.skip("no integer matrix product in this torch build")
+    calls = []
+    real = int8.accumulators
+    monkeypatch.setattr(int8, "accumulators", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for name in ("resnet-small", "squeezenet-small"):
+        img = digits_images[name]
+        net = FastIntegerNetwork(img)
+        net.int8_min_chunks = 1
+        weights = _faulty(decode_weights(img)[0], 3)
+        calls.clear()
+        got = net.forward(X[:40], weights)
+        assert len(calls) == sum(1 for layer in img.layers if layer.groups == 1) > 0
+        net.use_int8 = False
+        assert np.array_equal(got, net.forward(X[:40], weights))
+        assert np.array_equal(got, IntegerNetwork(img).forward(X[:40], weights))

@@ -7,6 +7,7 @@ its own transaction, so killing any process loses at most the trials in flight.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -388,45 +389,65 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
     bar = Bar(label if workers == 1 or scheduler else f"{label} (each worker first runs the fault-free passes)",
               len(trials), len(trials) - len(pending), unit="trials", enabled=progress)
     try:
-        if scheduler:
-            _run_dask(jobs, store, bar, scheduler, machine, prov)
-        elif workers == 1:
-            for key, params, image_dir in jobs:
-                store.write(key, params, _run((params, image_dir, machine)), provenance=prov)
-                bar.advance()
-        else:
-            ctx = multiprocessing.get_context("spawn")
-            saved = {k: os.environ.get(k) for k in _ONE_THREAD}
-            os.environ.update(_ONE_THREAD)   # inherited by the spawned workers at start-up
-            try:
-                pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
-            with pool:
-                futures = {pool.submit(_run, (params, d, machine)): (key, params) for key, params, d in jobs}
-                try:
-                    for fut in as_completed(futures):
-                        key, params = futures[fut]
-                        store.write(key, params, fut.result(), provenance=prov)
-                        bar.advance()
-                except BaseException:
-                    # a failed trial, Ctrl-C or SIGTERM: drop the queue instead of computing it
-                    # unrecorded, and end the trials in flight (a SIGTERM reaches this process
-                    # only, not its workers)
-                    processes = list((getattr(pool, "_processes", None) or {}).values())
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    for proc in processes:
-                        proc.terminate()
-                    raise
+        with _executor(store, bar, workers, scheduler, machine, prov) as execute:
+            if spec.sequential is None:
+                execute(jobs)
+            else:
+                from accelsim.campaign.sequential import run_sequential
+                jobs = run_sequential(spec, trials, jobs, store, execute)
     finally:
         bar.close()
         store.close()
     return {"total": len(trials), "skipped": len(trials) - len(pending), "ran": len(jobs),
             "seconds": time.perf_counter() - t0}
+
+
+@contextlib.contextmanager
+def _executor(store: Store, bar, workers: int, scheduler, machine, prov: str):
+    """A function that runs a list of jobs (key, params, image_dir) and writes each result
+    to the store as it finishes: serially, on a pool of worker processes kept for every
+    call, or on a Dask cluster."""
+    if scheduler:
+        yield lambda jobs: _run_dask(jobs, store, bar, scheduler, machine, prov)
+        return
+    if workers == 1:
+        def serial(jobs):
+            for key, params, image_dir in jobs:
+                store.write(key, params, _run((params, image_dir, machine)), provenance=prov)
+                bar.advance()
+        yield serial
+        return
+    ctx = multiprocessing.get_context("spawn")
+    saved = {k: os.environ.get(k) for k in _ONE_THREAD}
+    os.environ.update(_ONE_THREAD)   # inherited by the spawned workers at start-up
+    try:
+        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    def parallel(jobs):
+        futures = {pool.submit(_run, (params, d, machine)): (key, params) for key, params, d in jobs}
+        try:
+            for fut in as_completed(futures):
+                key, params = futures[fut]
+                store.write(key, params, fut.result(), provenance=prov)
+                bar.advance()
+        except BaseException:
+            # a failed trial, Ctrl-C or SIGTERM: drop the queue instead of computing it
+            # unrecorded, and end the trials in flight (a SIGTERM reaches this process
+            # only, not its workers)
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in processes:
+                proc.terminate()
+            raise
+
+    with pool:
+        yield parallel
 
 
 def _fault_free_passes(jobs, progress: bool) -> None:

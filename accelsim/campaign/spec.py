@@ -16,6 +16,7 @@ from accelsim.faults import BerCurve, ChipFaultMap, curve_params, load_curve, ma
 from accelsim.faults.ber_curve import curve_from_model
 from accelsim.faults.chip_model import PRESETS, ChipModel, chip_model
 from accelsim.schema import MAX_TRIALS, BerCurveFile, CampaignSpec, validate
+from accelsim.schema.campaign import SequentialYield
 from accelsim.campaign.params import TrialParams, trial_key  # noqa: F401
 from accelsim.campaign.sources import SCHEME_VARIANT, ModelSource, check_sources, parse_models  # noqa: F401
 from accelsim.nn.data import DataSpec, data_size, evaluation_set, fingerprint, parse_data
@@ -51,6 +52,7 @@ class Spec:
     # read and validated once per campaign (parse_spec); what the trials run with
     accelerator_config: AcceleratorConfig = field(default_factory=load_config)
     energy: EnergyTable = field(default_factory=load_table)
+    sequential: SequentialYield | None = None   # opt-in sequential yield decisions (runner)
     chip_models: list[ChipModel] = field(default_factory=lambda: [PRESETS["iid"]])   # swept like schemes
 
     def v_low(self) -> float:
@@ -212,7 +214,8 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
                 p_stuck1=float(d.p_stuck1), accelerator=accelerator, energy_table=energy_table,
                 map_floor=map_floor, fault_map=fault_map, fault_map_sha256=fault_map_sha, data=data_spec,
                 data_sha256=None if data_spec.is_default else fingerprint(data), metric=metric,
-                accelerator_config=accelerator_config, energy=energy, chip_models=chip_models)
+                accelerator_config=accelerator_config, energy=energy, chip_models=chip_models,
+                sequential=d.sequential)
 
 
 def _chip_models(d: CampaignSpec, curve: BerCurve, where: str) -> list[ChipModel]:

@@ -45,6 +45,7 @@ def check_rule(rule: str, where: str = "ecc rule") -> str:
 
 _CHUNK = 16
 _ONE = np.uint64(1)
+_ALL_ONES = np.full(8, -1, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -170,9 +171,10 @@ class SecDedEngine:
             out ^= self.invert_mask
         return out
 
-    def decode(self, words: np.ndarray, rule: str = DEFAULT_RULE) -> Decoded:
+    def decode(self, words: np.ndarray, rule: str = DEFAULT_RULE, keep: np.ndarray | None = None) -> Decoded:
         """Correct single errors on a copy; report status per word under ``rule``.
-        One compiled pass (accelsim.ecc.kernels), bit-identical to :meth:`decode_reference`."""
+        One compiled pass (accelsim.ecc.kernels), bit-identical to :meth:`decode_reference`;
+        ``keep`` (uint64 per lane): the corrected words are ANDed with it (a code's data bits)."""
         from accelsim.ecc import kernels
         table = self.status_tables[check_rule(rule)]
         words = np.ascontiguousarray(words, dtype=np.uint64)
@@ -183,7 +185,8 @@ class SecDedEngine:
         error_pos = np.empty(n, dtype=np.int16)
         kernels.decode(words.reshape(-1).view(np.int64), words.shape[1], self._byte_tables,
                        self._syndrome_offset, table, self.pos_table, corrected.reshape(-1).view(np.int64),
-                       status, syndrome, error_pos)
+                       status, syndrome, error_pos, _ALL_ONES[:self.lanes] if keep is None
+                       else np.ascontiguousarray(keep, dtype=np.uint64).view(np.int64))
         return Decoded(corrected, status, syndrome, error_pos)
 
     def decode_reference(self, words: np.ndarray, rule: str = DEFAULT_RULE) -> Decoded:

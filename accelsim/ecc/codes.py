@@ -157,8 +157,12 @@ class Code:
     def decode_detail(self, codewords, rule: str = DEFAULT_RULE) -> Decoded:
         """Decode with syndromes and corrected positions; ``data`` is (N, ceil(k/64))."""
         cw = as_words(codewords, self.lanes_out, "codewords")
-        d = self._engine.decode(cw, rule)
-        data = d.data[:, :self.lanes_in] & self._data_mask
+        if self.lanes_in == self.lanes_out:   # the data lanes masked in the decoder's own pass
+            d = self._engine.decode(cw, rule, keep=self._data_mask)
+            data = d.data
+        else:
+            d = self._engine.decode(cw, rule)
+            data = d.data[:, :self.lanes_in] & self._data_mask
         return Decoded(data, d.status, d.syndrome, d.error_pos)
 
     def decode(self, codewords, rule: str = DEFAULT_RULE) -> tuple[np.ndarray, np.ndarray]:

@@ -32,10 +32,12 @@ def byte_tables(columns: np.ndarray, lanes: int) -> np.ndarray:
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def decode(flat, lanes, tables, syndrome_offset, status_table, pos_table,
-           out, status, syndrome, error_pos):  # pragma: no cover - compiled
+           out, status, syndrome, error_pos, keep):  # pragma: no cover - compiled
     """Decode N = len(status) words given as their lanes' int64 views ``flat`` (N * lanes):
     fill out (the corrected words, same view), status (N,) uint8, syndrome (N,) uint16 and
-    error_pos (N,) int16; a single error at position p flips bit p.
+    error_pos (N,) int16; a single error at position p flips bit p. ``keep`` (int64 per
+    lane) masks the corrected words at the end (all ones: the whole word; a code's data
+    bits: the data alone, saving the caller a pass).
 
     The first pass is branch-free (syndrome 0 looks up status 0 and position -1), the
     second flips the rare corrected bits; lanes are int64 because a signed shift and a byte
@@ -79,3 +81,11 @@ def decode(flat, lanes, tables, syndrome_offset, status_table, pos_table,
         p = error_pos[i]
         if p >= 0:
             out[i * lanes + (p >> 6)] ^= np.int64(1) << (p & 63)
+    masked = False
+    for lane in range(lanes):
+        if keep[lane] != -1:
+            masked = True
+    if masked:
+        for i in range(n):
+            for lane in range(lanes):
+                out[i * lanes + lane] &= keep[lane]

@@ -93,6 +93,19 @@ def too_many_trials(n: int) -> str | None:
     return None if n <= MAX_TRIALS else f"{n:,} trials planned, more than the limit of {MAX_TRIALS:,}"
 
 
+class SequentialYield(ConfigModel):
+    """Sequential yield decisions (opt-in): chips are drawn in rounds of ``step`` per point,
+    and a point stops drawing once the 95 % Wilson interval of its yield (share of chips
+    within ``tolerance``) lies entirely above or below ``target``; the others go on up to
+    ``chips``. Decisions are taken only between rounds, on every chip of the round, so they
+    do not depend on the number of workers or on the order trials finish."""
+
+    target: Annotated[float, Field(gt=0, lt=1)] = Field(0.95, description="yield target, in (0, 1)")
+    tolerance: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.01, description="accuracy loss (metric sdc: top-1 SDC rate) a passing chip may have, in [0, 1)")
+    step: Annotated[int, Field(ge=1, le=100_000)] = Field(10, description="chips added per round")
+
+
 class ChipModelFields(ConfigModel):
     """A chip model of your own (docs/faults.md, Structured chips)."""
 
@@ -141,6 +154,10 @@ class _Sweep(ConfigModel):
     accelerator: PathText | None = Field(None, description="accelerator config YAML")
     energy_table: PathText | None = Field(None, description="energy table YAML")
     ber_curve: Union[PathText, BerCurveFile, None] = Field(None, description="BER curve YAML path or mapping")
+    sequential: SequentialYield | None = Field(
+        None, description="opt-in sequential yield decisions {target, tolerance, step}: a point stops drawing "
+                          "chips once its yield's Wilson interval is above or below the target (default: "
+                          "every point gets all chips)")
     chip_model: Union[ChipModelRef, Annotated[list[ChipModelRef], Field(min_length=1, max_length=16)]] = Field(
         "iid", description="chip model(s) swept like schemes: iid (independent cells), clustered (Vmin shift, "
                            "per-array clustering, 1->0 only; fitted to Salami et al.), or {name, vmin_shift_sd, "
@@ -210,6 +227,9 @@ class CampaignSpec(_Sweep):
         if "p_stuck1" in self.model_fields_set and self.fault_model != "stuck":
             raise PydanticCustomError("sweep", "p_stuck1 applies to fault_model: stuck only (fault_model is {f})",
                                       {"f": self.fault_model})
+        if self.sequential is not None and self.layers != "all":
+            raise PydanticCustomError("sweep", "sequential yield decisions need layers: all (the yield is a "
+                                      "whole-image figure)")
         if self.v_low is not None and self.fault_model not in ("persistent", "stuck"):
             raise PydanticCustomError("sweep", "v_low (the floor of sampled chip maps) applies to fault_model: "
                                       "persistent or stuck only (fault_model is {f})", {"f": self.fault_model})
