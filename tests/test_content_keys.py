@@ -76,7 +76,7 @@ def test_every_new_row_names_the_new_machine(tmp_path):
         assert all(yaml.safe_load(r["params"])["accelerator_sha256"] == digest for r in mine)
     from accelsim.report import report_from_store
     summary = (report_from_store(store, tmp_path / "report", metric="accuracy").parent / "summary.md").read_text()
-    assert "runs into this store | 2: the values above are the latest run's" in summary
+    assert "runs into this store" in summary and "2: the values above are the latest run" in summary
 
 
 def test_a_comment_or_a_moved_file_keeps_the_keys(tmp_path):

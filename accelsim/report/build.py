@@ -465,7 +465,10 @@ def _provenance_rows(meta: dict, tolerance: float, target: float, rows) -> list[
               ("models (files and sha256)", meta.get("checkpoints")),
               ("per-layer study (faults in one layer at a time)", meta.get("sensitivity")),
               ("run config, as given", meta.get("run_config_text")),
-              ("run config, resolved (defaults filled in)", meta.get("run_config_resolved"))]
+              ("run config, resolved (defaults filled in)", meta.get("run_config_resolved")),
+              ("runs into this store", None if (meta.get("runs") or 1) <= 1 else
+               f"{meta['runs']}: the values above are the latest run's; each row names its own run's "
+               "(store table provenance, column provenance_sha256)")]
     return [(k, v) for k, v in fields if v is not None]
 
 
