@@ -71,7 +71,7 @@ def test_fine_tune_from_a_bare_state_dict_with_its_key_names(tmp_path):
     save_file(start.state_dict(), tmp_path / "user.safetensors")     # no card: what a converted checkpoint is
     cfg = TrainConfig(model="lenet5", init=str(tmp_path / "user.safetensors"), bits=8, epochs=0, qat_epochs=0)
     model, card = train(cfg, show_progress=False)
-    assert card["fp32_accuracy"] == start_card["accuracy"] and abs(card["accuracy"] - start_card["accuracy"]) <= 0.01
+    assert card["fp32_accuracy"] == start_card.accuracy and abs(card["accuracy"] - start_card.accuracy) <= 0.01
     with pytest.raises(UserError, match=r"does not fit model vgg-small: tensor features.0.weight has shape \[6, 1, 5, 5\], the model.s \[16, 1, 3, 3\] \(24 missing, 6 unexpected, 4 misshapen\)$"):
         train(TrainConfig(model="vgg-small", init=str(tmp_path / "user.safetensors"), epochs=0, qat_epochs=0),
               show_progress=False)
