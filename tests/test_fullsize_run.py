@@ -41,6 +41,14 @@ def test_resnet18_sdc_slice_through_accelsim_run(tmp_path, capsys):
     assert "| top-1 SDC [95 % CI] |" in summary and " mJ at 0.90 V |" in summary
     data = json.loads((tmp_path / "out" / "report" / "results.json").read_text())
     assert data["metric"] == "sdc"
+    # no accelerator named: the resident preset, whose weight SRAM holds the whole image; the
+    # headline gives the three savings and the design comparison
+    assert data["storage"].startswith("Accelerator resident: the weight SRAM is resident")
+    assert "energy saved at the safe voltage" in flat
+    savings = {s["scheme"]: s for s in data["savings"]}
+    assert set(savings) == {"none-8b", "ecc-8b-72"} and savings["ecc-8b-72"]["design_reference"] == "none-8b"
+    for s in savings.values():
+        assert all(-1 < s[k] < 1 for k in ("domain_saved", "whole_saved", "design_saved"))
     rows = {(t["scheme"], t["vdd"]): t for t in data["trials"]}
     assert len(rows) == 6
     for (scheme, vdd), t in rows.items():
