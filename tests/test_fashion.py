@@ -97,7 +97,7 @@ def test_demo_runs_fashion_mnist_where_installed_else_digits_and_says_so(monkeyp
     """The packaged job: run.yaml on Fashion-MNIST with enough chips that a yield of 73/73
     has a 95 % Wilson lower bound >= 95 % (72/72 would not); run-digits.yaml, with a note
     naming the install command, where the data set is absent."""
-    import accelsim.nn.data as data
+    import accelsim.schema.data_source as data
     from accelsim.campaign.analyses import wilson_interval
     from accelsim.run import DEFAULT_RUN, DIGITS_RUN, default_run, load_run_config
 
