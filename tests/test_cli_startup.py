@@ -167,3 +167,26 @@ def test_train_refuses_an_unexportable_network_before_the_first_epoch(tmp_path):
     assert out.returncode == 2, out.stderr
     assert "cannot be exported after training" in out.stderr and "torch.sigmoid" in out.stderr
     assert " epoch " not in out.stdout and not (tmp_path / "m.safetensors").exists()
+
+
+def test_worker_fault_free_passes_have_a_progress_line_of_their_own(tmp_path):
+    """`accelsim campaign --workers 2 > log`: the workers' fault-free passes are a labelled
+    step of their own (started, done, with its time) before the trial count starts."""
+    import os
+    import re
+
+    import yaml
+    spec = {"name": "w", "models": ["lenet5"], "schemes": ["inplace-4b-64", "none-4b"], "bers": [1e-3],
+            "fault_model": "transient", "repeats": 3, "samples": 120}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    env = {**os.environ, "ACCELSIM_PROGRESS_SHOW_AFTER": "0"}
+    out = subprocess.run([sys.executable, "-m", "accelsim", "campaign", "spec.yaml", "--store", "s.sqlite",
+                          "--workers", "2"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    label = "fault-free passes in 2 worker processes: 2 images, 120 inputs, in each worker"
+    started = lines.index(f"{label} ... (elapsed 0:00:00)")
+    done = [i for i, ln in enumerate(lines) if re.fullmatch(re.escape(label) + r": done in \d:\d\d:\d\d", ln)]
+    trials = lines.index("trials: 0/6 to start")
+    assert started < done[0] < trials, lines
+    assert lines[-1].startswith("s.sqlite: 6 trials run, 0 already done, 6 in the sweep")

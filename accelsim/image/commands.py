@@ -7,6 +7,7 @@ from pathlib import Path
 
 from accelsim.cliargs import add_data_arguments
 from accelsim.ecc.names import LAYOUT_NAMES
+from accelsim.image.from_checkpoint import export_checkpoint, export_state_dict   # no numpy at import
 
 
 def register(sub) -> None:
@@ -38,8 +39,6 @@ def cmd_export(args) -> int:
     from accelsim.schema.data_source import data_from_args
 
     data = data_from_args(args)   # a bad --data is refused before torch is imported
-    from accelsim.image.from_checkpoint import export_checkpoint, export_state_dict
-
     if args.model is not None:
         image = export_state_dict(args.model, args.checkpoint, args.layout, out, data, force=args.force,
                                   project=args.project)

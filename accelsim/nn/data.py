@@ -27,7 +27,6 @@ import contextlib
 import functools
 import gzip
 import math
-import os
 import re
 import warnings
 import zlib
