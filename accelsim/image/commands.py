@@ -39,6 +39,9 @@ def cmd_export(args) -> int:
     from accelsim.schema.data_source import data_from_args
 
     data = data_from_args(args)   # a bad --data is refused before torch is imported
+    from accelsim.fileio import check_output_dir
+
+    check_output_dir(out, "output directory", force=args.force)   # so is an output it cannot write
     if args.model is not None:
         image = export_state_dict(args.model, args.checkpoint, args.layout, out, data, force=args.force,
                                   project=args.project)

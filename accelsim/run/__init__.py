@@ -114,8 +114,11 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
         store.set_meta("run_config", {"text": config_text, "resolved": resolved_config(cfg)})
     finally:
         store.close()
-    report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True, yield_target=target,
-                               metric=spec.metric)
+    from accelsim.progress import step
+
+    with step("writing the report (statistics, bootstrap intervals, plots, HTML)", enabled=progress):
+        report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True,
+                                   yield_target=target, metric=spec.metric)
     # the headline and warnings as the report computed them (the bootstrap is not run twice)
     figures = json.loads((report.parent / "results.json").read_text())
     return {"headline": figures["headline"], "savings": figures.get("savings", []), "storage": figures.get("storage"),
