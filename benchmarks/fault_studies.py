@@ -33,7 +33,7 @@ Every random draw comes from accelsim.seeds.derive of the section's root seed an
 name, so a section gives the same numbers bit for bit in any process, on any worker count.
 Same bits on any machine: training follows the CPU's float kernels (vector width, FMA), so
 the LeNet-5s the sections train (float's binary net, clip's and stutz's four variants,
-prune's two pruned nets, fashion-clip's four) are shipped in benchmarks/fault_studies_weights/
+prune's two pruned nets, fashion-clip's six) are shipped in benchmarks/fault_studies_weights/
 and loaded from there; ``--retrain`` trains them afresh (one thread, deterministic kernels,
 as retrain_zoo does) and replaces the shipped files. Float inference (the fp32 and binary
 columns) runs in float64 with every layer's output rounded to float32 (float32 results,
