@@ -142,3 +142,22 @@ def test_ecc_gain_table_and_demo_lenet5_rows_are_the_committed_benchmark():
                                          if li.startswith(f"| lenet5 | {scheme} |")).strip("|").split("|")]
         assert cells[2] == f"{100 * s['fault_free']:.2f} %" and cells[3] == f"{s['safe_v']:.2f} V"
         assert cells[4].startswith(f"{100 * s['yield_there']:.0f} % [") and cells[5] == f"{s['safe_v_lower_bound']:.2f} V"
+
+
+def test_fashion_clip_and_berzad_tables_are_the_committed_benchmark():
+    """docs/campaigns.md's Fashion-MNIST `clip` and `berzad` tables are benchmarks/
+    fault_studies.json's `fashion-clip` and `fashion-berzad` figures."""
+    text = (DOCS / "campaigns.md").read_text().split("## Fashion-MNIST against the seeds", 1)[1]
+    rows = {li.split("|")[1].strip(): [c.strip() for c in li.strip().strip("|").split("|")[1:]]
+            for li in text.splitlines() if li.startswith("| ")}
+    names = {"plain": "plain, 8 bit", "clip_0.25": "clipping w_max = 0.25, 8 bit",
+             "randbet_1%": "RandBET p = 1 %, 8 bit", "clip_0.25+randbet_1%": "clipping + RandBET, 8 bit",
+             "int4 plain": "plain, 4 bit", "int4 clip_0.25": "clipping w_max = 0.25, 4 bit"}
+    clip = _committed("fault_studies.json")["fashion-clip"]["test_error_percent_clipping_randbet"]
+    assert set(clip) == set(names)
+    for key, label in names.items():
+        assert rows[label] == [f"{clip[key][p]:.2f}" for p in ("p=0", "p=0.001", "p=0.01")], key
+    berzad = {(z["scheme"], z["layers"]): z["berzad"] for z in _committed("fault_studies.json")["fashion-berzad"]["berzad"]}
+    cells = [f"{berzad[s, layers]:.0e}".replace("e-0", "e-") for s in ("none-8b", "none-4b")
+             for layers in ("all", "conv", "linear")]
+    assert rows["lenet5 (Fashion-MNIST)"] == cells
