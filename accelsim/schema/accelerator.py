@@ -107,7 +107,7 @@ class AcceleratorFile(ConfigModel):
             raise PydanticCustomError("fit", "weight_sram: give words_per_bank or words (a count, or fit), not "
                                       "{n}", {"n": "both" if sram.words is not None else "neither"})
         if sram.words == "fit":
-            return self   # the SRAM is sized when the image is known (AcceleratorConfig.for_image)
+            return self   # the SRAM is sized when the image is known (accelsim.hw.config.AcceleratorConfig.for_layout)
         words = sram.banks * sram.words_per_bank if sram.words is None else sram.words
         if sram.burst_words * 2 > words:
             raise PydanticCustomError("fit", "weight_sram.burst_words = {b} cannot be double-buffered in an SRAM "
