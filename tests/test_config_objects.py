@@ -12,6 +12,7 @@ import pytest
 from accelsim.campaign.runner import provenance
 from accelsim.campaign.spec import RESOLVED, Spec, parse_spec
 from accelsim.campaign.trial import _machine
+from accelsim.errors import UserError
 from accelsim.hw.config import AcceleratorConfig, load_config, preset_names
 from accelsim.schema import AcceleratorFile, CampaignSpec, validate
 
@@ -44,6 +45,17 @@ def _others(v) -> list:
     return []
 
 
+def _changed(model, doc: dict, path, value):
+    """``doc`` validated by ``model`` with the field at ``path`` set to another valid value."""
+    for other in [*_others(value), "auto", 1.0]:
+        if other != value:
+            try:
+                return validate(model, _set(doc, path, other), "t")
+            except UserError:
+                continue
+    pytest.fail(f"no other valid value tried for {'.'.join(path)} = {value!r}")
+
+
 @pytest.mark.parametrize("name", [None, *preset_names()])
 def test_every_accelerator_field_reaches_the_engine(name):
     """The engine's object IS the validated model; and every field of the file (every leaf
@@ -57,22 +69,13 @@ def test_every_accelerator_field_reaches_the_engine(name):
     leaves = [(p, v) for p, v in _leaves(dump) if v is not None]
     assert len(leaves) >= 25
     for path, value in leaves:
-        for other in _others(value):
-            if other == value:
-                continue
-            try:
-                changed = validate(AcceleratorConfig, _set(dump, path, other), "t")
-            except Exception:
-                continue
-            node = changed
-            for part in path:
-                node = getattr(node, part)
-            assert node == other
-            assert changed.flat() != flat, f"{'.'.join(path)} is not reachable through the engine's names"
-            assert changed.digest != cfg.digest
-            break
-        else:
-            pytest.fail(f"no other valid value tried for {'.'.join(path)} = {value!r}")
+        changed = _changed(AcceleratorConfig, dump, path, value)
+        node = changed
+        for part in path:
+            node = getattr(node, part)
+        assert node != value
+        assert changed.flat() != flat, f"{'.'.join(path)} is not reachable through the engine's names"
+        assert changed.digest != cfg.digest
 
 
 def test_accelerator_names_read_the_sections():
@@ -121,3 +124,50 @@ def test_a_preset_accelerator_stays_a_name(tmp_path, monkeypatch):
     (tmp_path / "acc.yaml").write_text("preset: streamed\n")
     spec = _spec(accelerator="acc.yaml")
     assert spec.accelerator == str(tmp_path / "acc.yaml") and spec.accelerator_config.preset == "streamed"
+
+
+def test_energy_table_is_the_validated_file():
+    """The energy model's table IS the validated EnergyTableFile: every field of the file
+    (every leaf) changes the table's digest (a cycle-level trial's key) and its to_dict (the
+    provenance); the names the energy model reads are views of the file's fields."""
+    from accelsim.energy.table import DEFAULT_TABLE, EnergyTable, load_table
+    from accelsim.fileio import read_yaml
+    from accelsim.schema import EnergyTableFile
+
+    table = load_table()
+    assert isinstance(table, EnergyTableFile) and type(table) is EnergyTable
+    raw = read_yaml(DEFAULT_TABLE, "t")
+    dump = table.model_dump()
+    raw = {**raw, "logic_vdd": 0.8, "count_dram": "always"}   # the optional fields given too
+    base = validate(EnergyTable, raw, "t")
+    for path, value in _leaves(raw):   # a capacity or a MAC width is a key: its value changes
+        changed = _changed(EnergyTable, raw, path, value)
+        assert changed.digest != base.digest and changed.to_dict() != base.to_dict(), path
+    assert table.dram_pj_per_byte == table.actions.dram_pj_per_byte == dump["actions"]["dram_pj_per_byte"]
+    assert table.dibl_per_volt == table.leakage_model.dibl_per_volt and table.to_dict()["dibl_per_volt"] == 4.27
+    assert table.mac(8) == table.actions.mac_pj["8x8"] and table.sram_read_pj(8) == 10.0
+
+
+def test_ber_curve_is_the_validated_file_with_its_law_resolved():
+    """A BerCurve is the validated BerCurveFile (name, label, node, source, nominal kept as
+    given) with the law resolved; a law given by parameters must give all of them and its
+    domain: no built-in default law fills the gaps."""
+    from accelsim.faults import curve_from_dict, load_curve
+    from accelsim.faults.ber_curve import DEFAULT_CURVE_FILE, SYNTHETIC_CURVE_FILE, BerCurve
+    from accelsim.fileio import read_yaml
+    from accelsim.schema import BerCurveFile
+
+    for path in (DEFAULT_CURVE_FILE, SYNTHETIC_CURVE_FILE):
+        curve, f = load_curve(path), validate(BerCurveFile, read_yaml(path, "t"), "t")
+        assert isinstance(curve, BerCurveFile) and type(curve) is BerCurve
+        for name in BerCurveFile.model_fields:
+            if name not in ("kind", "mu", "sigma", "points", "measured", "v_ref", "ber_ref", "mv_per_decade"):
+                assert getattr(curve, name) == getattr(f, name), name
+    fitted = load_curve(DEFAULT_CURVE_FILE)
+    assert fitted.kind == "probit" and fitted.measured is None and (fitted.measured_lo, fitted.measured_hi) == (0.54, 0.61)
+    for partial, match in (({"v_ref": 0.5, "v_min": 0.4, "v_max": 0.9}, "missing ber_ref, mv_per_decade"),
+                           ({}, "needs v_ref, ber_ref and mv_per_decade"),
+                           ({"kind": "probit", "mu": 0.4, "sigma": 0.03}, "needs its domain"),
+                           ({"v_ref": 0.5, "ber_ref": 1e-2, "mv_per_decade": 30.0, "v_max": 0.9}, "needs its domain")):
+        with pytest.raises(UserError, match=match):
+            curve_from_dict(partial)
