@@ -94,14 +94,14 @@ def prepare_images(spec: Spec, cache: Path, keys: dict | None = None, *, progres
                 continue
             d = cache / f"{model}-{scheme}-{key[:16]}"
             try:
-                fresh = load_image(d).manifest.get("source", {}).get("export_sha256") != key
+                fresh = load_image(d).manifest.source.get("export_sha256") != key
             except UserError:
                 fresh = True
             if fresh:
                 from accelsim.progress import step
                 with step(f"exporting {model} ({scheme}): calibration, quantization, packing", enabled=progress):
                     image = export_source(src, scheme, d, spec.data, key)
-                if image.manifest["source"]["export_sha256"] != key:   # the checkpoint changed while we ran
+                if image.manifest.source["export_sha256"] != key:   # the checkpoint changed while we ran
                     raise UserError(f"checkpoint {src.path} changed during the campaign's export; run again")
             dirs[(model, scheme)] = str(d)
         if spec.engine == "cycle":   # a table without a MAC width an image needs: refused before any trial

@@ -159,7 +159,7 @@ def check_sources(sources: dict, data) -> dict[tuple[str, str], ModelSource]:
                 raise UserError(f"campaign spec: models.{model}.images.{scheme}: the image {src.path} holds "
                                 f"layout {image.layout.name}, not {scheme}")
             check_fits(data, image.input_shape, image_classes(image), f"model {what}")
-            src = ModelSource("image", src.path, image_sha256=image.manifest["files"]["image.bin"])
+            src = ModelSource("image", src.path, image_sha256=image.manifest.files.image_bin)
         else:
             from accelsim.image.graph import capture
             from accelsim.nn.modelref import probe
