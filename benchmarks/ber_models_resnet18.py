@@ -11,7 +11,9 @@ at every higher one of the grid (the headline's yield rule with all chips passin
 ~1 (the tail that decides); engine fast (its decoded weights are the cycle engine's, bit
 for bit). Reduced from the packaged run for time: ``--chips`` (4) chips, ``--inputs`` (16).
 
-Run: ``.venv/bin/python benchmarks/ber_models_resnet18.py [--out DIR]``
+Run: ``.venv/bin/python benchmarks/ber_models_resnet18.py [--out DIR] [--write]``; ``--write``
+stores the figures (all three models and schemes only) in benchmarks/ber_models_resnet18.json,
+the numbers docs/faults.md quotes.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import numpy as np
 from accelsim.campaign import Store, parse_spec, run_campaign
 from accelsim.faults.ber_curve import SYNTHETIC_CURVE_FILE
 
+COMMITTED = Path(__file__).with_suffix(".json")
 SCHEMES = ("none-8b", "ecc-8b-72", "inplace-8b-64")
 # (label, curve file or None for the default, chip model)
 MODELS = (("synthetic", str(SYNTHETIC_CURVE_FILE), "iid"), ("measured-iid", None, "iid"),
@@ -71,7 +74,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--models", default=",".join(m[0] for m in MODELS), help="comma-separated labels to run")
     ap.add_argument("--schemes", default=",".join(SCHEMES), help="comma-separated schemes (none-8b first)")
+    ap.add_argument("--write", action="store_true", help="store the figures in " + COMMITTED.name)
     args = ap.parse_args()
+    if args.write and (args.models.split(",") != [m[0] for m in MODELS] or args.schemes.split(",") != list(SCHEMES)):
+        ap.error("--write needs every model and scheme (the committed table is the whole comparison)")
     out = Path(args.out or tempfile.mkdtemp(prefix="ber-models-"))
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -104,6 +110,9 @@ def main() -> int:
     result["seconds"] = round(time.perf_counter() - t0, 1)
     result["stores"] = str(out)
     print(json.dumps(result))
+    if args.write:
+        figures = {k: v for k, v in result.items() if k not in ("seconds", "stores")}
+        COMMITTED.write_text(json.dumps(figures, indent=1) + "\n")
     return 0
 
 

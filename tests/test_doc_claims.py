@@ -74,3 +74,44 @@ def test_hardware_defaults_table_is_the_packaged_config():
     assert table["buffers"] == f"{c.input_kib:g} KiB input, {c.output_kib:g} KiB output"
     assert table["os drain"] == c.os_drain
     assert table["activation buffers"] == ("scaled" if c.activations_scaled else "not scaled")
+
+
+def _committed(name: str) -> dict:
+    import json
+    return json.loads((DOCS.parent / "benchmarks" / name).read_text())
+
+
+def test_stutz_energy_table_is_the_committed_benchmark():
+    """docs/campaigns.md's like-with-like energy rows are benchmarks/fault_studies.json's
+    `fashion-energy` figures (written by the benchmark, not typed), and each verdict follows
+    from the recorded saving, claim and tolerance."""
+    text = (DOCS / "campaigns.md").read_text()
+    study = _committed("fault_studies.json")["fashion-energy"]
+    assert study["curve"].startswith("salami-vc707, measured")
+    for c in study["claims"]:
+        saved = c["domain_saved_vs_first_error"]
+        assert c["agrees_vs_first_error"] == (abs(saved - c["saving"]) <= c["tolerance"])
+        assert c["mean_accuracy_drop_points"] <= 100 * c["max_drop"] < c["first_drop_beyond"]["mean_drop_points"]
+        bits = "8 bit" if c["scheme"] == "none-8b" else "4 bit"
+        row = next(li for li in text.splitlines() if li.startswith(f"| {bits}, <= "))
+        cells = [x.strip() for x in row.strip("|").split("|")]
+        assert cells[1] == f"{c['v_safe']:g} V" + (" *" if c["extrapolated"] else "")
+        assert cells[4].startswith(f"**{100 * saved:.1f} %** (V_fe {c['v_first_error']:.3f} V)")
+        assert cells[6] == ("yes" if c["agrees_vs_first_error"] else f"no ({100 * (saved - c['saving']):+.1f})")
+        assert cells[7] == f"{100 * c['domain_saved_vs_nominal']:.1f} %"
+
+
+def test_faults_page_resnet18_table_is_the_committed_benchmark():
+    """docs/faults.md's ResNet-18 int8 table (safe voltage and SEC-DED gain under the synthetic,
+    measured-iid and measured-clustered models) is benchmarks/ber_models_resnet18.json."""
+    text = (DOCS / "faults.md").read_text()
+    models = _committed("ber_models_resnet18.json")["models"]
+    labels = {"synthetic": "| synthetic", "measured-iid": "| measured VC707, iid", "measured-clustered":
+              "| measured VC707, clustered"}
+    for label, entry in models.items():
+        row = next(li for li in text.splitlines() if li.startswith(labels[label]))
+        cells = [x.strip() for x in row.strip("|").split("|")]
+        safe = entry["safe_v"]
+        assert cells[1] == f"{safe['none-8b']:.3f}" and cells[2] == f"{safe['ecc-8b-72']:.3f}"
+        assert cells[3].startswith(f"{entry['gain_mv_ecc-8b-72']:.0f} mV")
+        assert cells[4] == f"{safe['inplace-8b-64']:.3f} (gain {entry['gain_mv_inplace-8b-64']:.0f} mV)"
