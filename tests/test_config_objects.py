@@ -171,3 +171,15 @@ def test_ber_curve_is_the_validated_file_with_its_law_resolved():
                            ({"v_ref": 0.5, "ber_ref": 1e-2, "mv_per_decade": 30.0, "v_max": 0.9}, "needs its domain")):
         with pytest.raises(UserError, match=match):
             curve_from_dict(partial)
+
+
+def test_scalesim_2_filter_sram_splits_over_the_presets_banks():
+    """A SCALE-Sim 2 cfg (no [layout]) gives its filter SRAM as a total: it is split over the
+    banks of the accelerator file it overrides, a preset's included (tpu-v1: 32 banks), not
+    over the packaged default's 8."""
+    from accelsim.hw.scalesim import ScaleSimConfig, apply_overrides
+
+    sc = ScaleSimConfig(overrides={"weight_sram": {"total_words": 4096}}, version=2)
+    assert apply_overrides({"preset": "tpu-v1"}, sc)["weight_sram"]["words_per_bank"] == 4096 // 32
+    assert apply_overrides({}, sc)["weight_sram"]["words_per_bank"] == 4096 // 8
+    assert apply_overrides({"weight_sram": {"banks": 4}}, sc)["weight_sram"]["words_per_bank"] == 1024

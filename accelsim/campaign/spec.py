@@ -15,8 +15,8 @@ from accelsim.fileio import read_yaml, sha256_file
 from accelsim.faults import BerCurve, ChipFaultMap, curve_params, load_curve, map_to_nominal
 from accelsim.faults.ber_curve import curve_from_model
 from accelsim.faults.chip_model import ChipModel, chip_model
-from accelsim.schema import MAX_TRIALS, BerCurveFile, CampaignSpec, validate
-from accelsim.schema.campaign import map_floor_refusal
+from accelsim.schema import BerCurveFile, CampaignSpec, validate
+from accelsim.schema.campaign import map_floor_refusal, too_many_trials, trial_count
 from accelsim.campaign.params import TrialParams, trial_key  # noqa: F401
 from accelsim.campaign.sources import SCHEME_VARIANT, ModelSource, check_sources, parse_models  # noqa: F401
 from accelsim.nn.data import DataSpec, data_size, evaluation_set, fingerprint, parse_data
@@ -83,11 +83,12 @@ class Spec:
 
     def n_trials(self, layer_names: dict[str, list[str]] | None = None) -> int:
         """How many trials :meth:`trials` gives, without building them."""
-        per_point = (len(self.voltages or self.bers or ()) * self.chips * self.repeats * len(self.schemes)
-                     * len(self.chip_models))
         if self.layers == "each":
-            return sum(len((layer_names or {}).get(m, [])) for m in self.models) * per_point
-        return len(self.models) * per_point * (1 if self.layers == "all" else len(self.layers))
+            selections = [len((layer_names or {}).get(m, [])) for m in self.models]
+        else:
+            selections = [1 if self.layers == "all" else len(self.layers)] * len(self.models)
+        points = len(self.voltages or self.bers or ())
+        return trial_count(selections, len(self.schemes), points, self.chips, self.repeats, len(self.chip_models))
 
     def files(self) -> dict:
         """The trial fields naming the files a trial is made from and their content digests
@@ -116,8 +117,9 @@ class Spec:
         v_low = round(self.v_low(), 6)
         points = ([("vdd", v) for v in self.voltages] if self.voltages else [("ber", b) for b in self.bers])
         n = self.n_trials(layer_names)
-        if n > MAX_TRIALS:
-            raise UserError(f"campaign spec {self.name!r}: {n:,} trials planned, more than the limit of {MAX_TRIALS:,}")
+        refusal = too_many_trials(n)
+        if refusal:
+            raise UserError(f"campaign spec {self.name!r}: {refusal}")
         for model in self.models:
             for scheme in self.schemes:
                 if self.layers == "all":

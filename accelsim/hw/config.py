@@ -197,11 +197,12 @@ class AcceleratorConfig(AcceleratorFile):
         return self.model_copy(update={"weight_sram": self.weight_sram.model_copy(update=update)})
 
 
-def _merge(base: dict, over: dict) -> dict:
-    """``over`` on top of ``base``, section by section (a user file gives only what it changes)."""
+def merge_sections(base: dict, over: dict) -> dict:
+    """``over`` on top of ``base``, section by section (a user file, or a SCALE-Sim cfg's
+    overrides, gives only what it changes); neither is modified."""
     out = copy.deepcopy(base)
     for k, v in over.items():
-        out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+        out[k] = merge_sections(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
     return out
 
 
@@ -214,7 +215,7 @@ def _overlay(base: dict, over: dict) -> dict:
         for given, other in (("words", "words_per_bank"), ("words_per_bank", "words")):
             if given in sram and other not in sram:
                 base["weight_sram"].pop(other, None)
-    return _merge(base, over)
+    return merge_sections(base, over)
 
 
 def preset_dict(name: str, where: str = "accelerator config") -> dict:
