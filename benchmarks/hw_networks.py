@@ -7,8 +7,9 @@ fast path for one digits trial. One JSON line.
 
     python benchmarks/hw_networks.py [resnet18 vgg16-bn squeezenet1_0] [--scalesim]
 
---scalesim also runs SCALE-Sim 3 (pip install scalesim; it needs numpy < 2, so point
-$SCALESIM_PYTHON at a Python that has it) on a few ResNet-18 layers in every dataflow, side
+--scalesim also runs SCALE-Sim 3 (in the venv benchmarks/scalesim_ratio.py keeps under
+benchmarks/.cache/, made from PyPI on first use: SCALE-Sim 3.0.0 needs numpy < 2; or the
+Python named by $SCALESIM_PYTHON) on a few ResNet-18 layers in every dataflow, side
 by side with our cycles."""
 
 from __future__ import annotations
@@ -55,13 +56,14 @@ s.run_scale(top_path=sys.argv[3])
 
 def scalesim_side_by_side(img, layers=("conv1", "layer2.0.downsample.0", "fc"), dataflow="os") -> dict | None:
     """SCALE-Sim 3 on a few layers (16x16, large SRAMs so memory never stalls), side by side
-    with our cycles. It runs in the Python named by $SCALESIM_PYTHON (default this one):
-    SCALE-Sim 3.0.0 needs numpy < 2. None if scalesim cannot be imported there."""
+    with our cycles. It runs in $SCALESIM_PYTHON, else in scalesim_ratio.py's venv (made on
+    first use). None if scalesim cannot be imported there."""
     import configparser
     import os
     import subprocess
-    python = os.environ.get("SCALESIM_PYTHON", sys.executable)
-    if subprocess.run([python, "-c", "import scalesim.scale_sim"], capture_output=True).returncode:
+    from scalesim_ratio import scalesim_python   # this folder: the one venv recipe
+    python = os.environ.get("SCALESIM_PYTHON") or scalesim_python()
+    if python is None or subprocess.run([python, "-c", "import scalesim.scale_sim"], capture_output=True).returncode:
         return None
     by_name = {layer.name: layer for layer in img.layers}
     names = [n for n in layers if n in by_name]

@@ -12,7 +12,7 @@ inference), the mean CPU seconds per trial against one fault-free inference of t
   python benchmarks/paper_study.py                       # the full study, 2 workers
   python benchmarks/paper_study.py --chips 10            # a tenth of it
   python benchmarks/paper_study.py --scheduler tcp://host:8786
-  python benchmarks/paper_study.py --local-dask 2        # a local Dask cluster of 2 workers
+  python benchmarks/paper_study.py --local-dask 2 --store d.sqlite --compare s.sqlite   # and every row equal?
   ACCELSIM_SHORTCUTS=0 python benchmarks/paper_study.py --chips 2   # without the shortcuts
   python benchmarks/paper_study.py --chips 2 --peers 3   # and PyTorchFI / MRFI, 3 trials each
 
@@ -96,6 +96,20 @@ def fault_free_inference_seconds(image_dir: str) -> float:
     return best
 
 
+def compare_rows(rows: list[dict], other: list[dict]) -> dict:
+    """Row-by-row comparison with another run's store: the same keys, and per column how
+    many rows differ (every column but the wall-clock ``seconds`` and ``created``)."""
+    skip = {"seconds", "created"}
+    mine, theirs = {r["key"]: r for r in rows}, {r["key"]: r for r in other}
+    differ: dict[str, int] = {}
+    for key in mine.keys() & theirs.keys():
+        for col, value in mine[key].items():
+            if col not in skip and theirs[key].get(col) != value:
+                differ[col] = differ.get(col, 0) + 1
+    return {"rows": len(mine), "other_rows": len(theirs), "same_keys": mine.keys() == theirs.keys(),
+            "differing_columns": differ}
+
+
 PEERS = ("pytorchfi==0.6.0", "mrfi==2.1.0")
 
 
@@ -141,6 +155,8 @@ def main(argv=None) -> None:
     ap.add_argument("--local-dask", type=int, default=0, help="start a local Dask cluster of N workers")
     ap.add_argument("--sequential", action="store_true", help="sequential yield decisions (opt-in)")
     ap.add_argument("--store", default=None, help="campaign store (default: a temporary one)")
+    ap.add_argument("--compare", default=None, metavar="STORE",
+                    help="compare every row with another run's store (e.g. --workers 2 against --local-dask 2)")
     ap.add_argument("--peers", type=int, default=0, metavar="TRIALS",
                     help="also time PyTorchFI and MRFI (their own venv) for this many trials each")
     args = ap.parse_args(argv)
@@ -174,6 +190,7 @@ def main(argv=None) -> None:
             if cluster is not None:
                 cluster.close()
         rows = Store(store).rows()
+        compared = compare_rows(rows, Store(args.compare).rows()) if args.compare else None
         stats = point_statistics(rows, tolerance=0.01, metric="sdc")
         head = yield_headline(stats, 0.95)
         image_dir = next(p for p in image_cache_dir(store).iterdir() if p.name.startswith("resnet18-ecc-8b-72"))
@@ -210,6 +227,7 @@ def main(argv=None) -> None:
                                     **({k: v.get("trials_per_min_one_core") for k, v in peer.items()
                                         if isinstance(v, dict)} if peer else {})},
         "peers": peer,
+        "compared_with": compared,
         "load_average_before": [round(v, 2) for v in load_before],
         "load_average_after": [round(v, 2) for v in os.getloadavg()],
         "cpus": os.cpu_count(),

@@ -205,6 +205,11 @@ def test_compiled_decoder_equals_numpy_reference(engine, seed, n, rule, max_erro
             assert a.dtype == b.dtype and np.array_equal(a, b), field
         keep = rng.integers(0, 2**64, size=eng.lanes, dtype=np.uint64)   # the fused data-bit mask
         assert np.array_equal(eng.decode(batch, rule, keep=keep).data, ref.data & keep)
+        for lanes_out in range(1, eng.lanes + 1):   # the lean pass: data lanes and status only
+            lean = eng.decode(batch, rule, keep=keep[:lanes_out], detail=False, lanes_out=lanes_out)
+            assert lean.syndrome is None and lean.error_pos is None
+            assert np.array_equal(lean.status, ref.status)
+            assert np.array_equal(lean.data, (ref.data & keep)[:, :lanes_out])
 
 
 def test_compiled_decoder_mutation_is_seen():

@@ -78,24 +78,47 @@ def test_retrain_zoo_fashion_trains_fp32_then_qat_variants_reproducibly(small_fa
 
 
 @needs_fashion
-@pytest.mark.parametrize("variant", ["int8", "int8-wot-inplace-8b-64"])
-def test_shipped_lenet5_fashion_infers_the_accuracy_its_card_records(variant, capsys):
+@pytest.mark.parametrize("stem", ["lenet5-int8", "lenet5-int8-wot-inplace-8b-64", "mobilenet-v2-small-int8"])
+def test_shipped_fashion_checkpoint_infers_the_accuracy_its_card_records(stem, capsys):
     """`accelsim infer models/fashion-mnist/lenet5-int8 --data fashion-mnist`: the integer-
-    exact accuracy on all 10,000 test images is the one recorded in the card."""
+    exact accuracy on all 10,000 test images is the one recorded in the card (the MobileNet:
+    depthwise convolutions, ReLU6 and residual adds through the integer path)."""
     from accelsim.nn.checkpoint import load_card
 
-    stem = FASHION_MODELS / f"lenet5-{variant}"
-    card = load_card(stem)
+    card = load_card(FASHION_MODELS / stem)
     assert card.dataset == "fashion-mnist" and card.input_shape == [1, 28, 28]
-    assert main(["infer", str(stem), "--data", "fashion-mnist"]) == 0
+    assert main(["infer", str(FASHION_MODELS / stem), "--data", "fashion-mnist"]) == 0
     out = capsys.readouterr().out
     assert f"integer-exact accuracy {card.integer_accuracy:.4f} on 10000 inputs of fashion-mnist" in out
     assert card.integer_accuracy > 0.85
 
 
+def test_fashion_zoo_ships_every_architecture_and_variant_with_its_training_recorded():
+    """models/fashion-mnist holds each of retrain_zoo's FASHION_ARCHS x FASHION_VARIANTS with a
+    card that names the data set, seed, epochs and the command that retrains it; each
+    quantized variant was fine-tuned from its architecture's fp32 checkpoint."""
+    from accelsim.nn.checkpoint import load_card
+    from accelsim.nn.retrain_zoo import FASHION_ARCHS, FASHION_EPOCHS, FASHION_QAT_EPOCHS, FASHION_VARIANTS
+
+    assert "mobilenet-v2-small" in FASHION_ARCHS
+    for arch in FASHION_ARCHS:
+        for variant in FASHION_VARIANTS:
+            card = load_card(FASHION_MODELS / f"{arch}-{variant}")
+            assert (card.model, card.dataset, card.seed) == (arch, "fashion-mnist", 0)
+            assert (FASHION_MODELS / f"{arch}-{variant}.safetensors").stat().st_size < 2_000_000
+            if variant == "fp32":
+                assert card.config["epochs"] == FASHION_EPOCHS[arch] and card.config["qat_epochs"] == 0
+            else:
+                assert card.config["epochs"] == 0 and card.config["qat_epochs"] == FASHION_QAT_EPOCHS
+                assert card.from_ == f"models/fashion-mnist/{arch}-fp32"
+                assert 0.8 < card.integer_accuracy and abs(card.integer_accuracy - card.accuracy) < 0.005
+            assert card.command.endswith(f"-o models/fashion-mnist/{arch}-{variant}")
+
+
 def test_demo_runs_fashion_mnist_where_installed_else_digits_and_says_so(monkeypatch):
     """The packaged job: run.yaml on Fashion-MNIST with enough chips that a yield of 73/73
-    has a 95 % Wilson lower bound >= 95 % (72/72 would not); run-digits.yaml, with a note
+    has a 95 % Wilson lower bound >= 95 % (72/72 would not), its sequential decisions on the
+    headline's tolerance and target; run-digits.yaml, with a note
     naming the install command, where the data set is absent."""
     import accelsim.nn.data as data
     from accelsim.campaign.analyses import wilson_interval
@@ -108,6 +131,8 @@ def test_demo_runs_fashion_mnist_where_installed_else_digits_and_says_so(monkeyp
     assert path == DIGITS_RUN and "apt-get install dataset-fashion-mnist" in note
     cfg = load_run_config(DEFAULT_RUN)
     assert cfg.data == "fashion-mnist" and cfg.chips == 73
+    # the chips a point stops drawing are decided by the headline's own criterion
+    assert (cfg.sequential.target, cfg.sequential.tolerance) == (cfg.yield_target, cfg.tolerance)
     assert wilson_interval(73, 73)[0] >= 0.95 > wilson_interval(72, 72)[0]
     assert load_run_config(DIGITS_RUN).data is None and load_run_config(DIGITS_RUN).output != cfg.output
 

@@ -167,8 +167,10 @@ class Code:
 
     def decode(self, codewords, rule: str = DEFAULT_RULE) -> tuple[np.ndarray, np.ndarray]:
         """(N, ceil(n/64)) codewords -> (data, status); status 0 clean, 1 corrected, 2 detected
-        (``rule``: strict or parity, see :data:`accelsim.ecc.codec.RULES`)."""
-        d = self.decode_detail(codewords, rule)
+        (``rule``: strict or parity, see :data:`accelsim.ecc.codec.RULES`). The lean pass:
+        the data lanes alone, masked as they are written."""
+        d = self._engine.decode(as_words(codewords, self.lanes_out, "codewords"), rule,
+                                keep=self._data_mask[:self.lanes_in], detail=False, lanes_out=self.lanes_in)
         return d.data, d.status
 
     def row_weights(self) -> np.ndarray:

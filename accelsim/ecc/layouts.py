@@ -126,10 +126,10 @@ class Layout:
     def unpack_detail(self, words, count: int | None = None,
                       rule: str = DEFAULT_RULE) -> tuple[np.ndarray, Decoded]:
         """Decode (if the layout has a code; status under the ``err_o`` rule ``rule``) and
-        unpack; Decoded.data is the corrected words."""
+        unpack; Decoded.data is the corrected words (no syndromes: the lean decoder)."""
         words = as_words(words, self.lanes)
         if self._engine is not None:
-            decoded = self._engine.decode(words, rule)
+            decoded = self._engine.decode(words, rule, detail=False)
         else:
             n = words.shape[0]
             decoded = Decoded(words, np.zeros(n, np.uint8), np.zeros(n, np.uint16),

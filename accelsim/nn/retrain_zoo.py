@@ -38,7 +38,7 @@ FASHION_DATA = "fashion-mnist"
 FASHION_DIR = "models/fashion-mnist"
 FASHION_ARCHS = ("lenet5", "mlp", "resnet-small", "mobilenet-v2-small")
 FASHION_VARIANTS = ("fp32", "int8", "int8-wot-inplace-8b-64", "int4", "int4-wot-inplace-4b-64")
-FASHION_EPOCHS = {"lenet5": 4, "mlp": 4, "resnet-small": 2, "mobilenet-v2-small": 2}
+FASHION_EPOCHS = {"lenet5": 4, "mlp": 4, "resnet-small": 2, "mobilenet-v2-small": 6}
 FASHION_QAT_EPOCHS = 1
 # QAT fine-tunes a trained network: a tenth of the float learning rate (TrainConfig's 3e-3
 # moved the trained MLP's int8 accuracy 2 points below its fp32 one in one epoch)
@@ -121,7 +121,8 @@ FASHION_PUBLISHED = {
     "mlp": [("MLP 256-128-100, no preprocessing", 0.8833)],
     "resnet-small": [("3 Conv+pooling+BN, no preprocessing", 0.903),
                      ("ResNet18, normalization + flips, translation, rotation", 0.949)],
-    "mobilenet-v2-small": [("MobileNet, augmentation (horizontal flips)", 0.950)],
+    "mobilenet-v2-small": [("MobileNet, augmentation (horizontal flips)", 0.950),
+                           ("2 Conv <100K parameters, no preprocessing", 0.925)],
 }
 
 
