@@ -1,6 +1,6 @@
 """ECC's voltage gain on LeNet-5, Fashion-MNIST next to the digits: one JSON line per data set.
 
-    python benchmarks/ecc_gain_lenet5.py [fashion-mnist] [digits]
+    python benchmarks/ecc_gain_lenet5.py [fashion-mnist] [digits] [--write]
 
 The demo's job (accelsim/configs/run.yaml: schemes none-8b, inplace-8b-64, ecc-8b-72, its
 voltages, chips, sequential decisions, tolerance and yield target, the default BER curve,
@@ -10,6 +10,8 @@ rows, so the same figures), on the digits with the bundled checkpoints and the w
 450-image digits test split. Per scheme: the safe voltage (the yield's point estimate
 reaches the target) and the one its 95 % Wilson lower bound supports, and the gain of each
 code over none-8b in mV. Also wall and CPU seconds (this process and its workers).
+``--write`` stores the figures (not the seconds) in benchmarks/ecc_gain_lenet5.json, the
+numbers of docs/campaigns.md (tests/test_doc_claims.py compares the two).
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from accelsim.fileio import read_yaml
+from accelsim.fileio import atomic_write_text, read_yaml
 from accelsim.run import DEFAULT_RUN, run_job
 
+COMMITTED = Path(__file__).with_suffix(".json")
 SCHEMES = ("none-8b", "inplace-8b-64", "ecc-8b-72")
 DIGITS_SAMPLES = 450   # the whole digits test split
 
@@ -66,13 +69,18 @@ def measure(data: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    names = argv or ["fashion-mnist", "digits"]
+    names = [a for a in argv if not a.startswith("--")] or ["fashion-mnist", "digits"]
     unknown = [n for n in names if n not in ("fashion-mnist", "digits")]
     if unknown:
         print(f"unknown data set {unknown[0]!r}: fashion-mnist or digits", file=sys.stderr)
         return 2
+    committed = json.loads(COMMITTED.read_text()) if COMMITTED.exists() else {}
     for data in names:
-        print(json.dumps(measure(data)), flush=True)
+        out = measure(data)
+        print(json.dumps(out), flush=True)
+        if "--write" in argv:
+            committed[data] = {k: v for k, v in out.items() if k not in ("wall_seconds", "cpu_seconds")}
+            atomic_write_text(COMMITTED, json.dumps(committed, indent=1) + "\n")
     return 0
 
 

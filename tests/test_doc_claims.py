@@ -115,3 +115,49 @@ def test_faults_page_resnet18_table_is_the_committed_benchmark():
         assert cells[1] == f"{safe['none-8b']:.3f}" and cells[2] == f"{safe['ecc-8b-72']:.3f}"
         assert cells[3].startswith(f"{entry['gain_mv_ecc-8b-72']:.0f} mV")
         assert cells[4] == f"{safe['inplace-8b-64']:.3f} (gain {entry['gain_mv_inplace-8b-64']:.0f} mV)"
+
+
+def test_ecc_gain_table_and_demo_lenet5_rows_are_the_committed_benchmark():
+    """docs/campaigns.md's ECC voltage gain on LeNet-5 (Fashion-MNIST next to the digits) is
+    benchmarks/ecc_gain_lenet5.json, and the demo headline's LeNet-5 rows (the same trials)
+    give the same safe voltages and yields."""
+    text = (DOCS / "campaigns.md").read_text()
+    study = _committed("ecc_gain_lenet5.json")
+    for data, label in (("digits", "| digits ("), ("fashion-mnist", "| Fashion-MNIST (")):
+        entry = study[data]
+        assert entry["curve"].startswith("salami-vc707, measured") and entry["data"] == data
+        cells = [x.strip() for x in next(li for li in text.splitlines() if li.startswith(label)).strip("|").split("|")]
+        schemes = entry["schemes"]
+        assert cells[0] == f"{label[2:]}{100 * schemes['none-8b']['fault_free']:.1f} % fault-free)"
+        for cell, scheme in zip(cells[1:4], ("none-8b", "inplace-8b-64", "ecc-8b-72")):
+            s = schemes[scheme]
+            assert cell == f"{s['safe_v']:.2f} V ({100 * s['yield_there']:.0f} %) / {s['safe_v_lower_bound']:.2f} V"
+        for cell, code in zip(cells[4:6], ("ecc-8b-72", "inplace-8b-64")):
+            g = entry["gain_over_none_8b"][code]
+            assert cell == f"{g['safe_v_mv']:.0f} mV / {g['lower_bound_mv']:.0f} mV"
+            assert g["safe_v_mv"] == round(1000 * (schemes["none-8b"]["safe_v"] - schemes[code]["safe_v"]), 1)
+    demo = text.split("## The demo on Fashion-MNIST", 1)[1]
+    for scheme, s in study["fashion-mnist"]["schemes"].items():
+        cells = [x.strip() for x in next(li for li in demo.splitlines()
+                                         if li.startswith(f"| lenet5 | {scheme} |")).strip("|").split("|")]
+        assert cells[2] == f"{100 * s['fault_free']:.2f} %" and cells[3] == f"{s['safe_v']:.2f} V"
+        assert cells[4].startswith(f"{100 * s['yield_there']:.0f} % [") and cells[5] == f"{s['safe_v_lower_bound']:.2f} V"
+
+
+def test_fashion_clip_and_berzad_tables_are_the_committed_benchmark():
+    """docs/campaigns.md's Fashion-MNIST `clip` and `berzad` tables are benchmarks/
+    fault_studies.json's `fashion-clip` and `fashion-berzad` figures."""
+    text = (DOCS / "campaigns.md").read_text().split("## Fashion-MNIST against the seeds", 1)[1]
+    rows = {li.split("|")[1].strip(): [c.strip() for c in li.strip().strip("|").split("|")[1:]]
+            for li in text.splitlines() if li.startswith("| ")}
+    names = {"plain": "plain, 8 bit", "clip_0.25": "clipping w_max = 0.25, 8 bit",
+             "randbet_1%": "RandBET p = 1 %, 8 bit", "clip_0.25+randbet_1%": "clipping + RandBET, 8 bit",
+             "int4 plain": "plain, 4 bit", "int4 clip_0.25": "clipping w_max = 0.25, 4 bit"}
+    clip = _committed("fault_studies.json")["fashion-clip"]["test_error_percent_clipping_randbet"]
+    assert set(clip) == set(names)
+    for key, label in names.items():
+        assert rows[label] == [f"{clip[key][p]:.2f}" for p in ("p=0", "p=0.001", "p=0.01")], key
+    berzad = {(z["scheme"], z["layers"]): z["berzad"] for z in _committed("fault_studies.json")["fashion-berzad"]["berzad"]}
+    cells = [f"{berzad[s, layers]:.0e}".replace("e-0", "e-") for s in ("none-8b", "none-4b")
+             for layers in ("all", "conv", "linear")]
+    assert rows["lenet5 (Fashion-MNIST)"] == cells
