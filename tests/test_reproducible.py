@@ -54,7 +54,9 @@ f.REPEATS = 2
 out = {"float": f.run("float")["float_vs_fixed_accuracy"]}
 with tempfile.TemporaryDirectory() as tmp:
     img = export_checkpoint("models/resnet-small-fp32", "none-8b", Path(tmp) / "img")
-    out["scales"] = [n.get("scale") for n in img.manifest["graph"]] + [l["input_scale"] for l in img.manifest["layers"]]
+    import yaml
+    manifest = yaml.safe_load((Path(tmp) / "img" / "manifest.yaml").read_text())
+    out["scales"] = [n.get("scale") for n in manifest["graph"]] + [l["input_scale"] for l in manifest["layers"]]
     out["words"] = hashlib.sha256((Path(tmp) / "img" / "image.bin").read_bytes()).hexdigest()
 print(json.dumps(out))
 """
