@@ -58,7 +58,7 @@ rtl: setup
 	$(VPY) -m accelsim rtl generate --c --out hdl
 
 bench: setup
-	for b in benchmarks/*.py; do $(VPY) $$b || exit 1; done
+	for b in benchmarks/[!_]*.py; do $(VPY) $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache sim_build

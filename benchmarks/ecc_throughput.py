@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -20,29 +19,16 @@ import numpy as np  # noqa: E402
 
 from accelsim.ecc import get_code, get_layout, list_codes  # noqa: E402
 from accelsim.faults import inject  # noqa: E402
+from _timing import best_time, best_times  # noqa: E402  (benchmarks/_timing.py)
 
 
 def alternately(fns, repeat=7):
     """Best time of each function, timed in turns (each run once first: compilation)."""
-    for fn in fns:
-        fn()
-    best = [float("inf")] * len(fns)
-    for _ in range(repeat):
-        for i, fn in enumerate(fns):
-            t = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - t)
-    return best
+    return best_times(fns, repeat)
 
 
 def best_of(fn, repeat=5):
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    return best_time(fn, repeat)
 
 
 def random_data(code, n, rng):

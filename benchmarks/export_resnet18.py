@@ -35,8 +35,8 @@ def main():
                            "weight_bits": img.layout.weight_bits, "word_bits": img.layout.word_bits,
                            "words": int(img.words.shape[0]), "weights": img.n_weights,
                            "sram_bytes": img.bytes_stored(), **{f"{k}_bytes": v for k, v in files.items()},
-                           "projected_weights": img.manifest["projected_weights"],
-                           "projected_fraction": round(img.manifest["projected_weights"] / img.n_weights, 5)}
+                           "projected_weights": img.manifest.projected_weights,
+                           "projected_fraction": round(img.manifest.projected_weights / img.n_weights, 5)}
     print(json.dumps({"benchmark": "export_resnet18", "layers": len(img.layers), "layouts": out}))
 
 

@@ -36,6 +36,7 @@ from accelsim.infer import IntegerNetwork, decode_weights
 from accelsim.infer.fast import FastIntegerNetwork
 from accelsim.nn import build_model
 from accelsim.nn.zoo import list_models
+from _timing import best_times  # benchmarks/_timing.py
 
 BATCH = 64
 BERS = (1e-5, 1e-4, 1e-3)
@@ -59,17 +60,14 @@ def side_by_side(model, img, x: np.ndarray, repeats: int) -> dict:
     with torch.inference_mode():
         model(xt[:2])
     net.forward(x[:2], weights)     # compiles the kernels
-    torch_s, fast_s = [], []
-    for _ in range(repeats):
-        t = time.perf_counter()
+
+    def torch_fp32():
         with torch.inference_mode():
             model(xt)
-        torch_s.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        net.forward(x, weights)
-        fast_s.append(time.perf_counter() - t)
-    return {"batch": len(x), "torch_fp32_ms": round(min(torch_s) * 1e3), "fast_ms": round(min(fast_s) * 1e3),
-            "fast_over_torch": round(min(fast_s) / min(torch_s), 2)}
+
+    torch_s, fast_s = best_times([torch_fp32, lambda: net.forward(x, weights)], repeats, warm=False)
+    return {"batch": len(x), "torch_fp32_ms": round(torch_s * 1e3), "fast_ms": round(fast_s * 1e3),
+            "fast_over_torch": round(fast_s / torch_s, 2)}
 
 
 def _in_child(fn, *args):

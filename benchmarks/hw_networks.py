@@ -18,7 +18,6 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ import torch
 
 from accelsim.campaign.params import TrialParams
 from accelsim.campaign.trial import run_trial
-from accelsim.hw import load_config, plan, simulate
+from accelsim.hw import parse_config, plan, simulate
 from accelsim.image import export_image
 from accelsim.image.from_checkpoint import export_checkpoint
 from accelsim.nn import build_model
@@ -136,7 +135,7 @@ def main(networks=NETWORKS, flags=()):
                    "export_s": round(export_s, 1)}
             runs = [(16, df, 0.55) for df in DATAFLOWS] + [(32, "ws", None)]
             for size, dataflow, vdd in runs:
-                cfg = replace(load_config(), rows=size, cols=size, dataflow=dataflow)
+                cfg = parse_config({"pe_array": {"rows": size, "cols": size, "dataflow": dataflow}})
                 faults = dict(vdd=vdd, chip=0, fault_model="persistent") if vdd else {}
                 t0, c0 = time.perf_counter(), time.process_time()
                 r = simulate(img, cfg, **faults)

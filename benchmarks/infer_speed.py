@@ -27,6 +27,7 @@ from accelsim.image.from_checkpoint import export_checkpoint
 from accelsim.infer import IntegerNetwork, decode_weights
 from accelsim.infer.reference import fake_quant_forward
 from accelsim.nn import load_digits_split
+from _timing import best_time, best_times  # benchmarks/_timing.py
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 
@@ -46,30 +47,14 @@ def measure(ckpt: Path, out: Path, x: np.ndarray, y: np.ndarray) -> dict:
     net = IntegerNetwork(img)
     weights, _ = decode_weights(img)
     net.forward(x[:10], weights)   # warm-up
-    best = np.inf
-    for _ in range(3):
-        t0 = time.perf_counter()
-        logits = net.forward(x, weights)
-        best = min(best, time.perf_counter() - t0)
+    best = best_time(lambda: net.forward(x, weights), 3, warm=False)
+    logits = net.forward(x, weights)
     pred = (logits * net.output_scale()).argmax(1)
     ref = fake_quant_forward(img, x, weights).argmax(1).numpy()
     return {"layout": layout, "ms": round(best * 1e3, 1), "samples_per_s": round(len(x) / best),
             "accuracy": round(float((pred == y).mean()), 4), "card_accuracy": card.get("accuracy"),
             "agreement_with_fake_quant": round(float((pred == ref).mean()), 4),
             "disagreeing_samples": int((pred != ref).sum())}
-
-
-def _cpu_best(fns, repeats: int) -> list[float]:
-    """Best CPU seconds of each function, timed in turns (each run once first)."""
-    for fn in fns:
-        fn()
-    best = [float("inf")] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            t = time.process_time()
-            fn()
-            best[i] = min(best[i], time.process_time() - t)
-    return best
 
 
 def fullsize(name: str, tmp: Path, repeats: int) -> dict:
@@ -100,7 +85,7 @@ def fullsize(name: str, tmp: Path, repeats: int) -> dict:
     def exact_float32():
         out["float32"] = float_net.forward(xn, weights)
 
-    t_torch, t_exact, t_float = _cpu_best([torch_fp32, exact, exact_float32], repeats)
+    t_torch, t_exact, t_float = best_times([torch_fp32, exact, exact_float32], repeats, clock=time.process_time)
     if not np.array_equal(out["int8"], out["float32"]):
         raise AssertionError(f"{name}: the int8 path's logits differ from the float32 path's")
     return {"batch": 64, "threads": torch.get_num_threads(), "torch_fp32_cpu_s": round(t_torch, 3),

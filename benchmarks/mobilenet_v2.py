@@ -48,7 +48,7 @@ def figures(name: str, tmp: Path) -> dict:
     return {"parameters": sum(p.numel() for p in model.parameters()), "weight_layers": len(img.layers),
             "depthwise_layers": len(dw), "weights": img.n_weights, "macs": sum(layer.macs for layer in img.layers),
             "depthwise_macs_share": round(sum(layer.macs for layer in dw) / sum(layer.macs for layer in img.layers), 4),
-            "sram_bytes": img.bytes_stored(), "projected_weights": img.manifest["projected_weights"],
+            "sram_bytes": img.bytes_stored(), "projected_weights": img.manifest.projected_weights,
             "export_s": round(export_s, 2),
             "integer_s_per_image": round(int_s / len(x), 3), "torch_fp32_s_per_image": round(fp32_s / len(x), 3),
             "max_logit_diff_vs_fake_quant": float(np.abs(out - ref).max()),

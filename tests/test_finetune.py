@@ -31,7 +31,7 @@ def test_four_bit_activations_train_export_and_run_integer_exact(tmp_path, capsy
     save_checkpoint(model, out, card)
     assert card["activation_bits"] == 4 and card["config"]["act_bits"] == 4
     img = export_checkpoint(str(out), "inplace-4b-64", tmp_path / "img")
-    assert img.manifest["activation_bits"] == 4
+    assert img.manifest.activation_bits == 4
     bits = [(n["op"], n["bits"], n["signed"]) for n in img.graph if n["op"] != "output"]
     assert bits[0] == ("input", 8, False) and all(b == 4 for op, b, signed in bits[1:] if not signed)
     acc = float(np.mean(IntegerNetwork(img).predict(DATA.x_test.numpy()) == DATA.y_test.numpy()))
@@ -60,7 +60,7 @@ def test_fine_tune_from_a_checkpoint_keeps_what_it_learnt(tmp_path):
     card["command"] = "test"
     save_checkpoint(model, tmp_path / "ft", card)
     img = export_checkpoint(str(tmp_path / "ft"), "inplace-4b-64", tmp_path / "img")   # no --project needed
-    assert img.manifest["projected_weights"] == 0
+    assert img.manifest.projected_weights == 0
 
 
 def test_fine_tune_from_a_bare_state_dict_with_its_key_names(tmp_path):
@@ -141,7 +141,7 @@ def test_functional_relus_are_fake_quantized_as_the_integer_path_computes(tmp_pa
     card["command"] = "test"
     save_checkpoint(model, tmp_path / "c", card)
     img = export_checkpoint(str(tmp_path / "c"), "none-4b", tmp_path / "img", trust_model_file=True)   # its own net.py
-    assert img.manifest["activation_bits"] == 2
+    assert img.manifest.activation_bits == 2
     acc = float(np.mean(IntegerNetwork(img).predict(DATA.x_test.numpy()) == DATA.y_test.numpy()))
     assert abs(acc - card["accuracy_quantized_activations"]) <= 0.03
     assert card["accuracy"] - card["accuracy_quantized_activations"] > 0.05   # 2 bits cost accuracy

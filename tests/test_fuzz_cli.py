@@ -563,14 +563,21 @@ CORPUS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CORPUS))
-def test_hand_made_corpus(cases, base, name):
-    setup, argv, expect = CORPUS[name]
+def refuse_corpus_case(corpus: dict, name: str, cases, base: Path) -> Path:
+    """Case ``name`` of a hand-made hostile corpus ({name: (setup(folder, base) or None, argv
+    with {base}, text the refusal names)}) set up in a fresh folder; the command must refuse it
+    in one line (check_refused). Returns the folder."""
+    setup, argv, expect = corpus[name]
     d = cases()
     if setup is not None:
         setup(d, base)
-    argv = [a.replace("{base}", str(base)) for a in argv]
-    check_refused(argv, d, base, expect)
+    check_refused([a.replace("{base}", str(base)) for a in argv], d, base, expect)
+    return d
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_hand_made_corpus(cases, base, name):
+    refuse_corpus_case(CORPUS, name, cases, base)
 
 
 def test_edited_scale_is_detected_by_the_manifest_hash(cases, base):
@@ -885,12 +892,7 @@ ROUND_TWO = {
 
 @pytest.mark.parametrize("name", sorted(ROUND_TWO))
 def test_round_two_corpus(cases, base, trials_store, name):
-    setup, argv, expect = ROUND_TWO[name]
-    d = cases()
-    if setup is not None:
-        setup(d, base)
-    argv = [a.replace("{base}", str(base)) for a in argv]
-    check_refused(argv, d, base, expect)
+    d = refuse_corpus_case(ROUND_TWO, name, cases, base)
     assert not (d / "ran").exists()   # no model file named only by a card was imported
 
 

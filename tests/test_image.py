@@ -41,7 +41,7 @@ def test_files_manifest_and_word_order(lenet_image):
     m = img.manifest
     assert img.words.shape == (1227, 1) and [layer.name for layer in img.layers] == [
         "features.0", "features.3", "classifier.0", "classifier.2", "classifier.4"]
-    assert (m["format_version"], m["layout"], m["code"], m["word_bits"], m["lanes"], m["weight_bits"]) == (
+    assert (m.format_version, m.layout, m.code, m.word_bits, m.lanes, m.weight_bits) == (
         1, "inplace-4b-64", "hsiao-64-57", 64, 1, 4)
     # image.bin: little-endian words in address order; image.hex: the same words, 16 digits, MSB first
     raw = np.fromfile(img.path / "image.bin", dtype="<u8")
@@ -49,7 +49,7 @@ def test_files_manifest_and_word_order(lenet_image):
     lines = (img.path / "image.hex").read_text().splitlines()
     assert {len(line) for line in lines} == {16} and [int(v, 16) for v in lines] == img.words[:, 0].tolist()
     for name in ("image.bin", "image.hex"):
-        assert m["files"][name] == hashlib.sha256((img.path / name).read_bytes()).hexdigest()
+        assert m.files.model_dump(by_alias=True)[name] == hashlib.sha256((img.path / name).read_bytes()).hexdigest()
     # layers are consecutive; each holds ceil(n / 16) words
     assert [layer.word_offset for layer in img.layers] == [0, 10, 64, 544, 1174]
     assert [layer.n_words for layer in img.layers] == [10, 54, 480, 630, 53]
@@ -112,7 +112,7 @@ def test_per_tensor_scale_and_bias_at_accumulator_scale(tmp_path):
     w = model[0].weight.detach().double()
     np.testing.assert_allclose(per_ch.layers[0].weight_scale, w.abs().amax(dim=(1, 2, 3)).numpy() / 127)
     np.testing.assert_allclose(per_t.layers[0].weight_scale, np.full(4, float(w.abs().max()) / 127))
-    assert per_t.manifest["per_channel"] is False and per_ch.manifest["per_channel"] is True
+    assert per_t.manifest.per_channel is False and per_ch.manifest.per_channel is True
     # the input scale is max|x| / 255 over the calibration batch (digits pixels are >= 0)
     assert per_ch.layers[0].input_scale == pytest.approx(float(calib.max()) / 255)
     layer = per_ch.layers[0]
@@ -198,7 +198,7 @@ def test_out_of_range_weights_name_layer_and_index_and_project_moves_them(tmp_pa
     plain = export_checkpoint("models/lenet5-int4", "none-4b", tmp_path / "q")
     a, b = decode_weights(img)[0], decode_weights(plain)[0]
     moved = sum(int(np.count_nonzero(a[k] != b[k])) for k in a)
-    assert img.manifest["projected_weights"] == moved > 0
+    assert img.manifest.projected_weights == moved > 0
     lay = get_layout("inplace-4b-64")
     for name, q in a.items():   # every throttled slot now holds a weight in [-4, 3]
         flat = q.reshape(-1)

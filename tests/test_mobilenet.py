@@ -54,7 +54,7 @@ def test_digits_mobilenet_exports_with_depthwise_relu6_and_residuals(tmp_path):
     img = export_image(model, tmp_path / "m", layout="inplace-8b-64", input_shape=(1, 8, 8), project=True,
                        calibration=DATA.x_train[:256])
     layers = {layer.name: layer for layer in img.layers}
-    entries = {e["name"]: e for e in img.manifest["layers"]}
+    entries = {e.name: e.model_dump(exclude_unset=True) for e in img.manifest.layers}
     dw = [layer for layer in img.layers if layer.groups > 1]
     assert [layer.name for layer in dw] == ["features.1.conv.0.0", "features.2.conv.1.0", "features.3.conv.1.0",
                                             "features.4.conv.1.0", "features.5.conv.1.0"]
@@ -96,7 +96,7 @@ def test_dilated_and_grouped_conv_with_functional_ops(tmp_path):
     torch.manual_seed(1)
     img = export_image(_Dilated(), tmp_path / "d", layout="none-8b", input_shape=(1, 8, 8),
                        calibration=DATA.x_train[:256])
-    e = {x["name"]: x for x in img.manifest["layers"]}
+    e = {x.name: x.model_dump(exclude_unset=True) for x in img.manifest.layers}
     assert e["conv1"]["dilation"] == [2, 2] and e["conv1"]["output_hw"] == [8, 8] and e["conv1"]["relu_max"] == 6.0
     assert e["conv2"]["dilation"] == [2, 1] and e["conv2"]["groups"] == 4 and e["conv2"]["weight_shape"] == [8, 2, 3, 3]
     assert e["conv2"]["in_channels"] == 8 and e["conv2"]["gemm"] == [64, 18, 8]
@@ -127,7 +127,7 @@ def test_four_bit_activations_run_integer_exact(tmp_path):
     model = build_model("mobilenet-v2-small", seed=5)
     img = export_image(model, tmp_path / "a4", layout="none-8b", input_shape=(1, 8, 8), activation_bits=4,
                        calibration=DATA.x_train[:256])
-    assert img.manifest["activation_bits"] == 4
+    assert img.manifest.activation_bits == 4
     bits = {n["name"]: (n["bits"], n["signed"]) for n in img.graph if n["op"] != "output"}
     assert bits["x"] == (8, False) and bits["features.0.0"] == (4, False)
     assert all(b == (8 if signed else 4) for name, (b, signed) in bits.items() if name != "x")

@@ -317,7 +317,7 @@ def test_seeded_zoo_weights_export_the_network_built_under_that_seed(tmp_path):
     calibration = calibration_set(DataSpec())
     ref = export_image(data_dependent_init(build_model("lenet5", seed=3), calibration), tmp_path / "ref",
                        layout="none-8b", input_shape=(1, 8, 8), calibration=calibration)
-    cached = {load_image(d).manifest["source"]["seed"]: d for d in image_cache_dir(store).glob("lenet5-none-8b-*")}
+    cached = {load_image(d).manifest.source["seed"]: d for d in image_cache_dir(store).glob("lenet5-none-8b-*")}
     assert sorted(cached) == [3, 4]
     assert (cached[3] / "image.bin").read_bytes() == (ref.path / "image.bin").read_bytes()
     assert (cached[4] / "image.bin").read_bytes() != (ref.path / "image.bin").read_bytes()
@@ -373,7 +373,7 @@ def test_fine_tune_a_user_model_file_from_its_checkpoint(project, tmp_path):
     assert 0.3 < card["wot_fraction_out_of_range_before"] < 0.6
     assert card["accuracy"] >= 0.9 and card["bits"] == 8
     img = export_checkpoint(str(out), "inplace-8b-64", tmp_path / "img", trust_model_file=True)
-    assert img.manifest["projected_weights"] == 0             # WOT left every weight in its slots
+    assert img.manifest.projected_weights == 0             # WOT left every weight in its slots
 
 
 @pytest.mark.parametrize("name", ["resnet-small", "squeezenet-small"])
@@ -437,7 +437,7 @@ def test_seeded_weights_fit_an_in_place_layout_before_export(layout, tmp_path):
         data_dependent_init(model, x)
         img = export_image(model, tmp_path / str(fit), layout=layout, input_shape=(1, 8, 8),
                            calibration=x, project=True)
-        projected.append(img.manifest["projected_weights"])
+        projected.append(img.manifest.projected_weights)
         tops.append(np.bincount(IntegerNetwork(img).predict(x[:500].numpy()), minlength=10))
     assert projected[0] > 1000 and projected[1] == 0
     assert tops[0].max() >= 495 and (tops[1] > 0).sum() >= 5 and tops[1].max() < 475

@@ -94,14 +94,14 @@ def prepare_images(spec: Spec, cache: Path, keys: dict | None = None, *, progres
                 continue
             d = cache / f"{model}-{scheme}-{key[:16]}"
             try:
-                fresh = load_image(d).manifest.get("source", {}).get("export_sha256") != key
+                fresh = load_image(d).manifest.source.get("export_sha256") != key
             except UserError:
                 fresh = True
             if fresh:
                 from accelsim.progress import step
                 with step(f"exporting {model} ({scheme}): calibration, quantization, packing", enabled=progress):
                     image = export_source(src, scheme, d, spec.data, key)
-                if image.manifest["source"]["export_sha256"] != key:   # the checkpoint changed while we ran
+                if image.manifest.source["export_sha256"] != key:   # the checkpoint changed while we ran
                     raise UserError(f"checkpoint {src.path} changed during the campaign's export; run again")
             dirs[(model, scheme)] = str(d)
         if spec.engine == "cycle":   # a table without a MAC width an image needs: refused before any trial
@@ -230,9 +230,8 @@ def provenance(spec: Spec, base_dir: Path | None = None) -> dict:
     evaluation data with its content hash, the model files with their sha256 (paths
     relative to ``base_dir``, the spec's folder), the package version and the git commit
     (when any). Date, host and library versions: run_environment."""
-    from dataclasses import asdict
-
     from accelsim import __version__
+    from accelsim.hw.config import is_preset
     from accelsim.nn.data import evaluation_set, fingerprint
 
     data_sha = spec.data_sha256 or fingerprint(evaluation_set(spec.data, spec.samples))
@@ -241,8 +240,9 @@ def provenance(spec: Spec, base_dir: Path | None = None) -> dict:
             "repeats": spec.repeats, "samples": spec.samples, "layers": spec.layers, "engine": spec.engine,
             "policy": spec.policy, "v_low": spec.v_low(), "fault_map": spec.fault_map, "curve": spec.curve_dict,
             "curve_info": spec.curve.info(), "chip_models": [m.name for m in spec.chip_models],
-            "accelerator": spec.accelerator and portable_path(spec.accelerator, base_dir),
-            "accelerator_config": asdict(spec.accelerator_config),
+            "accelerator": spec.accelerator and (spec.accelerator if is_preset(spec.accelerator)
+                                                 else portable_path(spec.accelerator, base_dir)),
+            "accelerator_config": spec.accelerator_config.flat(),
             "accelerator_sha256": spec.accelerator_config.digest,
             "energy_table": (portable_path(spec.energy_table, base_dir) if spec.energy_table else
                              "packaged 45 nm (accelsim/configs/energy.yaml)"),

@@ -45,24 +45,15 @@ def _resolve(value, base_dir: Path, where: str) -> str:
     return str((p if p.is_absolute() else base_dir / p).resolve())
 
 
-def _per_scheme(entry: dict, single: str, plural: str, schemes: list[str], where: str) -> dict[str, str]:
-    """{scheme: value} from ``single`` (every scheme) or ``plural`` (a mapping per scheme)."""
-    if single in entry and plural in entry:
-        raise UserError(f"{where}: give {single} or {plural}, not both")
-    if single in entry:
-        return {s: entry[single] for s in schemes}
-    mapping = entry.get(plural)
-    if not isinstance(mapping, dict) or not mapping:
-        raise UserError(f"{where}.{plural} must map schemes to paths")
-    extra = set(mapping) - set(schemes)
-    if extra:
-        raise UserError(f"{where}.{plural}: scheme(s) {', '.join(sorted(map(str, extra)))} are not in the "
-                        f"campaign's schemes ({', '.join(schemes)})")
-    return mapping
-
-
-def _missing(model: str, scheme: str, where: str = "campaign spec") -> UserError:
-    return UserError(f"{where}: model {model!r} has no checkpoint or image for scheme {scheme}")
+def _per_scheme(entry: dict, single: str, plural: str, schemes: list[str], model: str,
+                spec_where: str) -> dict[str, str]:
+    """{scheme: path} for every scheme, from ``single`` (every scheme) or ``plural`` (a mapping
+    per scheme; the schema refused both at once and schemes the campaign does not sweep)."""
+    given = {s: entry[single] for s in schemes} if single in entry else (entry.get(plural) or {})
+    for scheme in schemes:
+        if scheme not in given:
+            raise UserError(f"{spec_where}: model {model!r} has no checkpoint or image for scheme {scheme}")
+    return given
 
 
 def parse_models(field, schemes: list[str], base_dir: Path, models_dir: Path,
@@ -79,10 +70,8 @@ def parse_models(field, schemes: list[str], base_dir: Path, models_dir: Path,
         entry = entry or {}
         project = entry.get("project", False)
         if "images" in entry:
-            paths = _per_scheme(entry, "image", "images", schemes, where)
+            paths = _per_scheme(entry, "image", "images", schemes, model, spec_where)
             for scheme in schemes:
-                if scheme not in paths:
-                    raise _missing(model, scheme, spec_where)
                 d = _resolve(paths[scheme], base_dir, f"{where}.images.{scheme}")
                 if not Path(d).is_dir():
                     raise UserError(f"{where}.images.{scheme}: memory image {d!r} does not exist")
@@ -99,10 +88,8 @@ def parse_models(field, schemes: list[str], base_dir: Path, models_dir: Path,
                 sources[(model, scheme)] = ModelSource("seeded", name, project=project, seed=entry["seed"])
         elif "factory" in entry:
             ref = parse_factory(entry["factory"], base_dir, f"{where}.factory")
-            paths = _per_scheme(entry, "checkpoint", "checkpoints", schemes, where)
+            paths = _per_scheme(entry, "checkpoint", "checkpoints", schemes, model, spec_where)
             for scheme in schemes:
-                if scheme not in paths:
-                    raise _missing(model, scheme, spec_where)
                 weights = Path(_resolve(paths[scheme], base_dir, f"{where}.checkpoints.{scheme}"))
                 if weights.suffix != ".safetensors":
                     weights = weights.with_name(weights.name + ".safetensors")
@@ -110,10 +97,8 @@ def parse_models(field, schemes: list[str], base_dir: Path, models_dir: Path,
                     raise UserError(f"{where}: state dict {str(weights)!r} for scheme {scheme} does not exist")
                 sources[(model, scheme)] = ModelSource("factory", str(weights), ref.text, project)
         elif "checkpoint" in entry or "checkpoints" in entry:
-            paths = _per_scheme(entry, "checkpoint", "checkpoints", schemes, where)
+            paths = _per_scheme(entry, "checkpoint", "checkpoints", schemes, model, spec_where)
             for scheme in schemes:
-                if scheme not in paths:
-                    raise _missing(model, scheme, spec_where)
                 stem = _resolve(paths[scheme], base_dir, f"{where}.checkpoints.{scheme}")
                 sources[(model, scheme)] = _card_checkpoint(model, scheme, stem, project, spec_where)
         else:
@@ -159,7 +144,7 @@ def check_sources(sources: dict, data) -> dict[tuple[str, str], ModelSource]:
                 raise UserError(f"campaign spec: models.{model}.images.{scheme}: the image {src.path} holds "
                                 f"layout {image.layout.name}, not {scheme}")
             check_fits(data, image.input_shape, image_classes(image), f"model {what}")
-            src = ModelSource("image", src.path, image_sha256=image.manifest["files"]["image.bin"])
+            src = ModelSource("image", src.path, image_sha256=image.manifest.files.image_bin)
         else:
             from accelsim.image.graph import capture
             from accelsim.nn.modelref import probe

@@ -3,57 +3,74 @@ layer selection, read from YAML and validated before anything runs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
 from accelsim.ecc import get_layout
 from accelsim.energy.table import EnergyTable, load_table
-from accelsim.hw.config import AcceleratorConfig, load_config
+from accelsim.hw.config import DEFAULT_PRESET, AcceleratorConfig, is_preset, load_config
 from accelsim.errors import UserError
 from accelsim.fileio import read_yaml, sha256_file
 from accelsim.faults import BerCurve, ChipFaultMap, curve_params, load_curve, map_to_nominal
 from accelsim.faults.ber_curve import curve_from_model
-from accelsim.faults.chip_model import PRESETS, ChipModel, chip_model
-from accelsim.schema import MAX_TRIALS, BerCurveFile, CampaignSpec, validate
-from accelsim.schema.campaign import SequentialYield
+from accelsim.faults.chip_model import ChipModel, chip_model
+from accelsim.schema import BerCurveFile, CampaignSpec, validate
+from accelsim.schema.campaign import map_floor_refusal, too_many_trials, trial_count
 from accelsim.campaign.params import TrialParams, trial_key  # noqa: F401
 from accelsim.campaign.sources import SCHEME_VARIANT, ModelSource, check_sources, parse_models  # noqa: F401
 from accelsim.nn.data import DataSpec, data_size, evaluation_set, fingerprint, parse_data
 
 
-@dataclass
+# the CampaignSpec fields a Spec states resolved against the files (parse_spec); every other
+# field of the validated file reads through unchanged (Spec.__getattr__)
+RESOLVED = {
+    "models": "models: the labels, in order (their weights: checkpoints)",
+    "models_dir": "checkpoints: (model, scheme) -> its weights",
+    "ber_curve": "curve: the BER curve read, fitted and mapped onto the accelerator's nominal voltage",
+    "accelerator": "accelerator: a preset's name, or the file's absolute path; accelerator_config: the machine",
+    "energy_table": "energy_table: the file's absolute path (None: packaged); energy: the table",
+    "policy": "policy: the accelerator's ecc.policy when one is named",
+    "samples": "samples: unset, the default or all of a smaller data set",
+    "data": "data: the data source resolved (paths against the spec's folder)",
+    "metric": "metric: unset, accuracy with labelled data, sdc without",
+    "v_low": "map_floor: the pinned floor, checked against the curve (v_low(): the floor in force)",
+    "fault_map": "fault_map: the CSV's absolute path, fault_map_sha256 its content",
+    "chip_model": "chip_models: the swept chip models, Vmin shift in the SRAM's volts",
+}
+
+
+@dataclass(frozen=True)
 class Spec:
-    name: str
-    seed: int
+    """A campaign spec resolved against its files by :func:`parse_spec`: the validated
+    :class:`accelsim.schema.CampaignSpec` (``file``; its fields and defaults are stated there
+    only and read through as attributes: ``spec.seed`` is ``spec.file.seed``) and, for the
+    fields named in :data:`RESOLVED`, their resolved value and the objects read once."""
+
+    file: CampaignSpec
     checkpoints: dict[tuple[str, str], ModelSource]   # (model, scheme) -> its weights
     models: list[str]
-    schemes: list[str]
-    voltages: list[float] | None
-    bers: list[float] | None
-    fault_model: str
-    chips: int
-    repeats: int
-    layers: list[str] | str
-    samples: int
-    engine: str
     policy: str
+    samples: int
+    metric: str                          # what the headline's tolerance applies to
     curve: BerCurve
-    curve_dict: dict = field(default_factory=dict)
-    p_stuck1: float = 0.5
-    accelerator: str | None = None
-    energy_table: str | None = None
-    map_floor: float | None = None       # pinned v_low (spec field v_low)
-    fault_map: str | None = None         # measured map CSV (fault_model: measured)
-    fault_map_sha256: str | None = None
-    data: DataSpec = field(default_factory=DataSpec)
-    data_sha256: str | None = None       # of the evaluated subset (None for the default digits)
-    metric: str = "accuracy"             # what the headline's tolerance applies to
-    # read and validated once per campaign (parse_spec); what the trials run with
-    accelerator_config: AcceleratorConfig = field(default_factory=load_config)
-    energy: EnergyTable = field(default_factory=load_table)
-    sequential: SequentialYield | None = None   # opt-in sequential yield decisions (runner)
-    chip_models: list[ChipModel] = field(default_factory=lambda: [PRESETS["iid"]])   # swept like schemes
+    curve_dict: dict                     # curve_params(curve): what trials store and hash
+    accelerator: str | None              # a preset's name or an absolute path (None: packaged default)
+    accelerator_config: AcceleratorConfig   # read and validated once per campaign: what the trials run with
+    energy_table: str | None             # absolute path (None: the packaged table)
+    energy: EnergyTable
+    map_floor: float | None              # pinned v_low (spec field v_low)
+    fault_map: str | None                # measured map CSV (fault_model: measured)
+    fault_map_sha256: str | None
+    data: DataSpec
+    data_sha256: str | None              # of the evaluated subset (None for the default digits)
+    chip_models: list[ChipModel]         # swept like schemes
+
+    def __getattr__(self, name: str):
+        # only called for names the resolved fields above do not have: the file's own fields
+        if name.startswith("__") or name == "file":
+            raise AttributeError(name)
+        return getattr(self.file, name)
 
     def v_low(self) -> float:
         """The voltage every chip's map is drawn down to (nested): the spec's ``v_low`` if
@@ -66,11 +83,12 @@ class Spec:
 
     def n_trials(self, layer_names: dict[str, list[str]] | None = None) -> int:
         """How many trials :meth:`trials` gives, without building them."""
-        per_point = (len(self.voltages or self.bers or ()) * self.chips * self.repeats * len(self.schemes)
-                     * len(self.chip_models))
         if self.layers == "each":
-            return sum(len((layer_names or {}).get(m, [])) for m in self.models) * per_point
-        return len(self.models) * per_point * (1 if self.layers == "all" else len(self.layers))
+            selections = [len((layer_names or {}).get(m, [])) for m in self.models]
+        else:
+            selections = [1 if self.layers == "all" else len(self.layers)] * len(self.models)
+        points = len(self.voltages or self.bers or ())
+        return trial_count(selections, len(self.schemes), points, self.chips, self.repeats, len(self.chip_models))
 
     def files(self) -> dict:
         """The trial fields naming the files a trial is made from and their content digests
@@ -99,8 +117,9 @@ class Spec:
         v_low = round(self.v_low(), 6)
         points = ([("vdd", v) for v in self.voltages] if self.voltages else [("ber", b) for b in self.bers])
         n = self.n_trials(layer_names)
-        if n > MAX_TRIALS:
-            raise UserError(f"campaign spec {self.name!r}: {n:,} trials planned, more than the limit of {MAX_TRIALS:,}")
+        refusal = too_many_trials(n)
+        if refusal:
+            raise UserError(f"campaign spec {self.name!r}: {refusal}")
         for model in self.models:
             for scheme in self.schemes:
                 if self.layers == "all":
@@ -151,7 +170,6 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     accelerator = None
     accelerator_config = load_config(None)
     if d.accelerator is not None or d.engine == "cycle":
-        from accelsim.hw.config import DEFAULT_PRESET, is_preset
         # a preset by name (resident, streamed, ...), else a file; nothing said: resident
         name = d.accelerator if d.accelerator is not None else DEFAULT_PRESET
         accelerator = name if is_preset(name) else str(base_dir / name)
@@ -176,15 +194,17 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
     if d.v_low is not None:
         map_floor = _in_domain([d.v_low], "v_low", curve, where)[0]
         lowest = min(voltages) if voltages else min(float(curve.vdd_for_ber(b)) for b in bers)
-        if map_floor > lowest + 1e-12:
-            raise UserError(f"{where}: v_low = {map_floor} V is above the sweep's lowest voltage {lowest:.6g} V")
+        refusal = map_floor_refusal(map_floor, lowest)
+        if refusal:
+            raise UserError(f"{where}: {refusal}")
     fault_map = fault_map_sha = None
     if d.fault_model == "measured":
         fault_map, fault_map_sha = _check_fault_map(d.fault_map, base_dir, d.schemes)
     policy = d.policy
     if accelerator is not None:
         acc_policy = accelerator_config.policy
-        accelerator = str(Path(accelerator).absolute())   # what trials read: workers may run elsewhere
+        if not is_preset(accelerator):   # what trials read: workers may run elsewhere (a preset is a name)
+            accelerator = str(Path(accelerator).absolute())
         # the spec's default policy used to replace the accelerator's (e.g. reread) without a word
         if "policy" in d.model_fields_set and d.policy != acc_policy and d.accelerator is not None:
             raise UserError(f"{where}: policy {d.policy} but accelerator config {accelerator} sets "
@@ -207,15 +227,11 @@ def parse_spec(d, base_dir: Path = Path("."), where: str = "campaign spec") -> S
         raise UserError(f"{where}: metric accuracy needs labels, and data {data_spec.text} has none; use metric: sdc")
     sources = check_sources(sources, data)
     chip_models = _chip_models(d, curve, where)
-    return Spec(name=d.name, seed=d.seed, checkpoints=sources, models=models, schemes=list(d.schemes),
-                voltages=voltages, bers=bers, fault_model=d.fault_model, chips=d.chips, repeats=d.repeats,
-                layers=d.layers if isinstance(d.layers, str) else list(d.layers), samples=samples,
-                engine=d.engine, policy=policy, curve=curve, curve_dict=curve_params(curve),
-                p_stuck1=float(d.p_stuck1), accelerator=accelerator, energy_table=energy_table,
+    return Spec(file=d, checkpoints=sources, models=models, policy=policy, samples=samples, metric=metric,
+                curve=curve, curve_dict=curve_params(curve), accelerator=accelerator,
+                accelerator_config=accelerator_config, energy_table=energy_table, energy=energy,
                 map_floor=map_floor, fault_map=fault_map, fault_map_sha256=fault_map_sha, data=data_spec,
-                data_sha256=None if data_spec.is_default else fingerprint(data), metric=metric,
-                accelerator_config=accelerator_config, energy=energy, chip_models=chip_models,
-                sequential=d.sequential)
+                data_sha256=None if data_spec.is_default else fingerprint(data), chip_models=chip_models)
 
 
 def _chip_models(d: CampaignSpec, curve: BerCurve, where: str) -> list[ChipModel]:

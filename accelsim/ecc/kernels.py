@@ -91,6 +91,16 @@ def decode(flat, lanes, tables, syndrome_offset, status_table, pos_table,
                 out[i * lanes + lane] &= keep[lane]
 
 
+@njit(inline="always", boundscheck=False)
+def _lane_syndrome(tables, base, x):  # pragma: no cover - compiled
+    """XOR of the flattened byte tables' entries for the 8 bytes of lane ``x`` (entries
+    from ``base``: 2048 per lane), one expression the compiler schedules together."""
+    return (tables[base + (x & 0xFF)] ^ tables[base + 256 + ((x >> 8) & 0xFF)]
+            ^ tables[base + 512 + ((x >> 16) & 0xFF)] ^ tables[base + 768 + ((x >> 24) & 0xFF)]
+            ^ tables[base + 1024 + ((x >> 32) & 0xFF)] ^ tables[base + 1280 + ((x >> 40) & 0xFF)]
+            ^ tables[base + 1536 + ((x >> 48) & 0xFF)] ^ tables[base + 1792 + ((x >> 56) & 0xFF)])
+
+
 @njit(cache=True, nogil=True, boundscheck=False)
 def decode_lean(flat, lanes, tables, syndrome_offset, status_table, pos_table,
                 out, out_lanes, keep, status):  # pragma: no cover - compiled
@@ -108,10 +118,7 @@ def decode_lean(flat, lanes, tables, syndrome_offset, status_table, pos_table,
         k0 = keep[0]
         for i in range(n):
             x = flat[i]
-            s = (syndrome_offset ^ tables[x & 0xFF] ^ tables[256 + ((x >> 8) & 0xFF)]
-                 ^ tables[512 + ((x >> 16) & 0xFF)] ^ tables[768 + ((x >> 24) & 0xFF)]
-                 ^ tables[1024 + ((x >> 32) & 0xFF)] ^ tables[1280 + ((x >> 40) & 0xFF)]
-                 ^ tables[1536 + ((x >> 48) & 0xFF)] ^ tables[1792 + ((x >> 56) & 0xFF)])
+            s = syndrome_offset ^ _lane_syndrome(tables, 0, x)
             status[i] = status_table[s]
             p = pos_table[s]
             if p >= 0:
@@ -123,14 +130,7 @@ def decode_lean(flat, lanes, tables, syndrome_offset, status_table, pos_table,
         for i in range(n):
             x = flat[2 * i]
             y = flat[2 * i + 1]
-            s = (syndrome_offset ^ tables[x & 0xFF] ^ tables[256 + ((x >> 8) & 0xFF)]
-                 ^ tables[512 + ((x >> 16) & 0xFF)] ^ tables[768 + ((x >> 24) & 0xFF)]
-                 ^ tables[1024 + ((x >> 32) & 0xFF)] ^ tables[1280 + ((x >> 40) & 0xFF)]
-                 ^ tables[1536 + ((x >> 48) & 0xFF)] ^ tables[1792 + ((x >> 56) & 0xFF)]
-                 ^ tables[2048 + (y & 0xFF)] ^ tables[2304 + ((y >> 8) & 0xFF)]
-                 ^ tables[2560 + ((y >> 16) & 0xFF)] ^ tables[2816 + ((y >> 24) & 0xFF)]
-                 ^ tables[3072 + ((y >> 32) & 0xFF)] ^ tables[3328 + ((y >> 40) & 0xFF)]
-                 ^ tables[3584 + ((y >> 48) & 0xFF)] ^ tables[3840 + ((y >> 56) & 0xFF)])
+            s = syndrome_offset ^ _lane_syndrome(tables, 0, x) ^ _lane_syndrome(tables, 2048, y)
             status[i] = status_table[s]
             p = pos_table[s]
             if p >= 64:
@@ -146,9 +146,7 @@ def decode_lean(flat, lanes, tables, syndrome_offset, status_table, pos_table,
         for i in range(n):
             s = syndrome_offset
             for lane in range(lanes):
-                x = flat[i * lanes + lane]
-                for t in range(8):
-                    s ^= tables[256 * (8 * lane + t) + ((x >> (8 * t)) & 0xFF)]
+                s ^= _lane_syndrome(tables, 2048 * lane, flat[i * lanes + lane])
             status[i] = status_table[s]
             p = pos_table[s]
             for lane in range(out_lanes):

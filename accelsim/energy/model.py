@@ -99,7 +99,7 @@ def unit_energies(table: EnergyTable, cfg, layout) -> UnitEnergies:
         accumulator_write=table.sram_write_pj(acc_kib) * PSUM_BYTES * 8 / 64 if acc_kib else 0.0,
         accumulator_read=table.sram_read_pj(acc_kib) * PSUM_BYTES * 8 / 64 if acc_kib else 0.0,
         register_per_mac=moved_bits * table.register_pj_per_bit,
-        ecc_per_decode=decoder_cells(code, getattr(cfg, "ecc_rule", DEFAULT_RULE)) * table.ecc_gate_switch_pj
+        ecc_per_decode=decoder_cells(code, cfg.ecc_rule) * table.ecc_gate_switch_pj
         * table.ecc_activity,
         dram_per_byte=table.dram_pj_per_byte)
 
@@ -132,7 +132,7 @@ def energy_of(result, layout, *, vdd: float | None, table: EnergyTable | None = 
     resident = cfg.resident or len(result.decoded_words) <= cfg.sram_words
     count_dram = table.count_dram == "always" or (table.count_dram == "auto" and not resident)
     # activation buffers in the weight SRAM's voltage domain (activation_buffers.scaled) scale alike
-    buf = dyn if getattr(cfg, "activations_scaled", False) else logic
+    buf = dyn if cfg.activations_scaled else logic
     report = EnergyReport(vdd, u)
     totals = dict.fromkeys(COMPONENTS, 0.0)
     for s in result.layers:

@@ -18,10 +18,11 @@ with another nominal voltage, explicitly (``scale`` or ``shift``), and refuses o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field
 from scipy.special import ndtr, ndtri
 
 from accelsim.errors import UserError
@@ -34,30 +35,19 @@ SYNTHETIC_CURVE_FILE = CONFIGS / "ber-synthetic.yaml"
 MAPPINGS = ("scale", "shift")
 
 
-@dataclass(frozen=True)
-class BerCurve:
-    """BER(V); ``v_min``..``v_max`` is the domain where it is defined (volts).
-    ``measured_lo``..``measured_hi`` (volts, None: no measurement) is the span of the
-    points it was fitted to: outside it the law is extrapolated."""
+class BerCurve(BerCurveFile):
+    """BER(V) as the fault models receive it: the validated :class:`accelsim.schema.BerCurveFile`
+    (its fields and their defaults are stated there only) with its law resolved by
+    :func:`curve_from_model`: ``kind`` set, the law's parameters given or fitted (the
+    fitted ``points``/``measured`` are folded into them and cleared), the domain
+    ``v_min``..``v_max`` (volts) set. The fields below are what resolving adds."""
 
-    kind: str = "log-linear"
-    v_ref: float = 0.50
-    ber_ref: float = 1e-2
-    mv_per_decade: float = 30.0
-    mu: float = 0.0
-    sigma: float = 0.0
-    v_min: float = 0.45
-    v_max: float = 0.90
-    table: tuple[tuple[float, float], ...] = ()
-    source: str = ""
-    name: str = ""
-    label: str = ""
-    node: str = ""
-    vdd_nominal: float | None = None
-    measured_lo: float | None = None
-    measured_hi: float | None = None
-    mapping: str = ""   # how it was mapped onto the accelerator (e.g. "scale 1.0 -> 0.9 V")
-    curve_volts_per_volt: float = 1.0   # d V_curve / d V of that mapping (a chip's Vmin shift converts by it)
+    measured_lo: float | None = Field(None, description="lowest voltage of the points the law was fitted to, V "
+                                                        "(None: no measurement); outside the span it is extrapolated")
+    measured_hi: float | None = Field(None, description="highest voltage of those points, V")
+    mapping: str = Field("", description="how it was mapped onto the accelerator (e.g. 'scale 1.0 -> 0.9 V')")
+    curve_volts_per_volt: float = Field(1.0, description="d V_curve / d V of that mapping (a chip's Vmin shift "
+                                                         "converts by it)")
 
     def _check(self, vdd) -> np.ndarray:
         v = np.asarray(vdd, dtype=np.float64)
@@ -252,8 +242,7 @@ def _kind(f: BerCurveFile) -> str:
 
 def curve_from_model(f: BerCurveFile, where: str = "BER curve") -> BerCurve:
     kind = _kind(f)
-    kw: dict = {"kind": kind, "source": f.source, "name": f.name, "label": f.label or "", "node": f.node,
-                "vdd_nominal": f.vdd_nominal}
+    kw: dict = {"kind": kind, "points": None, "measured": None}   # fitted into the law below
     pts = measured_points(f) if f.measured is not None else f.points
     if f.measured is not None:
         volts = [p.vdd for p in f.measured]
@@ -272,7 +261,7 @@ def curve_from_model(f: BerCurveFile, where: str = "BER curve") -> BerCurve:
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
     for key in ("v_ref", "ber_ref", "mv_per_decade", "mu", "sigma", "v_min", "v_max"):
-        if getattr(f, key) is not None:
+        if getattr(f, key) is not None:   # given beside a fit: the given value holds
             kw[key] = float(getattr(f, key))
     if pts is not None and kind == "log-linear" and f.v_ref is not None:
         kw["ber_ref"] = fit.ber_ref * 10 ** ((fit.v_ref - kw["v_ref"]) * 1000.0 / fit.mv_per_decade)
@@ -282,10 +271,12 @@ def curve_from_model(f: BerCurveFile, where: str = "BER curve") -> BerCurve:
             raise UserError(f"{where}: table: BER must not increase with voltage")
         if len({v for v, _ in table}) != len(table):
             raise UserError(f"{where}: table: a voltage appears twice")
-        kw["table"] = table
+        kw["table"] = [list(p) for p in table]
         kw.setdefault("v_min", table[0][0])
         kw.setdefault("v_max", table[-1][0])
-    curve = BerCurve(**kw)
+    # the file's values as validated, the law's resolved on top (no second validation:
+    # a fit's parameters are checked by _check_curve, with its own messages)
+    curve = BerCurve.model_construct(**{**dict(f), **kw})
     _check_curve(curve, where)
     return curve
 
@@ -330,12 +321,16 @@ def map_to_nominal(curve: BerCurve, vdd_nominal: float, mapping: str | None,
             return None
         return round(v * vdd_nominal / curve.vdd_nominal if mapping == "scale" else v - b, 12)
 
-    return replace(curve, v_ref=back(curve.v_ref), mv_per_decade=curve.mv_per_decade / a, mu=back(curve.mu),
-                   sigma=curve.sigma / a, v_min=back(curve.v_min), v_max=back(curve.v_max),
-                   table=tuple((back(v), ber) for v, ber in curve.table), vdd_nominal=float(vdd_nominal),
-                   measured_lo=back(curve.measured_lo), measured_hi=back(curve.measured_hi),
-                   mapping=f"{mapping} {curve.vdd_nominal:g} V -> {vdd_nominal:g} V",
-                   curve_volts_per_volt=curve.curve_volts_per_volt * a)
+    def per(x):
+        return None if x is None else x / a
+
+    return curve.model_copy(update=dict(
+        v_ref=back(curve.v_ref), mv_per_decade=per(curve.mv_per_decade), mu=back(curve.mu), sigma=per(curve.sigma),
+        v_min=back(curve.v_min), v_max=back(curve.v_max),
+        table=None if curve.table is None else [[back(v), ber] for v, ber in curve.table],
+        vdd_nominal=float(vdd_nominal), measured_lo=back(curve.measured_lo), measured_hi=back(curve.measured_hi),
+        mapping=f"{mapping} {curve.vdd_nominal:g} V -> {vdd_nominal:g} V",
+        curve_volts_per_volt=curve.curve_volts_per_volt * a))
 
 
 def curve_params(curve: BerCurve) -> dict:
@@ -359,8 +354,9 @@ def fit_report(path: str | Path, law: str = "probit") -> dict:
         fit = fit_probit(pts) if law == "probit" else fit_log_linear(pts)
     except UserError as exc:
         raise UserError(f"BER curve file {path}: {exc}") from None
-    curve = (BerCurve(kind="probit", mu=fit.mu, sigma=fit.sigma, v_min=fit.mu + 1e-9, v_max=100.0) if law == "probit"
-             else BerCurve(v_ref=fit.v_ref, ber_ref=fit.ber_ref, mv_per_decade=fit.mv_per_decade))
+    curve = (BerCurve.model_construct(kind="probit", mu=fit.mu, sigma=fit.sigma) if law == "probit" else
+             BerCurve.model_construct(kind="log-linear", v_ref=fit.v_ref, ber_ref=fit.ber_ref,
+                                      mv_per_decade=fit.mv_per_decade))   # its law only, read unchecked
     rows = []
     for p in f.measured or [None] * len(f.points):
         vdd, faults, bits = (p.vdd, p.faults, p.bits) if p is not None else (None, None, None)

@@ -108,7 +108,7 @@ class SimResult:
     def to_dict(self) -> dict:
         return {"total_cycles": int(self.total_cycles), "wall_seconds": self.wall_seconds, "events": self.events,
                 "vdd": self.vdd, "faults": self.faults, "energy_pj": self.energy_pj, "energy": self.energy,
-                "config": asdict(self.config), "actions": self.actions(),
+                "config": self.config.flat(), "actions": self.actions(),
                 "layers": [{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(s).items()}
                            for s in self.layers]}
 

@@ -1,11 +1,11 @@
 """The accelerator configuration (YAML): the packaged defaults overridden by a named preset
 (``accelsim/configs/accelerators/NAME.yaml``, docs/hardware.md) and by a user's file,
-validated by the typed model :class:`accelsim.schema.AcceleratorFile`."""
+validated by the typed model :class:`accelsim.schema.AcceleratorFile`, whose subclass
+:class:`AcceleratorConfig` is what the engines receive."""
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from pathlib import Path
 
 from accelsim.errors import UserError
@@ -28,51 +28,161 @@ def is_preset(ref) -> bool:
     return isinstance(ref, str) and ref in preset_names()
 
 
-@dataclass(frozen=True)
-class AcceleratorConfig:
-    clock_mhz: float
-    rows: int
-    cols: int
-    dataflow: str
-    banks: int
-    words_per_bank: int
-    read_latency: int
-    ports: int
-    interleave: bool
-    burst_words: int
-    vdd_nominal: float
-    ecc_latency: int
-    ecc_lanes: int
-    policy: str
-    max_retries: int
-    ecc_rule: str
-    dram_bytes_per_cycle: float
-    dram_latency: int
-    input_kib: float
-    output_kib: float
-    os_drain: str = "overlapped"       # output stationary: drain overlapped with the next fold, or serial
-    activations_scaled: bool = False   # input/output buffers share the weight SRAM's voltage domain
-    ber_mapping: str = "none"          # how a BER curve of another nominal voltage maps (docs/faults.md)
-    word_bits: int | None = None   # fixed by the image's layout when it is simulated
-    preset: str | None = None      # the named preset the configuration starts from
-    fit: bool = False              # weight_sram.words: fit -- words_per_bank is set by for_image
-    resident: bool = False         # weights loaded once, no DRAM traffic per inference
-    cell: str = "itrs-lstp"        # SRAM cell type whose leakage the energy table prices
-    accumulator_depth: int | None = None   # 32-bit psums per PE column next to the array (None: none)
-    psum_tiling: bool = False      # ws without accumulators: M in chunks whose psums fit the output buffer
+class AcceleratorConfig(AcceleratorFile):
+    """The validated accelerator file as the engines receive it: this IS the
+    :class:`accelsim.schema.AcceleratorFile` model (its sections ``pe_array``, ``weight_sram``,
+    ``ecc``, ``dram``, ``buffers``, ``activation_buffers`` and their defaults, stated there
+    once), plus, derived here only, the flat names the engines read and the sizing fixed when
+    an image is simulated (:meth:`for_layout`)."""
+
+    # -- the engines' names for the sections' fields (read-only views, never copies) -----
+    @property
+    def rows(self) -> int:
+        return self.pe_array.rows
+
+    @property
+    def cols(self) -> int:
+        return self.pe_array.cols
+
+    @property
+    def dataflow(self) -> str:
+        return self.pe_array.dataflow
+
+    @property
+    def os_drain(self) -> str:
+        return self.pe_array.os_drain
+
+    @property
+    def accumulator_depth(self) -> int | None:
+        return self.pe_array.accumulator_depth
+
+    @property
+    def psum_tiling(self) -> bool:
+        return self.pe_array.psum_tiling
+
+    @property
+    def banks(self) -> int:
+        return self.weight_sram.banks
+
+    @property
+    def words_per_bank(self) -> int:
+        """Words per bank: given, or ``words`` split evenly over the banks; 1 for a
+        ``words: fit`` SRAM not yet sized to an image (:meth:`for_layout`)."""
+        sram = self.weight_sram
+        if sram.words is None:
+            return sram.words_per_bank
+        return 1 if sram.words == "fit" else -(-int(sram.words) // sram.banks)
+
+    @property
+    def fit(self) -> bool:
+        """``weight_sram.words: fit`` and not yet sized to an image."""
+        return self.weight_sram.words == "fit"
+
+    @property
+    def resident(self) -> bool:
+        return self.weight_sram.resident
+
+    @property
+    def cell(self) -> str:
+        return self.weight_sram.cell
+
+    @property
+    def read_latency(self) -> int:
+        return self.weight_sram.read_latency
+
+    @property
+    def ports(self) -> int:
+        return self.weight_sram.ports
+
+    @property
+    def interleave(self) -> bool:
+        return self.weight_sram.interleave
+
+    @property
+    def burst_words(self) -> int:
+        return self.weight_sram.burst_words
+
+    @property
+    def vdd_nominal(self) -> float:
+        """Volts of the weight SRAM's supply at nominal."""
+        return self.weight_sram.vdd_nominal
+
+    @property
+    def ber_mapping(self) -> str:
+        return self.weight_sram.ber_mapping
+
+    @property
+    def word_bits(self) -> int | None:
+        return self.weight_sram.word_bits
+
+    @property
+    def ecc_latency(self) -> int:
+        return self.ecc.latency
+
+    @property
+    def ecc_lanes(self) -> int:
+        return self.ecc.lanes
+
+    @property
+    def policy(self) -> str:
+        return self.ecc.policy
+
+    @property
+    def max_retries(self) -> int:
+        return self.ecc.max_retries
+
+    @property
+    def ecc_rule(self) -> str:
+        return self.ecc.rule
+
+    @property
+    def dram_bytes_per_cycle(self) -> float:
+        return self.dram.bytes_per_cycle
+
+    @property
+    def dram_latency(self) -> int:
+        return self.dram.latency
+
+    @property
+    def input_kib(self) -> float:
+        return self.buffers.input_kib
+
+    @property
+    def output_kib(self) -> float:
+        return self.buffers.output_kib
+
+    @property
+    def activations_scaled(self) -> bool:
+        """The input/output buffers share the weight SRAM's voltage domain."""
+        return self.activation_buffers.scaled
+
+    # -- derived ------------------------------------------------------------------------
+    @property
+    def sram_words(self) -> int:
+        return self.banks * self.words_per_bank
+
+    @property
+    def storage(self) -> str:
+        """'resident' (weights stay in the SRAM) or 'staging' (refilled from DRAM every inference)."""
+        return "resident" if self.resident else "staging"
 
     @property
     def digest(self) -> str:
         """SHA-256 of the resolved configuration (every field, packaged defaults included):
         part of a campaign trial's key (accelsim.campaign.params)."""
-        from dataclasses import asdict
-
         from accelsim.fileio import sha256_json
-        return sha256_json(asdict(self))
+        return sha256_json(self.model_dump(mode="json"))
 
-    @property
-    def sram_words(self) -> int:
-        return self.banks * self.words_per_bank
+    def flat(self) -> dict:
+        """JSON-able: every name an engine reads (the properties above) and the file's
+        top-level scalars; what a simulation's result and a campaign's provenance record."""
+        names = [n for n, v in vars(AcceleratorConfig).items() if isinstance(v, property) and n != "digest"]
+        top = {k: v for k, v in self.model_dump(mode="json").items() if not isinstance(v, dict)}
+        return {**top, **{n: getattr(self, n) for n in names}}
+
+    def with_policy(self, policy: str) -> "AcceleratorConfig":
+        """The same machine with the ECC stage's policy on uncorrectable words replaced."""
+        return self.model_copy(update={"ecc": self.ecc.model_copy(update={"policy": policy})})
 
     def for_layout(self, word_bits: int, n_words: int | None = None) -> "AcceleratorConfig":
         """The configuration for an image of ``n_words`` words of ``word_bits`` bits: the word
@@ -80,24 +190,19 @@ class AcceleratorConfig:
         if self.word_bits is not None and self.word_bits != word_bits:
             raise UserError(f"accelerator config: weight_sram.word_bits = {self.word_bits} does not match the "
                             f"image layout's {word_bits}-bit words")
-        from dataclasses import replace
-        out = replace(self, word_bits=word_bits)
+        update: dict = {"word_bits": word_bits}
         if self.fit and n_words is not None:
-            out = replace(out, words_per_bank=max(-(-int(n_words) // self.banks),
-                                                  -(-2 * self.burst_words // self.banks)))
-        return out
-
-    @property
-    def storage(self) -> str:
-        """'resident' (weights stay in the SRAM) or 'staging' (refilled from DRAM every inference)."""
-        return "resident" if self.resident else "staging"
+            per_bank = max(-(-int(n_words) // self.banks), -(-2 * self.burst_words // self.banks))
+            update.update(words=per_bank * self.banks)
+        return self.model_copy(update={"weight_sram": self.weight_sram.model_copy(update=update)})
 
 
-def _merge(base: dict, over: dict) -> dict:
-    """``over`` on top of ``base``, section by section (a user file gives only what it changes)."""
+def merge_sections(base: dict, over: dict) -> dict:
+    """``over`` on top of ``base``, section by section (a user file, or a SCALE-Sim cfg's
+    overrides, gives only what it changes); neither is modified."""
     out = copy.deepcopy(base)
     for k, v in over.items():
-        out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+        out[k] = merge_sections(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
     return out
 
 
@@ -110,7 +215,7 @@ def _overlay(base: dict, over: dict) -> dict:
         for given, other in (("words", "words_per_bank"), ("words_per_bank", "words")):
             if given in sram and other not in sram:
                 base["weight_sram"].pop(other, None)
-    return _merge(base, over)
+    return merge_sections(base, over)
 
 
 def preset_dict(name: str, where: str = "accelerator config") -> dict:
@@ -134,22 +239,7 @@ def parse_config(d: dict | None = None, where: str = "accelerator config") -> Ac
         base = preset_dict(str(preset), where)
     else:
         base = read_yaml(DEFAULT_CONFIG, "packaged accelerator config")
-    f = validate(AcceleratorFile, _overlay(base, d), where)
-    pe, sram, ecc = f.pe_array, f.weight_sram, f.ecc
-    fit = sram.words == "fit"
-    per_bank = (sram.words_per_bank if sram.words is None else
-                1 if fit else -(-int(sram.words) // sram.banks))
-    return AcceleratorConfig(
-        clock_mhz=float(f.clock_mhz), rows=pe.rows, cols=pe.cols, dataflow=pe.dataflow, banks=sram.banks,
-        words_per_bank=per_bank, read_latency=sram.read_latency, ports=sram.ports,
-        interleave=sram.interleave, burst_words=sram.burst_words, vdd_nominal=float(sram.vdd_nominal),
-        ecc_latency=ecc.latency, ecc_lanes=ecc.lanes, policy=ecc.policy, max_retries=ecc.max_retries,
-        ecc_rule=ecc.rule,
-        dram_bytes_per_cycle=float(f.dram.bytes_per_cycle), dram_latency=f.dram.latency,
-        input_kib=float(f.buffers.input_kib), output_kib=float(f.buffers.output_kib), os_drain=pe.os_drain,
-        activations_scaled=f.activation_buffers.scaled, ber_mapping=sram.ber_mapping, word_bits=sram.word_bits,
-        preset=f.preset, fit=fit, resident=sram.resident, cell=sram.cell, accumulator_depth=pe.accumulator_depth,
-        psum_tiling=pe.psum_tiling)
+    return validate(AcceleratorConfig, _overlay(base, d), where)
 
 
 def load_config(path: str | Path | None = None) -> AcceleratorConfig:

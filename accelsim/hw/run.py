@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from accelsim.hw.accelerator import SimResult, simulate
 from accelsim.hw.config import AcceleratorConfig
 from accelsim.seeds import derive
@@ -15,7 +13,7 @@ def simulate_trial(image, read_words, params, config: AcceleratorConfig, table) 
     :class:`accelsim.energy.EnergyTable`) as the campaign read them; the result carries
     the energy in pJ per inference."""
     if params.policy in ("pass", "zero"):
-        config = replace(config, policy=params.policy)
+        config = config.with_policy(params.policy)
     transient = params.ber if params.fault_model == "transient" else None
     seed = derive(params.seed, "cycle", params.model, params.scheme, params.vdd, params.chip, params.repeat)
     result = simulate(image, config, read_words=read_words, transient_ber=transient, seed=seed, vdd=params.vdd)

@@ -149,25 +149,20 @@ def read_scalesim_config(path: str | Path, word_bits: int) -> ScaleSimConfig:
     return ScaleSimConfig(out, ignored, tuple(kept), 3 if v3 else 2)
 
 
-def deep_update(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = deep_update(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def apply_overrides(d: dict, sc: ScaleSimConfig) -> dict:
     """The accelerator-config document ``d`` (the user's YAML, or {}) with a SCALE-Sim
     config on top. A SCALE-Sim 2 cfg (no banks) splits its filter SRAM over the banks
     the accelerator config has."""
     import copy
 
-    from accelsim.hw.config import load_config
+    from accelsim.hw.config import merge_sections, parse_config
     over = copy.deepcopy(sc.overrides)
     total = over["weight_sram"].pop("total_words", None)
-    merged = deep_update(d or {}, over)
-    if total is not None:
-        banks = (merged.get("weight_sram") or {}).get("banks") or load_config().banks
+    merged = merge_sections(d or {}, over)
+    if total is not None:   # the banks the user's file gives, else its preset's, else the packaged ones
+        preset = merged.get("preset")
+        banks = ((merged.get("weight_sram") or {}).get("banks")
+                 or parse_config({"preset": preset} if preset is not None else None).banks)
         if not isinstance(banks, int) or total // banks < 1:
             raise UserError(f"SCALE-Sim config: FilterSramSzkB holds no word in each of {banks} banks")
         merged["weight_sram"] = dict(merged["weight_sram"], words_per_bank=total // banks)

@@ -166,5 +166,4 @@ def topology_image(layers: list[TopologyLayer], layout, *, seed: int = 0, path: 
         words.append(w)
         images.append(layer)
         offset += int(w.shape[0])
-    manifest = {"source": f"SCALE-Sim topology {path}", "layout": layout.name, "seed": int(seed), "graph": []}
-    return MemoryImage(Path(path), manifest, layout, np.concatenate(words), images)
+    return MemoryImage(Path(path), None, layout, np.concatenate(words), images)   # no manifest file: no graph

@@ -46,7 +46,7 @@ def cmd_export(args) -> int:
         image = export_checkpoint(args.checkpoint, args.layout, out, force=args.force, project=args.project,
                                   data=None if args.data is None and data.is_default else data,
                                   trust_model_file=args.trust_model_file)
-    moved = image.manifest.get("projected_weights", 0)
+    moved = image.manifest.projected_weights
     print(f"{out}: {len(image.layers)} layers, {image.n_weights} weights in {image.words.shape[0]} "
           f"{image.layout.word_bits}-bit words ({image.bytes_stored()} bytes), "
           f"{time.perf_counter() - t0:.2f} s" + (f", {moved} weights projected" if args.project else ""))
@@ -61,7 +61,7 @@ def cmd_inspect(args) -> int:
 
     image = load_image(args.image)   # raises UserError on any failed check
     m, layout = image.manifest, image.layout
-    t = Table(title=f"{args.image}: layout {layout.name} (code {m['code']}), {image.words.shape[0]} words of "
+    t = Table(title=f"{args.image}: layout {layout.name} (code {m.code}), {image.words.shape[0]} words of "
                     f"{layout.word_bits} bits = {image.bytes_stored()} bytes, {image.n_weights} weights "
                     f"at {layout.weight_bits} bits")
     for col in ("layer", "kind", "weight shape", "weights", "offset", "words", "GEMM M x K x N", "relu",
@@ -75,6 +75,6 @@ def cmd_inspect(args) -> int:
     console.print(t)
     console.print(f"checks: sha256 of image.bin and image.hex match; image.hex holds the words of image.bin; "
                   f"no bit above the {layout.word_bits}-bit words; sizes, offsets, shapes, scales and graph "
-                  f"({len(image.graph)} nodes) are consistent; accelsim {m.get('accelsim_version')}, "
-                  f"format {m['format_version']}")
+                  f"({len(image.graph)} nodes) are consistent; accelsim {m.accelsim_version}, "
+                  f"format {m.format_version}")
     return 0

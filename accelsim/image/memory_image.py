@@ -10,6 +10,7 @@ the geometry through the graph before anything is used (docs/formats.md).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ class LayerImage:
 @dataclass
 class MemoryImage:
     path: Path
-    manifest: dict
+    manifest: Manifest | None   # the validated manifest.yaml (None: built in memory, e.g. a SCALE-Sim topology)
     layout: Layout
     words: np.ndarray         # (n_words, lanes) uint64
     layers: list[LayerImage]
@@ -71,13 +72,15 @@ class MemoryImage:
         layer = self.layers[i]
         return self.words[layer.word_offset:layer.word_offset + layer.n_words]
 
-    @property
+    @functools.cached_property
     def graph(self) -> list[dict]:
-        return self.manifest["graph"]
+        """The integer inference graph in the engine's form: each node of the validated
+        manifest as a mapping of the fields it gives."""
+        return [] if self.manifest is None else [n.model_dump(exclude_unset=True) for n in self.manifest.graph]
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.manifest["input_shape"])
+        return tuple(self.manifest.input_shape)
 
     @property
     def n_weights(self) -> int:
@@ -410,7 +413,7 @@ def _load(path: Path) -> MemoryImage:
     if manifest_digest(raw) != m.manifest_sha256:
         raise UserError(f"{path / 'manifest.yaml'}: manifest_sha256 does not match the manifest's content "
                         "(a layer, scale or bias was edited)")
-    return MemoryImage(path, raw, layout, words, layers)
+    return MemoryImage(path, m, layout, words, layers)
 
 
 def input_bits(image: MemoryImage, layer) -> int:

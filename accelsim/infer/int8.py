@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from numba import njit
 
+from accelsim.infer.kernels import requant_one
+
 _INT32_MIN = -(1 << 31)
 _INT32_MAX = (1 << 31) - 1
 MAX_TAPS = (1 << 31) // (128 * 128) - 1   # K * 128 * 128 < 2^31: the int32 sum cannot wrap
@@ -132,17 +134,7 @@ def requantize(acc, extra, m0, shift, lo, hi, n, out):  # pragma: no cover - com
         r = np.int64(1) << (s - 1)
         for b in range(n):
             for p in range(p_size):
-                a = np.int64(acc[ch, b * p_size + p]) + e
-                if a > _INT32_MAX:
-                    a = _INT32_MAX
-                elif a < _INT32_MIN:
-                    a = _INT32_MIN
-                y = (a * m + r) >> s
-                if y < lo:
-                    y = lo
-                elif y > hi:
-                    y = hi
-                out[b, ch, p] = y
+                out[b, ch, p] = requant_one(np.int64(acc[ch, b * p_size + p]) + e, m, r, s, lo, hi)
 
 
 def logits(acc: torch.Tensor, extra: np.ndarray, n: int) -> np.ndarray:

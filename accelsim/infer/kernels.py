@@ -19,6 +19,24 @@ _INT32_MIN = -(1 << 31)
 _INT32_MAX = (1 << 31) - 1
 
 
+@njit(inline="always")
+def requant_one(a, m, r, s, lo, hi):  # pragma: no cover - compiled
+    """clamp((sat32(a) * m + r) >> s, lo, hi) of one int64 accumulator ``a``: 32-bit
+    saturation, then the 31-bit fixed-point multiplier ``m`` with round-half-up
+    (``r`` = 2^(s-1)) and arithmetic shift ``s``, then the output range. The one
+    requantization step of the compiled engine (requantize_parts, int8.requantize)."""
+    if a > _INT32_MAX:
+        a = _INT32_MAX
+    elif a < _INT32_MIN:
+        a = _INT32_MIN
+    y = (a * m + r) >> s
+    if y < lo:
+        y = lo
+    elif y > hi:
+        y = hi
+    return y
+
+
 @njit(cache=True, nogil=True)
 def requantize_parts(parts, bias, m0, shift, lo, hi, out):  # pragma: no cover - compiled
     """out[i, c, j] = clamp((sat32(sum_k parts[k][i, c, j] + bias[c]) * m0[c] + 2^(shift[c]-1))
@@ -37,16 +55,7 @@ def requantize_parts(parts, bias, m0, shift, lo, hi, out):  # pragma: no cover -
                 a = b
                 for part in parts:
                     a += np.int64(part[i, ch, j])
-                if a > _INT32_MAX:
-                    a = _INT32_MAX
-                elif a < _INT32_MIN:
-                    a = _INT32_MIN
-                y = (a * m + r) >> s
-                if y < lo:
-                    y = lo
-                elif y > hi:
-                    y = hi
-                out[i, ch, j] = y
+                out[i, ch, j] = requant_one(a, m, r, s, lo, hi)
 
 
 @njit(cache=True, nogil=True)

@@ -57,7 +57,7 @@ def recorded_data(image):
     from accelsim.errors import UserError
     from accelsim.nn.data import parse_data
 
-    text = (image.manifest.get("source") or {}).get("data")
+    text = (image.manifest.source if image.manifest is not None else {}).get("data")
     if not text:
         return None
     try:

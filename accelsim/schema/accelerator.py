@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 from typing_extensions import Annotated
 
+from accelsim.ecc.codec import DEFAULT_RULE
 from accelsim.schema.base import ConfigModel, PositiveFloat
 
 Cycles = Annotated[int, Field(ge=0, le=10**9)]
@@ -64,7 +65,7 @@ class EccStage(ConfigModel):
     policy: Literal["pass", "zero", "reread"] = Field(description="uncorrectable words: pass (raw) | zero | reread")
     max_retries: Annotated[int, Field(ge=0, le=1000)] = Field(description="re-reads before passing a word on")
     rule: Literal["strict", "parity"] = Field(
-        "strict", description="err_o rule of the decoder: strict (a syndrome matching no column of H is "
+        DEFAULT_RULE, description="err_o rule of the decoder: strict (a syndrome matching no column of H is "
                               "uncorrectable) | parity (odd syndrome = corrected, OpenTitan's); docs/rtl.md")
 
 
@@ -107,7 +108,7 @@ class AcceleratorFile(ConfigModel):
             raise PydanticCustomError("fit", "weight_sram: give words_per_bank or words (a count, or fit), not "
                                       "{n}", {"n": "both" if sram.words is not None else "neither"})
         if sram.words == "fit":
-            return self   # the SRAM is sized when the image is known (AcceleratorConfig.for_image)
+            return self   # the SRAM is sized when the image is known (accelsim.hw.config.AcceleratorConfig.for_layout)
         words = sram.banks * sram.words_per_bank if sram.words is None else sram.words
         if sram.burst_words * 2 > words:
             raise PydanticCustomError("fit", "weight_sram.burst_words = {b} cannot be double-buffered in an SRAM "

@@ -95,4 +95,14 @@ class BerCurveFile(ConfigModel):
         if self.v_min is not None and self.v_max is not None and self.v_min >= self.v_max:
             raise PydanticCustomError("curve", "v_min = {a} must be below v_max = {b}",
                                       {"a": self.v_min, "b": self.v_max})
+        if not fitted:   # a law given by its parameters: all of them and its domain (no default law)
+            need = ("v_ref", "ber_ref", "mv_per_decade") if (self.kind or "log-linear") == "log-linear" and not probit \
+                else ()
+            missing = [k for k in need if getattr(self, k) is None]
+            if missing:
+                raise PydanticCustomError("curve", "a log-linear curve needs v_ref, ber_ref and mv_per_decade "
+                                          "(or points to fit); missing {m}", {"m": ", ".join(missing)})
+            if self.v_min is None or self.v_max is None:
+                raise PydanticCustomError("curve", "a curve given by its law's parameters needs its domain: "
+                                          "v_min and v_max, V")
         return self

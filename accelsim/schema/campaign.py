@@ -82,10 +82,12 @@ def map_floor_refusal(v_low: float, lowest: float, name: str = "v_low",
     return f"{name}{' =' if name == 'v_low' else ''} {v_low:g} V is above {lowest_is} {lowest:.6g} V"
 
 
-def trial_count(selections: list[int], schemes: int, points: int, chips: int, repeats: int) -> int:
+def trial_count(selections: list[int], schemes: int, points: int, chips: int, repeats: int,
+                chip_models: int = 1) -> int:
     """The one count of a sweep's trials: for each model its layer selections (1 for
-    ``layers: all``), times schemes x points (voltages or BERs) x chips x repeats."""
-    return sum(selections) * schemes * points * chips * repeats
+    ``layers: all``), times schemes x points (voltages or BERs) x chips x repeats x the
+    chip models swept."""
+    return sum(selections) * schemes * points * chips * repeats * chip_models
 
 
 def too_many_trials(n: int) -> str | None:
@@ -172,7 +174,7 @@ class _Sweep(ConfigModel):
         sel = len(layers) if isinstance(layers, list) else (layers_per_model if layers == "each" else 1)
         points = len(self.voltages or getattr(self, "bers", None) or ())
         chip_models = len(self.chip_model) if isinstance(getattr(self, "chip_model", None), list) else 1
-        return trial_count([sel] * len(self.models), len(self.schemes), points, self.chips, self.repeats) * chip_models
+        return trial_count([sel] * len(self.models), len(self.schemes), points, self.chips, self.repeats, chip_models)
 
     @model_validator(mode="after")
     def _trial_limit(self):
