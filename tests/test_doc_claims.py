@@ -161,3 +161,17 @@ def test_fashion_clip_and_berzad_tables_are_the_committed_benchmark():
     cells = [f"{berzad[s, layers]:.0e}".replace("e-0", "e-") for s in ("none-8b", "none-4b")
              for layers in ("all", "conv", "linear")]
     assert rows["lenet5 (Fashion-MNIST)"] == cells
+
+
+def test_models_page_accuracy_tables_are_the_shipped_cards():
+    """docs/models.md's digits and Fashion-MNIST accuracy tables are what `retrain_zoo --table`
+    and `--fashion-table` print from the model cards in models/ (the MobileNet's row too)."""
+    from accelsim.nn.retrain_zoo import FASHION_DIR, fashion_table, tables
+
+    text = (DOCS / "models.md").read_text()
+    root = DOCS.parent
+    digits = tables(str(root / "models")).split("\n\n")[0].splitlines()
+    fashion = fashion_table(str(root / FASHION_DIR)).splitlines()
+    assert any(li.startswith("| mobilenet-v2-small | 6 | ") for li in fashion)
+    for line in digits + fashion:
+        assert line in text.splitlines(), line

@@ -99,16 +99,16 @@ def tables(model_dir: str = "models", archs=ARCHS) -> str:
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for a in archs:
         acc = [f"{100 * cards[a, v].accuracy:.2f}" for v in VARIANTS]
-        rows.append(f"| {a} | " + " | ".join(acc) + f" | {cards[a, 'int8']['weights']:,} |")
+        rows.append(f"| {a} | " + " | ".join(acc) + f" | {cards[a, 'int8'].weights:,} |")
     wot = ["", "| model | " + " | ".join(WOT_LAYOUTS) + " |", "|" + "---|" * (len(WOT_LAYOUTS) + 1)]
     for a in archs:
         cells = []
         for v, kw in VARIANTS.items():
             if "layout" in kw:
                 c = cards[a, v]
-                cost = 100 * (cards[a, "int%d" % kw["bits"]]["accuracy"] - c["accuracy"])
-                cells.append(f"{100 * c['wot_fraction_out_of_range_before']:.1f} % "
-                             f"({c['wot_out_of_range_before']:,}; cost {cost:+.2f})")
+                cost = 100 * (cards[a, "int%d" % kw["bits"]].accuracy - c.accuracy)
+                cells.append(f"{100 * c.wot_fraction_out_of_range_before:.1f} % "
+                             f"({c.wot_out_of_range_before:,}; cost {cost:+.2f})")
         wot.append(f"| {a} | " + " | ".join(cells) + " |")
     return "\n".join(rows + wot)
 
