@@ -1,7 +1,7 @@
 """Total Cycles of accelsim's SCALE-Sim reports against SCALE-Sim 3 itself, on ResNet-18
 @224 layers, 16x16 and 32x32, ws / os / is. One JSON line.
 
-    python benchmarks/scalesim_ratio.py [--full] [--sizes 16,32] [--dataflows ws,os,is]
+    python benchmarks/scalesim_ratio.py [--full | --layers=layer3,layer4,fc] [--sizes=16,32] [--dataflows=ws,os,is]
 
 Both tools get the same files: a topology of GEMM rows (M, N, K of torchvision's ResNet-18
 layers) and a config in SCALE-Sim 3's own format (its configs/scale.cfg layout, CALC
@@ -13,7 +13,9 @@ sum of SCALE-Sim's, per configuration, and per layer.
 
 SCALE-Sim builds per-cycle traces of every operand, so it is slow (minutes per large
 layer): by default the four smallest-trace layers run (the three 1x1 downsamples and fc);
-``--full`` runs all 21 layers.
+``--full`` runs all 21 layers (conv1 and layer1 take SCALE-Sim over 45 minutes per
+configuration on a shared 2-core machine), ``--layers`` the ones named (a prefix names a
+stage's layers).
 """
 
 from __future__ import annotations
@@ -93,8 +95,12 @@ def total_cycles(report: Path, column: str = "Total Cycles") -> list[int]:
 
 
 def main(argv: list[str]) -> None:
-    layers = RESNET18 if "--full" in argv else [r for r in RESNET18 if r[0] in QUICK]
     opt = lambda name, default: next((a.split("=", 1)[1] for a in argv if a.startswith(name + "=")), default)
+    if opt("--layers", None):   # names, or a prefix such as layer3 for all its convs
+        picked = opt("--layers", "").split(",")
+        layers = [r for r in RESNET18 if any(r[0] == p or r[0].startswith(p + ".") for p in picked)]
+    else:
+        layers = RESNET18 if "--full" in argv else [r for r in RESNET18 if r[0] in QUICK]
     sizes = [int(s) for s in opt("--sizes", "16,32").split(",")]
     dataflows = opt("--dataflows", "ws,os,is").split(",")
     out = {"benchmark": "scalesim_ratio", "network": "resnet18", "layers": [r[0] for r in layers], "runs": {}}
