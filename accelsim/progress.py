@@ -102,7 +102,8 @@ class Bar:
         self.close()
 
 
-SHOW_AFTER_S = 2.0   # a step that ends sooner prints nothing
+# a step that ends sooner prints nothing (ACCELSIM_PROGRESS_SHOW_AFTER: seconds; 0 shows every step)
+SHOW_AFTER_S = float(os.environ.get("ACCELSIM_PROGRESS_SHOW_AFTER", "2"))
 
 
 @contextlib.contextmanager

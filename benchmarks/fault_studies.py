@@ -1,6 +1,6 @@
 """The seed papers' analyses, reproduced on the digits models, one section at a time.
 
-    python benchmarks/fault_studies.py [SECTION ...] [--check | --write]
+    python benchmarks/fault_studies.py [SECTION ...] [--check | --write] [--retrain]
     python benchmarks/fault_studies.py --data fashion-mnist [berzad layers clip figure7 energy] [--check | --write]
 
 Sections (default: all, in this order), each one JSON line, each under 5 minutes on 2 cores:
@@ -30,14 +30,22 @@ retrain_zoo makes the zoo's) and stores them as fashion-<section>; docs/campaign
 compares them with the seeds' CIFAR-10/ImageNet numbers.
 
 Every random draw comes from accelsim.seeds.derive of the section's root seed and the draw's
-name, so a section gives the same numbers bit for bit in any process, on any worker count
-(torch training runs on one thread with deterministic kernels, as retrain_zoo does).
+name, so a section gives the same numbers bit for bit in any process, on any worker count.
+Same bits on any machine: training follows the CPU's float kernels (vector width, FMA), so
+the LeNet-5s the sections train (float's binary net, clip's and stutz's four variants,
+prune's two pruned nets, fashion-clip's six) are shipped in benchmarks/fault_studies_weights/
+and loaded from there; ``--retrain`` trains them afresh (one thread, deterministic kernels,
+as retrain_zoo does) and replaces the shipped files. Float inference (the fp32 and binary
+columns) runs in float64 with every layer's output rounded to float32 (float32 results,
+float32 overflow, no dependence on the kernels' summation order), and export calibrates
+its activation ranges the same way (accelsim.image.export).
 ``--check`` compares each section with benchmarks/fault_studies.json (the numbers in
 docs/campaigns.md) and exits 1 on any difference; ``--write`` stores them there.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import tempfile
@@ -53,13 +61,15 @@ from accelsim.faults import ChipFaultMap, inject, inject_float, load_curve
 from accelsim.faults.ber_curve import SYNTHETIC_CURVE_FILE
 from accelsim.image import export_image
 from accelsim.infer import IntegerNetwork
-from accelsim.nn import load_checkpoint, load_digits_split
+from accelsim.nn import load_checkpoint, load_digits_split, save_checkpoint
 from accelsim.nn.retrain_zoo import deterministic_torch
 from accelsim.nn.train import TrainConfig, train
 from accelsim.seeds import derive
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = Path(__file__).with_suffix(".json")
+WEIGHTS = Path(__file__).with_name("fault_studies_weights")   # the trained nets the committed numbers came from
+RETRAIN = False   # --retrain: train them afresh and replace the shipped files
 SECTIONS = ("berzad", "layers", "float", "clip", "prune", "stutz", "figure7", "energy")
 FASHION_SECTIONS = ("berzad", "layers", "clip", "figure7", "energy")
 BERS = [1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
@@ -101,15 +111,37 @@ def campaign(tmp: Path, name: str, models=None, **kw) -> list[dict]:
     return Store(store).rows()
 
 
+def weights_name(**kw) -> str:
+    """The shipped file of a trained variant: data set, then its options (no dots: the
+    checkpoint's suffix follows the last one)."""
+    parts = ["fashion" if CAMPAIGN_DATA else "digits", "lenet5"]
+    parts += [f"{k}{str(v).replace('.', 'p')}" for k, v in sorted(kw.items())]
+    return "-".join(parts)
+
+
 def trained(**kw):
-    """A LeNet-5 trained bit-reproducibly (one thread, deterministic kernels): on the digits
-    from scratch; on Fashion-MNIST fine-tuned from the shipped fp32 checkpoint (FASHION_QAT)."""
+    """The LeNet-5 variant ``kw`` (TrainConfig options) as the committed numbers were made
+    with it: loaded from WEIGHTS; with --retrain trained bit-reproducibly on this machine
+    (one thread, deterministic kernels; on the digits from scratch, on Fashion-MNIST
+    fine-tuned from the shipped fp32 checkpoint, FASHION_QAT) and written there."""
+    path = WEIGHTS / weights_name(**kw)
+    if not RETRAIN:
+        return load_checkpoint(path)[0].eval()
+    options = dict(kw)
     if CAMPAIGN_DATA:
         from accelsim.nn.data import parse_data
-        kw = {**FASHION_QAT, "data": parse_data("fashion-mnist"), "init": str(MODELS_DIR / "lenet5-fp32"), **kw}
+        options = {**FASHION_QAT, "data": parse_data("fashion-mnist"), "init": str(MODELS_DIR / "lenet5-fp32"),
+                   **options}
     with deterministic_torch():
-        model, _ = train(TrainConfig(model="lenet5", seed=SEED, **kw), show_progress=False)
-    return model
+        model, card = train(TrainConfig(model="lenet5", seed=SEED, **options), show_progress=False)
+    card = {**card, "command": "python benchmarks/fault_studies.py "
+                               f"{'--data fashion-mnist ' if CAMPAIGN_DATA else ''}--retrain SECTION"}
+    card.pop("train_seconds", None)   # the same bits give the same card
+    if CAMPAIGN_DATA:   # the card names its start relative to the repository, not this machine's path
+        start = str((MODELS_DIR / "lenet5-fp32").relative_to(ROOT))
+        card = {**card, "from": start, "config": {**card["config"], "init": start}}
+    save_checkpoint(model, path, card)
+    return load_checkpoint(path)[0].eval()   # as a later run will load it
 
 
 def export(model, tmp: Path, name: str, layout: str, bits: int):
@@ -133,6 +165,19 @@ def image_accuracy(img, ber: float, repeats: int, key: str) -> float:
                                                      width=img.layout.word_bits)) for r in range(repeats)]))
 
 
+def float32_predict(model, x) -> np.ndarray:
+    """Top-1 classes of the float32 network ``model`` on ``x``, independent of the CPU's
+    kernels: run in float64 (float32 products are exact there; the sums' rounding errors,
+    which depend on the kernels' order, stay near 1e-16) with every module's output rounded
+    to float32, so results, overflows to inf and NaNs are float32's on any machine."""
+    net = copy.deepcopy(model).double().eval()
+    for module in net.modules():
+        if not list(module.children()):
+            module.register_forward_hook(lambda mod, args, out: out.float().double())
+    with torch.no_grad():
+        return net(torch.as_tensor(np.asarray(x, dtype=np.float32)).double()).argmax(1).numpy()
+
+
 def _with_weights(model, make, repeats: int) -> float:
     """Mean accuracy of the float model over ``repeats`` draws of its weights by ``make``
     (name, tensor, draw) -> tensor; the weights are restored afterwards."""
@@ -144,7 +189,7 @@ def _with_weights(model, make, repeats: int) -> float:
                 for n, p in model.named_parameters():
                     if n in base:
                         p.copy_(make(n, base[n], r))
-                accs.append(float((model(torch.as_tensor(X)).argmax(1).numpy() == Y).mean()))
+            accs.append(float((float32_predict(model, X) == Y).mean()))
     finally:
         with torch.no_grad():
             for n, p in model.named_parameters():
@@ -190,7 +235,7 @@ def section_float(tmp: Path) -> dict:
     imgs = {}
     for name, layout in (("int8", "none-8b"), ("int4", "none-4b")):
         m, card = load_checkpoint(ROOT / f"models/lenet5-{name}")
-        imgs[name] = export(m, tmp, f"l-{name}", layout, card["bits"])
+        imgs[name] = export(m, tmp, f"l-{name}", layout, card.bits)
     out = {}
     for ber in (0.0, 1e-4, 1e-3, 1e-2):
         reps = REPEATS if ber else 1
@@ -376,6 +421,8 @@ def run(section: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    global RETRAIN
+    RETRAIN = "--retrain" in argv
     fashion = "--data" in argv
     if fashion:
         i = argv.index("--data")

@@ -272,7 +272,7 @@ def test_named_fashion_mnist_resolves_env_then_debian_and_refuses_in_one_line(tm
     """``fashion-mnist`` reads $ACCELSIM_DATA/fashion-mnist first, then Debian's folder; its
     text (and so a card's dataset and a trial's key) names no machine path; absent, one
     line with the install command, exit 2 from the CLI."""
-    import accelsim.nn.data as data
+    import accelsim.schema.data_source as data   # where the spec (and a named set's folder) is checked
 
     root = tmp_path / "fashion-mnist"
     root.mkdir()

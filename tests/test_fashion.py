@@ -120,7 +120,7 @@ def test_demo_runs_fashion_mnist_where_installed_else_digits_and_says_so(monkeyp
     has a 95 % Wilson lower bound >= 95 % (72/72 would not), its sequential decisions on the
     headline's tolerance and target; run-digits.yaml, with a note
     naming the install command, where the data set is absent."""
-    import accelsim.nn.data as data
+    import accelsim.schema.data_source as data
     from accelsim.campaign.analyses import wilson_interval
     from accelsim.run import DEFAULT_RUN, DIGITS_RUN, default_run, load_run_config
 

@@ -47,6 +47,56 @@ def test_second_campaign_on_a_store_in_use_is_refused(tmp_path):
     assert info["ran"] == 3 and trials_in(store) == done + 3   # resumed: the finished rows are kept
 
 
+# a campaign as `accelsim campaign` runs it, which says on stderr each time it starts an export
+EXPORT_PROBE = """
+import sys
+import accelsim.campaign.runner as runner
+real = runner.export_source
+def export_source(*args, **kwargs):
+    print("EXPORT-STARTED", file=sys.stderr, flush=True)
+    return real(*args, **kwargs)
+runner.export_source = export_source
+from accelsim.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_two_campaigns_started_at_once_on_a_new_store_one_refuses_before_exporting(tmp_path):
+    """Issue #24: on a store path that does not exist yet, the loser used to be refused only
+    after it had exported every image; now it is refused before its first export."""
+    spec_path, store = tmp_path / "spec.yaml", tmp_path / "new" / "s.sqlite"
+    spec_path.write_text(yaml.safe_dump({**SPEC, "schemes": ["inplace-4b-64", "none-4b"], "repeats": 2,
+                                         "samples": 50}))
+    argv = [sys.executable, "-c", EXPORT_PROBE, "campaign", str(spec_path), "--store", str(store), "--no-progress"]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    codes = sorted(code for code, _, _ in outs)
+    assert codes == [0, 2], outs
+    (_, won_out, won_err), = [o for o in outs if o[0] == 0]
+    (_, _, lost_err), = [o for o in outs if o[0] == 2]
+    assert won_err.count("EXPORT-STARTED") == 2 and "4 trials run" in won_out
+    assert "EXPORT-STARTED" not in lost_err, lost_err      # refused before it exported anything
+    assert lost_err.strip().splitlines() == [f"accelsim: error: campaign store {str(store)!r} is being written by "
+                                             "another campaign; wait for it to finish (finished trials are kept "
+                                             "and skipped)"]
+    assert trials_in(store) == 4
+
+
+def test_a_campaign_refused_before_its_store_exists_leaves_no_store(tmp_path):
+    """The claim makes the new store's file at once; a campaign that stops before its
+    first trial (here: a malformed scheduler address) removes that empty file again."""
+    store = tmp_path / "s.sqlite"
+    with pytest.raises(UserError, match="is not of the form tcp://host:port"):
+        run_campaign(parse_spec({**SPEC, "repeats": 1}), store, progress=False, scheduler="no address")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    claim = Store.claim(store)
+    with pytest.raises(UserError, match="is being written by another campaign"):
+        Store.claim(store)
+    claim.release()
+    assert not store.exists()
+    Store.claim(store).release()
+
+
 def test_lock_is_per_store_object_and_released_on_close(tmp_path):
     a = Store(tmp_path / "s.sqlite")
     a.lock()

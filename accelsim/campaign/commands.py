@@ -24,6 +24,9 @@ def cmd_campaign(args) -> int:
     # the spec's fields are checked before torch is imported: a typo answers at once
     where = f"campaign spec {args.spec}"
     fields = validate(CampaignSpec, read_yaml(args.spec, "campaign spec"), where)
+    from accelsim.schema.data_source import parse_data
+
+    parse_data(fields.data, Path(args.spec).resolve().parent, f"{where}: data")   # its path too, before torch
     from accelsim.campaign.runner import run_campaign
     from accelsim.campaign.spec import parse_spec
 

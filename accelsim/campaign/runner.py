@@ -11,6 +11,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import queue
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -282,12 +283,27 @@ def git_commit() -> str | None:
 _ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def _init_worker():
-    # one BLAS/torch thread per worker process: workers, not threads, use the cores
+def _init_worker(passes=(), ready=None):
+    """A worker process's start: one BLAS/torch thread (workers, not threads, use the
+    cores), then the fault-free pass of every image of ``passes`` (params, image_dir), kept
+    in the process's cache for its trials; its pid goes to ``ready`` when done."""
     from threadpoolctl import threadpool_limits
     threadpool_limits(1)
     import torch
     torch.set_num_threads(1)
+    from accelsim.campaign.trial import fault_free_pass
+    try:
+        for params, image_dir in passes:
+            fault_free_pass(params, image_dir)
+    except Exception:   # the first trial on that image meets the same error and reports it with its key
+        pass
+    finally:
+        if ready is not None:
+            ready.put(os.getpid())
+
+
+def _ready() -> int:
+    return os.getpid()
 
 
 def _run(args):
@@ -319,13 +335,19 @@ def run_campaign(spec: Spec, store_path: str | Path, *, workers: int = 1, schedu
         check_output_file(store_path, "campaign store")
     check_output_dir(image_cache_dir(store_path), "image cache", force=True)
     _check_checkpoints(spec)
-    client = _connect(scheduler) if scheduler and not hasattr(scheduler, "submit") else scheduler
+    # the store is taken now, before anything is exported: a second campaign started at the
+    # same moment on the same path (new or not) is refused here, not after its own export
+    claim = Store.claim(store_path)
     try:
-        return _run_campaign(spec, store_path, workers, client, progress, limit, label,
-                             Path(base_dir) if base_dir is not None else None)
+        client = _connect(scheduler) if scheduler and not hasattr(scheduler, "submit") else scheduler
+        try:
+            return _run_campaign(spec, store_path, workers, client, progress, limit, label,
+                                 Path(base_dir) if base_dir is not None else None, claim)
+        finally:
+            if client is not scheduler:
+                client.close()
     finally:
-        if client is not scheduler:
-            client.close()
+        claim.release()
 
 
 def _check_checkpoints(spec: Spec) -> None:
@@ -352,7 +374,7 @@ def _connect(address):
 
 
 def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progress: bool, limit: int | None,
-                  label: str = "trials", base_dir: Path | None = None) -> dict:
+                  label: str = "trials", base_dir: Path | None = None, claim=None) -> dict:
     from accelsim.progress import Bar, step
 
     with step("hashing the models and the calibration data", enabled=progress):
@@ -366,7 +388,7 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
         raise UserError("campaign spec: the sweep names no trials")
     store = Store(store_path)
     try:
-        store.lock()
+        store.lock(claim)
     except UserError:
         store.close()
         raise
@@ -384,53 +406,53 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
     t0 = time.perf_counter()
     machine = (spec.accelerator_config, spec.energy)   # read and validated once, by parse_spec
     jobs = [(key, params, image_dirs[(params.model, params.scheme)]) for key, params in pending]
-    if workers == 1 and not scheduler:
-        _fault_free_passes(jobs, progress)
-    bar = Bar(label if workers == 1 or scheduler else f"{label} (each worker first runs the fault-free passes)",
-              len(trials), len(trials) - len(pending), unit="trials", enabled=progress)
+    pool = None
     try:
-        with _executor(store, bar, workers, scheduler, machine, prov) as execute:
-            if spec.sequential is None:
-                execute(jobs)
-            else:
-                from accelsim.campaign.sequential import run_sequential
-                jobs = run_sequential(spec, trials, jobs, store, execute)
+        if workers == 1 and not scheduler:
+            _fault_free_passes(jobs, progress)
+        elif not scheduler and jobs:   # the workers' own fault-free passes, labelled, before the trials
+            pool = _WorkerPool(workers, _unique_passes(jobs), min(workers, len(jobs)), progress)
+        bar = Bar(label if not scheduler else f"{label} (each Dask worker first runs the fault-free passes)",
+                  len(trials), len(trials) - len(pending), unit="trials", enabled=progress)
+        try:
+            with _executor(store, bar, workers, scheduler, machine, prov, pool) as execute:
+                if spec.sequential is None:
+                    execute(jobs)
+                else:
+                    from accelsim.campaign.sequential import run_sequential
+                    jobs = run_sequential(spec, trials, jobs, store, execute)
+        finally:
+            bar.close()
+    except BaseException:
+        if pool is not None:
+            pool.terminate()
+        raise
     finally:
-        bar.close()
+        if pool is not None:
+            pool.shutdown()
         store.close()
     return {"total": len(trials), "skipped": len(trials) - len(pending), "ran": len(jobs),
             "seconds": time.perf_counter() - t0}
 
 
 @contextlib.contextmanager
-def _executor(store: Store, bar, workers: int, scheduler, machine, prov: str):
+def _executor(store: Store, bar, workers: int, scheduler, machine, prov: str, pool: "_WorkerPool | None" = None):
     """A function that runs a list of jobs (key, params, image_dir) and writes each result
-    to the store as it finishes: serially, on a pool of worker processes kept for every
-    call, or on a Dask cluster."""
+    to the store as it finishes: serially, on ``pool`` (worker processes kept for every
+    call), or on a Dask cluster."""
     if scheduler:
         yield lambda jobs: _run_dask(jobs, store, bar, scheduler, machine, prov)
         return
-    if workers == 1:
+    if pool is None:   # one worker, or no job to run
         def serial(jobs):
             for key, params, image_dir in jobs:
                 store.write(key, params, _run((params, image_dir, machine)), provenance=prov)
                 bar.advance()
         yield serial
         return
-    ctx = multiprocessing.get_context("spawn")
-    saved = {k: os.environ.get(k) for k in _ONE_THREAD}
-    os.environ.update(_ONE_THREAD)   # inherited by the spawned workers at start-up
-    try:
-        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
     def parallel(jobs):
-        futures = {pool.submit(_run, (params, d, machine)): (key, params) for key, params, d in jobs}
+        futures = {pool.executor.submit(_run, (params, d, machine)): (key, params) for key, params, d in jobs}
         try:
             for fut in as_completed(futures):
                 key, params = futures[fut]
@@ -440,14 +462,76 @@ def _executor(store: Store, bar, workers: int, scheduler, machine, prov: str):
             # a failed trial, Ctrl-C or SIGTERM: drop the queue instead of computing it
             # unrecorded, and end the trials in flight (a SIGTERM reaches this process
             # only, not its workers)
-            processes = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in processes:
-                proc.terminate()
+            pool.terminate()
             raise
 
-    with pool:
-        yield parallel
+    yield parallel
+
+
+class _WorkerPool:
+    """``workers`` spawned worker processes (one thread each) that have run the fault-free
+    passes of the campaign's images before its first trial, under a progress label of
+    their own (a ResNet-18 pass takes tens of seconds: the log says what the wait is)."""
+
+    def __init__(self, workers: int, passes: list, started: int, progress: bool):
+        from accelsim.progress import step
+
+        ctx = multiprocessing.get_context("spawn")
+        ready = ctx.Queue()
+        # the pool's workers are the multiprocessing children started from here on (the
+        # executor has no public list of its processes; terminate() ends these)
+        self._others = {child.pid for child in multiprocessing.active_children()}
+        saved = {k: os.environ.get(k) for k in _ONE_THREAD}
+        os.environ.update(_ONE_THREAD)   # inherited by the workers, spawned by the submits below
+        try:
+            self.executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                                initargs=(passes, ready))
+            # the executor spawns a worker per submit while none is idle: these start ``started``
+            warm = [self.executor.submit(_ready) for _ in range(started)]
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        inputs = sorted({params.samples for params, _ in passes})
+        label = (f"fault-free passes in {started} worker processes: {len(passes)} image"
+                 f"{'s' if len(passes) != 1 else ''}, {'/'.join(map(str, inputs))} inputs, in each worker")
+        try:
+            with step(label, enabled=progress):
+                done = 0
+                while done < started:
+                    try:
+                        ready.get(timeout=0.5)
+                        done += 1
+                    except queue.Empty:
+                        if any(f.done() and f.exception() is not None for f in warm):
+                            break   # a worker died: the trials' futures say how
+        except BaseException:
+            self.terminate()
+            self.shutdown()
+            raise
+
+    def terminate(self) -> None:
+        """Drop the queued trials and end the worker processes at once."""
+        processes = [child for child in multiprocessing.active_children() if child.pid not in self._others]
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            proc.terminate()
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _unique_passes(jobs) -> list:
+    """(params, image_dir) of one job per image, input count and data: the fault-free passes."""
+    seen, passes = set(), []
+    for _, params, image_dir in jobs:
+        what = (image_dir, params.samples, json.dumps(params.data, sort_keys=True))
+        if what not in seen:
+            seen.add(what)
+            passes.append((params, image_dir))
+    return passes
 
 
 def _fault_free_passes(jobs, progress: bool) -> None:
@@ -456,12 +540,7 @@ def _fault_free_passes(jobs, progress: bool) -> None:
     from accelsim.campaign.trial import fault_free_pass
     from accelsim.progress import step
 
-    seen = set()
-    for _, params, image_dir in jobs:
-        what = (image_dir, params.samples, json.dumps(params.data, sort_keys=True))
-        if what in seen:
-            continue
-        seen.add(what)
+    for params, image_dir in _unique_passes(jobs):
         with step(f"fault-free pass: {params.model} ({params.scheme}), {params.samples} inputs", enabled=progress):
             fault_free_pass(params, image_dir)
 

@@ -173,12 +173,46 @@ class Store:
                                 "wait for it to finish (finished trials are kept and skipped)") from None
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
-    def lock(self) -> None:
-        """Take the store for this process's campaign: a second campaign writing the same
-        store at the same time is refused (flock; released when the store is closed or the
-        process dies, so a killed campaign never leaves a stale lock)."""
+    @staticmethod
+    def claim(path: str | Path) -> "StoreClaim":
+        """Take the store at ``path`` for this process's campaign before any work (export,
+        fault-free passes): an exclusive flock on the store's own file, made empty here if it
+        is new (a writer takes an empty file as new), so that a second campaign started at the
+        same time on the same path, new or not, is refused before it exports anything. Hand
+        the claim to :meth:`lock`; :meth:`StoreClaim.release` drops it (and the empty file it
+        made) if the campaign stops before that."""
         import fcntl
 
+        path = Path(path)
+        created = False
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:   # 0666 less the umask, as a store made by __init__
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                created = True
+            except FileExistsError:   # made by a campaign started at the same moment: the flock decides
+                pass
+            except OSError as exc:
+                raise UserError(f"campaign store {str(path)!r}: cannot create ({exc.strerror})") from None
+        f = open(path, "rb")   # the store's own file: no lock file to create or leave behind
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            raise UserError(f"campaign store {str(path)!r} is being written by another campaign; "
+                            "wait for it to finish (finished trials are kept and skipped)") from None
+        return StoreClaim(path, f, created)
+
+    def lock(self, claim: "StoreClaim | None" = None) -> None:
+        """Take the store for this process's campaign: a second campaign writing the same
+        store at the same time is refused (flock; released when the store is closed or the
+        process dies, so a killed campaign never leaves a stale lock). ``claim``: the lock
+        :meth:`claim` took before the campaign's export, kept from now on by this store."""
+        import fcntl
+
+        if claim is not None:
+            self._lock_file, claim.file = claim.file, None
+            return
         f = open(self.path, "rb")   # the store's own file: no lock file to create or leave behind
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -377,3 +411,23 @@ class Store:
         if self._lock_file is not None:   # after the connection: closing it drops SQLite's own locks
             self._lock_file.close()
             self._lock_file = None
+
+
+class StoreClaim:
+    """A campaign's hold on its store path from before its export until its :class:`Store`
+    takes the lock over (:meth:`Store.lock`)."""
+
+    def __init__(self, path: Path, file, created: bool):
+        self.path, self.file, self.created = path, file, created
+
+    def release(self) -> None:
+        """Drop the hold unless a Store took it; the empty file made by :meth:`Store.claim`
+        goes too (a campaign refused before its first trial leaves no store behind)."""
+        if self.file is None:
+            return
+        try:
+            if self.created and self.path.is_file() and self.path.stat().st_size == 0:
+                self.path.unlink()
+        finally:
+            self.file.close()
+            self.file = None

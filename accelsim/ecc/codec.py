@@ -20,20 +20,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from accelsim.ecc import gf2
+from accelsim.ecc.names import DEFAULT_RULE, RULES  # noqa: F401  (re-exported)
 
 STATUS_CLEAN = 0
 STATUS_CORRECTED = 1
 STATUS_DETECTED = 2
 
-# How a nonzero syndrome is classified (the decoder's ``err_o``):
+# How a nonzero syndrome is classified (the decoder's ``err_o``; the names live in
+# accelsim.ecc.names so the CLI offers them without numpy):
 #   strict: corrected only when the syndrome equals a column of H (a single error);
 #           any other nonzero syndrome is uncorrectable.
 #   parity: corrected when the syndrome's overall parity (u . s, u with u . h_j = 1 for every
 #           column) is odd, i.e. an odd number of bits flipped; OpenTitan prim_secded's rule.
 # Both correct a bit only where the syndrome equals its column, so they differ only on
 # odd-weight syndromes that match no column (3+ errors). docs/rtl.md gives the trade-off.
-RULES = ("strict", "parity")
-DEFAULT_RULE = "strict"
 
 
 def check_rule(rule: str, where: str = "ecc rule") -> str:

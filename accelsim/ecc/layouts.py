@@ -17,6 +17,7 @@ import numpy as np
 
 from accelsim.ecc.codec import DEFAULT_RULE, Decoded, SecDedEngine, as_words
 from accelsim.ecc.codes import Code, get_code
+from accelsim.ecc.names import LAYOUT_NAMES
 from accelsim.errors import UserError
 
 
@@ -190,6 +191,8 @@ _LAYOUTS = {
     "none-8b": Layout("none-8b", 8, 8, (), None, 64),
     "none-4b": Layout("none-4b", 4, 16, (), None, 64),
 }
+# the CLI's choices come from accelsim.ecc.names (no numpy): the two lists are one
+assert tuple(_LAYOUTS) == LAYOUT_NAMES, "accelsim.ecc.names.LAYOUT_NAMES differs from the layouts here"
 
 
 def get_layout(name: str) -> Layout:

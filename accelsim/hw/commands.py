@@ -71,31 +71,30 @@ def _check_fault_options(args) -> None:
 
 
 def cmd_simulate(args) -> int:
-    from accelsim.console import get_console
     from accelsim.errors import UserError
-    from rich.table import Table
-
-    from accelsim.energy import energy_of
-    from accelsim.faults import ChipFaultMap, load_curve
-    from accelsim.hw import simulate
-
-    from accelsim.nn.data import data_from_args
+    from accelsim.schema.data_source import data_from_args
 
     _check_fault_options(args)
-    from accelsim.fileio import check_output_file
     if args.topology is not None and (args.data is not None or args.samples is not None):
         raise UserError("--data and --samples need --image: a --topology's weights are seeded, there is no "
                         "trained network to score")
+    if args.samples is not None and args.samples < 1:
+        raise UserError(f"--samples {args.samples} must be >= 1")
+    # a bad --data is refused before numpy, torch and SimPy are imported
+    data = data_from_args(args) if args.data is not None or args.samples is not None else None
+    from rich.table import Table
+
+    from accelsim.console import get_console
+    from accelsim.energy import energy_of
+    from accelsim.faults import ChipFaultMap, load_curve
+    from accelsim.fileio import check_output_file
+    from accelsim.hw import simulate
+
     for option, path in (("-o", args.out), ("--trace", args.trace)):
         if path is not None:      # refused before the run, not after it
             check_output_file(path, f"{option} file")
     image, cfg, notice = _image_and_config(args)
-    data = None
-    if args.data is not None or args.samples is not None:
-        from accelsim.errors import UserError
-        if args.samples is not None and args.samples < 1:
-            raise UserError(f"--samples {args.samples} must be >= 1")
-        data = data_from_args(args)
+    if data is not None:
         from accelsim.infer.outcome import image_classes
         from accelsim.nn.data import check_fits, evaluation_set
         check_fits(evaluation_set(data, args.samples), image.input_shape, image_classes(image), f"image {image.path}")

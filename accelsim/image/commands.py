@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 
 from accelsim.cliargs import add_data_arguments
-from accelsim.image.from_checkpoint import export_checkpoint, export_state_dict
+from accelsim.ecc.names import LAYOUT_NAMES
+from accelsim.image.from_checkpoint import export_checkpoint, export_state_dict   # no numpy at import
 
 
 def register(sub) -> None:
@@ -15,9 +16,8 @@ def register(sub) -> None:
                                       "or with --model a plain safetensors state dict")
     p.add_argument("--model", default=None, metavar="FILE.py:FACTORY",
                    help="your own network for a plain state dict (input shape and calibration from --data)")
-    from accelsim.ecc import list_layouts
-    p.add_argument("--layout", required=True, choices=list_layouts(), metavar="LAYOUT",
-                   help=f"weight layout, exact name: {', '.join(list_layouts())}")
+    p.add_argument("--layout", required=True, choices=LAYOUT_NAMES, metavar="LAYOUT",
+                   help=f"weight layout, exact name: {', '.join(LAYOUT_NAMES)}")
     p.add_argument("-o", "--out", default=None, help="image directory (default: images/<checkpoint>-<layout>)")
     p.add_argument("--force", action="store_true", help="replace an existing image directory")
     p.add_argument("--project", action="store_true",
@@ -36,9 +36,12 @@ def register(sub) -> None:
 def cmd_export(args) -> int:
     out = args.out or str(Path("images") / f"{Path(args.checkpoint).stem}-{args.layout}")
     t0 = time.perf_counter()
-    from accelsim.nn.data import data_from_args
+    from accelsim.schema.data_source import data_from_args
 
-    data = data_from_args(args)
+    data = data_from_args(args)   # a bad --data is refused before torch is imported
+    from accelsim.fileio import check_output_dir
+
+    check_output_dir(out, "output directory", force=args.force)   # so is an output it cannot write
     if args.model is not None:
         image = export_state_dict(args.model, args.checkpoint, args.layout, out, data, force=args.force,
                                   project=args.project)

@@ -32,7 +32,8 @@ SCALE_PRESERVING = ("maxpool", "avgpool", "adaptive_avgpool", "flatten", "relu")
 
 
 class _Recorder(torch.fx.Interpreter):
-    """Runs the traced model and keeps min/max of every node's output."""
+    """Runs the traced model and keeps min/max of every node's output, each rounded to the
+    nearest float32 (see :func:`_calibrate`)."""
 
     def __init__(self, gm):
         super().__init__(gm)
@@ -42,12 +43,30 @@ class _Recorder(torch.fx.Interpreter):
     def run_node(self, n):
         out = super().run_node(n)
         if isinstance(out, torch.Tensor) and out.is_floating_point():
-            self.lo[n.name] = min(self.lo.get(n.name, np.inf), float(out.min()))
-            self.hi[n.name] = max(self.hi.get(n.name, -np.inf), float(out.max()))
+            self.lo[n.name] = min(self.lo.get(n.name, np.inf), float(np.float32(out.min().item())))
+            self.hi[n.name] = max(self.hi.get(n.name, -np.inf), float(np.float32(out.max().item())))
         return out
 
 
 def _calibrate(gm, calibration: torch.Tensor) -> _Recorder:
+    """min/max of every tensor over the calibration batch, independent of the CPU's kernels.
+
+    A float32 forward pass sums in an order that PyTorch picks by the processor (vector
+    width, fused multiply-add: ``ATEN_CPU_CAPABILITY``), so the same model and data gave
+    activation scales that differed in their 8th digit from one CPU to another. The pass runs
+    in float64 instead (a float32 product is exact there and the sums' rounding errors stay
+    near 1e-16) and each min/max is rounded to the nearest float32, which removes them; a
+    model whose forward cannot run in float64 (it casts to float32 itself) is calibrated in
+    float32 as before. docs/campaigns.md says which steps stay machine-dependent."""
+    import copy
+
+    try:
+        return _record(copy.deepcopy(gm).double(), calibration.double())
+    except (RuntimeError, TypeError):   # a float32-only op or cast inside the model's forward
+        return _record(gm, calibration)
+
+
+def _record(gm, calibration: torch.Tensor) -> _Recorder:
     rec = _Recorder(gm)
     with torch.no_grad():
         for i in range(0, len(calibration), 256):

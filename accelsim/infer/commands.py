@@ -22,12 +22,12 @@ def register(sub) -> None:
 
 def cmd_infer(args) -> int:
     from accelsim.errors import UserError
-    from accelsim.image import load_image
-    from accelsim.nn.data import DataSpec, data_from_args
+    from accelsim.schema.data_source import DataSpec, data_from_args
 
     if args.samples is not None and args.samples < 1:
         raise UserError(f"--samples {args.samples} must be >= 1")
-    data = data_from_args(args)
+    data = data_from_args(args)   # a bad --data is refused before numpy and torch are imported
+    from accelsim.image import load_image
     if Path(args.image).is_dir():
         image, card = load_image(args.image), None
     else:

@@ -46,9 +46,11 @@ def register(sub) -> None:
 def cmd_train(args) -> int:
     import os
 
+    from accelsim.schema.data_source import data_from_args
+
+    data = data_from_args(args)   # a bad --data is refused before torch is imported
     from accelsim.fileio import check_output_file
     from accelsim.nn.checkpoint import checkpoint_paths, save_checkpoint
-    from accelsim.nn.data import data_from_args
     from accelsim.nn.modelref import is_factory_ref, parse_factory
     from accelsim.nn.train import TrainConfig, command_line, train
 
@@ -65,7 +67,7 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(model=model_name, init=args.init, bits=args.bits, layout=args.layout, epochs=epochs,
                       qat_epochs=args.qat_epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed, clip=args.clip,
                       randbet=args.randbet, prune=args.prune, structured=args.structured,
-                      act_bits=args.activation_bits, data=data_from_args(args))
+                      act_bits=args.activation_bits, data=data)
     if is_factory_ref(model_name):
         parse_factory(model_name, ".", "--model")   # the file exists: before any training
     model, card = train(cfg, show_progress=not args.quiet)

@@ -27,7 +27,6 @@ import contextlib
 import functools
 import gzip
 import math
-import os
 import re
 import warnings
 import zlib
@@ -38,20 +37,17 @@ import numpy as np
 import torch
 
 from accelsim.errors import UserError
-from accelsim.schema import validate
-from accelsim.schema.data_source import (IMAGE_MAX_SIDE, KINDS, NAMED_KINDS, SYNTHETIC_MAX_VALUES,  # noqa: F401
-                                         TRANSFORM_FIELDS, DataSource, source_parts, synthetic_shape,
-                                         validate_source_text)
+# the spec (text, transform, paths) is checked without torch in accelsim.schema.data_source,
+# so that a CLI or config error in it answers before the heavy stack is loaded; re-exported here
+from accelsim.schema.data_source import (DATA_ENV, DEBIAN_DATASETS, IMAGE_MAX_SIDE, KINDS, NAMED,  # noqa: F401
+                                         NAMED_KINDS, SYNTHETIC_MAX_VALUES, TRANSFORM_FIELDS, DataSource, DataSpec,
+                                         data_from_args, named_available, named_candidates, named_root, parse_data,
+                                         source_parts, synthetic_shape, validate_source_text)
 from accelsim.seeds import derive
 
 # The fixed split of the 1,797 digits: 25 % test, stratified, random_state 0 -> 1,347/450.
 DIGITS_TEST_FRACTION = 0.25
 DIGITS_SPLIT_SEED = 0
-# Named data sets: a source without a path, found where its Debian package installs it (or
-# under $ACCELSIM_DATA, a folder laid out like /usr/share/datasets) -> (folder, package).
-NAMED = {"fashion-mnist": ("fashion-mnist", "dataset-fashion-mnist")}
-DEBIAN_DATASETS = Path("/usr/share/datasets")
-DATA_ENV = "ACCELSIM_DATA"
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                    "Ankle boot"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -80,45 +76,6 @@ class Split:
         return tuple(self.x_train.shape[1:])
 
 
-@dataclass(frozen=True)
-class DataSpec:
-    """A parsed data source: ``kind``, an absolute ``path`` (None for digits) and the
-    imagefolder transform (``resize``: shorter side in pixels or (H, W); ``crop``: (H, W)
-    center crop; ``mean``/``std``: per-channel normalisation, applied to any source)."""
-
-    kind: str = "digits"
-    path: str | None = None
-    resize: tuple[int, ...] | None = None
-    crop: tuple[int, int] | None = None
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
-
-    @property
-    def text(self) -> str:
-        return self.kind if self.path is None else f"{self.kind}:{self.path}"
-
-    @property
-    def is_file_source(self) -> bool:
-        return self.kind not in ("digits", "synthetic")
-
-    @property
-    def root(self) -> str:
-        """The folder or file read: ``path``, or where a named data set is installed."""
-        return named_root(self.kind) if self.kind in NAMED else self.path
-
-    @property
-    def is_default(self) -> bool:
-        return self == DataSpec()
-
-    def to_dict(self) -> dict:
-        """JSON-able; part of a trial's key when the source is not the default digits."""
-        out: dict = {"source": self.text}
-        for name in TRANSFORM_FIELDS:
-            if getattr(self, name) is not None:
-                out[name] = list(getattr(self, name))
-        return out
-
-
 @dataclass
 class Dataset:
     """Inputs ``x`` float32 (N, C, H, W) and labels ``y`` int64 (N,) or None."""
@@ -141,91 +98,6 @@ class Dataset:
 
 
 # ---------------------------------------------------------------- the spec
-
-
-def named_candidates(kind: str) -> list[Path]:
-    """Where a named data set is looked for, in order: $ACCELSIM_DATA/<name>, then Debian's."""
-    folder = NAMED[kind][0]
-    env = os.environ.get(DATA_ENV)
-    return ([Path(env).expanduser() / folder] if env else []) + [DEBIAN_DATASETS / folder]
-
-
-def named_root(kind: str) -> str:
-    """The folder holding the named data set ``kind``; one line with the install command
-    where it is absent."""
-    for candidate in named_candidates(kind):
-        if candidate.is_dir():
-            return str(candidate.resolve())
-    looked = " or ".join(str(c) for c in named_candidates(kind))
-    raise UserError(f"data set {kind} is not installed (looked in {looked}); install it with: "
-                    f"sudo apt-get install {NAMED[kind][1]} (or set {DATA_ENV} to a folder holding {NAMED[kind][0]}/)")
-
-
-def named_available(kind: str) -> bool:
-    """Whether the named data set ``kind`` is installed where :func:`named_root` looks."""
-    return any(c.is_dir() for c in named_candidates(kind))
-
-
-def parse_data(value=None, base_dir: str | Path = ".", where: str = "data") -> DataSpec:
-    """A data spec from a string (``kind[:PATH]``), a mapping ``{source, resize, crop,
-    mean, std}`` or a validated :class:`accelsim.schema.data_source.DataSource` (the one
-    validator of both forms, shared with ``accelsim schema``); relative paths resolve
-    against ``base_dir`` (a config file's folder). Adds the checks the schema cannot make:
-    the path exists, a named data set is installed. The files themselves are read by
-    :func:`load_data`."""
-    if value is None:
-        return DataSpec()
-    if isinstance(value, dict):
-        value = validate(DataSource, value, where)
-    elif not isinstance(value, DataSource):
-        value = DataSource.model_construct(source=validate_source_text(value, where))
-    kind, path = source_parts(value.source)
-    where = f"{where} = {value.source!r}"
-    if kind == "digits" or kind in NAMED:
-        if kind in NAMED:
-            try:
-                named_root(kind)
-            except UserError as exc:
-                raise UserError(f"{where}: {exc}") from None
-        resolved = None
-    elif kind == "synthetic":
-        resolved = "x".join(str(v) for v in synthetic_shape(path))
-    else:
-        p = Path(path).expanduser()
-        p = p if p.is_absolute() else Path(base_dir) / p
-        if kind == "npz" and not p.is_file():
-            raise UserError(f"{where}: file {str(p)!r} does not exist")
-        if kind != "npz" and not p.is_dir():
-            raise UserError(f"{where}: directory {str(p)!r} does not exist")
-        resolved = str(p.resolve())
-
-    def pixels(v, square: bool):   # an int or [n] is the shorter side (resize) or a square (crop)
-        v = None if v is None else (v,) if isinstance(v, int) else tuple(v)
-        return v * 2 if square and v is not None and len(v) == 1 else v
-
-    return DataSpec(kind=kind, path=resolved, resize=pixels(value.resize, False), crop=pixels(value.crop, True),
-                    mean=None if value.mean is None else tuple(value.mean),
-                    std=None if value.std is None else tuple(value.std))
-
-
-def data_from_args(args) -> DataSpec:
-    """The DataSpec of ``--data`` and its transform options (relative to the working directory)."""
-    def numbers(text, name):
-        try:
-            return [float(v) for v in text.split(",")]
-        except ValueError:
-            raise UserError(f"--{name} {text!r}: expected comma-separated numbers") from None
-
-    options = {"resize": args.resize, "crop": args.crop,
-               "mean": numbers(args.mean, "mean") if args.mean else None,
-               "std": numbers(args.std, "std") if args.std else None}
-    options = {k: v for k, v in options.items() if v is not None}
-    if args.data is not None and not args.data.strip():
-        raise UserError(f"--data {args.data!r}: empty; name a source (digits, mnist:DIR, cifar10:DIR, "
-                        "imagefolder:DIR, npz:FILE or synthetic:NxCxHxW) or leave --data out")
-    if args.data is None and not options:
-        return DataSpec()
-    return parse_data({"source": args.data or "digits", **options}, ".", "--data")
 
 
 # ---------------------------------------------------------------- loaders

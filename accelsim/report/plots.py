@@ -218,45 +218,105 @@ def energy_vs_voltage(rows, models, path: Path) -> Path:
     return _save(fig, path)
 
 
-def _place_labels(ax, points, fontsize=7):
-    """Annotate ``points`` [(x, y, text, colour)] beside their markers, each at the first of
-    a few offsets where its box overlaps no label placed before and no marker."""
+# where a voltage label may sit around its marker, nearest first: (radius in points, then
+# direction as (dx, dy) unit steps with the text's alignment there); far ones get a leader line
+LABEL_RADII_PT = (3, 8, 14, 20, 28, 38, 50, 64)
+LABEL_DIRECTIONS = ((1, 0.4, "left", "bottom"), (1, -0.4, "left", "top"), (-1, 0.4, "right", "bottom"),
+                    (-1, -0.4, "right", "top"), (0, 1, "center", "bottom"), (0, -1, "center", "top"),
+                    (1, 0, "left", "center"), (-1, 0, "right", "center"), (0.7, 0.7, "left", "bottom"),
+                    (0.7, -0.7, "left", "top"), (-0.7, 0.7, "right", "bottom"), (-0.7, -0.7, "right", "top"))
+LEADER_FROM_PT = 14
+MARKER_PAD_PT = 1.0      # clearance kept between a label and any marker
+
+
+def marker_boxes(ax, renderer=None) -> list[tuple[float, float, float, float]]:
+    """Display-space boxes (x0, y0, x1, y1) of every marker drawn on ``ax`` (each line's
+    markers: size plus edge), for label placement and its test."""
+    boxes = []
+    to_px = ax.figure.dpi / 72
+    for line in ax.get_lines():
+        if line.get_marker() in (None, "None", "", " ") or not line.get_visible():
+            continue
+        half = (line.get_markersize() / 2 + line.get_markeredgewidth() / 2) * to_px
+        for px, py in ax.transData.transform(line.get_xydata()):
+            boxes.append((px - half, py - half, px + half, py + half))
+    return boxes
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _grow(box, by: float):
+    return (box[0] - by, box[1] - by, box[2] + by, box[3] + by)
+
+
+def _place_labels(ax, points, fontsize=7) -> int:
+    """Annotate ``points`` [(x, y, text, colour)] near their markers, each at the nearest
+    candidate place (LABEL_RADII_PT x LABEL_DIRECTIONS) where its measured text box overlaps
+    no marker of the axes (every scheme's, not only the labelled ones), no label placed
+    before, no legend, and stays inside the axes; far places get a thin leader line. A
+    label with no such place is left out (a label on a marker misleads): returns how many.
+    The figure's layout is frozen first, so the boxes measured here are the ones saved."""
     fig = ax.figure
-    ax.margins(x=0.1, y=0.08)
     fig.canvas.draw()
-    to_px = ax.transData.transform
-    frame = ax.get_window_extent()
-    marks = [to_px((x, y)) for x, y, _, _ in points]
-    placed = []
-    char_w, h = 0.62 * fontsize * fig.dpi / 72, 1.1 * fontsize * fig.dpi / 72
-    offsets = [(5, 3), (5, -11), (-5, 3), (-5, -11), (5, 12), (5, -20), (-5, 12), (-5, -20), (14, -4), (-14, -4)]
-    for (x, y, text, colour), (px, py) in zip(points, marks):
-        w = char_w * len(text)
-        best = offsets[0]
-        for dx, dy in offsets:
-            sx, sy = dx * fig.dpi / 72, dy * fig.dpi / 72
-            x0 = px + sx if dx >= 0 else px + sx - w
-            box = (x0, py + sy, x0 + w, py + sy + h)
-            clash = any(not (box[2] < b[0] or box[0] > b[2] or box[3] < b[1] or box[1] > b[3]) for b in placed)
-            clash = clash or any(box[0] - 3 < mx < box[2] + 3 and box[1] - 3 < my < box[3] + 3 for mx, my in marks)
-            clash = clash or box[0] < frame.x0 or box[2] > frame.x1 or box[1] < frame.y0 or box[3] > frame.y1
-            if not clash:
-                best = (dx, dy)
-                placed.append(box)
+    if fig.get_layout_engine() is not None:
+        fig.set_layout_engine("none")   # constrained layout would move the axes at save time
+    renderer = fig.canvas.get_renderer()
+    pt = fig.dpi / 72
+    frame = ax.get_window_extent(renderer)
+    frame = (frame.x0, frame.y0, frame.x1, frame.y1)
+    pad = MARKER_PAD_PT * pt
+    blocked = [_grow(b, pad) for b in marker_boxes(ax, renderer)]
+    legend = ax.get_legend()
+    if legend is not None:
+        blocked.append(tuple(legend.get_window_extent(renderer).extents))
+    blocked += [tuple(t.get_window_extent(renderer).extents) for t in ax.texts]
+    left_out = 0
+    for x, y, text, colour in points:
+        px, py = ax.transData.transform((x, y))
+        probe = ax.text(0, 0, text, fontsize=fontsize)
+        bb = probe.get_window_extent(renderer)
+        w, h = bb.width, bb.height
+        probe.remove()
+        choice = None
+        for radius in LABEL_RADII_PT:
+            for dx, dy, ha, va in LABEL_DIRECTIONS:
+                ox, oy = dx * radius * pt, dy * radius * pt
+                ax0 = px + ox - (0 if ha == "left" else w if ha == "right" else w / 2)
+                ay0 = py + oy - (0 if va == "bottom" else h if va == "top" else h / 2)
+                box = (ax0, ay0, ax0 + w, ay0 + h)
+                inside = box[0] >= frame[0] and box[2] <= frame[2] and box[1] >= frame[1] and box[3] <= frame[3]
+                if inside and not any(_overlap(box, b) for b in blocked):
+                    choice = (dx * radius, dy * radius, ha, va, radius, box)
+                    break
+            if choice is not None:
                 break
-        else:
-            sx, sy = best[0] * fig.dpi / 72, best[1] * fig.dpi / 72
-            placed.append((px + sx, py + sy, px + sx + w, py + sy + h))
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=best, fontsize=fontsize, color=colour,
-                    ha="left" if best[0] >= 0 else "right", va="bottom")
+        if choice is None:
+            left_out += 1
+            continue
+        ox, oy, ha, va, radius, box = choice
+        leader = {"arrowprops": {"arrowstyle": "-", "color": colour, "lw": 0.5, "shrinkA": 0, "shrinkB": 2}} \
+            if radius >= LEADER_FROM_PT else {}
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(ox, oy), fontsize=fontsize, color=colour,
+                    ha=ha, va=va, annotation_clip=False, **leader)
+        blocked.append(box)
+    return left_out
 
 
 def pareto(rows, models, path: Path, metric: str = "accuracy") -> Path:
     """The metric (accuracy, or top-1 SDC rate) against energy for every (scheme, voltage);
     the front is outlined and its points labelled with their voltage, placed clear of
-    each other. The energy axis is zoomed (it does not start at zero) and says so."""
+    every marker, the legend and each other. The energy axis is zoomed (it does not start
+    at zero) and says so."""
+    return _save(pareto_figure(rows, models, metric), path)
+
+
+def pareto_figure(rows, models, metric: str = "accuracy"):
+    """The figure of :func:`pareto`, not yet saved (its test measures the labels' boxes)."""
     fig, axes = _panels(len(models), height=3.2)
     column, better = ("accuracy", 1.0) if metric == "accuracy" else ("sdc_top1", -1.0)
+    fronts = []
     for ax, model in zip(axes, models):
         points = []
         energies = _series(rows, model, "energy_pj")
@@ -268,21 +328,30 @@ def pareto(rows, models, path: Path, metric: str = "accuracy") -> Path:
                 st = scheme_style(scheme)
                 ax.plot([e for e, _, _ in xs], [a for _, a, _ in xs], ls="none", label=scheme, zorder=3, **st)
                 points += [(e, a, v, st["markeredgecolor"]) for e, a, v in xs]
+        front = []
         if points:
-            front, best = [], -np.inf
+            best = -np.inf
             for e, a, v, c in sorted(points, key=lambda p: (p[0], -better * p[1])):
                 if better * a > best:
                     front.append((e, a, v, c))
                     best = better * a
             ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black", lw=0.8,
                     label="Pareto front")
-            _place_labels(ax, [(e, a, tick_text(v) + " V", c) for e, a, v, c in front])
+        ax.margins(x=0.12, y=0.1)
         ax.set_title(model)
         ax.set_xlabel(f"energy per inference ({unit}; axis zoomed, not from 0)")
         ax.set_ylabel("test accuracy (%)" if metric == "accuracy" else "top-1 SDC rate (% of inputs)")
         ax.grid(alpha=0.3)
         _legend(ax, loc="best")
-    return _save(fig, path)
+        fronts.append(front)
+    fig.canvas.draw()   # the layout and the legends' places, before the labels are placed around them
+    for ax, front in zip(axes, fronts):
+        if front:
+            left_out = _place_labels(ax, [(e, a, tick_text(v) + " V", c) for e, a, v, c in front])
+            if left_out:   # said where it cannot be missed; the voltages are in results.csv
+                ax.set_title(f"{ax.get_title()} ({left_out} crowded front point{'s' if left_out > 1 else ''} "
+                             "not labelled)")
+    return fig
 
 
 def residual_vs_ber(table, path: Path) -> Path:

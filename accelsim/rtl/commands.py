@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
-from accelsim.ecc.codec import DEFAULT_RULE, RULES
+from accelsim.ecc.names import DEFAULT_RULE, RULES
 from accelsim.fileio import atomic_write_text
-from accelsim.rtl.cosim import HDL_DIR
+from accelsim.rtl import HDL_DIR
 
 STATS_YAML = Path(__file__).resolve().parents[1] / "configs" / "rtl_stats.yaml"
 
@@ -45,6 +43,8 @@ def collect_stats(hdl_dir: Path | None = None) -> dict:
 
 
 def cmd_stats(args) -> int:
+    import yaml
+
     from accelsim.rtl.synth import markdown_table, opentitan_table
 
     stats = collect_stats()

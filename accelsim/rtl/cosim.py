@@ -15,10 +15,10 @@ from pathlib import Path
 
 from accelsim.ecc import Code
 from accelsim.ecc.codec import DEFAULT_RULE, RULES
+from accelsim.rtl import HDL_DIR
 from accelsim.rtl.generate import PIPE_MODULE, module_name, pipe_parameters, render_decoder
 
 ROOT = Path(__file__).resolve().parents[2]
-HDL_DIR = ROOT / "hdl"
 BENCH_DIR = ROOT / "tests" / "hdl"
 HARNESS = "secded_codec_harness"
 

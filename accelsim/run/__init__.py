@@ -14,10 +14,13 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from accelsim.errors import UserError
 from accelsim.fileio import check_output_dir, read_yaml
-from accelsim.schema import RunConfig, validate
+
+if TYPE_CHECKING:
+    from accelsim.schema import RunConfig
 
 PACKAGE = Path(__file__).resolve().parents[1]
 DEFAULT_RUN = PACKAGE / "configs" / "run.yaml"          # Fashion-MNIST
@@ -28,7 +31,7 @@ QUICK_RUN = PACKAGE / "configs" / "run-quick.yaml"
 def default_run() -> tuple[Path, str | None]:
     """(the packaged run config, a note or None): run.yaml on Fashion-MNIST where the data
     set is installed, else run-digits.yaml and a note saying why and how to install it."""
-    from accelsim.nn.data import NAMED, named_available
+    from accelsim.schema.data_source import NAMED, named_available
 
     if named_available("fashion-mnist"):
         return DEFAULT_RUN, None
@@ -39,6 +42,8 @@ def default_run() -> tuple[Path, str | None]:
 def load_run_config(path: str | Path | None) -> RunConfig:
     """The run config of ``path`` (default: the packaged run.yaml), validated by
     :class:`accelsim.schema.RunConfig`."""
+    from accelsim.schema import RunConfig, validate   # pydantic: not needed for --help
+
     path = Path(path) if path else DEFAULT_RUN
     return validate(RunConfig, read_yaml(path, "run config"), f"run config {path}")
 
@@ -68,10 +73,15 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
     is created, and a run that fails before its first trial leaves no ``out`` behind.
     ``config_text`` (the config file as given) is kept in the store with the resolved
     config for the report's provenance; ``where`` names the config in error messages."""
+    from accelsim.schema import RunConfig, validate
+
     if not isinstance(cfg, RunConfig):
         cfg = validate(RunConfig, cfg, "run config")
     if out.exists() and not force:   # refused before the models are loaded (torch takes seconds to import)
         raise UserError(f"output directory {str(out)!r} exists; pass --force to reuse it and replace its report")
+    from accelsim.schema.data_source import parse_data
+
+    parse_data(cfg.data, Path(base_dir), f"{where}: data")   # a missing data path: refused before torch loads
     from accelsim.campaign import parse_spec, run_campaign
     from accelsim.campaign.store import Store
     from accelsim.report import report_from_store
@@ -104,8 +114,11 @@ def run_job(cfg: RunConfig | dict, out: Path, *, workers: int | None = None, sch
         store.set_meta("run_config", {"text": config_text, "resolved": resolved_config(cfg)})
     finally:
         store.close()
-    report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True, yield_target=target,
-                               metric=spec.metric)
+    from accelsim.progress import step
+
+    with step("writing the report (statistics, bootstrap intervals, plots, HTML)", enabled=progress):
+        report = report_from_store(store_path, out / "report", tolerance=tolerance, force=True,
+                                   yield_target=target, metric=spec.metric)
     # the headline and warnings as the report computed them (the bootstrap is not run twice)
     figures = json.loads((report.parent / "results.json").read_text())
     return {"headline": figures["headline"], "savings": figures.get("savings", []), "storage": figures.get("storage"),

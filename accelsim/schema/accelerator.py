@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 from typing_extensions import Annotated
 
-from accelsim.ecc.codec import DEFAULT_RULE
+from accelsim.ecc.names import DEFAULT_RULE   # not codec: the schema loads without numpy
 from accelsim.schema.base import ConfigModel, PositiveFloat
 
 Cycles = Annotated[int, Field(ge=0, le=10**9)]

@@ -9,12 +9,12 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from typing_extensions import Annotated
 
-from accelsim.ecc import list_layouts
+from accelsim.ecc.names import LAYOUT_NAMES
 from accelsim.schema.ber_curve import BerCurveFile
 from accelsim.schema.base import ConfigModel, Label, Name, Probability, Seed, is_factory_ref
 from accelsim.schema.data_source import DATA_EXAMPLES, DataSource, SourceText
 
-SchemeName = Literal[tuple(list_layouts())]          # exact names: no case folding
+SchemeName = Literal[LAYOUT_NAMES]         # exact names: no case folding
 PathText = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[^\x00]*$")]
 Voltage = Annotated[float, Field(gt=0, le=100)]
 FaultModel = Literal["persistent", "transient", "stuck", "measured"]
@@ -29,7 +29,7 @@ def _models_mapping(value):
     if isinstance(value, list) and all(isinstance(m, str) for m in value):
         return {m: None for m in value}
     if isinstance(value, dict):
-        layouts = set(list_layouts())
+        layouts = set(LAYOUT_NAMES)
         return {m: ({"checkpoints": e} if isinstance(e, dict) and e and set(e) <= layouts else e)
                 for m, e in value.items()}
     return value

@@ -6,10 +6,10 @@ import json
 
 
 def register(sub) -> None:
-    from accelsim.schema import KINDS
+    from accelsim.schema import KIND_NAMES
 
     p = sub.add_parser("schema", help="print the JSON Schema of a config kind (docs/config-reference.md)")
-    p.add_argument("kind", choices=list(KINDS), help="config kind")
+    p.add_argument("kind", choices=KIND_NAMES, help="config kind")
     p.set_defaults(func=cmd_schema)
 
 

@@ -1,6 +1,7 @@
-"""A data source (``--data``, a config's ``data:``): the one validator of its text and its
-transform, shared by ``accelsim schema`` and the loaders (accelsim.nn.data.parse_data adds
-only what needs the file system: the path exists).
+"""A data source (``--data``, a config's ``data:``): the one validator of its text, its
+transform and its path (:func:`parse_data`: the file or folder exists, a named data set is
+installed), shared by ``accelsim schema``, the CLI and the loaders in accelsim.nn.data. It
+needs neither torch nor numpy, so a bad data spec is refused before the heavy stack loads.
 
 Text: ``digits`` (bundled), ``mnist:DIR``, ``cifar10:DIR``, ``imagefolder:DIR``,
 ``npz:FILE`` or ``synthetic:NxCxHxW``; as a mapping ``{source, resize, crop, mean, std}``.
@@ -9,13 +10,17 @@ Text: ``digits`` (bundled), ``mnist:DIR``, ``cifar10:DIR``, ``imagefolder:DIR``,
 from __future__ import annotations
 
 import math
+import os
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import AfterValidator, Field, TypeAdapter, model_validator
 from pydantic_core import PydanticCustomError
 from typing_extensions import Annotated
 
-from accelsim.schema.base import ConfigModel, FiniteFloat
+from accelsim.errors import UserError
+from accelsim.schema.base import ConfigModel, FiniteFloat, validate
 
 KINDS = ("digits", "fashion-mnist", "mnist", "cifar10", "imagefolder", "npz", "synthetic")
 # data sets found by name where their Debian package installs them (accelsim.nn.data.NAMED)
@@ -28,6 +33,11 @@ DATA_EXAMPLES = ["digits", "mnist:data/mnist", "cifar10:data/cifar-10-batches-bi
                  "synthetic:64x3x224x224",
                  {"source": "imagefolder:data/val", "resize": 256, "crop": 224, "mean": [0.485, 0.456, 0.406],
                   "std": [0.229, 0.224, 0.225]}]
+# Named data sets: a source without a path, found where its Debian package installs it (or
+# under $ACCELSIM_DATA, a folder laid out like /usr/share/datasets) -> (folder, package).
+NAMED = {"fashion-mnist": ("fashion-mnist", "dataset-fashion-mnist")}
+DEBIAN_DATASETS = Path("/usr/share/datasets")
+DATA_ENV = "ACCELSIM_DATA"
 _KNOWN = "digits, fashion-mnist, mnist:DIR, cifar10:DIR, imagefolder:DIR, npz:FILE, synthetic:NxCxHxW"
 
 
@@ -117,3 +127,127 @@ class DataSource(ConfigModel):
 
 
 _TEXT = TypeAdapter(SourceText)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """A parsed data source: ``kind``, an absolute ``path`` (None for digits) and the
+    imagefolder transform (``resize``: shorter side in pixels or (H, W); ``crop``: (H, W)
+    center crop; ``mean``/``std``: per-channel normalisation, applied to any source)."""
+
+    kind: str = "digits"
+    path: str | None = None
+    resize: tuple[int, ...] | None = None
+    crop: tuple[int, int] | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+    @property
+    def text(self) -> str:
+        return self.kind if self.path is None else f"{self.kind}:{self.path}"
+
+    @property
+    def is_file_source(self) -> bool:
+        return self.kind not in ("digits", "synthetic")
+
+    @property
+    def root(self) -> str:
+        """The folder or file read: ``path``, or where a named data set is installed."""
+        return named_root(self.kind) if self.kind in NAMED else self.path
+
+    @property
+    def is_default(self) -> bool:
+        return self == DataSpec()
+
+    def to_dict(self) -> dict:
+        """JSON-able; part of a trial's key when the source is not the default digits."""
+        out: dict = {"source": self.text}
+        for name in TRANSFORM_FIELDS:
+            if getattr(self, name) is not None:
+                out[name] = list(getattr(self, name))
+        return out
+
+
+def named_candidates(kind: str) -> list[Path]:
+    """Where a named data set is looked for, in order: $ACCELSIM_DATA/<name>, then Debian's."""
+    folder = NAMED[kind][0]
+    env = os.environ.get(DATA_ENV)
+    return ([Path(env).expanduser() / folder] if env else []) + [DEBIAN_DATASETS / folder]
+
+
+def named_root(kind: str) -> str:
+    """The folder holding the named data set ``kind``; one line with the install command
+    where it is absent."""
+    for candidate in named_candidates(kind):
+        if candidate.is_dir():
+            return str(candidate.resolve())
+    looked = " or ".join(str(c) for c in named_candidates(kind))
+    raise UserError(f"data set {kind} is not installed (looked in {looked}); install it with: "
+                    f"sudo apt-get install {NAMED[kind][1]} (or set {DATA_ENV} to a folder holding {NAMED[kind][0]}/)")
+
+
+def named_available(kind: str) -> bool:
+    """Whether the named data set ``kind`` is installed where :func:`named_root` looks."""
+    return any(c.is_dir() for c in named_candidates(kind))
+
+
+def parse_data(value=None, base_dir: str | Path = ".", where: str = "data") -> DataSpec:
+    """A data spec from a string (``kind[:PATH]``), a mapping ``{source, resize, crop,
+    mean, std}`` or a validated :class:`accelsim.schema.data_source.DataSource` (the one
+    validator of both forms, shared with ``accelsim schema``); relative paths resolve
+    against ``base_dir`` (a config file's folder). Adds the checks the schema cannot make:
+    the path exists, a named data set is installed. The files themselves are read by
+    :func:`accelsim.nn.data.load_data`."""
+    if value is None:
+        return DataSpec()
+    if isinstance(value, dict):
+        value = validate(DataSource, value, where)
+    elif not isinstance(value, DataSource):
+        value = DataSource.model_construct(source=validate_source_text(value, where))
+    kind, path = source_parts(value.source)
+    where = f"{where} = {value.source!r}"
+    if kind == "digits" or kind in NAMED:
+        if kind in NAMED:
+            try:
+                named_root(kind)
+            except UserError as exc:
+                raise UserError(f"{where}: {exc}") from None
+        resolved = None
+    elif kind == "synthetic":
+        resolved = "x".join(str(v) for v in synthetic_shape(path))
+    else:
+        p = Path(path).expanduser()
+        p = p if p.is_absolute() else Path(base_dir) / p
+        if kind == "npz" and not p.is_file():
+            raise UserError(f"{where}: file {str(p)!r} does not exist")
+        if kind != "npz" and not p.is_dir():
+            raise UserError(f"{where}: directory {str(p)!r} does not exist")
+        resolved = str(p.resolve())
+
+    def pixels(v, square: bool):   # an int or [n] is the shorter side (resize) or a square (crop)
+        v = None if v is None else (v,) if isinstance(v, int) else tuple(v)
+        return v * 2 if square and v is not None and len(v) == 1 else v
+
+    return DataSpec(kind=kind, path=resolved, resize=pixels(value.resize, False), crop=pixels(value.crop, True),
+                    mean=None if value.mean is None else tuple(value.mean),
+                    std=None if value.std is None else tuple(value.std))
+
+
+def data_from_args(args) -> DataSpec:
+    """The DataSpec of ``--data`` and its transform options (relative to the working directory)."""
+    def numbers(text, name):
+        try:
+            return [float(v) for v in text.split(",")]
+        except ValueError:
+            raise UserError(f"--{name} {text!r}: expected comma-separated numbers") from None
+
+    options = {"resize": args.resize, "crop": args.crop,
+               "mean": numbers(args.mean, "mean") if args.mean else None,
+               "std": numbers(args.std, "std") if args.std else None}
+    options = {k: v for k, v in options.items() if v is not None}
+    if args.data is not None and not args.data.strip():
+        raise UserError(f"--data {args.data!r}: empty; name a source (digits, mnist:DIR, cifar10:DIR, "
+                        "imagefolder:DIR, npz:FILE or synthetic:NxCxHxW) or leave --data out")
+    if args.data is None and not options:
+        return DataSpec()
+    return parse_data({"source": args.data or "digits", **options}, ".", "--data")
