@@ -159,19 +159,10 @@ class Store:
     def check_not_busy(path: str | Path) -> None:
         """Refuse, before any export, a store another campaign holds (its :meth:`lock`);
         the lock is only probed here and taken for good by :meth:`lock`."""
-        import fcntl
-
         try:
-            f = open(path, "rb")
+            _lock_exclusive(path).close()   # closing the file drops the probe's lock
         except OSError:
             return   # missing or unreadable: the checks that follow name it
-        with f:
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise UserError(f"campaign store {str(path)!r} is being written by another campaign; "
-                                "wait for it to finish (finished trials are kept and skipped)") from None
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
     @staticmethod
     def claim(path: str | Path) -> "StoreClaim":
@@ -181,8 +172,6 @@ class Store:
         same time on the same path, new or not, is refused before it exports anything. Hand
         the claim to :meth:`lock`; :meth:`StoreClaim.release` drops it (and the empty file it
         made) if the campaign stops before that."""
-        import fcntl
-
         path = Path(path)
         created = False
         if not path.exists():
@@ -194,33 +183,17 @@ class Store:
                 pass
             except OSError as exc:
                 raise UserError(f"campaign store {str(path)!r}: cannot create ({exc.strerror})") from None
-        f = open(path, "rb")   # the store's own file: no lock file to create or leave behind
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            f.close()
-            raise UserError(f"campaign store {str(path)!r} is being written by another campaign; "
-                            "wait for it to finish (finished trials are kept and skipped)") from None
-        return StoreClaim(path, f, created)
+        return StoreClaim(path, _lock_exclusive(path), created)
 
     def lock(self, claim: "StoreClaim | None" = None) -> None:
         """Take the store for this process's campaign: a second campaign writing the same
         store at the same time is refused (flock; released when the store is closed or the
         process dies, so a killed campaign never leaves a stale lock). ``claim``: the lock
         :meth:`claim` took before the campaign's export, kept from now on by this store."""
-        import fcntl
-
         if claim is not None:
             self._lock_file, claim.file = claim.file, None
             return
-        f = open(self.path, "rb")   # the store's own file: no lock file to create or leave behind
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            f.close()
-            raise UserError(f"campaign store {str(self.path)!r} is being written by another campaign; "
-                            "wait for it to finish (finished trials are kept and skipped)") from None
-        self._lock_file = f
+        self._lock_file = _lock_exclusive(self.path)
 
     def _check(self, tables: set[str]) -> None:
         if "meta" not in tables or "trials" not in tables:
@@ -411,6 +384,23 @@ class Store:
         if self._lock_file is not None:   # after the connection: closing it drops SQLite's own locks
             self._lock_file.close()
             self._lock_file = None
+
+
+def _lock_exclusive(path: str | Path):
+    """The open store file holding an exclusive, non-blocking flock on it (the store's own
+    file: no lock file to create or leave behind; the lock goes when the file is closed or
+    the process dies); refused in one line while another campaign holds it. OSError if the
+    file cannot be opened."""
+    import fcntl
+
+    f = open(path, "rb")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise UserError(f"campaign store {str(path)!r} is being written by another campaign; "
+                        "wait for it to finish (finished trials are kept and skipped)") from None
+    return f
 
 
 class StoreClaim:
