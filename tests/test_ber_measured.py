@@ -180,3 +180,11 @@ def test_campaign_sweeps_chip_models_and_reports_each_yield(tmp_path):
     assert "salami-vc707" in summary
     # 0.45 and 0.47 V lie below the lowest measured voltage (0.486 V mapped): marked, and said why
     assert "| 0.45 V * |" in summary and "| 0.47 V * |" in summary and "the law's extrapolation" in summary
+    # the headline marks its own voltages the same way (0.90 V too: above the measured points,
+    # where the boards showed no fault, the law's value is as much a guess)
+    for h in head:
+        assert h["extrapolated"] == [k for k in ("vmin_safe", "vmin_lower")
+                                     if h[k] is not None and s.curve.extrapolated(h[k])]
+    marked = [h for h in head if "vmin_safe" in h["extrapolated"]]
+    assert marked and all(f"| {h['vmin_safe']:.2f} V * |" in summary for h in marked)
+    assert "* outside the BER curve's measured points" in summary

@@ -258,6 +258,18 @@ def _yield_text(h, sep=" ") -> str:
             f"{h['yield_at_vmin'] * 100:.0f} %{sep}[{h['yield_ci'][0] * 100:.0f}, {h['yield_ci'][1] * 100:.0f}]")
 
 
+EXTRAPOLATED_NOTE = ("* outside the BER curve's measured points: the law's extrapolation (above them, a BER too "
+                     "small to have been counted; below them, beyond every measurement).")
+
+
+def _safe_volts(h, key: str) -> str:
+    """A headline voltage (``vmin_safe`` or ``vmin_lower``), marked * when the report found it
+    outside the BER curve's measured points (``h["extrapolated"]``)."""
+    if h[key] is None:
+        return "none"
+    return volts(h[key]) + (" *" if key in (h.get("extrapolated") or ()) else "")
+
+
 def _headline_rows(head, metric: str = "accuracy"):
     """Rows of the full headline table, cells in the order of :func:`headline_cols`."""
     out = []
@@ -265,9 +277,8 @@ def _headline_rows(head, metric: str = "accuracy"):
         row = [h["model"], h["scheme"]]
         if metric == "accuracy":   # an SDC run's fault-free SDC is 0 by definition: no column
             row.append("—" if h["baseline"] is None else f"{h['baseline'] * 100:.2f} %")
-        row += ["none" if h["vmin_safe"] is None else volts(h["vmin_safe"]),
-                _pct_ci(h["accuracy_at_vmin"], h["accuracy_ci"]), _yield_text(h),
-                "none" if h["vmin_lower"] is None else volts(h["vmin_lower"]), *_energy_cells(h)]
+        row += [_safe_volts(h, "vmin_safe"), _pct_ci(h["accuracy_at_vmin"], h["accuracy_ci"]), _yield_text(h),
+                _safe_volts(h, "vmin_lower"), *_energy_cells(h)]
         out.append(row)
     return out
 
@@ -299,8 +310,7 @@ def headline_terminal(head, metric: str = "accuracy") -> list[tuple[str, list[st
         mean, ci = h["accuracy_at_vmin"], h["accuracy_ci"]
         safe_rows.append(key + ([("—" if h["baseline"] is None else f"{h['baseline'] * 100:.2f} %")]
                                 if metric == "accuracy" else []) + [
-            "none" if h["vmin_safe"] is None else volts(h["vmin_safe"]),
-            "none" if h["vmin_lower"] is None else volts(h["vmin_lower"]),
+            _safe_volts(h, "vmin_safe"), _safe_volts(h, "vmin_lower"),
             "—" if mean is None else f"{mean * 100:.1f} %\n[{ci[0] * 100:.1f}, {ci[1] * 100:.1f}]",
             _yield_text(h, "\n")])
         ref, low, saved = _energy_cells(h)
@@ -600,6 +610,9 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
     models = sorted({r["model"] for r in rows})
     stats = analyses.point_statistics(rows, tolerance=tolerance, seed=seed, metric=metric)
     head = headline(rows, tolerance, yield_target, seed=seed, stats=stats, metric=metric)
+    for h in head:   # which headline voltages rest on the curve's extrapolation (marked *)
+        h["extrapolated"] = [k for k in ("vmin_safe", "vmin_lower") if h[k] is not None and _extrapolated_mark(meta, h[k])]
+    marked = any(h["extrapolated"] for h in head)
     sdc = analyses.sdc_per_point(rows)
     warnings = analyses.sample_warnings(stats, analyses.yield_headline(stats, yield_target), yield_target, tolerance)
     drop = analyses.accuracy_drop(rows)
@@ -694,6 +707,8 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
                     ("Residual faulty weight bits after correction", None, res_cols, res_rows, None)]
         md = [f"# {title}\n", f"{htitle}; the energy per inference saved there against the highest voltage of the sweep. "
               "The lower-bound column is the voltage a 95 % confidence claim supports.\n\n", _md_table(h_cols, h_rows)]
+        if marked:
+            md += [f"\n{EXTRAPOLATED_NOTE}\n"]
         if has_savings:
             md += ["\n## Energy saved\n\n", SAVINGS_NOTE + "\n\n", _md_table(savings_cols(savings), _savings_rows(savings))]
         if storage:
@@ -711,6 +726,7 @@ def build_report(rows: list[dict], out_dir: str | Path, *, tolerance: float = 0.
                 f'<div class="headline"><p><b>{html.escape(htitle)}.</b> Point estimate of the yield, the voltage '
                 "whose 95 % Wilson lower bound reaches the target, and the energy per inference saved against "
                 "the highest voltage of the sweep.</p>" + _html_table(h_cols, h_rows)
+                + (f"<p class='note'>{html.escape(EXTRAPOLATED_NOTE)}</p>" if marked else "")
                 + ((f"<p><b>Energy saved.</b> {html.escape(SAVINGS_NOTE)}</p>"
                     + _html_table(savings_cols(savings), _savings_rows(savings))) if has_savings else "")
                 + (f"<p class='note'>{html.escape(storage)}</p>" if storage else "") + "</div>", warn_html,

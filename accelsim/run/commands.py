@@ -57,6 +57,9 @@ def print_headline(result: dict, wide: bool = False) -> None:
         for row in rows:
             t.add_row(*row)
         console.print(t)
+    if any(h.get("extrapolated") for h in head):
+        from accelsim.report.build import EXTRAPOLATED_NOTE
+        console.print(EXTRAPOLATED_NOTE, highlight=False)
     if result.get("curve"):   # every voltage above rests on this curve: name it with the figures
         chip_models = result.get("chip_models") or ["iid"]
         console.print(f"BER curve: {result['curve']}; chip model{'s' if len(chip_models) > 1 else ''}: "
