@@ -180,7 +180,7 @@ def main(argv=None) -> None:
         if args.local_dask:
             from dask.distributed import LocalCluster
             cluster = LocalCluster(n_workers=args.local_dask, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+                                   dashboard_address=":0")   # a free port: no clash, no warning
             scheduler = cluster.scheduler_address
         try:
             t0, cpu0 = time.perf_counter(), cpu_seconds()

@@ -39,7 +39,7 @@ def test_same_bits_with_one_two_workers_and_dask(tmp_path):
     run_campaign(s, tmp_path / "a.sqlite", workers=1, progress=False)
     run_campaign(s, tmp_path / "b.sqlite", workers=2, progress=False)
     from dask.distributed import LocalCluster
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         # the address, as `accelsim campaign --scheduler tcp://...` passes it
         run_campaign(s, tmp_path / "c.sqlite", scheduler=cluster.scheduler_address, progress=False)
     a, b, c = (stable(Store(tmp_path / f"{n}.sqlite").rows()) for n in "abc")

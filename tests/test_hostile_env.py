@@ -286,7 +286,7 @@ def test_dask_threads_and_a_relative_store_give_the_bits_of_one_worker(tmp_path,
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "here").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")   # where the worker process starts
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0") as cluster:
         monkeypatch.chdir(tmp_path / "here")
         assert cli_main(["campaign", "../spec.yaml", "--store", "d.sqlite", "--scheduler",
                          cluster.scheduler_address, "--no-progress"]) == 0
