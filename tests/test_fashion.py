@@ -145,3 +145,16 @@ def test_headline_names_the_data_set():
     assert rows_data([{"params": "{}"}, {"params": '{"data": {"source": "fashion-mnist"}}'}]) is None
     assert headline_title(0.01, 0.95, 73, 2000, data="fashion-mnist").endswith(
         "73 chips x 2000 inputs per point of the Fashion-MNIST test set")
+
+
+def test_train_cli_on_the_named_data_set_writes_a_card_naming_it(small_fashion, capsys):
+    """`accelsim train --data fashion-mnist` (the issue's own command, through the CLI): the
+    checkpoint is written and its card names the data set by name (it crashed after the
+    training on a named data set, which has no path to make relative)."""
+    out = small_fashion / "ck" / "lenet5-fashion"
+    assert main(["train", "--model", "lenet5", "--data", "fashion-mnist", "--epochs", "1", "--qat-epochs", "0",
+                 "--bits", "8", "--quiet", "-o", str(out)]) == 0
+    card = yaml.safe_load(out.with_suffix(".yaml").read_text())
+    assert card["dataset"] == "fashion-mnist" and card["config"]["data"]["source"] == "fashion-mnist"
+    assert card["input_shape"] == [1, 28, 28] and card["accuracy"] >= 0.5   # the squares: learnt in one epoch
+    assert "test accuracy" in capsys.readouterr().out

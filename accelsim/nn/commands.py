@@ -75,7 +75,7 @@ def cmd_train(args) -> int:
         # the card names the model file relative to its own folder: the pair moves together
         ref = parse_factory(model_name, ".", "--model")
         card["model"] = f"{os.path.relpath(ref.file, Path(args.out).resolve().parent)}:{ref.name}"
-    if cfg.data.is_file_source:
+    if cfg.data.is_file_source and cfg.data.path is not None:   # a named data set keeps its name
         # the card names its data relative to its own folder: a project folder can move as a whole
         where = os.path.relpath(cfg.data.path, Path(args.out).resolve().parent)
         card["dataset"] = f"{cfg.data.kind}:{where}"
