@@ -98,7 +98,8 @@ def test_fashion_zoo_ships_every_architecture_and_variant_with_its_training_reco
     card that names the data set, seed, epochs and the command that retrains it; each
     quantized variant was fine-tuned from its architecture's fp32 checkpoint."""
     from accelsim.nn.checkpoint import load_card
-    from accelsim.nn.retrain_zoo import FASHION_ARCHS, FASHION_EPOCHS, FASHION_QAT_EPOCHS, FASHION_VARIANTS
+    from accelsim.nn.retrain_zoo import (FASHION_ARCHS, FASHION_EPOCHS, FASHION_QAT_EPOCHS, FASHION_VARIANTS,
+                                         FASHION_WOT_QAT_EPOCHS)
 
     assert "mobilenet-v2-small" in FASHION_ARCHS
     for arch in FASHION_ARCHS:
@@ -109,7 +110,9 @@ def test_fashion_zoo_ships_every_architecture_and_variant_with_its_training_reco
             if variant == "fp32":
                 assert card.config["epochs"] == FASHION_EPOCHS[arch] and card.config["qat_epochs"] == 0
             else:
-                assert card.config["epochs"] == 0 and card.config["qat_epochs"] == FASHION_QAT_EPOCHS
+                qat = FASHION_WOT_QAT_EPOCHS.get(arch, FASHION_QAT_EPOCHS) if "wot" in variant else FASHION_QAT_EPOCHS
+                assert card.config["epochs"] == 0 and card.config["qat_epochs"] == qat
+                assert f"--qat-epochs {qat} " in card.command
                 assert card.from_ == f"models/fashion-mnist/{arch}-fp32"
                 assert 0.8 < card.integer_accuracy and abs(card.integer_accuracy - card.accuracy) < 0.005
             assert card.command.endswith(f"-o models/fashion-mnist/{arch}-{variant}")
