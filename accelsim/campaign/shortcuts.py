@@ -44,10 +44,6 @@ def enabled() -> bool:
     return os.environ.get("ACCELSIM_SHORTCUTS", "1") != "0"
 
 
-COUNT_KEYS = ("injected_bits", "residual_bits", "data_bits", "words", "corrected", "detected", "miscorrected",
-              "undetected")
-
-
 def touched_words(stored: np.ndarray, read: np.ndarray) -> np.ndarray:
     """Sorted indices of the words whose read differs from the stored word."""
     return np.flatnonzero((stored != read).any(axis=1))
@@ -101,11 +97,11 @@ def sparse_decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str,
     """What accelsim.campaign.trial.decode_and_compare returns for the read words ``read``
     (weights, per-layer counts, totals), decoding only the words that differ from the
     stored ones. An unchanged layer's weights are the ``clean_weights`` array itself."""
-    from accelsim.campaign.trial import data_mask
+    from accelsim.campaign.trial import COUNT_KEYS, data_mask, layer_counts, zero_detected
 
     layout = image.layout
     mask = data_mask(layout)
-    mask_bits = int(sum(bin(int(m)).count("1") for m in mask))
+    bits_per_word = int(np.bitwise_count(mask).sum())
     index = touched_words(image.words, read)
     got, truth = read[index], image.words[index]
     if nested is not None and chip_key is not None:
@@ -114,26 +110,15 @@ def sparse_decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str,
         qf, dec = layout.unpack_detail(got, rule=rule)
         q, data, status = qf.reshape(-1, layout.weights_per_word), dec.data, dec.status
     wrong_data = np.bitwise_count((data ^ truth) & mask).sum(axis=1)
-    if policy == "zero":
-        q = q.copy()
-        q[status == 2] = 0
-        wrong_data = np.where(status == 2, np.bitwise_count(truth & mask).sum(axis=1), wrong_data)
+    if policy == "zero":   # on a copy: q may be the nested decodes' cached array
+        q, wrong_data = zero_detected(q, status, truth, mask, wrong_data)
     injected = np.bitwise_count(got ^ truth).sum(axis=1)
     weights, per_layer = {}, {}
     totals = dict.fromkeys(COUNT_KEYS, 0)
     for layer in image.layers:
         lo, hi = np.searchsorted(index, [layer.word_offset, layer.word_offset + layer.n_words])
         sel = slice(lo, hi)
-        st, wd = status[sel], wrong_data[sel]
-        counts = {"words": int(layer.n_words), "injected_bits": int(injected[sel].sum()),
-                  "residual_bits": int(wd.sum()),
-                  "corrected": int(np.count_nonzero((st == 1) & (wd == 0))),
-                  "detected": int(np.count_nonzero(st == 2)),
-                  "miscorrected": int(np.count_nonzero((st == 1) & (wd > 0))),
-                  "undetected": int(np.count_nonzero((st == 0) & (wd > 0))),
-                  "data_bits": int(layer.n_words) * mask_bits}
-        counts = {k: counts[k] for k in ("words", "injected_bits", "residual_bits", "corrected", "detected",
-                                         "miscorrected", "undetected", "data_bits")}
+        counts = layer_counts(layer.n_words, injected[sel].sum(), wrong_data[sel], status[sel], bits_per_word)
         per_layer[layer.name] = counts
         for k in totals:
             totals[k] += counts[k]

@@ -147,6 +147,32 @@ def word_ranges(image: MemoryImage, selection: str) -> list[tuple[int, int]]:
     return [(layer.word_offset, layer.word_offset + layer.n_words) for layer in chosen]
 
 
+# a trial's word and bit counts, in the store's order of its totals
+COUNT_KEYS = ("injected_bits", "residual_bits", "data_bits", "words", "corrected", "detected", "miscorrected",
+              "undetected")
+
+
+def zero_detected(q: np.ndarray, status: np.ndarray, truth: np.ndarray, mask: np.ndarray,
+                  wrong_data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Policy ``zero`` on decoded words: a copy of ``q`` ((N, weights_per_word) weights) with
+    every detected word's weights 0, and the words' wrong data bits, where a zeroed word
+    counts its stored data's set bits (the network uses the zeroed word, not the decoded
+    one: two errors confined to check bits still change the output)."""
+    detected = status == STATUS_DETECTED
+    q = q.copy()
+    q[detected] = 0
+    return q, np.where(detected, np.bitwise_count(truth & mask).sum(axis=1), wrong_data)
+
+
+def layer_counts(n_words: int, injected_bits: int, wrong_data: np.ndarray, status: np.ndarray,
+                 bits_per_word: int) -> dict:
+    """A layer's store counts from its words' wrong data bits and decoder status (words
+    the caller did not decode, read unchanged, count nothing but ``words`` and
+    ``data_bits``)."""
+    return {"words": int(n_words), "injected_bits": int(injected_bits), "residual_bits": int(wrong_data.sum()),
+            **word_outcomes(status, wrong_data > 0), "data_bits": int(n_words) * bits_per_word}
+
+
 def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decoded=None) -> tuple[dict, dict, dict]:
     """Decode the read words layer by layer (or take ``decoded`` = (words, status) from the
     cycle-level ECC stage, which has applied the policy); returns (weights, per-layer counts,
@@ -154,9 +180,9 @@ def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decode
     stored ones: with policy ``zero`` a detected word counts its stored data's set bits."""
     layout = image.layout
     mask = data_mask(layout)
+    bits_per_word = int(np.bitwise_count(mask).sum())
     weights, per_layer = {}, {}
-    totals = dict(injected_bits=0, residual_bits=0, data_bits=0, words=0, corrected=0, detected=0,
-                  miscorrected=0, undetected=0)
+    totals = dict.fromkeys(COUNT_KEYS, 0)
     for layer in image.layers:
         sl = slice(layer.word_offset, layer.word_offset + layer.n_words)
         truth, got = image.words[sl], read[sl]
@@ -167,21 +193,11 @@ def decode_and_compare(image: MemoryImage, read: np.ndarray, policy: str, decode
             data, status = decoded[0][sl], decoded[1][sl]
             q = layout.unpack(data)[0] if layout.code is None else layout._extract(np.ascontiguousarray(data[:, 0]))
         wrong_data = np.bitwise_count((data ^ truth) & mask).sum(axis=1)
-        if policy == "zero" and decoded is None:
-            q = q.reshape(-1, layout.weights_per_word)
-            q[status == STATUS_DETECTED] = 0
+        if policy == "zero" and decoded is None:   # (the cycle model's ECC stage has applied it)
+            q, wrong_data = zero_detected(q.reshape(-1, layout.weights_per_word), status, truth, mask, wrong_data)
             q = q.reshape(-1)
-            # the network uses the zeroed word, not the decoded one: its wrong bits are the
-            # stored data's ones (two errors confined to check bits still change the output)
-            wrong_data = np.where(status == STATUS_DETECTED, np.bitwise_count(truth & mask).sum(axis=1), wrong_data)
         weights[layer.name] = q[:layer.n_weights].reshape(layer.weight_shape)
-        counts = {
-            "words": int(layer.n_words),
-            "injected_bits": int(np.bitwise_count(got ^ truth).sum()),
-            "residual_bits": int(wrong_data.sum()),
-            **word_outcomes(status, wrong_data > 0),
-        }
-        counts["data_bits"] = int(layer.n_words) * int(sum(bin(int(m)).count("1") for m in mask))
+        counts = layer_counts(layer.n_words, np.bitwise_count(got ^ truth).sum(), wrong_data, status, bits_per_word)
         per_layer[layer.name] = counts
         for k in totals:
             totals[k] += counts[k]
