@@ -244,11 +244,9 @@ def curve_from_model(f: BerCurveFile, where: str = "BER curve") -> BerCurve:
     kind = _kind(f)
     kw: dict = {"kind": kind, "points": None, "measured": None}   # fitted into the law below
     pts = measured_points(f) if f.measured is not None else f.points
-    if f.measured is not None:
-        volts = [p.vdd for p in f.measured]
-        kw.update(measured_lo=float(min(volts)), measured_hi=float(max(volts)))
-    elif pts is not None:
-        volts = [v for v, _ in pts]
+    # the measured span: every measured voltage (0-fault bounds too), or the points fitted
+    volts = [p.vdd for p in f.measured] if f.measured is not None else [v for v, _ in pts] if pts is not None else None
+    if volts is not None:
         kw.update(measured_lo=float(min(volts)), measured_hi=float(max(volts)))
     try:
         if pts is not None and kind == "probit":
@@ -357,15 +355,10 @@ def fit_report(path: str | Path, law: str = "probit") -> dict:
     curve = (BerCurve.model_construct(kind="probit", mu=fit.mu, sigma=fit.sigma) if law == "probit" else
              BerCurve.model_construct(kind="log-linear", v_ref=fit.v_ref, ber_ref=fit.ber_ref,
                                       mv_per_decade=fit.mv_per_decade))   # its law only, read unchecked
-    rows = []
-    for p in f.measured or [None] * len(f.points):
-        vdd, faults, bits = (p.vdd, p.faults, p.bits) if p is not None else (None, None, None)
-        rows.append({"vdd": vdd, "faults": faults, "bits": bits})
-    if f.points is not None:
-        rows = [{"vdd": v, "faults": None, "bits": None, "ber": b} for v, b in f.points]
+    # the schema allows one of measured and points
+    rows = ([{"vdd": p.vdd, "faults": p.faults, "bits": p.bits, "ber": p.faults / p.bits} for p in f.measured]
+            if f.measured is not None else [{"vdd": v, "faults": None, "bits": None, "ber": b} for v, b in f.points])
     for r in rows:
-        if r["faults"] is not None:
-            r["ber"] = r["faults"] / r["bits"]
         r["fitted"] = float(min(curve.law(r["vdd"]), 0.5))
         if r["faults"] is not None:
             r["expected_faults"] = r["fitted"] * r["bits"]
