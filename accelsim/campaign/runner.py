@@ -7,7 +7,6 @@ its own transaction, so killing any process loses at most the trials in flight.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import multiprocessing
 import os
@@ -415,12 +414,12 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
         bar = Bar(label if not scheduler else f"{label} (each Dask worker first runs the fault-free passes)",
                   len(trials), len(trials) - len(pending), unit="trials", enabled=progress)
         try:
-            with _executor(store, bar, workers, scheduler, machine, prov, pool) as execute:
-                if spec.sequential is None:
-                    execute(jobs)
-                else:
-                    from accelsim.campaign.sequential import run_sequential
-                    jobs = run_sequential(spec, trials, jobs, store, execute)
+            execute = _executor(store, bar, scheduler, machine, prov, pool)
+            if spec.sequential is None:
+                execute(jobs)
+            else:
+                from accelsim.campaign.sequential import run_sequential
+                jobs = run_sequential(spec, trials, jobs, store, execute)
         finally:
             bar.close()
     except BaseException:
@@ -435,21 +434,18 @@ def _run_campaign(spec: Spec, store_path: Path, workers: int, scheduler, progres
             "seconds": time.perf_counter() - t0}
 
 
-@contextlib.contextmanager
-def _executor(store: Store, bar, workers: int, scheduler, machine, prov: str, pool: "_WorkerPool | None" = None):
+def _executor(store: Store, bar, scheduler, machine, prov: str, pool: "_WorkerPool | None" = None):
     """A function that runs a list of jobs (key, params, image_dir) and writes each result
     to the store as it finishes: serially, on ``pool`` (worker processes kept for every
-    call), or on a Dask cluster."""
+    call; the caller shuts it down), or on a Dask cluster."""
     if scheduler:
-        yield lambda jobs: _run_dask(jobs, store, bar, scheduler, machine, prov)
-        return
+        return lambda jobs: _run_dask(jobs, store, bar, scheduler, machine, prov)
     if pool is None:   # one worker, or no job to run
         def serial(jobs):
             for key, params, image_dir in jobs:
                 store.write(key, params, _run((params, image_dir, machine)), provenance=prov)
                 bar.advance()
-        yield serial
-        return
+        return serial
 
     def parallel(jobs):
         futures = {pool.executor.submit(_run, (params, d, machine)): (key, params) for key, params, d in jobs}
@@ -465,7 +461,7 @@ def _executor(store: Store, bar, workers: int, scheduler, machine, prov: str, po
             pool.terminate()
             raise
 
-    yield parallel
+    return parallel
 
 
 class _WorkerPool:
