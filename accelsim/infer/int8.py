@@ -24,9 +24,8 @@ import torch
 from numba import njit
 
 from accelsim.infer.kernels import requant_one
+from accelsim.infer.requant import saturate32
 
-_INT32_MIN = -(1 << 31)
-_INT32_MAX = (1 << 31) - 1
 MAX_TAPS = (1 << 31) // (128 * 128) - 1   # K * 128 * 128 < 2^31: the int32 sum cannot wrap
 
 
@@ -139,6 +138,5 @@ def requantize(acc, extra, m0, shift, lo, hi, n, out):  # pragma: no cover - com
 
 def logits(acc: torch.Tensor, extra: np.ndarray, n: int) -> np.ndarray:
     """(N, C, P) int64 saturated accumulators + bias of the logit layer."""
-    a = acc.numpy().astype(np.int64) + extra[:, None]
-    a = np.clip(a, _INT32_MIN, _INT32_MAX)
+    a = saturate32(acc.numpy().astype(np.int64) + extra[:, None])
     return np.ascontiguousarray(a.reshape(a.shape[0], n, -1).transpose(1, 0, 2))
